@@ -1,0 +1,86 @@
+"""The composition root: logging, database, services and hardware, wired once."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from dataclasses import dataclass
+
+from tui_pos.config import Config, data_dir
+from tui_pos.domain.money import MoneyFormat
+from tui_pos.models import db as db_proxy
+from tui_pos.models.db import bind
+from tui_pos.models.migrations import migrate
+from tui_pos.services.sales import SaleService
+
+log = logging.getLogger("tui_pos")
+
+
+def setup_logging() -> str:
+    """Log to a file in the user data dir, never to the terminal the register draws on.
+
+    Must run before escpos is imported (it calls logging.basicConfig()).
+    """
+    path = data_dir() / "tui-pos.log"
+    root = logging.getLogger()
+    if not any(getattr(h, "_tui_pos", False) for h in root.handlers):
+        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
+                                                       encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._tui_pos = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    return str(path)
+
+
+def open_database(config: Config, demo: bool = False):
+    """Bind the proxy to the configured database and bring its schema up to date."""
+    database = bind(config.db_url(demo))
+    database.connect(reuse_if_open=True)
+    migrate(database)
+    return database
+
+
+def sale_service(config: Config) -> SaleService:
+    from tui_pos.domain.money import parse_percent_bp
+    return SaleService(
+        config.store.register, point_of_sale=config.store.point_of_sale, store_name=config.store.name,
+        default_mode=config.store.sales_mode, sales_modes=config.sale.sales_modes,
+        max_discount_bp=parse_percent_bp(config.sale.max_cashier_discount), tenders=config.sale.tenders,
+        header=config.receipt.header, footer=config.receipt.footer)
+
+
+@dataclass
+class Runtime:
+    """Everything the app needs, built once and handed to it."""
+
+    config: Config
+    sales: SaleService
+    printer: object
+    money: MoneyFormat
+    demo: bool = False
+
+
+def build(config: Config, demo: bool = False) -> Runtime:
+    """Open the database, seed the demo if asked, and make the printer."""
+    from tui_pos.hardware.printer import PrinterError, make_printer
+
+    open_database(config, demo)
+    sales = sale_service(config)
+    if demo:
+        from tui_pos.services.demo import seed_demo
+        seed_demo()
+    sales.register_id  # creates this register's row once, off the key path
+    try:
+        printer = make_printer(config.printer)
+    except PrinterError as exc:
+        log.error("printer not usable: %s", exc)
+        from tui_pos.hardware.printer import NoPrinter
+        printer = NoPrinter()
+    return Runtime(config=config, sales=sales, printer=printer,
+                   money=MoneyFormat(config.store.currency, config.store.locale), demo=demo)
+
+
+def close() -> None:
+    if not db_proxy.is_closed():
+        db_proxy.close()

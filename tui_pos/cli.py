@@ -1,0 +1,61 @@
+"""The `tui-pos` command line (SPEC.md: Command line)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tui_pos import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="config file (default: $TUI_POS_CONFIG, ./config.toml, user config dir)")
+    common.add_argument("--demo", action="store_true", help="use the demo database, seeded on first use")
+
+    parser = argparse.ArgumentParser(prog="tui-pos", parents=[common],
+                                     description="Keyboard-driven point of sale.")
+    parser.add_argument("--version", action="version", version=f"tui-pos {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    sub.add_parser("init", parents=[common], help="create or upgrade the schema (safe to run again)")
+
+    imp = sub.add_parser("import", parents=[common], help="import products (all-or-nothing)")
+    imp.add_argument("what", choices=["products"])
+    imp.add_argument("file")
+
+    user = sub.add_parser("user", parents=[common], help="manage users")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", parents=[common], help="add a user; the PIN is read from stdin")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["cashier", "manager", "admin"])
+
+    printer = sub.add_parser("printer", parents=[common], help="printer checks")
+    printer.add_argument("action", choices=["test"])
+    scanner = sub.add_parser("scanner", parents=[common], help="scanner checks")
+    scanner.add_argument("action", choices=["list"])
+    sub.add_parser("doctor", parents=[common], help="health checks for support")
+    backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
+    backup.add_argument("file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tui_pos import config as config_mod
+    from tui_pos.bootstrap import setup_logging
+
+    args = _parser().parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        print(f"tui-pos: config: {exc}", file=sys.stderr)
+        return 2
+    setup_logging()
+    from tui_pos import commands
+    try:
+        if args.command is None:
+            return commands.run_app(cfg, demo=args.demo)
+        handler = getattr(commands, "cmd_" + args.command)
+        return handler(cfg, args)
+    except KeyboardInterrupt:
+        return 130

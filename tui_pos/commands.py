@@ -1,0 +1,151 @@
+"""What each `tui-pos` command does. Messages go to stderr, one line, no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from argparse import Namespace
+
+from tui_pos.config import Config
+
+log = logging.getLogger("tui_pos.cli")
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"tui-pos: {message}", file=sys.stderr)
+    return code
+
+
+def _open(cfg: Config, args: Namespace):
+    from tui_pos.bootstrap import open_database
+    try:
+        return open_database(cfg, getattr(args, "demo", False))
+    except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
+        log.exception("cannot open the database")
+        raise SystemExit(_fail(f"cannot open the database {cfg.db_url(getattr(args, 'demo', False))}: {exc}"))
+
+
+def run_app(cfg: Config, demo: bool = False) -> int:
+    from tui_pos.bootstrap import build
+    try:
+        runtime = build(cfg, demo=demo)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.exception("start-up failed")
+        return _fail(f"cannot start: {exc}")
+    from tui_pos.app import PosApp
+    app = PosApp(runtime)
+    app.run()
+    return app.return_code or 0
+
+
+def cmd_init(cfg: Config, args: Namespace) -> int:
+    from tui_pos.models.migrations import LATEST, migrate
+    database = _open(cfg, args)  # open_database already migrates
+    applied = migrate(database)
+    print(f"schema at version {LATEST}" + (f" (applied {applied})" if applied else "; nothing to do"))
+    return 0
+
+
+def cmd_import(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import catalog
+    _open(cfg, args)
+    try:
+        result = catalog.import_products(args.file)
+    except PosError as exc:
+        return _fail(f"import {args.what}: {exc}; nothing was written")
+    print(f"{args.file}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    return 0
+
+
+def cmd_user(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import users
+    _open(cfg, args)
+    if sys.stdin.isatty():
+        import getpass
+        pin = getpass.getpass("PIN: ")
+        if getpass.getpass("PIN again: ") != pin:
+            return _fail("the two PINs differ; nothing was saved")
+    else:
+        pin = sys.stdin.readline().strip()
+    try:
+        person = users.add_user(args.name, args.role, pin)
+    except PosError as exc:
+        return _fail(str(exc))
+    print(f"user {person.name} added as {person.role}")
+    return 0
+
+
+def cmd_printer(cfg: Config, args: Namespace) -> int:
+    import datetime as dt
+
+    from tui_pos.domain.money import MoneyFormat
+    from tui_pos.domain.pricing import PricedLine, note_totals
+    from tui_pos.domain.receipt import Receipt, ReceiptLine, layout
+    from tui_pos.hardware.printer import PrinterError, make_printer, render
+
+    try:
+        printer = make_printer(cfg.printer)
+    except PrinterError as exc:
+        return _fail(str(exc), 2)
+    totals = note_totals([PricedLine(1, 100, 700)])
+    receipt = Receipt(store_name=cfg.store.name, receipt_no="TEST-000000", when=dt.datetime.now(),
+                      cashier="support", sales_mode="test",
+                      lines=(ReceiptLine("Printer test", 1, 100, 100, 0, 100),), totals=totals,
+                      payments=(("cash", 100),), header=tuple(cfg.receipt.header),
+                      footer=("If you can read this, the printer works.",))
+    data = render(layout(receipt, cfg.printer.columns, MoneyFormat(cfg.store.currency, cfg.store.locale).plain))
+    try:
+        printer.send(data)
+    except PrinterError as exc:
+        return _fail(f"printer test failed: {exc}")
+    print(f"sent {len(data)} bytes to {printer.describe()}")
+    return 0
+
+
+def cmd_scanner(cfg: Config, args: Namespace) -> int:
+    try:
+        import evdev
+        from evdev import ecodes
+    except ImportError:
+        return _fail("evdev is not available on this system (Linux only)")
+    paths = evdev.list_devices()
+    if not paths:
+        print("no input devices readable by this user (check the udev rule or the 'input' group)")
+        return 0
+    for path in paths:
+        try:
+            dev = evdev.InputDevice(path)
+        except OSError as exc:
+            print(f"{path}\tunreadable: {exc.strerror}")
+            continue
+        keys = dev.capabilities().get(ecodes.EV_KEY, [])
+        kind = "keyboard-like (can scan)" if ecodes.KEY_ENTER in keys else "no Enter key"
+        print(f"{path}\t{dev.name}\tusb:{dev.info.vendor:04x}:{dev.info.product:04x}\t{kind}")
+        dev.close()
+    return 0
+
+
+def cmd_doctor(cfg: Config, args: Namespace) -> int:
+    from tui_pos.services.health import run_checks
+    _open(cfg, args)
+    problems = 0
+    for ok, name, detail in run_checks(cfg):
+        print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
+        problems += not ok
+    return 1 if problems else 0
+
+
+def cmd_backup(cfg: Config, args: Namespace) -> int:
+    from tui_pos.services.health import backup
+    _open(cfg, args)
+    try:
+        where = backup(cfg.db_url(args.demo), args.file)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("backup failed")
+        return _fail(f"backup failed: {exc}")
+    print(f"backup written to {where}")
+    return 0

@@ -1,0 +1,268 @@
+"""Configuration: every key has a default; a bad key or value names itself.
+
+Found at --config, then $TUI_POS_CONFIG, then ./config.toml, then the user
+config dir. No Textual, no database here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from platformdirs import user_config_dir, user_data_dir
+
+APP_NAME = "tui-pos"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person fixing config.toml."""
+
+
+def data_dir() -> Path:
+    """The user data dir (databases, logs); created on demand."""
+    path = Path(user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_db_url(demo: bool = False) -> str:
+    name = "demo.db" if demo else "tui-pos.db"
+    return f"sqlite:///{data_dir() / name}"
+
+
+# ---- validators: each returns the value or raises ValueError("expected ...")
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def _nonempty(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("a non-empty string")
+    return v.strip()
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("true or false")
+    return v
+
+
+def _int_range(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"an integer from {lo} to {hi}")
+        return v
+    return check
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise ValueError("one of " + ", ".join(repr(c) for c in choices))
+        return v
+    return check
+
+
+def _str_list(v: Any) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError("a list of strings")
+    return list(v)
+
+
+def _nonempty_str_list(v: Any) -> list[str]:
+    items = _str_list(v)
+    if not items or not all(x.strip() for x in items):
+        raise ValueError("a non-empty list of non-empty strings")
+    return [x.strip() for x in items]
+
+
+def _currency(v: Any) -> str:
+    from babel.numbers import get_currency_name
+    if not isinstance(v, str) or len(v) != 3 or not v.isalpha():
+        raise ValueError("a three-letter ISO 4217 currency code such as \"USD\"")
+    try:
+        get_currency_name(v.upper())
+    except Exception as exc:  # pragma: no cover - babel knows every ISO code
+        raise ValueError("a known ISO 4217 currency code") from exc
+    return v.upper()
+
+
+def _locale(v: Any) -> str:
+    from babel import Locale, UnknownLocaleError
+    try:
+        Locale.parse(v)
+    except (UnknownLocaleError, ValueError, TypeError) as exc:
+        raise ValueError("a locale such as \"en_US\" or \"es_PA\"") from exc
+    return v
+
+
+def _region(v: Any) -> str:
+    import phonenumbers
+    if not isinstance(v, str) or v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("a two-letter phone region such as \"PA\"")
+    return v.upper()
+
+
+def _db_url(v: Any) -> str:
+    if not isinstance(v, str) or not (
+        v == "" or v.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+pool://", "psycopg3://"))
+    ):
+        raise ValueError("a sqlite:///PATH or postgresql://user@host/db URL")
+    return v
+
+
+def _percent(v: Any) -> str:
+    try:
+        d = Decimal(str(v))
+    except InvalidOperation as exc:
+        raise ValueError("a percentage from 0 to 100, such as \"10\"") from exc
+    if isinstance(v, bool) or not (0 <= d <= 100):
+        raise ValueError("a percentage from 0 to 100, such as \"10\"")
+    return str(d)
+
+
+def _usb_id(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError('"vendor:product" in hex, such as "04b8:0202"')
+    if v == "":
+        return v
+    parts = v.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        for p in parts:
+            int(p, 16)
+    except ValueError as exc:
+        raise ValueError('"vendor:product" in hex, such as "04b8:0202"') from exc
+    return v.lower()
+
+
+# section -> key -> (default, validator)
+SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
+    "store": {
+        "name": ("Demo Store", _nonempty),
+        "point_of_sale": ("main", _nonempty),
+        "register": ("R1", _nonempty),
+        "currency": ("USD", _currency),
+        "locale": ("en_US", _locale),
+        "phone_region": ("PA", _region),
+        "sales_mode": ("counter", _nonempty),
+    },
+    "database": {
+        "url": ("", _db_url),
+    },
+    "printer": {
+        "kind": ("none", _choice("none", "file", "network", "usb", "serial", "cups")),
+        "path": ("", _str),
+        "host": ("", _str),
+        "port": (9100, _int_range(1, 65535)),
+        "usb": ("", _usb_id),
+        "device": ("", _str),
+        "baudrate": (9600, _int_range(300, 921600)),
+        "columns": (48, _int_range(24, 64)),
+        "drawer": (True, _bool),
+        "timeout": (5, _int_range(1, 60)),
+    },
+    "scanner": {
+        "devices": ([], _str_list),
+        "grab": (True, _bool),
+    },
+    "receipt": {
+        "header": ([], _str_list),
+        "footer": ([], _str_list),
+        "loyalty_block": ("used", _choice("used", "always")),
+    },
+    "sale": {
+        "max_cashier_discount": ("10", _percent),
+        "tenders": (["cash", "card"], _nonempty_str_list),
+        "sales_modes": (["counter", "takeaway", "delivery", "web"], _nonempty_str_list),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration: `cfg.store.name`, `cfg.printer.kind`..."""
+
+    store: SimpleNamespace
+    database: SimpleNamespace
+    printer: SimpleNamespace
+    scanner: SimpleNamespace
+    receipt: SimpleNamespace
+    sale: SimpleNamespace
+    source: str = "defaults"
+
+    def db_url(self, demo: bool = False) -> str:
+        """The database URL: the configured one, else the user data dir's."""
+        return self.database.url or default_db_url(demo)
+
+
+def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
+    """Validate a parsed TOML document; raise ConfigError naming the key."""
+    sections: dict[str, SimpleNamespace] = {}
+    for name in raw:
+        if name not in SCHEMA:
+            raise ConfigError(f"{source}: unknown section [{name}]; expected one of "
+                              + ", ".join(f"[{s}]" for s in SCHEMA))
+        if not isinstance(raw[name], dict):
+            raise ConfigError(f"{source}: {name} must be a table [{name}]")
+    for name, keys in SCHEMA.items():
+        given = raw.get(name, {})
+        for key in given:
+            if key not in keys:
+                raise ConfigError(f"{source}: unknown key {name}.{key}; expected one of "
+                                  + ", ".join(keys))
+        values = {}
+        for key, (default, check) in keys.items():
+            value = given.get(key, default)
+            try:
+                values[key] = check(value)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {name}.{key} = {value!r}: expected {exc}") from None
+        sections[name] = SimpleNamespace(**values)
+    if sections["store"].sales_mode not in sections["sale"].sales_modes:
+        raise ConfigError(f"{source}: store.sales_mode = {sections['store'].sales_mode!r}: "
+                          f"expected one of sale.sales_modes {sections['sale'].sales_modes}")
+    if "cash" not in sections["sale"].tenders:
+        raise ConfigError(f"{source}: sale.tenders = {sections['sale'].tenders!r}: "
+                          "expected a list that includes \"cash\"")
+    return Config(source=source, **sections)
+
+
+def find_config(explicit: str | None) -> Path | None:
+    """The config file to read, or None for defaults."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("TUI_POS_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in (Path.cwd() / "config.toml", Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(explicit: str | None = None) -> Config:
+    """Load and validate; raise ConfigError with one line on any problem."""
+    path = find_config(explicit)
+    if path is None:
+        return from_dict({})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return from_dict(raw, source=str(path))

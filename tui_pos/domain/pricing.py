@@ -1,0 +1,138 @@
+"""Pricing as pure functions over plain data: lines, discounts, tax, totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tui_pos.domain.money import round_half_up
+
+BP = 10_000  # basis points in 100 %
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """What pricing needs from a note line."""
+
+    qty: int
+    unit_price_cents: int
+    tax_rate_bp: int = 0
+    tax_included: bool = True
+    discount_percent_bp: int = 0
+    discount_cents: int = 0
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    """A priced line: gross before discount, discount, and the amount to pay."""
+
+    gross_cents: int
+    discount_cents: int
+    total_cents: int  # tax-inclusive amount after discount
+
+
+@dataclass(frozen=True)
+class TaxRow:
+    """Tax for one rate: taxable base, tax, and the tax-inclusive amount."""
+
+    rate_bp: int
+    base_cents: int
+    tax_cents: int
+    total_cents: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A whole note."""
+
+    gross_cents: int
+    discount_cents: int
+    total_cents: int
+    taxes: tuple[TaxRow, ...] = field(default_factory=tuple)
+    line_count: int = 0
+    item_count: int = 0
+
+    @property
+    def tax_cents(self) -> int:
+        return sum(t.tax_cents for t in self.taxes)
+
+
+def line_amounts(line: PricedLine) -> LineAmounts:
+    """Price one line; a percentage discount wins over an amount one if both are set.
+
+    Tax-exclusive prices get their tax added here so every total is what is paid.
+    """
+    net_gross = line.qty * line.unit_price_cents
+    if line.tax_included:
+        gross = net_gross
+    else:
+        gross = net_gross + round_half_up(net_gross * line.tax_rate_bp, BP)
+    if line.discount_percent_bp:
+        discount = round_half_up(gross * line.discount_percent_bp, BP)
+    else:
+        # an amount discount applies to the line, never beyond it
+        sign = -1 if gross < 0 else 1
+        discount = sign * min(abs(line.discount_cents), abs(gross))
+    return LineAmounts(gross_cents=gross, discount_cents=discount, total_cents=gross - discount)
+
+
+def tax_of_inclusive(total_cents: int, rate_bp: int) -> int:
+    """The tax inside a tax-inclusive amount: total - total / (1 + rate)."""
+    if rate_bp == 0:
+        return 0
+    base = round_half_up(total_cents * BP, BP + rate_bp)
+    return total_cents - base
+
+
+def note_totals(lines: list[PricedLine]) -> Totals:
+    """Totals and a tax row per rate. Tax is computed once per rate, not per line."""
+    gross = discount = total = items = 0
+    by_rate: dict[int, int] = {}
+    for line in lines:
+        amounts = line_amounts(line)
+        gross += amounts.gross_cents
+        discount += amounts.discount_cents
+        total += amounts.total_cents
+        items += line.qty
+        by_rate[line.tax_rate_bp] = by_rate.get(line.tax_rate_bp, 0) + amounts.total_cents
+    taxes = []
+    for rate in sorted(by_rate):
+        amount = by_rate[rate]
+        tax = tax_of_inclusive(amount, rate)
+        taxes.append(TaxRow(rate_bp=rate, base_cents=amount - tax, tax_cents=tax, total_cents=amount))
+    return Totals(gross_cents=gross, discount_cents=discount, total_cents=total,
+                  taxes=tuple(taxes), line_count=len(lines), item_count=items)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Where a note stands against its payments."""
+
+    total_cents: int
+    paid_cents: int
+
+    @property
+    def due_cents(self) -> int:
+        """Still to pay (for a refund: still to give back, as a negative)."""
+        return self.total_cents - self.paid_cents
+
+    @property
+    def complete(self) -> bool:
+        if self.total_cents >= 0:
+            return self.paid_cents >= self.total_cents
+        return self.paid_cents <= self.total_cents
+
+    @property
+    def change_cents(self) -> int:
+        return max(0, self.paid_cents - self.total_cents) if self.total_cents >= 0 else 0
+
+
+def check_tender(settlement: Settlement, amount_cents: int, gives_change: bool) -> str | None:
+    """Why a payment cannot be taken, or None when it can."""
+    if settlement.total_cents >= 0:
+        if amount_cents <= 0:
+            return "A payment must be more than zero."
+        if settlement.due_cents <= 0:
+            return "The note is already paid."
+        if not gives_change and amount_cents > settlement.due_cents:
+            return "Only cash can be more than what is due (it gives change); type the amount due or less."
+    return None

@@ -1,0 +1,1 @@
+"""Hardware behind small interfaces: printers (python-escpos) and scanners (evdev)."""

@@ -1,0 +1,177 @@
+"""Numbered schema migrations.  `migrate()` applies the missing ones in order.
+
+Each migration is `up(db, migrator)` and runs in its own transaction (where the
+backend allows DDL in one).  Migration 1 freezes the first schema in local
+model classes so that it never changes when the live models do.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Callable
+
+from peewee import (
+    BooleanField,
+    CharField,
+    Database,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+from playhouse.migrate import SchemaMigrator, migrate as run_ops
+
+Migration = Callable[[Database, SchemaMigrator], None]
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def m001_initial(database: Database, migrator: SchemaMigrator) -> None:
+    """The first schema: stores, registers, users, catalogue, notes, payments, audit."""
+
+    class Base(Model):
+        class Meta:
+            legacy_table_names = False
+
+    class PointOfSale(Base):
+        code = CharField(unique=True)
+        name = CharField()
+
+    class Register(Base):
+        code = CharField(unique=True)
+        point_of_sale = ForeignKeyField(PointOfSale)
+        next_seq = IntegerField(default=1)
+
+    class User(Base):
+        name = CharField(unique=True)
+        role = CharField()
+        pin_hash = CharField()
+        active = BooleanField(default=True)
+        created_at = DateTimeField(default=_now)
+
+    class Section(Base):
+        name = CharField(unique=True)
+
+    class Product(Base):
+        sku = CharField(unique=True)
+        name = CharField()
+        section = ForeignKeyField(Section, null=True)
+        price_cents = IntegerField()
+        tax_rate_bp = IntegerField(default=0)
+        points = IntegerField(null=True)
+        points_cost = IntegerField(null=True)
+        active = BooleanField(default=True)
+
+    class Barcode(Base):
+        code = CharField(unique=True)
+        product = ForeignKeyField(Product, on_delete="CASCADE")
+
+    class Note(Base):
+        register = ForeignKeyField(Register)
+        kind = CharField(default="sale")
+        status = CharField(default="open", index=True)
+        sales_mode = CharField(default="counter")
+        cashier = ForeignKeyField(User, null=True)
+        label = CharField(default="")
+        opened_at = DateTimeField(default=_now)
+        closed_at = DateTimeField(null=True)
+        seq = IntegerField(null=True)
+        receipt_no = CharField(null=True, unique=True)
+        total_cents = IntegerField(default=0)
+        return_of = ForeignKeyField("self", null=True)
+
+    class NoteLine(Base):
+        note = ForeignKeyField(Note, on_delete="CASCADE")
+        product = ForeignKeyField(Product, null=True)
+        sku = CharField()
+        name = CharField()
+        qty = IntegerField()
+        unit_price_cents = IntegerField()
+        list_price_cents = IntegerField()
+        tax_rate_bp = IntegerField(default=0)
+        discount_percent_bp = IntegerField(default=0)
+        discount_cents = IntegerField(default=0)
+        return_of_line = ForeignKeyField("self", null=True)
+        created_at = DateTimeField(default=_now)
+
+    class Payment(Base):
+        note = ForeignKeyField(Note, on_delete="CASCADE")
+        tender = CharField()
+        amount_cents = IntegerField()
+        created_at = DateTimeField(default=_now)
+
+    class AuditLog(Base):
+        at = DateTimeField(default=_now)
+        user = ForeignKeyField(User, null=True)
+        approved_by = ForeignKeyField(User, null=True)
+        register = CharField(default="")
+        action = CharField()
+        detail = TextField(default="")
+
+    models = [PointOfSale, Register, User, Section, Product, Barcode, Note,
+              NoteLine, Payment, AuditLog]
+    with database.bind_ctx(models):
+        database.create_tables(models)
+
+
+def m002_tax_exclusive_and_search(database: Database, migrator: SchemaMigrator) -> None:
+    """Prices that exclude tax, and an accent-free search column for F3."""
+    run_ops(
+        migrator.add_column("product", "tax_included", BooleanField(default=True)),
+        migrator.add_column("note_line", "tax_included", BooleanField(default=True)),
+        migrator.add_column("product", "search_text", CharField(default="")),
+        migrator.add_index("product", ("search_text",), False),
+    )
+    # Fill the new search column for products that already exist.
+    from tui_pos.domain.text import search_key
+    rows = database.execute_sql("SELECT id, name, sku FROM product").fetchall()
+    for pid, name, sku in rows:
+        database.execute_sql("UPDATE product SET search_text = %s WHERE id = %s"
+                             .replace("%s", database.param), (search_key(f"{name} {sku}"), pid))
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial", m001_initial),
+    (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def _ensure_version_table(database: Database) -> None:
+    database.execute_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL, applied_at VARCHAR(32) NOT NULL)"
+    )
+
+
+def applied_versions(database: Database) -> list[int]:
+    """Versions already applied, ascending."""
+    _ensure_version_table(database)
+    return [r[0] for r in database.execute_sql(
+        "SELECT version FROM schema_migrations ORDER BY version").fetchall()]
+
+
+def migrate(database: Database, target: int | None = None) -> list[int]:
+    """Apply every missing migration up to `target` (default: all). Idempotent.
+
+    Returns the versions applied by this call.
+    """
+    done = set(applied_versions(database))
+    migrator = SchemaMigrator.from_database(database)
+    applied = []
+    for version, name, up in MIGRATIONS:
+        if version in done or (target is not None and version > target):
+            continue
+        with database.atomic():
+            up(database, migrator)
+            database.execute_sql(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)"
+                .replace("%s", database.param),
+                (version, name, _now().isoformat(timespec="seconds")),
+            )
+        applied.append(version)
+    return applied

@@ -1,0 +1,129 @@
+"""Returns: find a receipt, pick lines and quantities, refund with a tender.
+
+Never more than was sold, across any number of returns: each return line
+points at the line it returns, and the refund of the last unit of a line is
+whatever of that line's amount has not been refunded yet, so rounding can
+never give back more than was paid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import fn
+
+from tui_pos.domain import pricing
+from tui_pos.domain.errors import InputError
+from tui_pos.domain.money import round_half_up
+from tui_pos.models import Note, NoteLine, Payment, db
+from tui_pos.services import audit
+from tui_pos.services.sales import SaleService
+
+
+@dataclass(frozen=True)
+class ReturnableLine:
+    """A sold line and how much of it can still come back."""
+
+    line_id: int
+    sku: str
+    name: str
+    sold_qty: int
+    returned_qty: int
+    total_cents: int        # what was paid for the whole line
+    refunded_cents: int     # already given back for it
+
+    @property
+    def returnable_qty(self) -> int:
+        return self.sold_qty - self.returned_qty
+
+    def refund_for(self, qty: int) -> int:
+        """What `qty` more units give back (the last unit takes what is left)."""
+        if qty == self.returnable_qty:
+            return self.total_cents - self.refunded_cents
+        return round_half_up(self.total_cents * qty, self.sold_qty)
+
+
+@dataclass(frozen=True)
+class ReturnableReceipt:
+    receipt_no: str
+    note_id: int
+    lines: tuple[ReturnableLine, ...]
+
+
+def find(receipt_no: str) -> ReturnableReceipt:
+    """A paid sale by receipt number (typed, or scanned from the receipt barcode)."""
+    number = receipt_no.strip().upper()
+    if not number:
+        raise InputError("Type or scan the receipt number (like R1-000042).")
+    note = Note.get_or_none(Note.receipt_no == number)
+    if note is None:
+        raise InputError(f"No receipt {number}: check the number printed under the barcode.")
+    if note.kind != "sale":
+        raise InputError(f"{number} is itself a refund; scan the original sale's receipt.")
+    lines = []
+    for line in NoteLine.select().where(NoteLine.note == note.id).order_by(NoteLine.id):
+        amounts = pricing.line_amounts(pricing.PricedLine(
+            line.qty, line.unit_price_cents, line.tax_rate_bp, line.tax_included,
+            line.discount_percent_bp, line.discount_cents))
+        back = (NoteLine.select(NoteLine.qty, NoteLine.unit_price_cents, NoteLine.tax_rate_bp,
+                                NoteLine.tax_included, NoteLine.discount_percent_bp, NoteLine.discount_cents)
+                .join(Note).where(NoteLine.return_of_line == line.id, Note.status == "paid").tuples())
+        returned_qty = refunded = 0
+        for r in back:
+            returned_qty += -r[0]
+            refunded += -pricing.line_amounts(pricing.PricedLine(*r)).total_cents
+        lines.append(ReturnableLine(line.id, line.sku, line.name, line.qty, returned_qty,
+                                    amounts.total_cents, refunded))
+    return ReturnableReceipt(number, note.id, tuple(lines))
+
+
+def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: str = "cash", *,
+           user_id: int | None = None) -> str:
+    """Refund `picks` ({line id: qty}) of a receipt; returns the refund's receipt number.
+
+    One transaction: the return note, its lines, the negative payment and the
+    receipt number, after checking again that nothing is returned twice.
+    """
+    if tender not in sales.tenders:
+        raise InputError(f"Unknown tender {tender!r}: use one of {', '.join(sales.tenders)}.")
+    picks = {lid: q for lid, q in picks.items() if q}
+    if not picks:
+        raise InputError("Pick at least one line to return (Space on a line).")
+    with db.atomic():
+        original = find(receipt_no)
+        by_id = {line.line_id: line for line in original.lines}
+        note = Note.create(register=sales.register_id, kind="return", status="open",
+                           sales_mode=Note.get_by_id(original.note_id).sales_mode, cashier=user_id,
+                           return_of=original.note_id)
+        total = 0
+        for line_id, qty in picks.items():
+            line = by_id.get(line_id)
+            if line is None:
+                raise InputError("That line is not on this receipt.")
+            if qty < 0 or qty > line.returnable_qty:
+                raise InputError(f"{line.name}: {line.returnable_qty} of {line.sold_qty} can still be "
+                                 f"returned, not {qty}.")
+            src = NoteLine.get_by_id(line_id)
+            amount = line.refund_for(qty)
+            gross = pricing.line_amounts(pricing.PricedLine(
+                -qty, src.unit_price_cents, src.tax_rate_bp, src.tax_included)).gross_cents
+            NoteLine.create(note=note.id, product=src.product_id, sku=src.sku, name=src.name, qty=-qty,
+                            unit_price_cents=src.unit_price_cents, list_price_cents=src.list_price_cents,
+                            tax_rate_bp=src.tax_rate_bp, tax_included=src.tax_included,
+                            discount_percent_bp=0, discount_cents=abs(gross) - amount,
+                            return_of_line=src.id)
+            total -= amount
+        Payment.create(note=note.id, tender=tender, amount_cents=total)
+        number = sales._close(note, total)
+        audit.record("note.refund", user_id=user_id, register=sales.register_code, receipt=number,
+                     original=original.receipt_no, total_cents=total)
+    return number
+
+
+def refunded_total(note_id: int) -> int:
+    """Money given back so far against a sale (a positive number)."""
+    return -(Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).join(Note)
+             .where(Note.return_of == note_id, Note.status == "paid").scalar())
+
+
+__all__ = ["find", "refund", "refunded_total", "ReturnableLine", "ReturnableReceipt"]

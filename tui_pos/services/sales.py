@@ -1,0 +1,432 @@
+"""Ringing up a note: lines, discounts, parking, payment, completion, receipts.
+
+Every method is one transaction and returns plain data; a change is on disk
+before the method returns, so the screen never shows what is not saved.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+
+from peewee import fn
+
+from tui_pos.domain import pricing
+from tui_pos.domain.codes import MAX_QTY, check_qty, parse_entry
+from tui_pos.domain.errors import InputError, NeedsManager, PosError
+from tui_pos.domain.receipt import Receipt, ReceiptLine
+from tui_pos.models import Note, NoteLine, Payment, PointOfSale, Register, User, db, utcnow
+from tui_pos.services import audit, catalog, users
+
+
+@dataclass(frozen=True)
+class LineView:
+    """A note line as shown on the sale screen."""
+
+    id: int
+    sku: str
+    name: str
+    qty: int
+    unit_price_cents: int
+    list_price_cents: int
+    discount_percent_bp: int
+    discount_cents: int      # the discount actually applied to the line
+    total_cents: int
+
+    @property
+    def overridden(self) -> bool:
+        return self.unit_price_cents != self.list_price_cents
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A note's totals against what has been paid."""
+
+    note_id: int
+    totals: pricing.Totals
+    paid_cents: int
+
+    @property
+    def due_cents(self) -> int:
+        return self.totals.total_cents - self.paid_cents
+
+
+@dataclass(frozen=True)
+class NoteView:
+    """A whole note."""
+
+    id: int
+    status: str
+    kind: str
+    sales_mode: str
+    label: str
+    lines: tuple[LineView, ...]
+    summary: Summary
+    payments: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ParkedNote:
+    id: int
+    label: str
+    opened_at: object
+    line_count: int
+    total_cents: int
+
+
+@dataclass(frozen=True)
+class PayResult:
+    """After a payment: whether the sale completed, the change, the receipt."""
+
+    summary: Summary
+    completed: bool
+    change_cents: int = 0
+    receipt_no: str = ""
+    cash_taken: bool = False
+
+
+_LINE_FIELDS = (NoteLine.id, NoteLine.sku, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
+                NoteLine.list_price_cents, NoteLine.tax_rate_bp, NoteLine.tax_included,
+                NoteLine.discount_percent_bp, NoteLine.discount_cents)
+
+
+def _priced(row: tuple) -> pricing.PricedLine:
+    return pricing.PricedLine(qty=row[3], unit_price_cents=row[4], tax_rate_bp=row[6],
+                              tax_included=row[7], discount_percent_bp=row[8], discount_cents=row[9])
+
+
+def _line_view(row: tuple) -> LineView:
+    amounts = pricing.line_amounts(_priced(row))
+    return LineView(id=row[0], sku=row[1], name=row[2], qty=row[3], unit_price_cents=row[4],
+                    list_price_cents=row[5], discount_percent_bp=row[8],
+                    discount_cents=amounts.discount_cents, total_cents=amounts.total_cents)
+
+
+class SaleService:
+    """The register's note workflow, bound to one register."""
+
+    def __init__(self, register_code: str, *, point_of_sale: str = "main", store_name: str = "",
+                 default_mode: str = "counter", sales_modes: list[str] | None = None,
+                 max_discount_bp: int = 1000, tenders: list[str] | None = None,
+                 header: list[str] | None = None, footer: list[str] | None = None) -> None:
+        self.register_code = register_code
+        self.point_of_sale = point_of_sale
+        self.store_name = store_name or point_of_sale
+        self.default_mode = default_mode
+        self.sales_modes = sales_modes or [default_mode]
+        self.max_discount_bp = max_discount_bp
+        self.tenders = tenders or ["cash", "card"]
+        self.header = tuple(header or ())
+        self.footer = tuple(footer or ())
+        self._register_id: int | None = None
+
+    # ----------------------------------------------------------- plumbing
+
+    @property
+    def register_id(self) -> int:
+        """This register's row, created with its point of sale on first use."""
+        if self._register_id is None:
+            with db.atomic():
+                pos, _ = PointOfSale.get_or_create(code=self.point_of_sale,
+                                                   defaults={"name": self.store_name})
+                reg, _ = Register.get_or_create(code=self.register_code,
+                                                defaults={"point_of_sale": pos.id})
+            self._register_id = reg.id
+        return self._register_id
+
+    def _note(self, note_id: int, *, editable: bool = True) -> Note:
+        note = Note.get_or_none(Note.id == note_id)
+        if note is None or note.register_id != self.register_id:
+            raise PosError("That note is not on this register.")
+        if editable and note.status != "open":
+            raise PosError(f"This note is {note.status}; open a new one to go on selling.")
+        return note
+
+    def _line(self, note_id: int, line_id: int) -> NoteLine:
+        line = NoteLine.get_or_none(NoteLine.id == line_id, NoteLine.note == note_id)
+        if line is None:
+            raise InputError("Pick a line first (Up/Down).")
+        return line
+
+    def _paid(self, note_id: int) -> int:
+        return Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(
+            Payment.note == note_id).scalar()
+
+    def _approver(self, approver_id: int | None, action: str, message: str) -> int | None:
+        """The manager approving `action`; raise NeedsManager when one is needed."""
+        if not users.users_exist():
+            return None
+        if approver_id is None:
+            raise NeedsManager(action, message)
+        approver = User.get_or_none(User.id == approver_id)
+        if approver is None or approver.role not in users.MANAGER_ROLES or not approver.active:
+            raise NeedsManager(action, "That PIN is not a manager's: " + message)
+        return approver.id
+
+    def summary(self, note_id: int) -> Summary:
+        rows = NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id).tuples()
+        totals = pricing.note_totals([_priced(r) for r in rows])
+        return Summary(note_id, totals, self._paid(note_id))
+
+    def view(self, note_id: int) -> NoteView:
+        note = self._note(note_id, editable=False)
+        rows = list(NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id)
+                    .order_by(NoteLine.id).tuples())
+        totals = pricing.note_totals([_priced(r) for r in rows])
+        payments = tuple(Payment.select(Payment.tender, Payment.amount_cents)
+                         .where(Payment.note == note_id).order_by(Payment.id).tuples())
+        return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
+                        tuple(_line_view(r) for r in rows),
+                        Summary(note.id, totals, sum(p[1] for p in payments)), payments)
+
+    def line_view(self, line_id: int) -> LineView:
+        return _line_view(NoteLine.select(*_LINE_FIELDS).where(NoteLine.id == line_id).tuples().get())
+
+    # ----------------------------------------------------------- notes
+
+    def current_note(self) -> int | None:
+        """The open note of this register (after a crash: the one being rung up)."""
+        note = (Note.select(Note.id).where(Note.register == self.register_id, Note.status == "open",
+                                           Note.kind == "sale")
+                .order_by(Note.id.desc()).first())
+        return note.id if note else None
+
+    def open_note(self, cashier_id: int | None = None) -> int:
+        """The open note, or a new one."""
+        with db.atomic():
+            existing = self.current_note()
+            if existing is not None:
+                return existing
+            return Note.create(register=self.register_id, sales_mode=self.default_mode,
+                               cashier=cashier_id).id
+
+    def set_sales_mode(self, note_id: int, mode: str) -> None:
+        if mode not in self.sales_modes:
+            raise InputError(f"Unknown sales mode {mode!r}: use one of {', '.join(self.sales_modes)}.")
+        with db.atomic():
+            note = self._note(note_id)
+            Note.update(sales_mode=mode).where(Note.id == note.id).execute()
+
+    # ----------------------------------------------------------- lines
+
+    def add_item(self, note_id: int, text: str) -> tuple[LineView, Summary]:
+        """Add what was typed or scanned (`CODE` or `N*CODE`).
+
+        Scanning a product already on the note at its list price raises that
+        line's quantity instead of adding a new line.
+        """
+        entry = parse_entry(text)
+        with db.atomic():
+            self._note(note_id)
+            product = catalog.find_by_code(entry.code)
+            if product is None:
+                raise InputError(f"Unknown code {entry.code}: no product has this barcode or SKU. "
+                                 "Check it, or search with F3.")
+            if product.price_cents < 0:
+                raise InputError(f"{product.name} has a negative price; ask a manager to fix the product.")
+            same = (NoteLine.select().where(
+                NoteLine.note == note_id, NoteLine.product == product.id,
+                NoteLine.unit_price_cents == NoteLine.list_price_cents,
+                NoteLine.discount_percent_bp == 0, NoteLine.discount_cents == 0)
+                .order_by(NoteLine.id.desc()).first())
+            if same is not None:
+                qty = same.qty + entry.qty
+                if qty > MAX_QTY:
+                    raise InputError(f"{product.name} would reach {qty}; a line holds at most {MAX_QTY}.")
+                NoteLine.update(qty=qty).where(NoteLine.id == same.id).execute()
+                line_id = same.id
+            else:
+                line_id = NoteLine.create(
+                    note=note_id, product=product.id, sku=product.sku, name=product.name,
+                    qty=entry.qty, unit_price_cents=product.price_cents,
+                    list_price_cents=product.price_cents, tax_rate_bp=product.tax_rate_bp,
+                    tax_included=product.tax_included).id
+            return self.line_view(line_id), self.summary(note_id)
+
+    def set_qty(self, note_id: int, line_id: int, qty: int) -> tuple[LineView, Summary]:
+        check_qty(qty)
+        with db.atomic():
+            self._note(note_id)
+            self._line(note_id, line_id)
+            NoteLine.update(qty=qty).where(NoteLine.id == line_id).execute()
+            return self.line_view(line_id), self.summary(note_id)
+
+    def delete_line(self, note_id: int, line_id: int, *, user_id: int | None = None,
+                    approver_id: int | None = None) -> Summary:
+        with db.atomic():
+            self._note(note_id)
+            line = self._line(note_id, line_id)
+            approved = None
+            if self._paid(note_id):
+                approved = self._approver(approver_id, "void_line",
+                                          "voiding a line after payment started needs a manager PIN.")
+                audit.record("line.void", user_id=user_id, approved_by=approved,
+                             register=self.register_code, note=note_id, sku=line.sku, qty=line.qty,
+                             unit_price_cents=line.unit_price_cents)
+            NoteLine.delete().where(NoteLine.id == line_id).execute()
+            return self.summary(note_id)
+
+    def set_discount(self, note_id: int, line_id: int, *, percent_bp: int = 0, cents: int = 0,
+                     user_id: int | None = None, approver_id: int | None = None) -> tuple[LineView, Summary]:
+        """A percentage or an amount off one line; above the cashier's limit a manager approves."""
+        if percent_bp < 0 or cents < 0:
+            raise InputError("A discount cannot be negative.")
+        if percent_bp > pricing.BP:
+            raise InputError("A discount cannot be more than 100 %.")
+        with db.atomic():
+            self._note(note_id)
+            line = self._line(note_id, line_id)
+            gross = pricing.line_amounts(pricing.PricedLine(
+                line.qty, line.unit_price_cents, line.tax_rate_bp, line.tax_included)).gross_cents
+            if cents > gross:
+                raise InputError("The discount is more than the line is worth.")
+            effective_bp = percent_bp or (cents * pricing.BP // gross if gross else 0)
+            if effective_bp > self.max_discount_bp:
+                approved = self._approver(
+                    approver_id, "discount",
+                    f"a discount above {self.max_discount_bp / 100:g} % needs a manager PIN.")
+            else:
+                approved = None
+            NoteLine.update(discount_percent_bp=percent_bp, discount_cents=0 if percent_bp else cents).where(
+                NoteLine.id == line_id).execute()
+            if approved is not None or effective_bp > self.max_discount_bp:
+                audit.record("line.discount", user_id=user_id, approved_by=approved,
+                             register=self.register_code, note=note_id, sku=line.sku,
+                             percent_bp=percent_bp, cents=cents)
+            return self.line_view(line_id), self.summary(note_id)
+
+    def override_price(self, note_id: int, line_id: int, price_cents: int, *, user_id: int | None = None,
+                       approver_id: int | None = None) -> tuple[LineView, Summary]:
+        if price_cents < 0:
+            raise InputError("A price cannot be negative.")
+        with db.atomic():
+            self._note(note_id)
+            line = self._line(note_id, line_id)
+            approved = self._approver(approver_id, "price_override", "changing a price needs a manager PIN.")
+            NoteLine.update(unit_price_cents=price_cents).where(NoteLine.id == line_id).execute()
+            audit.record("line.price_override", user_id=user_id, approved_by=approved,
+                         register=self.register_code, note=note_id, sku=line.sku,
+                         from_cents=line.unit_price_cents, to_cents=price_cents)
+            return self.line_view(line_id), self.summary(note_id)
+
+    # ----------------------------------------------------------- park / resume / cancel
+
+    def park(self, note_id: int, label: str = "") -> None:
+        with db.atomic():
+            note = self._note(note_id)
+            if not NoteLine.select().where(NoteLine.note == note_id).exists():
+                raise InputError("This note is empty: there is nothing to park.")
+            if self._paid(note_id):
+                raise InputError("Payment has started on this note: finish it or cancel the payment first.")
+            Note.update(status="parked", label=label.strip() or f"Note {note.id}").where(
+                Note.id == note_id).execute()
+
+    def parked(self) -> list[ParkedNote]:
+        notes = list(Note.select().where(Note.register == self.register_id, Note.status == "parked")
+                     .order_by(Note.id))
+        return [ParkedNote(n.id, n.label, n.opened_at, s.totals.line_count,
+                           s.totals.total_cents)
+                for n in notes for s in [self.summary(n.id)]]
+
+    def resume(self, note_id: int, current_note_id: int | None = None) -> int:
+        """Bring a parked note back; the current one is parked (or dropped if empty)."""
+        with db.atomic():
+            note = Note.get_or_none(Note.id == note_id, Note.register == self.register_id)
+            if note is None or note.status != "parked":
+                raise InputError("That note is no longer parked.")
+            if current_note_id is not None and current_note_id != note_id:
+                current = Note.get_or_none(Note.id == current_note_id)
+                if current is not None and current.status == "open":
+                    if NoteLine.select().where(NoteLine.note == current.id).exists():
+                        self.park(current.id, current.label)
+                    else:
+                        current.delete_instance()
+            Note.update(status="open").where(Note.id == note_id).execute()
+            return note_id
+
+    def cancel(self, note_id: int, *, user_id: int | None = None, approver_id: int | None = None) -> None:
+        with db.atomic():
+            note = self._note(note_id)
+            s = self.summary(note_id)
+            approved = self._approver(approver_id, "cancel_note", "cancelling a note needs a manager PIN.")
+            if s.paid_cents:
+                raise PosError("Payment has started on this note; refund the payment before cancelling.")
+            Note.update(status="cancelled", closed_at=utcnow(), total_cents=s.totals.total_cents).where(
+                Note.id == note.id).execute()
+            audit.record("note.cancel", user_id=user_id, approved_by=approved, register=self.register_code,
+                         note=note_id, lines=s.totals.line_count, total_cents=s.totals.total_cents)
+
+    # ----------------------------------------------------------- payment
+
+    def pay(self, note_id: int, tender: str = "cash", amount_cents: int | None = None) -> PayResult:
+        """Take a payment; `None` pays the rest in cash. Completes the sale when covered.
+
+        Completion is one transaction: payment, receipt number, note closed.
+        Pressing the key twice cannot pay twice: a closed note refuses payment.
+        """
+        if tender not in self.tenders:
+            raise InputError(f"Unknown tender {tender!r}: use one of {', '.join(self.tenders)}.")
+        with db.atomic():
+            note = self._note(note_id)
+            s = self.summary(note_id)
+            if s.totals.line_count == 0:
+                raise InputError("The note is empty: scan something first.")
+            if amount_cents is None:
+                tender, amount_cents = "cash", max(s.due_cents, 0)
+            settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents)
+            problem = pricing.check_tender(settlement, amount_cents, gives_change=(tender == "cash"))
+            if problem and not (amount_cents == 0 and s.due_cents == 0):
+                raise InputError(problem)
+            if amount_cents:
+                Payment.create(note=note_id, tender=tender, amount_cents=amount_cents)
+            settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents + amount_cents)
+            summary = Summary(note_id, s.totals, settlement.paid_cents)
+            if not settlement.complete:
+                return PayResult(summary, completed=False, cash_taken=tender == "cash")
+            receipt_no = self._close(note, s.totals.total_cents)
+            cash = Payment.select().where(Payment.note == note_id, Payment.tender == "cash").exists()
+            return PayResult(summary, completed=True, change_cents=settlement.change_cents,
+                             receipt_no=receipt_no, cash_taken=cash)
+
+    def _close(self, note: Note, total_cents: int) -> str:
+        """Give the note the register's next receipt number and close it (in a transaction)."""
+        Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id).execute()
+        seq = Register.select(Register.next_seq).where(Register.id == self.register_id).scalar() - 1
+        receipt_no = f"{self.register_code}-{seq:06d}"
+        Note.update(status="paid", seq=seq, receipt_no=receipt_no, closed_at=utcnow(),
+                    total_cents=total_cents).where(Note.id == note.id).execute()
+        return receipt_no
+
+    # ----------------------------------------------------------- receipts
+
+    def last_receipt_no(self) -> str | None:
+        note = (Note.select(Note.receipt_no).where(Note.register == self.register_id, Note.status == "paid")
+                .order_by(Note.seq.desc()).first())
+        return note.receipt_no if note else None
+
+    def receipt(self, receipt_no: str, *, reprint: bool = False) -> Receipt:
+        """The receipt of a paid note, from the database."""
+        note = Note.get_or_none(Note.receipt_no == receipt_no.strip().upper())
+        if note is None:
+            raise InputError(f"No receipt {receipt_no.strip()!r}: check the number (like R1-000042).")
+        rows = list(NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note.id)
+                    .order_by(NoteLine.id).tuples())
+        priced = [_priced(r) for r in rows]
+        totals = pricing.note_totals(priced)
+        lines = []
+        for r, p in zip(rows, priced):
+            a = pricing.line_amounts(p)
+            lines.append(ReceiptLine(name=r[2], qty=r[3], unit_price_cents=r[4], gross_cents=a.gross_cents,
+                                     discount_cents=a.discount_cents, total_cents=a.total_cents,
+                                     discount_percent_bp=r[8]))
+        payments = tuple(Payment.select(Payment.tender, Payment.amount_cents)
+                         .where(Payment.note == note.id).order_by(Payment.id).tuples())
+        paid = sum(p[1] for p in payments)
+        change = pricing.Settlement(totals.total_cents, paid).change_cents
+        cashier = note.cashier.name if note.cashier_id else ""
+        when = note.closed_at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
+        return Receipt(store_name=self.store_name, receipt_no=note.receipt_no, when=when,
+                       cashier=cashier, sales_mode=note.sales_mode, lines=tuple(lines), totals=totals,
+                       payments=payments, change_cents=change, kind=note.kind,
+                       return_of=note.return_of.receipt_no if note.return_of_id else "",
+                       header=self.header, footer=self.footer, reprint=reprint)
