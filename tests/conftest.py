@@ -1,0 +1,116 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when it is there)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+PG_URL = os.environ.get("TUI_POS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+        with psycopg.connect(PG_URL, connect_timeout=2):
+            return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    """Logs, demo databases and the escpos cache go to a temporary data dir."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.delenv("TUI_POS_CONFIG", raising=False)
+    escpos_cache = os.environ.get("ESCPOS_CAPABILITIES_PICKLE_DIR") or str(tmp_path_factory.getbasetemp() / "escpos")
+    monkeypatch.setenv("ESCPOS_CAPABILITIES_PICKLE_DIR", escpos_cache)
+
+
+def _sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'pos.db'}"
+
+
+@pytest.fixture
+def pg_schema_url():
+    """A fresh PostgreSQL schema; dropped afterwards."""
+    if not postgres_available():
+        if os.environ.get("TUI_POS_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL is required here (TUI_POS_REQUIRE_POSTGRES) but {PG_URL} is unreachable")
+        pytest.skip("PostgreSQL not available")
+    import psycopg
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{PG_URL}?options=-c%20search_path%3D{schema}"
+    from tui_pos.models import db
+    if db.obj is not None and not db.is_closed():
+        db.close()
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """The URL of an empty database on each backend."""
+    if request.param == "sqlite":
+        return _sqlite_url(tmp_path)
+    return request.getfixturevalue("pg_schema_url")
+
+
+@pytest.fixture
+def database(db_url):
+    """A migrated database bound to the proxy."""
+    from tui_pos.models import db
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    database = bind(db_url)
+    database.connect(reuse_if_open=True)
+    migrate(database)
+    yield database
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def sqlite_database(tmp_path):
+    """A migrated SQLite file only (for SQLite-specific checks and UI tests)."""
+    from tui_pos.models import db
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    database = bind(_sqlite_url(tmp_path))
+    database.connect(reuse_if_open=True)
+    migrate(database)
+    yield database
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def demo(database):
+    """The demo catalogue and users."""
+    from tui_pos.services.demo import seed_demo
+    seed_demo()
+    return database
+
+
+@pytest.fixture
+def sales(demo):
+    from tui_pos.services.sales import SaleService
+    return SaleService("R1", store_name="Test Store", max_discount_bp=1000, tenders=["cash", "card", "voucher"],
+                       sales_modes=["counter", "takeaway"])
+
+
+@pytest.fixture
+def manager_id(demo):
+    from tui_pos.services import users
+    return users.manager_for("2222").id
+
+
+@pytest.fixture
+def cashier_id(demo):
+    from tui_pos.services import users
+    return users.authenticate("1111").id

@@ -1,0 +1,1 @@
+"""Textual screens: they call services and never query models."""

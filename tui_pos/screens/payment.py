@@ -1,0 +1,90 @@
+"""F10: take payment. Enter on an empty amount pays the rest in cash and completes."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui_pos.domain.errors import PosError
+from tui_pos.domain.money import parse_money
+from tui_pos.services.sales import PayResult, SaleService, Summary
+
+
+class PaymentScreen(ModalScreen[PayResult | None]):
+    """Returns the completing PayResult, or None when the cashier goes back."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back to note", id="pay.cancel"),
+        Binding("down", "tender(1)", "Next tender", show=False, id="pay.next"),
+        Binding("up", "tender(-1)", "Previous tender", show=False, id="pay.prev"),
+    ]
+
+    def __init__(self, sales: SaleService, note_id: int, money) -> None:
+        super().__init__()
+        self.sales = sales
+        self.note_id = note_id
+        self.money = money
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="payment"):
+            yield Label("Payment", classes="dialog-title")
+            yield Static(id="pay-figures")
+            with Horizontal(id="pay-entry"):
+                yield OptionList(*[Option(t.capitalize(), id=t) for t in self.sales.tenders], id="tenders")
+                yield Input(placeholder="amount (empty: rest in cash)", id="amount")
+            yield Static("", id="pay-message")
+            yield Label("Up/Down: tender   Enter: pay   Escape: back to the note", classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self.query_one("#tenders", OptionList).highlighted = 0
+        self.query_one("#amount", Input).focus()
+        self._show(self.sales.summary(self.note_id))
+
+    def _show(self, summary: Summary) -> None:
+        m = self.money
+        self.query_one("#pay-figures", Static).update(
+            f"TOTAL  [b]{m(summary.totals.total_cents)}[/]\n"
+            f"Paid   {m(summary.paid_cents)}\n"
+            f"Due    [b]{m(max(summary.due_cents, 0))}[/]")
+
+    def _say(self, text: str, error: bool = True) -> None:
+        msg = self.query_one("#pay-message", Static)
+        msg.update(text)
+        msg.set_class(error, "error")
+
+    def action_tender(self, step: int) -> None:
+        tenders = self.query_one("#tenders", OptionList)
+        current = tenders.highlighted or 0
+        tenders.highlighted = (current + step) % tenders.option_count
+
+    @property
+    def tender(self) -> str:
+        tenders = self.query_one("#tenders", OptionList)
+        return tenders.get_option_at_index(tenders.highlighted or 0).id or "cash"
+
+    @on(Input.Submitted, "#amount")
+    def _pay(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        try:
+            if text:
+                result = self.sales.pay(self.note_id, self.tender, parse_money(text))
+            else:
+                result = self.sales.pay(self.note_id)
+        except PosError as exc:
+            self._say(str(exc))
+            self.app.bell()
+            return
+        event.input.value = ""
+        if result.completed:
+            self.dismiss(result)
+            return
+        self._show(result.summary)
+        self._say(f"{self.tender.capitalize()} taken. Due {self.money(result.summary.due_cents)}.", error=False)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,400 @@
+"""The sale screen: scan, edit lines, pay, return. Keys are in SPEC.md."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tui_pos.domain.codes import parse_qty
+from tui_pos.domain.errors import NeedsManager, PosError
+from tui_pos.domain.money import parse_money, parse_percent_bp
+from tui_pos.services import users
+from tui_pos.services.sales import LineView, NoteView, PayResult, SaleService, Summary
+from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
+from tui_pos.screens.payment import PaymentScreen
+from tui_pos.screens.returns import ReturnScreen
+from tui_pos.screens.search import ProductSearch
+
+log = logging.getLogger(__name__)
+
+SIDE_WIDTH = 22  # the totals panel, as in app.tcss
+
+
+class SaleScreen(Screen):
+    """Rings up the register's open note."""
+
+    BINDINGS = [
+        Binding("f3", "search", "Search", id="sale.search", priority=True),
+        Binding("f5", "quantity", "Qty", id="sale.quantity", priority=True),
+        Binding("f6", "discount", "Discount", id="sale.discount", priority=True),
+        Binding("f7", "return", "Return", id="sale.return", priority=True),
+        Binding("f8", "price", "Price", id="sale.price", priority=True),
+        Binding("f9", "delete_line", "Delete line", id="sale.delete_line", priority=True),
+        Binding("f10", "pay", "Pay", id="sale.pay", priority=True),
+        Binding("f11", "park", "Park", id="sale.park", priority=True),
+        Binding("f12", "resume", "Parked", id="sale.resume", priority=True),
+        Binding("ctrl+o", "sales_mode", "Mode", show=False, id="sale.mode", priority=True),
+        Binding("ctrl+x", "cancel_note", "Cancel note", show=False, id="sale.cancel", priority=True),
+        Binding("ctrl+p", "reprint", "Reprint", show=False, id="sale.reprint", priority=True),
+        Binding("f1", "keys", "Keys", id="sale.keys", priority=True),
+        Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
+        Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
+        Binding("escape", "clear", "Clear", show=False, id="sale.clear"),
+    ]
+
+    def __init__(self, sales: SaleService, money: Callable[[int], str], user: users.Person | None) -> None:
+        super().__init__()
+        self.sales = sales
+        self.money = money
+        self.user = user
+        self.note_id: int | None = None
+        self.line_ids: list[int] = []
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-bar")
+        with Horizontal(id="body"):
+            yield DataTable(id="lines", cursor_type="row", zebra_stripes=False)
+            with Vertical(id="side"):
+                yield Static(id="totals")
+        yield Static("", id="message")
+        yield Input(placeholder="scan or type a code, N*CODE for a quantity", id="code")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#lines", DataTable)
+        # the item name takes what the fixed columns and the totals panel leave
+        item_width = max(12, self.app.size.width - SIDE_WIDTH - (4 + 9 + 7 + 10) - 12)
+        table.add_column("Item", key="item", width=item_width)
+        table.add_column("Qty", key="qty", width=4)
+        table.add_column("Price", key="price", width=9)
+        table.add_column("Disc", key="disc", width=7)
+        table.add_column("Total", key="total", width=10)
+        table.can_focus = False
+        self.note_id = self.sales.open_note(self.user.id if self.user else None)
+        self.load_note()
+        self.query_one("#code", Input).focus()
+
+    # ------------------------------------------------------------ painting
+
+    def load_note(self) -> None:
+        """Repaint the whole note (on start, resume, after a sale)."""
+        view: NoteView = self.sales.view(self.note_id)
+        table = self.query_one("#lines", DataTable)
+        table.clear()
+        self.line_ids = []
+        for line in view.lines:
+            self._put_line(line, table)
+        self._show_summary(view.summary)
+        self._show_status(view)
+        if self.line_ids:
+            table.move_cursor(row=len(self.line_ids) - 1, animate=False)
+
+    def _cells(self, line: LineView) -> tuple[str, str, str, str, str]:
+        price = self.money(line.unit_price_cents) + ("*" if line.overridden else "")
+        if line.discount_percent_bp:
+            disc = f"{line.discount_percent_bp / 100:g}%"
+        elif line.discount_cents:
+            disc = self.money(line.discount_cents)
+        else:
+            disc = ""
+        return line.name, str(line.qty), price, disc, self.money(line.total_cents)
+
+    def _put_line(self, line: LineView, table: DataTable | None = None) -> None:
+        """Add or update one row; never rebuild the table on the scan path."""
+        table = table or self.query_one("#lines", DataTable)
+        key = str(line.id)
+        cells = self._cells(line)
+        if line.id in self.line_ids:
+            for column, value in zip(("item", "qty", "price", "disc", "total"), cells):
+                table.update_cell(key, column, value)
+            table.move_cursor(row=self.line_ids.index(line.id), animate=False)
+        else:
+            table.add_row(*cells, key=key)
+            self.line_ids.append(line.id)
+            table.move_cursor(row=len(self.line_ids) - 1, animate=False)
+
+    def _show_summary(self, summary: Summary) -> None:
+        t = summary.totals
+        m = self.money
+        text = (f"Lines  {t.line_count}\nItems  {t.item_count}\n"
+                + (f"Disc.  {m(t.discount_cents)}\n" if t.discount_cents else "")
+                + f"Tax    {m(t.tax_cents)}\n\n[b]TOTAL[/]\n[b]{m(t.total_cents)}[/]")
+        if summary.paid_cents:
+            text += f"\n\nPaid   {m(summary.paid_cents)}\nDue    {m(summary.due_cents)}"
+        self.query_one("#totals", Static).update(text)
+
+    def _show_status(self, view: NoteView | None = None) -> None:
+        view = view or self.sales.view(self.note_id)
+        who = self.user.name if self.user else "no sign-in"
+        label = f" · {view.label}" if view.label else ""
+        self.query_one("#status-bar", Static).update(
+            f"{self.sales.store_name} · {self.sales.register_code} · {who} · mode: {view.sales_mode}"
+            f" · note {view.id}{label}")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        message = self.query_one("#message", Static)
+        message.update(text)
+        message.set_class(error, "error")
+        if error:
+            self.app.bell()
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def selected_line(self) -> int | None:
+        table = self.query_one("#lines", DataTable)
+        if not self.line_ids:
+            return None
+        return self.line_ids[min(table.cursor_row, len(self.line_ids) - 1)]
+
+    def guarded(self, action: Callable[[], object]) -> object | None:
+        """Run a service call; expected problems become a message, the rest are logged."""
+        try:
+            return action()
+        except NeedsManager:
+            raise
+        except PosError as exc:
+            self.say(str(exc), error=True)
+        except Exception:  # noqa: BLE001 - the cashier never sees a traceback
+            log.exception("unexpected error")
+            self.say("Something went wrong; it was logged. The note is saved: carry on or call support.",
+                     error=True)
+        return None
+
+    def with_manager(self, call: Callable[[int | None], object], done: Callable[[object], None]) -> None:
+        """Run `call(approver_id)`; when a manager is needed, ask for a PIN and retry."""
+        try:
+            result = self.guarded(lambda: call(None))
+        except NeedsManager as need:
+            def approved(pin: str | None) -> None:
+                if pin is None:
+                    self.say("Cancelled: no manager approval.")
+                    return
+                manager = users.manager_for(pin)
+                if manager is None:
+                    self.say("That PIN is not a manager's; nothing was changed.", error=True)
+                    return
+                try:
+                    outcome = self.guarded(lambda: call(manager.id))
+                except NeedsManager as again:
+                    self.say(str(again), error=True)
+                    return
+                if outcome is not None:
+                    done(outcome)
+            self.app.push_screen(PromptDialog("Manager approval", str(need), password=True,
+                                              placeholder="manager PIN"), approved)
+            return
+        if result is not None:
+            done(result)
+
+    def _line_changed(self, result: object) -> None:
+        line, summary = result  # type: ignore[misc]
+        self._put_line(line)
+        self._show_summary(summary)
+
+    # ------------------------------------------------------------ scanning
+
+    @on(Input.Submitted, "#code")
+    def _code(self, event: Input.Submitted) -> None:
+        text = event.value
+        result = self.guarded(lambda: self.sales.add_item(self.note_id, text))
+        if result is not None:
+            event.input.value = ""
+            self._line_changed(result)
+            self.say("")
+
+    def add_code(self, text: str) -> None:
+        """A code from a hardware scanner (evdev), the same as typing it."""
+        result = self.guarded(lambda: self.sales.add_item(self.note_id, text))
+        if result is not None:
+            self._line_changed(result)
+            self.say("")
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one("#lines", DataTable)
+        if self.line_ids:
+            table.move_cursor(row=max(0, min(len(self.line_ids) - 1, table.cursor_row + step)))
+
+    def action_clear(self) -> None:
+        self.query_one("#code", Input).value = ""
+        self.say("")
+
+    # ------------------------------------------------------------ line actions
+
+    def _need_line(self) -> int | None:
+        line_id = self.selected_line
+        if line_id is None:
+            self.say("The note has no lines yet: scan something first.", error=True)
+        return line_id
+
+    def action_search(self) -> None:
+        code = self.query_one("#code", Input)
+        initial = code.value
+        code.value = ""
+
+        def picked(sku: str | None) -> None:
+            if sku:
+                self.add_code(sku)
+        self.app.push_screen(ProductSearch(self.money, initial), picked)
+
+    def action_quantity(self) -> None:
+        line_id = self._need_line()
+        if line_id is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            result = self.guarded(lambda: self.sales.set_qty(self.note_id, line_id, parse_qty(text)))
+            if result is not None:
+                self._line_changed(result)
+        current = self.sales.line_view(line_id)
+        self.app.push_screen(PromptDialog(f"Quantity of {current.name}", "1 to 9999",
+                                          value=str(current.qty)), answered)
+
+    def action_discount(self) -> None:
+        line_id = self._need_line()
+        if line_id is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if not text:
+                return
+            raw = text.strip()
+            try:
+                if raw.endswith("%"):
+                    kwargs = {"percent_bp": parse_percent_bp(raw, "discount")}
+                else:
+                    kwargs = {"cents": parse_money(raw, "discount")}
+            except PosError as exc:
+                self.say(str(exc), error=True)
+                return
+            uid = self.user.id if self.user else None
+            self.with_manager(lambda approver: self.sales.set_discount(
+                self.note_id, line_id, user_id=uid, approver_id=approver, **kwargs), self._line_changed)
+        self.app.push_screen(PromptDialog("Line discount", "10% for a percentage, 1.50 for an amount, 0 to remove"),
+                             answered)
+
+    def action_price(self) -> None:
+        line_id = self._need_line()
+        if line_id is None:
+            return
+
+        def answered(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                cents = parse_money(text, "price")
+            except PosError as exc:
+                self.say(str(exc), error=True)
+                return
+            uid = self.user.id if self.user else None
+            self.with_manager(lambda approver: self.sales.override_price(
+                self.note_id, line_id, cents, user_id=uid, approver_id=approver), self._line_changed)
+        self.app.push_screen(PromptDialog("Price override", "New unit price (needs a manager)"), answered)
+
+    def action_delete_line(self) -> None:
+        line_id = self._need_line()
+        if line_id is None:
+            return
+        uid = self.user.id if self.user else None
+
+        def removed(summary: object) -> None:
+            table = self.query_one("#lines", DataTable)
+            table.remove_row(str(line_id))
+            self.line_ids.remove(line_id)
+            self._show_summary(summary)  # type: ignore[arg-type]
+            self.say("Line deleted.")
+        self.with_manager(lambda approver: self.sales.delete_line(
+            self.note_id, line_id, user_id=uid, approver_id=approver), removed)
+
+    # ------------------------------------------------------------ note actions
+
+    def new_note(self) -> None:
+        self.note_id = self.sales.open_note(self.user.id if self.user else None)
+        self.load_note()
+
+    def action_park(self) -> None:
+        def answered(label: str | None) -> None:
+            if label is None:
+                return
+            if self.guarded(lambda: self.sales.park(self.note_id, label) or True):
+                self.new_note()
+                self.say("Note parked. F12 brings it back.")
+        self.app.push_screen(PromptDialog("Park this note", "A name to find it by (optional)"), answered)
+
+    def action_resume(self) -> None:
+        parked = self.sales.parked()
+        options = [(str(p.id), f"{p.label}  ·  {p.line_count} lines  ·  {self.money(p.total_cents)}")
+                   for p in parked]
+
+        def chosen(note_id: str | None) -> None:
+            if note_id is None:
+                return
+            resumed = self.guarded(lambda: self.sales.resume(int(note_id), self.note_id))
+            if resumed is not None:
+                self.note_id = resumed
+                self.load_note()
+                self.say("Parked note resumed.")
+        self.app.push_screen(ChoiceDialog("Parked notes", options, "No parked notes."), chosen)
+
+    def action_sales_mode(self) -> None:
+        def chosen(mode: str | None) -> None:
+            if mode and self.guarded(lambda: self.sales.set_sales_mode(self.note_id, mode) or True):
+                self._show_status()
+        self.app.push_screen(ChoiceDialog("Sales mode", [(m, m) for m in self.sales.sales_modes]), chosen)
+
+    def action_cancel_note(self) -> None:
+        uid = self.user.id if self.user else None
+
+        def cancelled(_: object) -> None:
+            self.new_note()
+            self.say("Note cancelled.")
+        self.with_manager(lambda approver: self.sales.cancel(self.note_id, user_id=uid, approver_id=approver)
+                          or True, cancelled)
+
+    def action_pay(self) -> None:
+        if not self.line_ids:
+            self.say("The note is empty: scan something first.", error=True)
+            return
+
+        def finished(result: PayResult | None) -> None:
+            if result is None:
+                self._show_summary(self.sales.summary(self.note_id))
+                return
+            change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
+            self.new_note()
+            self.say(f"Paid: receipt {result.receipt_no}.{change}")
+            self.app.print_receipt(result.receipt_no, kick_drawer=result.cash_taken)
+        self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money), finished)
+
+    def action_return(self) -> None:
+        def finished(receipt_no: str | None) -> None:
+            if receipt_no:
+                self.say(f"Refund done: receipt {receipt_no}.")
+                self.app.print_receipt(receipt_no, kick_drawer=True)
+        self.app.push_screen(ReturnScreen(self.sales, self.money, self.user.id if self.user else None), finished)
+
+    def action_keys(self) -> None:
+        rows = [(self.app.get_key_display(b), b.description)
+                for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
+        text = "\n".join(f"{k:<8} {d}" for k, d in rows)
+        text += "\nCtrl+Q   Quit (manager PIN)\nEnter    add the code typed or scanned; 3*CODE adds three"
+        self.app.push_screen(InfoDialog("Keys", text))
+
+    def action_reprint(self) -> None:
+        last = self.sales.last_receipt_no()
+        if last is None:
+            self.say("No receipt to reprint yet.", error=True)
+            return
+        self.app.print_receipt(last, reprint=True)
+        self.say(f"Reprinting {last}.")

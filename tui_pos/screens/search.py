@@ -1,0 +1,72 @@
+"""F3: product search as you type (name words, SKU, barcode)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList
+from textual.widgets.option_list import Option
+
+from tui_pos.services import catalog
+
+
+class ProductSearch(ModalScreen[str | None]):
+    """Returns the SKU of the chosen product, or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="search.cancel"),
+        Binding("down", "move(1)", "Next", show=False, id="search.down"),
+        Binding("up", "move(-1)", "Previous", show=False, id="search.up"),
+    ]
+
+    def __init__(self, money: Callable[[int], str], text: str = "") -> None:
+        super().__init__()
+        self.money = money
+        self.initial = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label("Find a product", classes="dialog-title")
+            yield Input(value=self.initial, placeholder="name, SKU or barcode", id="query")
+            yield OptionList(id="results")
+            yield Label("Type to search   Up/Down: move   Enter: add   Escape: back", classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self._refresh(self.initial)
+
+    @on(Input.Changed, "#query")
+    def _changed(self, event: Input.Changed) -> None:
+        self._refresh(event.value)
+
+    def _refresh(self, text: str) -> None:
+        results = self.query_one("#results", OptionList)
+        results.clear_options()
+        found = catalog.search(text, limit=30)
+        results.add_options([Option(f"{p.name}  [dim]{p.sku}[/]  {self.money(p.price_cents)}", id=p.sku)
+                             for p in found])
+        if found:
+            results.highlighted = 0
+
+    def action_move(self, step: int) -> None:
+        results = self.query_one("#results", OptionList)
+        if results.option_count:
+            current = results.highlighted or 0
+            results.highlighted = max(0, min(results.option_count - 1, current + step))
+
+    @on(Input.Submitted, "#query")
+    def _submitted(self) -> None:
+        results = self.query_one("#results", OptionList)
+        if results.highlighted is not None and results.option_count:
+            self.dismiss(results.get_option_at_index(results.highlighted).id)
+
+    @on(OptionList.OptionSelected, "#results")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
