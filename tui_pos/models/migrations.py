@@ -18,6 +18,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    SqliteDatabase,
     TextField,
 )
 from playhouse.migrate import SchemaMigrator, migrate as run_ops
@@ -161,17 +162,31 @@ def migrate(database: Database, target: int | None = None) -> list[int]:
     Returns the versions applied by this call.
     """
     done = set(applied_versions(database))
+    todo = [m for m in MIGRATIONS if m[0] not in done and (target is None or m[0] <= target)]
+    if not todo:
+        return []
     migrator = SchemaMigrator.from_database(database)
-    applied = []
-    for version, name, up in MIGRATIONS:
-        if version in done or (target is not None and version > target):
-            continue
-        with database.atomic():
-            up(database, migrator)
-            database.execute_sql(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)"
-                .replace("%s", database.param),
-                (version, name, _now().isoformat(timespec="seconds")),
-            )
-        applied.append(version)
+    sqlite = isinstance(database, SqliteDatabase)
+    if sqlite:
+        # SQLite rebuilds a table to change a column; with foreign keys on,
+        # dropping the old copy would fail. Off for the migration, checked after.
+        database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        applied = []
+        for version, name, up in todo:
+            with database.atomic():
+                up(database, migrator)
+                database.execute_sql(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)"
+                    .replace("%s", database.param),
+                    (version, name, _now().isoformat(timespec="seconds")),
+                )
+                if sqlite:
+                    broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration {version} broke foreign keys: {broken[:3]}")
+            applied.append(version)
+    finally:
+        if sqlite:
+            database.execute_sql("PRAGMA foreign_keys = ON")
     return applied

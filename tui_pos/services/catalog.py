@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from peewee import JOIN
+
 from tui_pos.domain.codes import normalize_barcode
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import search_key
@@ -54,8 +56,9 @@ def search(text: str, limit: int = 50) -> list[ProductView]:
     key = search_key(text)
     if not key:
         return []
-    query = Product.select(Product, Section.name.alias("section_name")).join(
-        Section, on=(Product.section == Section.id), join_type="LEFT OUTER").where(Product.active == True)  # noqa: E712
+    query = (Product.select(Product, Section.name.alias("section_name"))
+             .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
+             .where(Product.active == True))  # noqa: E712
     for word in key.split():
         query = query.where((Product.search_text.startswith(word))
                             | (Product.search_text.contains(" " + word)))

@@ -424,7 +424,7 @@ class SaleService:
         paid = sum(p[1] for p in payments)
         change = pricing.Settlement(totals.total_cents, paid).change_cents
         cashier = note.cashier.name if note.cashier_id else ""
-        when = note.closed_at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
+        when = (note.closed_at or note.opened_at).replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
         return Receipt(store_name=self.store_name, receipt_no=note.receipt_no, when=when,
                        cashier=cashier, sales_mode=note.sales_mode, lines=tuple(lines), totals=totals,
                        payments=payments, change_cents=change, kind=note.kind,

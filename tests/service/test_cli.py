@@ -1,0 +1,89 @@
+"""The command line, run as a real process: config errors, init, import, users, doctor, backup."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+
+def run(args, tmp_path, stdin="", config=None):
+    env = dict(os.environ)
+    if config is not None:
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(config)
+        env["TUI_POS_CONFIG"] = str(cfg)
+    return subprocess.run([sys.executable, "-m", "tui_pos", *args], input=stdin, capture_output=True, text=True,
+                          cwd=tmp_path, env=env, timeout=120)
+
+
+def db_config(tmp_path, extra=""):
+    return f'[database]\nurl = "sqlite:///{tmp_path / "pos.db"}"\n' + extra
+
+
+@pytest.mark.parametrize("config,fragment", [
+    ('[printer]\ncolumns = "wide"\n', "printer.columns = 'wide': expected an integer from 24 to 64"),
+    ('[printer]\nkind = "laser"\n', "printer.kind = 'laser': expected one of"),
+    ('[store]\ncolour = "red"\n', "unknown key store.colour"),
+    ('[shop]\nname = "x"\n', "unknown section [shop]"),
+    ('[store\n', "not valid TOML"),
+    ('[sale]\nmax_cashier_discount = "lots"\n', "sale.max_cashier_discount"),
+    ('[store]\nphone_region = "XX"\n', "store.phone_region"),
+])
+def test_bad_config_exits_2_with_one_line(tmp_path, config, fragment):
+    result = run(["init"], tmp_path, config=config)
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_repository_config_lists_every_key_with_its_default():
+    import tomllib
+    from pathlib import Path
+
+    from tui_pos.config import SCHEMA, from_dict
+    raw = tomllib.loads((Path(__file__).parents[2] / "config.toml").read_text())
+    assert {s: set(k) for s, k in raw.items()} == {s: set(k) for s, k in SCHEMA.items()}
+    assert from_dict(raw) == from_dict({}, source=from_dict(raw).source)
+
+
+def test_init_import_user_doctor_backup(tmp_path):
+    cfg = db_config(tmp_path)
+    assert run(["init"], tmp_path, config=cfg).returncode == 0
+    again = run(["init"], tmp_path, config=cfg)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    csv = tmp_path / "p.csv"
+    csv.write_text("barcode,sku,name,section,price,tax_rate,points,points_cost\n"
+                   "4006381333931,ESP,Espresso,Coffee,1.50,7,,\n")
+    out = run(["import", "products", str(csv)], tmp_path, config=cfg)
+    assert out.returncode == 0 and "1 created" in out.stdout
+    out = run(["import", "products", str(csv)], tmp_path, config=cfg)
+    assert "1 unchanged" in out.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("barcode,sku,name,section,price,tax_rate,points,points_cost\n,X,Y,,1.x,7,,\n")
+    out = run(["import", "products", str(bad)], tmp_path, config=cfg)
+    assert out.returncode == 1 and f"{bad}:2:5 (price)" in out.stderr and "nothing was written" in out.stderr
+
+    out = run(["user", "add", "Ana", "--role", "cashier"], tmp_path, stdin="4321\n", config=cfg)
+    assert out.returncode == 0, out.stderr
+    out = run(["user", "add", "Bob", "--role", "cashier"], tmp_path, stdin="12\n", config=cfg)
+    assert out.returncode == 1 and "4 to 8 digits" in out.stderr
+    stored = sqlite3.connect(tmp_path / "pos.db").execute("SELECT pin_hash FROM user").fetchall()
+    assert len(stored) == 1 and stored[0][0].startswith("scrypt$")
+
+    out = run(["doctor"], tmp_path, config=cfg)
+    assert out.returncode == 0 and "[ok] schema" in out.stdout
+    out = run(["backup", str(tmp_path / "copy.db")], tmp_path, config=cfg)
+    assert out.returncode == 0
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT sku FROM product").fetchall() == [("ESP",)]
+
+
+def test_printer_test_writes_escpos_to_file(tmp_path):
+    out_file = tmp_path / "printer.bin"
+    cfg = db_config(tmp_path, f'[printer]\nkind = "file"\npath = "{out_file}"\n')
+    out = run(["printer", "test"], tmp_path, config=cfg)
+    assert out.returncode == 0, out.stderr
+    data = out_file.read_bytes()
+    assert data.startswith(b"\x1b@") and b"Printer test" in data and data.endswith(b"\x1dV\x00")
