@@ -1,0 +1,39 @@
+"""A real app on a seeded SQLite file, with the receipt printer writing to a file."""
+
+import pytest
+
+from tui_pos.bootstrap import build
+from tui_pos.config import from_dict
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    from tui_pos.app import PosApp
+    from tui_pos.models import db
+
+    def make(demo_users=True, **printer):
+        printer = printer or {"kind": "file", "path": str(tmp_path / "printer.bin")}
+        cfg = from_dict({"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "printer": printer,
+                         "receipt": {"footer": ["Thank you!"]}})
+        runtime = build(cfg)
+        from tui_pos.services.demo import seed_demo
+        if demo_users:
+            seed_demo()
+        else:
+            from tui_pos.services.demo import DEMO_USERS  # noqa: F401  (catalogue only)
+            import tui_pos.services.demo as demo
+            saved = demo.DEMO_USERS
+            demo.DEMO_USERS = []
+            try:
+                seed_demo()
+            finally:
+                demo.DEMO_USERS = saved
+        return PosApp(runtime)
+    yield make
+    if db.obj is not None and not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def printer_file(tmp_path):
+    return tmp_path / "printer.bin"

@@ -1,0 +1,218 @@
+"""Pilot tests: the real app, driven by keys."""
+
+import pytest
+
+from tui_pos.screens.login import LoginScreen
+from tui_pos.screens.payment import PaymentScreen
+from tui_pos.screens.sale import SaleScreen
+from tui_pos.services.demo import demo_barcode
+
+
+async def type_code(pilot, text):
+    """Type into the focused code field the way a scanner does, then Enter."""
+    pilot.app.screen.query_one("#code").value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def sign_in(pilot, pin="1111"):
+    await pilot.press(*pin, "enter")
+    await pilot.pause()
+
+
+def message(app):
+    return str(app.screen.query_one("#message").render())
+
+
+async def test_login_scan_pay_prints_receipt(make_app, printer_file):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(app.screen, LoginScreen)
+        await sign_in(pilot, "0000")
+        assert isinstance(app.screen, LoginScreen)
+        await sign_in(pilot)
+        assert isinstance(app.screen, SaleScreen)
+        await type_code(pilot, demo_barcode(1))
+        await type_code(pilot, "2*CAPP")
+        await type_code(pilot, demo_barcode(1))
+        table = app.screen.query_one("#lines")
+        assert table.row_count == 2
+        assert "TOTAL" in str(app.screen.query_one("#totals").render())
+        await pilot.press("f10")
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen)
+        await pilot.press(*"20", "enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+        assert "R1-000001" in message(app) and "Change $10.50" in message(app)
+        assert app.screen.query_one("#lines").row_count == 0
+    data = printer_file.read_bytes()
+    assert data.startswith(b"\x1b@")
+    assert b"Espresso" in data and b"Cappuccino" in data and b"TOTAL" in data
+    assert b"Change" in data and b"10.50" in data
+    assert b"\x1dkI\x0b{BR1-000001" in data       # the receipt number as a CODE128 barcode
+    assert b"\x1bp\x0022" in data                  # cash: the drawer kicks
+    assert data.endswith(b"\x1bd\x06\x1dV\x00") or b"\x1dV\x00" in data
+
+
+async def test_bad_input_keeps_the_note(make_app):
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "ESP")
+        for bad, fragment in [("NOPE", "Unknown code NOPE"), ("0*ESP", "at least 1"),
+                              ("10000*ESP", "more than 9999")]:
+            await type_code(pilot, bad)
+            assert fragment in message(app)
+            assert app.screen.query_one("#code").value == bad  # what was typed stays, to fix it
+            assert app.screen.query_one("#lines").row_count == 1
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press(*"1x", "enter")
+        await pilot.pause()
+        assert "letters" in str(app.screen.query_one("#pay-message").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+
+
+async def test_split_payment_by_card_then_cash(make_app):
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "3*CAPP")  # 9.75
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("down")  # card
+        await pilot.press(*"5", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen)
+        assert "$4.75" in str(app.screen.query_one("#pay-figures").render())
+        await pilot.press("enter")  # empty: the rest in cash
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+        receipt = app.runtime.sales.receipt("R1-000001")
+        assert receipt.payments == (("card", 500), ("cash", 475))
+
+
+async def test_quantity_discount_delete_and_manager_pin(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot)
+        await type_code(pilot, "LATT")
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.press("4", "enter")  # the current 1 is selected: typing replaces it
+        await pilot.pause()
+        sales = app.runtime.sales
+        note = app.screen.note_id
+        assert sales.view(note).lines[0].qty == 4
+        # 50 % is over the cashier's 10 %: the manager PIN dialog opens
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press(*"50%", "enter")
+        await pilot.pause()
+        assert "Manager approval" in str(app.screen.query_one(".dialog-title").render())
+        await pilot.press(*"1111", "enter")  # a cashier's PIN does not approve
+        await pilot.pause()
+        assert sales.view(note).lines[0].discount_percent_bp == 0
+        await pilot.press("f6")
+        await pilot.pause()
+        await pilot.press(*"50%", "enter")
+        await pilot.pause()
+        await pilot.press(*"2222", "enter")
+        await pilot.pause()
+        assert sales.view(note).lines[0].discount_percent_bp == 5000
+        assert sales.view(note).summary.totals.total_cents == 700
+        await pilot.press("f9")
+        await pilot.pause()
+        assert sales.view(note).lines == ()
+
+
+async def test_park_resume_and_search(make_app):
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "ESP")
+        await pilot.press("f11")
+        await pilot.pause()
+        await pilot.press(*"Table 4", "enter")
+        await pilot.pause()
+        assert app.screen.query_one("#lines").row_count == 0
+        await pilot.press("f3")
+        await pilot.pause()
+        await pilot.press(*"croiss")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [ln.sku for ln in app.runtime.sales.view(app.screen.note_id).lines] == ["CROI"]
+        await pilot.press("f12")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [ln.sku for ln in app.runtime.sales.view(app.screen.note_id).lines] == ["ESP"]
+        assert app.screen.query_one("#lines").row_count == 1
+
+
+async def test_reopens_on_the_open_note(make_app):
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "ESP")
+        await type_code(pilot, "2*LATT")
+    again = make_app(demo_users=False)
+    async with again.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert again.screen.query_one("#lines").row_count == 2
+
+
+async def test_return_by_receipt_number(make_app, printer_file):
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "3*ESP")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("f7")
+        await pilot.pause()
+        app.screen.query_one("#receipt").value = "R1-000001"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("plus", "plus")
+        await pilot.press("f10")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+        assert "R1-000002" in message(app)
+        assert app.runtime.sales.receipt("R1-000002").totals.total_cents == -300
+    assert b"REFUND" in printer_file.read_bytes()
+
+
+async def test_printer_failure_never_undoes_the_sale(make_app, tmp_path):
+    app = make_app(demo_users=False, kind="network", host="127.0.0.1", port=9, timeout=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "ESP")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Printer problem" in message(app) and "Ctrl+P reprints" in message(app)
+        assert app.runtime.sales.receipt("R1-000001").totals.total_cents == 150
+
+
+async def test_quit_needs_a_manager_pin(make_app):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press(*"1111", "enter")
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press(*"2222", "enter")
+        await pilot.pause()
+    assert app.return_code in (0, None)

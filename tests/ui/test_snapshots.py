@@ -1,0 +1,44 @@
+"""SVG snapshots of the sale and payment screens at 80x24 and 120x40.
+
+Update after an intended change with `pytest tests/ui/test_snapshots.py --snapshot-update`.
+"""
+
+import pytest
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def ring_up(pilot):
+    await pilot.press(*"1111", "enter")
+    await pilot.pause()
+    for code in ("3*ESP", "CAPP", "LATT", "2*MUFB"):
+        pilot.app.screen.query_one("#code").value = code
+        await pilot.press("enter")
+    await pilot.pause()
+
+
+class TestSaleScreen:
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_sale_with_lines(self, snap_compare, make_app, size):
+        assert snap_compare(make_app(), run_before=ring_up, terminal_size=size)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_unknown_code_message(self, snap_compare, make_app, size):
+        async def run_before(pilot):
+            await ring_up(pilot)
+            pilot.app.screen.query_one("#code").value = "NOPE"
+            await pilot.press("enter")
+            await pilot.pause()
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
+
+
+class TestPaymentScreen:
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_payment_after_card(self, snap_compare, make_app, size):
+        async def run_before(pilot):
+            await ring_up(pilot)
+            await pilot.press("f10")
+            await pilot.pause()
+            await pilot.press("down", "5", "enter")
+            await pilot.pause()
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
