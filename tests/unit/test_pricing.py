@@ -5,7 +5,7 @@ from hypothesis import given, strategies as st
 
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import parse_money, parse_percent_bp, round_half_up
-from tui_pos.domain.pricing import PricedLine, Settlement, check_tender, line_amounts, note_totals, tax_of_inclusive
+from tui_pos.domain.pricing import PlainGroup, PricedLine, Settlement, check_tender, line_amounts, note_totals, tax_of_inclusive
 
 
 @pytest.mark.parametrize("num,den,expected", [
@@ -110,3 +110,20 @@ def test_check_tender(total, paid, amount, cash, problem):
 def test_settlement_change():
     assert Settlement(925, 2000).change_cents == 1075
     assert Settlement(925, 925).complete and not Settlement(925, 924).complete
+
+
+@given(st.lists(st.tuples(st.integers(1, 50), st.integers(0, 100_000), st.sampled_from([0, 700, 1000]),
+                          st.sampled_from([0, 0, 1500]), st.booleans()), min_size=1, max_size=30))
+def test_summed_plain_groups_equal_line_by_line(raw):
+    """What the database sums (plain lines) plus the rest priced one by one gives the same totals."""
+    lines = [PricedLine(q, p, r, tax_included=inc, discount_percent_bp=d) for q, p, r, d, inc in raw]
+    plain = [ln for ln in lines if ln.tax_included and not ln.discount_percent_bp and not ln.discount_cents]
+    rest = [ln for ln in lines if not (ln.tax_included and not ln.discount_percent_bp and not ln.discount_cents)]
+    groups = {}
+    for ln in plain:
+        g = groups.setdefault(ln.tax_rate_bp, [0, 0, 0])
+        g[0] += 1
+        g[1] += ln.qty
+        g[2] += ln.qty * ln.unit_price_cents
+    combined = note_totals(rest, [PlainGroup(rate, *g) for rate, g in groups.items()])
+    assert combined == note_totals(lines)

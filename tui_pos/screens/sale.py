@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from tui_pos.domain.codes import parse_qty
 from tui_pos.domain.errors import NeedsManager, PosError
@@ -21,10 +21,10 @@ from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
+from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
 
-SIDE_WIDTH = 22  # the totals panel, as in app.tcss
 
 
 class SaleScreen(Screen):
@@ -55,14 +55,13 @@ class SaleScreen(Screen):
         self.money = money
         self.user = user
         self.note_id: int | None = None
-        self.line_ids: list[int] = []
 
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-bar")
         with Horizontal(id="body"):
-            yield DataTable(id="lines", cursor_type="row", zebra_stripes=False)
+            yield NoteLines(id="lines")
             with Vertical(id="side"):
                 yield Static(id="totals")
         yield Static("", id="message")
@@ -70,15 +69,6 @@ class SaleScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#lines", DataTable)
-        # the item name takes what the fixed columns and the totals panel leave
-        item_width = max(12, self.app.size.width - SIDE_WIDTH - (4 + 9 + 7 + 10) - 12)
-        table.add_column("Item", key="item", width=item_width)
-        table.add_column("Qty", key="qty", width=4)
-        table.add_column("Price", key="price", width=9)
-        table.add_column("Disc", key="disc", width=7)
-        table.add_column("Total", key="total", width=10)
-        table.can_focus = False
         self.note_id = self.sales.open_note(self.user.id if self.user else None)
         self.load_note()
         self.query_one("#code", Input).focus()
@@ -88,15 +78,9 @@ class SaleScreen(Screen):
     def load_note(self) -> None:
         """Repaint the whole note (on start, resume, after a sale)."""
         view: NoteView = self.sales.view(self.note_id)
-        table = self.query_one("#lines", DataTable)
-        table.clear()
-        self.line_ids = []
-        for line in view.lines:
-            self._put_line(line, table)
+        self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
         self._show_summary(view.summary)
         self._show_status(view)
-        if self.line_ids:
-            table.move_cursor(row=len(self.line_ids) - 1, animate=False)
 
     def _cells(self, line: LineView) -> tuple[str, str, str, str, str]:
         price = self.money(line.unit_price_cents) + ("*" if line.overridden else "")
@@ -108,19 +92,9 @@ class SaleScreen(Screen):
             disc = ""
         return line.name, str(line.qty), price, disc, self.money(line.total_cents)
 
-    def _put_line(self, line: LineView, table: DataTable | None = None) -> None:
-        """Add or update one row; never rebuild the table on the scan path."""
-        table = table or self.query_one("#lines", DataTable)
-        key = str(line.id)
-        cells = self._cells(line)
-        if line.id in self.line_ids:
-            for column, value in zip(("item", "qty", "price", "disc", "total"), cells):
-                table.update_cell(key, column, value)
-            table.move_cursor(row=self.line_ids.index(line.id), animate=False)
-        else:
-            table.add_row(*cells, key=key)
-            self.line_ids.append(line.id)
-            table.move_cursor(row=len(self.line_ids) - 1, animate=False)
+    def _put_line(self, line: LineView) -> None:
+        """Add or update one row; only that row and the cursor are repainted."""
+        self.query_one("#lines", NoteLines).upsert(str(line.id), self._cells(line))
 
     def _show_summary(self, summary: Summary) -> None:
         t = summary.totals
@@ -151,10 +125,8 @@ class SaleScreen(Screen):
 
     @property
     def selected_line(self) -> int | None:
-        table = self.query_one("#lines", DataTable)
-        if not self.line_ids:
-            return None
-        return self.line_ids[min(table.cursor_row, len(self.line_ids) - 1)]
+        key = self.query_one("#lines", NoteLines).cursor_key
+        return int(key) if key is not None else None
 
     def guarded(self, action: Callable[[], object]) -> object | None:
         """Run a service call; expected problems become a message, the rest are logged."""
@@ -220,9 +192,7 @@ class SaleScreen(Screen):
             self.say("")
 
     def action_cursor(self, step: int) -> None:
-        table = self.query_one("#lines", DataTable)
-        if self.line_ids:
-            table.move_cursor(row=max(0, min(len(self.line_ids) - 1, table.cursor_row + step)))
+        self.query_one("#lines", NoteLines).move_cursor(step)
 
     def action_clear(self) -> None:
         self.query_one("#code", Input).value = ""
@@ -309,9 +279,7 @@ class SaleScreen(Screen):
         uid = self.user.id if self.user else None
 
         def removed(summary: object) -> None:
-            table = self.query_one("#lines", DataTable)
-            table.remove_row(str(line_id))
-            self.line_ids.remove(line_id)
+            self.query_one("#lines", NoteLines).remove(str(line_id))
             self._show_summary(summary)  # type: ignore[arg-type]
             self.say("Line deleted.")
         self.with_manager(lambda approver: self.sales.delete_line(
@@ -363,7 +331,7 @@ class SaleScreen(Screen):
                           or True, cancelled)
 
     def action_pay(self) -> None:
-        if not self.line_ids:
+        if not self.query_one("#lines", NoteLines).row_count:
             self.say("The note is empty: scan something first.", error=True)
             return
 
