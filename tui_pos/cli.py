@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tui_pos import __version__
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         # ~20 MiB a SQLite register never uses. Mark the drivers absent.
         for driver in ("psycopg2", "psycopg"):
             sys.modules.setdefault(driver, None)  # type: ignore[arg-type]
+    # Textual paces repaints at TEXTUAL_FPS (default 60: up to ~33 ms from a
+    # scan to its line on screen). A register wants the line now; repaints
+    # still only happen when something changed.
+    os.environ.setdefault("TEXTUAL_FPS", "240")
     from tui_pos.bootstrap import setup_logging
     setup_logging()
     from tui_pos import commands
