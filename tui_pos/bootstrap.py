@@ -47,7 +47,8 @@ def sale_service(config: Config) -> SaleService:
         config.store.register, point_of_sale=config.store.point_of_sale, store_name=config.store.name,
         default_mode=config.store.sales_mode, sales_modes=config.sale.sales_modes,
         max_discount_bp=parse_percent_bp(config.sale.max_cashier_discount), tenders=config.sale.tenders,
-        header=config.receipt.header, footer=config.receipt.footer)
+        header=config.receipt.header, footer=config.receipt.footer,
+        stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters)
 
 
 @dataclass

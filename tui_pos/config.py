@@ -180,6 +180,15 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "footer": ([], _str_list),
         "loyalty_block": ("used", _choice("used", "always")),
     },
+    "customers": {
+        "stack_discounts": (False, _bool),
+        "block_defaulters": (False, _bool),
+    },
+    "dgi": {
+        "url": ("", _str),
+        "token": ("", _str),
+        "timeout": (5, _int_range(1, 60)),
+    },
     "sale": {
         "max_cashier_discount": ("10", _percent),
         "tenders": (["cash", "card"], _nonempty_str_list),
@@ -197,6 +206,8 @@ class Config:
     printer: SimpleNamespace
     scanner: SimpleNamespace
     receipt: SimpleNamespace
+    customers: SimpleNamespace
+    dgi: SimpleNamespace
     sale: SimpleNamespace
     source: str = "defaults"
 

@@ -8,6 +8,7 @@ from peewee import (
     AutoField,
     BooleanField,
     CharField,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -84,6 +85,112 @@ class Barcode(BaseModel):
     product = ForeignKeyField(Product, backref="barcodes", on_delete="CASCADE")
 
 
+class PriceRate(BaseModel):
+    """A price list (seed 003): code upper-cased, valid between two dates."""
+
+    code = CharField(unique=True)
+    name = CharField()
+    start_date = DateField(null=True)
+    end_date = DateField(null=True)
+    active = BooleanField(default=True)
+
+
+class PriceRateLine(BaseModel):
+    """A product's price in a rate; price 0 means `discount_bp` off retail."""
+
+    rate = ForeignKeyField(PriceRate, backref="lines", on_delete="CASCADE")
+    product = ForeignKeyField(Product, on_delete="CASCADE")
+    price_cents = IntegerField(default=0)
+    discount_bp = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("rate", "product"), True),)
+
+
+class SpecificPrice(BaseModel):
+    """A time-limited price for everyone (a promotion)."""
+
+    product = ForeignKeyField(Product, backref="specific_prices", on_delete="CASCADE")
+    price_cents = IntegerField()
+    start_date = DateField(null=True)
+    end_date = DateField(null=True)
+
+
+class CustomerGroup(BaseModel):
+    """Employees, Wholesalers, VIP or a custom group, with an automatic discount."""
+
+    name = CharField(unique=True)
+    discount_bp = IntegerField(default=0)
+
+
+class Customer(BaseModel):
+    """A buyer. Phones are stored E.164; `*_rev` hold reversed national digits for suffix search."""
+
+    code = CharField(unique=True)
+    name = CharField(default="")
+    phone = CharField(null=True, unique=True)
+    phone_rev = CharField(null=True, index=True)
+    mobile = CharField(null=True, index=True)
+    mobile_rev = CharField(null=True, index=True)
+    email = CharField(null=True, index=True)
+    contact = CharField(default="")
+    birthday = DateField(null=True)
+    fiscal_name = CharField(default="")
+    ruc = CharField(null=True, index=True)
+    dv = CharField(default="")
+    ruc_type = CharField(default="")           # individual | corporate | foreign
+    nt_person = CharField(default="")          # natural | juridical, for NT numbers
+    price_rate = ForeignKeyField(PriceRate, null=True)
+    payment_status = IntegerField(default=0)   # 0 valid, 1 pending payments, 2 defaulter
+    status = CharField(default="open")         # open | closed
+    sms_consent = BooleanField(default=False)
+    email_consent = BooleanField(default=False)
+    notes = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    last_visit_at = DateTimeField(null=True)
+    points_balance = IntegerField(default=0)   # always the sum of the ledger (tui-pos doctor checks)
+    points_earned = IntegerField(default=0)    # lifetime, for tiers
+
+
+class CustomerGroupMember(BaseModel):
+    customer = ForeignKeyField(Customer, backref="memberships", on_delete="CASCADE")
+    group = ForeignKeyField(CustomerGroup, backref="members", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("customer", "group"), True),)
+
+
+class LoyaltyCard(BaseModel):
+    """A card barcode that identifies a customer at the register."""
+
+    code = CharField(unique=True)
+    customer = ForeignKeyField(Customer, backref="cards", on_delete="CASCADE")
+
+
+class CustomerWord(BaseModel):
+    """One accent-free word of a customer's name, for prefix search by index."""
+
+    word = CharField(index=True)
+    customer = ForeignKeyField(Customer, backref="words", on_delete="CASCADE")
+
+
+class LoyaltyMovement(BaseModel):
+    """The append-only ledger: a balance is the sum of its movements."""
+
+    at = DateTimeField(default=utcnow)
+    customer = ForeignKeyField(Customer, backref="movements", on_delete="CASCADE")
+    kind = CharField()                 # earn | redeem | offer | return | adjust | expire
+    points = IntegerField()
+    balance_before = IntegerField()
+    balance_after = IntegerField()
+    counts_as_earned = BooleanField(default=False)
+    receipt_no = CharField(null=True, index=True)
+    product_sku = CharField(null=True)
+    register = CharField(default="")
+    user = ForeignKeyField(User, null=True)
+    reason = CharField(default="")
+
+
 class Note(BaseModel):
     """A ticket being rung up; a receipt once paid."""
 
@@ -99,6 +206,7 @@ class Note(BaseModel):
     receipt_no = CharField(null=True, unique=True)
     total_cents = IntegerField(default=0)     # stored when closed
     return_of = ForeignKeyField("self", null=True, backref="returns")
+    customer = ForeignKeyField(Customer, null=True, backref="notes")
 
 
 class NoteLine(BaseModel):
@@ -116,6 +224,8 @@ class NoteLine(BaseModel):
     discount_percent_bp = IntegerField(default=0)
     discount_cents = IntegerField(default=0)
     return_of_line = ForeignKeyField("self", null=True, backref="returned_by")
+    price_source = CharField(default="retail")  # retail | rate | specific | manual
+    discount_source = CharField(default="")     # "" | manual | group
     created_at = DateTimeField(default=utcnow)
 
 
@@ -140,7 +250,8 @@ class AuditLog(BaseModel):
     detail = TextField(default="")
 
 
-ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, Note,
-              NoteLine, Payment, AuditLog]
+ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
+              SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
+              LoyaltyMovement, Note, NoteLine, Payment, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

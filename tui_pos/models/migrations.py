@@ -134,9 +134,43 @@ def m002_tax_exclusive_and_search(database: Database, migrator: SchemaMigrator) 
                              .replace("%s", database.param), (search_key(f"{name} {sku}"), pid))
 
 
+def m003_customers(database: Database, migrator: SchemaMigrator) -> None:
+    """Customers, cards, groups, price rates, specific prices and the loyalty ledger.
+
+    These tables are created from the live models, so their definitions at the
+    time of this migration are the models'. A later change to one of them must
+    come as a migration that checks whether the column is already there
+    (`_add_column_if_missing`), since a new database gets the live model here.
+    """
+    from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard,
+                                LoyaltyMovement, PriceRate, PriceRateLine, SpecificPrice)
+
+    database.create_tables([PriceRate, PriceRateLine, SpecificPrice, CustomerGroup, Customer,
+                            CustomerGroupMember, LoyaltyCard, CustomerWord, LoyaltyMovement])
+    run_ops(
+        migrator.add_column("note", "customer_id", ForeignKeyField(Customer, null=True, field=Customer.id)),
+        migrator.add_column("note_line", "price_source", CharField(default="retail")),
+        migrator.add_column("note_line", "discount_source", CharField(default="")),
+    )
+    # lines discounted or re-priced before this migration were the cashier's doing
+    database.execute_sql("UPDATE note_line SET discount_source = 'manual' "
+                         "WHERE discount_percent_bp <> 0 OR discount_cents <> 0")
+    database.execute_sql("UPDATE note_line SET price_source = 'manual' WHERE unit_price_cents <> list_price_cents")
+    for name in ("Employees", "Wholesalers", "VIP"):
+        database.execute_sql("INSERT INTO customer_group (name, discount_bp) VALUES (%s, 0)"
+                             .replace("%s", database.param), (name,))
+
+
+def _add_column_if_missing(database: Database, migrator: SchemaMigrator, table: str, column: str, field) -> None:
+    """For migrations after 3: a new database already has the live model's columns."""
+    if column not in {c.name for c in database.get_columns(table)}:
+        run_ops(migrator.add_column(table, column, field))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
+    (3, "customers", m003_customers),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -92,9 +92,9 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
     with db.atomic():
         original = find(receipt_no)
         by_id = {line.line_id: line for line in original.lines}
-        note = Note.create(register=sales.register_id, kind="return", status="open",
-                           sales_mode=Note.get_by_id(original.note_id).sales_mode, cashier=user_id,
-                           return_of=original.note_id)
+        sold = Note.get_by_id(original.note_id)
+        note = Note.create(register=sales.register_id, kind="return", status="open", sales_mode=sold.sales_mode,
+                           cashier=user_id, return_of=original.note_id, customer=sold.customer_id)
         total = 0
         for line_id, qty in picks.items():
             line = by_id.get(line_id)
@@ -111,7 +111,7 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
                             unit_price_cents=src.unit_price_cents, list_price_cents=src.list_price_cents,
                             tax_rate_bp=src.tax_rate_bp, tax_included=src.tax_included,
                             discount_percent_bp=0, discount_cents=abs(gross) - amount,
-                            return_of_line=src.id)
+                            price_source=src.price_source, discount_source="manual", return_of_line=src.id)
             total -= amount
         Payment.create(note=note.id, tender=tender, amount_cents=total)
         number = sales._close(note, total)

@@ -15,8 +15,11 @@ from tui_pos.domain import pricing
 from tui_pos.domain.codes import MAX_QTY, check_qty, parse_entry
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.receipt import Receipt, ReceiptLine
-from tui_pos.models import Note, NoteLine, Payment, PointOfSale, Register, User, db, utcnow
-from tui_pos.services import audit, catalog, users
+from tui_pos.domain import customer as customer_rules
+from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
+                            PriceRate, PriceRateLine, Register, SpecificPrice, User, db, utcnow)
+from tui_pos.services import audit, catalog, customers, users
+from tui_pos.services.customers import CustomerView
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,12 @@ class LineView:
     discount_percent_bp: int
     discount_cents: int      # the discount actually applied to the line
     total_cents: int
+    price_source: str = "retail"   # retail | rate | specific | manual: which price won
+    discount_source: str = ""      # "" | manual | group
 
     @property
     def overridden(self) -> bool:
-        return self.unit_price_cents != self.list_price_cents
+        return self.price_source == "manual"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,16 @@ class NoteView:
     lines: tuple[LineView, ...]
     summary: Summary
     payments: tuple[tuple[str, int], ...]
+    customer: "CustomerView | None" = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan did: a line added or changed, or a customer attached by card."""
+
+    line: LineView | None
+    summary: Summary
+    customer: "CustomerView | None" = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,8 @@ class PayResult:
 
 _LINE_FIELDS = (NoteLine.id, NoteLine.sku, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
                 NoteLine.list_price_cents, NoteLine.tax_rate_bp, NoteLine.tax_included,
-                NoteLine.discount_percent_bp, NoteLine.discount_cents)
+                NoteLine.discount_percent_bp, NoteLine.discount_cents, NoteLine.price_source,
+                NoteLine.discount_source)
 
 
 def _priced(row: tuple) -> pricing.PricedLine:
@@ -99,7 +115,8 @@ def _line_view(row: tuple) -> LineView:
     amounts = pricing.line_amounts(_priced(row))
     return LineView(id=row[0], sku=row[1], name=row[2], qty=row[3], unit_price_cents=row[4],
                     list_price_cents=row[5], discount_percent_bp=row[8],
-                    discount_cents=amounts.discount_cents, total_cents=amounts.total_cents)
+                    discount_cents=amounts.discount_cents, total_cents=amounts.total_cents,
+                    price_source=row[10], discount_source=row[11])
 
 
 class SaleService:
@@ -108,7 +125,8 @@ class SaleService:
     def __init__(self, register_code: str, *, point_of_sale: str = "main", store_name: str = "",
                  default_mode: str = "counter", sales_modes: list[str] | None = None,
                  max_discount_bp: int = 1000, tenders: list[str] | None = None,
-                 header: list[str] | None = None, footer: list[str] | None = None) -> None:
+                 header: list[str] | None = None, footer: list[str] | None = None,
+                 stack_discounts: bool = False, block_defaulters: bool = False) -> None:
         self.register_code = register_code
         self.point_of_sale = point_of_sale
         self.store_name = store_name or point_of_sale
@@ -118,6 +136,8 @@ class SaleService:
         self.tenders = tenders or ["cash", "card"]
         self.header = tuple(header or ())
         self.footer = tuple(footer or ())
+        self.stack_discounts = stack_discounts
+        self.block_defaulters = block_defaulters
         self._register_id: int | None = None
 
     # ----------------------------------------------------------- plumbing
@@ -184,7 +204,8 @@ class SaleService:
                          .where(Payment.note == note_id).order_by(Payment.id).tuples())
         return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
                         tuple(_line_view(r) for r in rows),
-                        Summary(note.id, totals, sum(p[1] for p in payments)), payments)
+                        Summary(note.id, totals, sum(p[1] for p in payments)), payments,
+                        customers.view(note.customer_id) if note.customer_id else None)
 
     def line_view(self, line_id: int) -> LineView:
         return _line_view(NoteLine.select(*_LINE_FIELDS).where(NoteLine.id == line_id).tuples().get())
@@ -219,12 +240,13 @@ class SaleService:
     def add_item(self, note_id: int, text: str) -> tuple[LineView, Summary]:
         """Add what was typed or scanned (`CODE` or `N*CODE`).
 
-        Scanning a product already on the note at its list price raises that
-        line's quantity instead of adding a new line.
+        Scanning a product already on the note (at a price and discount the
+        cashier has not changed) raises that line's quantity instead of adding
+        a new line. A new line is priced for the note's customer (seed 003).
         """
         entry = parse_entry(text)
         with db.atomic():
-            self._note(note_id)
+            note = self._note(note_id)
             product = catalog.find_by_code(entry.code)
             if product is None:
                 raise InputError(f"Unknown code {entry.code}: no product has this barcode or SKU. "
@@ -233,8 +255,7 @@ class SaleService:
                 raise InputError(f"{product.name} has a negative price; ask a manager to fix the product.")
             same = (NoteLine.select().where(
                 NoteLine.note == note_id, NoteLine.product == product.id,
-                NoteLine.unit_price_cents == NoteLine.list_price_cents,
-                NoteLine.discount_percent_bp == 0, NoteLine.discount_cents == 0)
+                NoteLine.price_source != "manual", NoteLine.discount_source != "manual")
                 .order_by(NoteLine.id.desc()).first())
             if same is not None:
                 qty = same.qty + entry.qty
@@ -243,12 +264,102 @@ class SaleService:
                 NoteLine.update(qty=qty).where(NoteLine.id == same.id).execute()
                 line_id = same.id
             else:
+                context = self._customer_pricing(note)
+                choice = self._price(product.id, product.price_cents, context)
                 line_id = NoteLine.create(
                     note=note_id, product=product.id, sku=product.sku, name=product.name,
-                    qty=entry.qty, unit_price_cents=product.price_cents,
+                    qty=entry.qty, unit_price_cents=choice.price_cents, price_source=choice.source,
                     list_price_cents=product.price_cents, tax_rate_bp=product.tax_rate_bp,
-                    tax_included=product.tax_included).id
+                    tax_included=product.tax_included, discount_percent_bp=context[1],
+                    discount_source="group" if context[1] else "").id
             return self.line_view(line_id), self.summary(note_id)
+
+    def scan(self, note_id: int, text: str) -> ScanResult:
+        """What the code field does: a product (barcode or SKU), else a customer's loyalty card."""
+        try:
+            line, summary = self.add_item(note_id, text)
+            return ScanResult(line, summary)
+        except InputError as exc:
+            entry = parse_entry(text)
+            card = customers.by_card(entry.code) if str(exc).startswith("Unknown code") else None
+            if card is None:
+                raise
+            self.attach_customer(note_id, card.id)
+            return ScanResult(None, self.summary(note_id), customers.view(card.id))
+
+    # ----------------------------------------------------------- customers and prices
+
+    def _customer_pricing(self, note: Note) -> tuple[int | None, int]:
+        """(the customer's valid rate id or None, the automatic group discount in bp)."""
+        if not note.customer_id:
+            return None, 0
+        customer = Customer.get_by_id(note.customer_id)
+        rate_id = None
+        if customer.price_rate_id:
+            today = _dt.date.today()
+            rate = PriceRate.get_by_id(customer.price_rate_id)
+            if rate.active and (rate.start_date is None or rate.start_date <= today) and (
+                    rate.end_date is None or today <= rate.end_date):
+                rate_id = rate.id
+        discounts = [g.discount_bp for g in CustomerGroup.select(CustomerGroup.discount_bp)
+                     .join(CustomerGroupMember).where(CustomerGroupMember.customer == customer.id)]
+        return rate_id, customer_rules.group_discount_bp([d for d in discounts if d], self.stack_discounts)
+
+    def _price(self, product_id: int, retail_cents: int, context: tuple[int | None, int]) -> customer_rules.PriceChoice:
+        rate_id = context[0]
+        rate_cents = specific = None
+        if rate_id is not None:
+            line = PriceRateLine.get_or_none(PriceRateLine.rate == rate_id, PriceRateLine.product == product_id)
+            if line is not None:
+                rate_cents = customer_rules.rate_price(retail_cents, line.price_cents, line.discount_bp)
+        else:
+            today = _dt.date.today()
+            specific = (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
+                        .where(SpecificPrice.product == product_id,
+                               (SpecificPrice.start_date.is_null()) | (SpecificPrice.start_date <= today),
+                               (SpecificPrice.end_date.is_null()) | (SpecificPrice.end_date >= today)).scalar())
+        return customer_rules.best_price(retail_cents, has_rate=rate_id is not None, rate_cents=rate_cents,
+                                         specific_cents=specific)
+
+    def _reprice(self, note: Note) -> None:
+        """Prices and automatic discounts of every line again (a customer came or went)."""
+        context = self._customer_pricing(note)
+        for line in NoteLine.select().where(NoteLine.note == note.id, NoteLine.product.is_null(False)):
+            changes = {}
+            if line.price_source != "manual":
+                choice = self._price(line.product_id, line.list_price_cents, context)
+                changes.update(unit_price_cents=choice.price_cents, price_source=choice.source)
+            if line.discount_source != "manual":
+                changes.update(discount_percent_bp=context[1], discount_cents=0,
+                               discount_source="group" if context[1] else "")
+            if changes:
+                NoteLine.update(**changes).where(NoteLine.id == line.id).execute()
+
+    def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
+        """Attach a customer and reprice the note by their rate and groups."""
+        with db.atomic():
+            note = self._note(note_id)
+            customer = Customer.get_or_none(Customer.id == customer_id)
+            if customer is None:
+                raise InputError("That customer no longer exists.")
+            if customer.status == "closed":
+                raise InputError(f"{customer.name or customer.code} is closed and cannot be attached to a note.")
+            if self._paid(note_id):
+                raise InputError("Payment has started on this note: the customer cannot change now.")
+            Note.update(customer=customer_id).where(Note.id == note_id).execute()
+            note.customer_id = customer_id
+            self._reprice(note)
+            return self.view(note_id)
+
+    def detach_customer(self, note_id: int) -> NoteView:
+        with db.atomic():
+            note = self._note(note_id)
+            if self._paid(note_id):
+                raise InputError("Payment has started on this note: the customer cannot change now.")
+            Note.update(customer=None).where(Note.id == note_id).execute()
+            note.customer_id = None
+            self._reprice(note)
+            return self.view(note_id)
 
     def set_qty(self, note_id: int, line_id: int, qty: int) -> tuple[LineView, Summary]:
         check_qty(qty)
@@ -294,7 +405,8 @@ class SaleService:
                     f"a discount above {self.max_discount_bp / 100:g} % needs a manager PIN.")
             else:
                 approved = None
-            NoteLine.update(discount_percent_bp=percent_bp, discount_cents=0 if percent_bp else cents).where(
+            NoteLine.update(discount_percent_bp=percent_bp, discount_cents=0 if percent_bp else cents,
+                            discount_source="manual" if (percent_bp or cents) else "").where(
                 NoteLine.id == line_id).execute()
             if approved is not None or effective_bp > self.max_discount_bp:
                 audit.record("line.discount", user_id=user_id, approved_by=approved,
@@ -310,7 +422,7 @@ class SaleService:
             self._note(note_id)
             line = self._line(note_id, line_id)
             approved = self._approver(approver_id, "price_override", "changing a price needs a manager PIN.")
-            NoteLine.update(unit_price_cents=price_cents).where(NoteLine.id == line_id).execute()
+            NoteLine.update(unit_price_cents=price_cents, price_source="manual").where(NoteLine.id == line_id).execute()
             audit.record("line.price_override", user_id=user_id, approved_by=approved,
                          register=self.register_code, note=note_id, sku=line.sku,
                          from_cents=line.unit_price_cents, to_cents=price_cents)
@@ -365,7 +477,8 @@ class SaleService:
 
     # ----------------------------------------------------------- payment
 
-    def pay(self, note_id: int, tender: str = "cash", amount_cents: int | None = None) -> PayResult:
+    def pay(self, note_id: int, tender: str = "cash", amount_cents: int | None = None, *,
+            approver_id: int | None = None) -> PayResult:
         """Take a payment; `None` pays the rest in cash. Completes the sale when covered.
 
         Completion is one transaction: payment, receipt number, note closed.
@@ -378,6 +491,15 @@ class SaleService:
             s = self.summary(note_id)
             if s.totals.line_count == 0:
                 raise InputError("The note is empty: scan something first.")
+            if self.block_defaulters and note.customer_id and not s.paid_cents:
+                customer = Customer.get_by_id(note.customer_id)
+                if customer.payment_status == 2:
+                    approved = self._approver(approver_id, "defaulter",
+                                              f"{customer.name or customer.code} is a defaulter: "
+                                              "taking their payment needs a manager PIN.")
+                    if approved is not None:
+                        audit.record("sale.defaulter_approved", approved_by=approved, register=self.register_code,
+                                     note=note_id, customer=customer.code)
             if amount_cents is None:
                 tender, amount_cents = "cash", max(s.due_cents, 0)
             settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents)
@@ -400,8 +522,11 @@ class SaleService:
         Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id).execute()
         seq = Register.select(Register.next_seq).where(Register.id == self.register_id).scalar() - 1
         receipt_no = f"{self.register_code}-{seq:06d}"
-        Note.update(status="paid", seq=seq, receipt_no=receipt_no, closed_at=utcnow(),
+        now = utcnow()
+        Note.update(status="paid", seq=seq, receipt_no=receipt_no, closed_at=now,
                     total_cents=total_cents).where(Note.id == note.id).execute()
+        if note.customer_id:
+            Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
         return receipt_no
 
     # ----------------------------------------------------------- receipts

@@ -1,0 +1,540 @@
+"""Customers: find in a keystroke, create on the spot, edit with checks, import and export.
+
+Contact data may be changed by any signed-in user; tax data, groups, the price
+rate, the payment status and the status need a manager, and each such change
+is written to the audit log (seed 003).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from peewee import fn
+
+from tui_pos.domain import customer as rules
+from tui_pos.domain import ruc as ruc_rules
+from tui_pos.domain.errors import InputError, NeedsManager, PosError
+from tui_pos.domain.text import search_key
+from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
+                            PriceRate, User, db, utcnow)
+from tui_pos.services import audit, users
+
+CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
+                  "notes", "cards")
+MANAGER_FIELDS = ("fiscal_name", "ruc", "dv", "ruc_type", "nt_person", "groups", "rate", "payment_status",
+                  "status")
+CSV_COLUMNS = ["code", "name", "phone", "mobile", "email", "ruc", "dv", "ruc_type", "fiscal_name", "group",
+               "rate", "card", "payment_status", "status", "birthday", "points"]
+
+
+class FormError(PosError):
+    """One or more fields are wrong; `errors` says which and why. Nothing was saved."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """A customer as screens show one."""
+
+    id: int
+    code: str
+    name: str
+    phone: str
+    mobile: str
+    email: str
+    payment_status: int
+    status: str
+    ruc: str = ""
+    dv: str = ""
+    ruc_type: str = ""
+    nt_person: str = ""
+    fiscal_name: str = ""
+    contact: str = ""
+    birthday: _dt.date | None = None
+    notes: str = ""
+    sms_consent: bool = False
+    email_consent: bool = False
+    rate: str = ""
+    groups: tuple[str, ...] = ()
+    cards: tuple[str, ...] = ()
+    points_balance: int = 0
+    points_earned: int = 0
+    last_visit_at: _dt.datetime | None = None
+
+    @property
+    def warning(self) -> str:
+        """'pending payments' or 'defaulter', else ''."""
+        return "" if self.payment_status == 0 else rules.PAYMENT_STATUS.get(self.payment_status, "")
+
+    @property
+    def label(self) -> str:
+        return self.name or rules.format_phone(self.phone) or self.code
+
+
+def view(customer_id: int) -> CustomerView:
+    c = Customer.get_or_none(Customer.id == customer_id)
+    if c is None:
+        raise InputError("That customer no longer exists.")
+    groups = tuple(g.name for g in CustomerGroup.select(CustomerGroup.name).join(CustomerGroupMember)
+                   .where(CustomerGroupMember.customer == c.id).order_by(CustomerGroup.name))
+    cards = tuple(k.code for k in LoyaltyCard.select(LoyaltyCard.code).where(LoyaltyCard.customer == c.id)
+                  .order_by(LoyaltyCard.id))
+    return CustomerView(
+        id=c.id, code=c.code, name=c.name, phone=c.phone or "", mobile=c.mobile or "", email=c.email or "",
+        payment_status=c.payment_status, status=c.status, ruc=c.ruc or "", dv=c.dv, ruc_type=c.ruc_type,
+        nt_person=c.nt_person, fiscal_name=c.fiscal_name, contact=c.contact, birthday=c.birthday,
+        notes=c.notes, sms_consent=c.sms_consent, email_consent=c.email_consent,
+        rate=c.price_rate.code if c.price_rate_id else "", groups=groups, cards=cards,
+        points_balance=c.points_balance, points_earned=c.points_earned, last_visit_at=c.last_visit_at)
+
+
+# ------------------------------------------------------------------ validation
+
+def _bool(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("", "0", "false", "no", "n"):
+        return False
+    if text in ("1", "true", "yes", "y"):
+        return True
+    raise InputError(f"{value!r} is not yes or no.")
+
+
+def clean(data: dict, region: str) -> dict:
+    """Check every given field; return clean values or raise FormError naming each bad field."""
+    out: dict = {}
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, fn_) -> None:
+        if name not in data:
+            return
+        try:
+            out[name] = fn_(data[name])
+        except InputError as exc:
+            errors[name] = str(exc)
+
+    def optional(fn_):
+        return lambda v: (fn_(v) if str(v or "").strip() else None)
+
+    attempt("name", lambda v: str(v or "").strip())
+    attempt("phone", optional(lambda v: rules.normalize_phone(str(v), region)))
+    attempt("mobile", optional(lambda v: rules.normalize_phone(str(v), region)))
+    attempt("email", optional(lambda v: rules.normalize_email(str(v))))
+    attempt("contact", lambda v: str(v or "").strip())
+    attempt("birthday", optional(lambda v: v if isinstance(v, _dt.date) else rules.parse_date(str(v), "birthday")))
+    attempt("fiscal_name", lambda v: str(v or "").strip())
+    attempt("notes", lambda v: str(v or "").strip())
+    attempt("sms_consent", _bool)
+    attempt("email_consent", _bool)
+
+    def ruc_type(v):
+        v = str(v or "").strip().lower()
+        if v and v not in rules.RUC_TYPES:
+            raise InputError(f"RUC type {v!r}: use one of {', '.join(rules.RUC_TYPES)}.")
+        return v
+    attempt("ruc_type", ruc_type)
+
+    def nt_person(v):
+        v = str(v or "").strip().lower()
+        if v and v not in ("natural", "juridical"):
+            raise InputError("NT person type: natural or juridical.")
+        return v
+    attempt("nt_person", nt_person)
+
+    def payment_status(v):
+        v = str(v).strip() or "0"
+        if v not in ("0", "1", "2"):
+            raise InputError("payment status is 0 (valid), 1 (pending payments) or 2 (defaulter).")
+        return int(v)
+    attempt("payment_status", payment_status)
+
+    def status(v):
+        v = str(v or "").strip().lower() or "open"
+        if v not in ("open", "closed"):
+            raise InputError("status is open or closed.")
+        return v
+    attempt("status", status)
+
+    def codes(v):
+        items = v if isinstance(v, (list, tuple)) else str(v or "").replace("|", " ").split()
+        return [str(i).strip() for i in items if str(i).strip()]
+    attempt("cards", codes)
+    attempt("groups", lambda v: [g.strip() for g in (v if isinstance(v, (list, tuple)) else str(v or "").split("|"))
+                                 if g.strip()])
+    attempt("rate", lambda v: str(v or "").strip().upper())
+
+    if "ruc" in data or "dv" in data:
+        ruc_text = str(data.get("ruc") or "").strip()
+        dv_text = str(data.get("dv") or "").strip()
+        if ruc_text:
+            try:
+                out["dv"] = ruc_rules.check(ruc_text, dv_text, out.get("nt_person") or data.get("nt_person") or None)
+                out["ruc"] = ruc_rules.normalize(ruc_text)
+            except InputError as exc:
+                errors["dv" if "DV" in str(exc) and "does not match" in str(exc) else "ruc"] = str(exc)
+        elif dv_text:
+            errors["ruc"] = "A DV was given without a RUC."
+        else:
+            out["ruc"], out["dv"] = None, ""
+    if errors:
+        raise FormError(errors)
+    return out
+
+
+# ------------------------------------------------------------------ saving
+
+def _index_words(customer_id: int, name: str) -> None:
+    CustomerWord.delete().where(CustomerWord.customer == customer_id).execute()
+    words = sorted(set(search_key(name).split()))
+    if words:
+        CustomerWord.insert_many([{"word": w[:60], "customer": customer_id} for w in words]).execute()
+
+
+def _check_unique(values: dict, customer_id: int | None) -> None:
+    errors = {}
+    for fld, column in (("phone", Customer.phone), ("ruc", Customer.ruc)):
+        if values.get(fld):
+            other = Customer.select().where(column == values[fld])
+            if customer_id is not None:
+                other = other.where(Customer.id != customer_id)
+            other = other.first()
+            if other is not None:
+                errors[fld] = f"already belongs to {other.name or other.code} ({other.code})"
+    for code in values.get("cards") or []:
+        owner = LoyaltyCard.get_or_none(LoyaltyCard.code == code)
+        if owner is not None and owner.customer_id != customer_id:
+            errors["cards"] = f"card {code} already belongs to customer {owner.customer.code}"
+    if errors:
+        raise FormError(errors)
+
+
+def _apply(customer: Customer, values: dict) -> list[str]:
+    """Write clean values to a customer row; returns the fields that changed."""
+    changed = []
+    simple = ("name", "phone", "mobile", "email", "contact", "birthday", "fiscal_name", "ruc", "dv", "ruc_type",
+              "nt_person", "payment_status", "status", "sms_consent", "email_consent", "notes")
+    for fld in simple:
+        if fld in values and getattr(customer, fld) != values[fld]:
+            setattr(customer, fld, values[fld])
+            changed.append(fld)
+    if "phone" in changed:
+        customer.phone_rev = rules.national_reversed(customer.phone) if customer.phone else None
+    if "mobile" in changed:
+        customer.mobile_rev = rules.national_reversed(customer.mobile) if customer.mobile else None
+    if "rate" in values:
+        rate_id = None
+        if values["rate"]:
+            rate = PriceRate.get_or_none(PriceRate.code == values["rate"])
+            if rate is None:
+                raise FormError({"rate": f"no price rate {values['rate']}"})
+            rate_id = rate.id
+        if customer.price_rate_id != rate_id:
+            customer.price_rate = rate_id
+            changed.append("rate")
+    customer.save()
+    if "name" in changed:
+        _index_words(customer.id, customer.name)
+    if "groups" in values:
+        wanted = []
+        for name in values["groups"]:
+            group = CustomerGroup.get_or_none(CustomerGroup.name == name)
+            if group is None:
+                raise FormError({"groups": f"no customer group {name!r}"})
+            wanted.append(group.id)
+        have = {m.group_id for m in CustomerGroupMember.select().where(CustomerGroupMember.customer == customer.id)}
+        if set(wanted) != have:
+            CustomerGroupMember.delete().where(CustomerGroupMember.customer == customer.id).execute()
+            for gid in sorted(set(wanted)):
+                CustomerGroupMember.create(customer=customer.id, group=gid)
+            changed.append("groups")
+    if "cards" in values:
+        have_cards = [k.code for k in LoyaltyCard.select().where(LoyaltyCard.customer == customer.id)]
+        if sorted(have_cards) != sorted(set(values["cards"])):
+            LoyaltyCard.delete().where(LoyaltyCard.customer == customer.id).execute()
+            for code in dict.fromkeys(values["cards"]):
+                LoyaltyCard.create(code=code, customer=customer.id)
+            changed.append("cards")
+    return changed
+
+
+def _needs_manager(fields: list[str], approver_id: int | None) -> int | None:
+    gated = [f for f in fields if f in MANAGER_FIELDS]
+    if not gated or not users.users_exist():
+        return None
+    if approver_id is None:
+        raise NeedsManager("customer_tax", "changing " + ", ".join(gated) + " needs a manager PIN.")
+    approver = User.get_or_none(User.id == approver_id)
+    if approver is None or approver.role not in users.MANAGER_ROLES:
+        raise NeedsManager("customer_tax", "That PIN is not a manager's: changing "
+                           + ", ".join(gated) + " needs a manager PIN.")
+    return approver.id
+
+
+def create(data: dict, *, region: str, user_id: int | None = None, approver_id: int | None = None,
+           register: str = "") -> CustomerView:
+    """A new customer; any field may be left for later except that something identifies them."""
+    values = clean(data, region)
+    if not (values.get("name") or values.get("phone") or values.get("mobile") or values.get("cards")):
+        raise FormError({"name": "give at least a name, a phone or a card"})
+    gated = [f for f in MANAGER_FIELDS if values.get(f) not in (None, "", [], 0, "open")]
+    with db.atomic():
+        approved = _needs_manager(gated, approver_id)
+        _check_unique(values, None)
+        code = str(data.get("code") or "").strip().upper()
+        if code and Customer.select().where(Customer.code == code).exists():
+            raise FormError({"code": f"customer code {code} is taken"})
+        customer = Customer.create(code=code or f"TMP-{utcnow().timestamp()}")
+        if not code:
+            customer.code = f"C{customer.id:06d}"
+        _apply(customer, values)
+        audit.record("customer.create", user_id=user_id, approved_by=approved, register=register,
+                     customer=customer.code, fields=sorted(k for k in values if values[k] not in (None, "", [])))
+        return view(customer.id)
+
+
+def update(customer_id: int, data: dict, *, region: str, user_id: int | None = None,
+           approver_id: int | None = None, register: str = "") -> CustomerView:
+    """Change fields; the manager-only ones need `approver_id` (NeedsManager otherwise)."""
+    values = clean(data, region)
+    with db.atomic():
+        customer = Customer.get_or_none(Customer.id == customer_id)
+        if customer is None:
+            raise InputError("That customer no longer exists.")
+        before = view(customer_id)
+        current = {"rate": before.rate, "groups": list(before.groups), "cards": list(before.cards)}
+        touched = [f for f in values if (current[f] if f in current else getattr(customer, f)) != values[f]
+                   and not (f in ("groups", "cards") and sorted(current[f]) == sorted(values[f]))]
+        approved = _needs_manager(touched, approver_id)
+        _check_unique(values, customer_id)
+        changed = _apply(customer, values)
+        gated = [f for f in changed if f in MANAGER_FIELDS]
+        if changed:
+            audit.record("customer.update", user_id=user_id, approved_by=approved, register=register,
+                         customer=customer.code, fields=changed,
+                         before={f: str(getattr(before, f)) for f in gated},
+                         after={f: str(values.get(f)) for f in gated})
+        return view(customer_id)
+
+
+def create_with_phone(phone: str, *, region: str, user_id: int | None = None, register: str = "") -> CustomerView:
+    """Seed 001: an unknown phone at the register becomes a customer; details can follow."""
+    return create({"phone": phone}, region=region, user_id=user_id, register=register)
+
+
+# ------------------------------------------------------------------ finding
+
+def by_card(code: str) -> CustomerView | None:
+    card = LoyaltyCard.get_or_none(LoyaltyCard.code == code.strip())
+    return view(card.customer_id) if card else None
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What F2 found for the text typed."""
+
+    customers: tuple[CustomerView, ...]
+    new_phone: str = ""   # a valid phone nobody has: Enter creates the customer with it
+    message: str = ""
+
+
+def _range(column, prefix: str):
+    """`column` starts with `prefix`, as an index range (LIKE would scan)."""
+    return (column >= prefix) & (column < prefix + "\uffff")
+
+
+def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
+    """Phone (any format), last 4+ digits, name word prefixes, code, RUC, email or card."""
+    raw = text.strip()
+    if not raw:
+        return LookupResult(())
+    ids: list[int] = []
+
+    def add(query) -> None:
+        for row in query.limit(limit).tuples():
+            if row[0] not in ids:
+                ids.append(row[0])
+
+    new_phone = ""
+    if rules.looks_like_phone(raw):
+        digits = rules.digits_of(raw)
+        try:
+            e164 = rules.normalize_phone(raw, region)
+        except InputError:
+            e164 = ""
+        if e164:
+            add(Customer.select(Customer.id).where((Customer.phone == e164) | (Customer.mobile == e164)))
+            if not ids:
+                new_phone = e164
+        if not ids and len(digits) >= 4:
+            rev = digits[::-1]
+            add(Customer.select(Customer.id).where(_range(Customer.phone_rev, rev)))
+            add(Customer.select(Customer.id).where(_range(Customer.mobile_rev, rev)))
+            if ids:
+                new_phone = ""
+    if "@" in raw:
+        add(Customer.select(Customer.id).where(Customer.email == raw.lower()))
+    add(Customer.select(Customer.id).where(Customer.code == raw.upper()))
+    add(Customer.select(Customer.id).where(Customer.ruc == ruc_rules.normalize(raw)))
+    add(Customer.select(Customer.id).join(LoyaltyCard).where(LoyaltyCard.code == raw))
+    words = search_key(raw).split()
+    if words and not rules.looks_like_phone(raw):
+        query = Customer.select(Customer.id)
+        for i, word in enumerate(words):
+            alias = CustomerWord.alias(f"w{i}")
+            query = query.join(alias, on=(alias.customer == Customer.id)).where(_range(alias.word, word))
+        add(query.distinct().order_by(Customer.id))
+    found = tuple(view(i) for i in ids[:limit])
+    message = ""
+    if not found:
+        message = (f"No customer with {raw}: Enter creates one with phone {rules.format_phone(new_phone)}."
+                   if new_phone else f"No customer matches {raw!r}.")
+    return LookupResult(found, new_phone, message)
+
+
+def list_customers(*, group: str = "", limit: int = 200) -> list[CustomerView]:
+    query = Customer.select(Customer.id).order_by(Customer.name)
+    if group:
+        query = (query.join(CustomerGroupMember).join(CustomerGroup).where(CustomerGroup.name == group))
+    return [view(row[0]) for row in query.limit(limit).tuples()]
+
+
+def groups() -> list[tuple[str, int]]:
+    return [(g.name, g.discount_bp) for g in CustomerGroup.select().order_by(CustomerGroup.name)]
+
+
+def set_group(name: str, discount_bp: int, *, user_id: int | None = None) -> None:
+    if not name.strip() or not 0 <= discount_bp <= 10000:
+        raise InputError("A group needs a name and a discount from 0 to 100 %.")
+    with db.atomic():
+        group, created = CustomerGroup.get_or_create(name=name.strip(), defaults={"discount_bp": discount_bp})
+        if not created:
+            CustomerGroup.update(discount_bp=discount_bp).where(CustomerGroup.id == group.id).execute()
+        audit.record("group.set", user_id=user_id, group=name.strip(), discount_bp=discount_bp)
+
+
+# ------------------------------------------------------------------ history
+
+@dataclass(frozen=True)
+class Detail:
+    """Seed 000's customer history."""
+
+    customer: CustomerView
+    total_spent_cents: int
+    visits: int
+    average_ticket_cents: int
+    recent: tuple[tuple[str, _dt.datetime, int], ...] = field(default_factory=tuple)
+
+
+def detail(customer_id: int, recent: int = 10) -> Detail:
+    c = view(customer_id)
+    paid = Note.select().where(Note.customer == customer_id, Note.status == "paid")
+    sales = paid.where(Note.kind == "sale")
+    total = paid.select(fn.COALESCE(fn.SUM(Note.total_cents), 0)).scalar()
+    visits = sales.count()
+    rows = (paid.select(Note.receipt_no, Note.closed_at, Note.total_cents).order_by(Note.id.desc())
+            .limit(recent).tuples())
+    return Detail(c, total, visits, total // visits if visits else 0, tuple(rows))
+
+
+# ------------------------------------------------------------------ import / export
+
+def import_customers(path: str | Path, *, region: str, user_id: int | None = None,
+                     opening_points=None) -> tuple[int, int, int]:
+    """All-or-nothing; rows matched on code, else on the normalized phone. Returns (created, updated, unchanged).
+
+    `opening_points(customer_id, points, line)` writes an opening balance (the loyalty service).
+    """
+    from tui_pos.services.catalog import ImportError_
+    path = str(path)
+    try:
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ImportError_(path, 0, None, "", f"cannot open the file ({exc.strerror or exc})") from None
+    created = updated = unchanged = 0
+    with handle, db.atomic():
+        reader = csv.DictReader(handle, strict=True)
+        try:
+            header = reader.fieldnames or []
+            missing = [c for c in CSV_COLUMNS if c not in header]
+            if missing:
+                raise ImportError_(path, 1, None, "", "missing column(s) " + ", ".join(missing)
+                                   + "; expected header " + ",".join(CSV_COLUMNS))
+            seen_codes: dict[str, int] = {}
+            for row in reader:
+                line = reader.line_num
+                if None in row or any(v is None for v in row.values()):
+                    raise ImportError_(path, line, None, "", "the number of fields differs from the header")
+                if not any((v or "").strip() for v in row.values()):
+                    continue
+                col = lambda name: CSV_COLUMNS.index(name) + 1  # noqa: E731
+                data = {k: row[k] for k in ("name", "phone", "mobile", "email", "ruc", "dv", "ruc_type",
+                                            "fiscal_name", "rate", "payment_status", "status", "birthday")}
+                data["groups"] = row["group"]
+                data["cards"] = row["card"]
+                try:
+                    values = clean(data, region)
+                except FormError as exc:
+                    name, message = next(iter(exc.errors.items()))
+                    column = {"groups": "group", "cards": "card"}.get(name, name)
+                    raise ImportError_(path, line, col(column), column, message) from None
+                points_text = row["points"].strip()
+                if points_text and not points_text.lstrip("-").isdigit():
+                    raise ImportError_(path, line, col("points"), "points", f"{points_text!r} is not a whole number of points")
+                code = row["code"].strip().upper()
+                if code in seen_codes:
+                    raise ImportError_(path, line, col("code"), "code", f"code {code} is also on line {seen_codes[code]}")
+                if code:
+                    seen_codes[code] = line
+                customer = Customer.get_or_none(Customer.code == code) if code else None
+                if customer is None and values.get("phone"):
+                    customer = Customer.get_or_none(Customer.phone == values["phone"])
+                try:
+                    _check_unique(values, customer.id if customer else None)
+                    if customer is None:
+                        if not (values.get("name") or values.get("phone") or values.get("cards")):
+                            raise FormError({"name": "a customer needs a name, a phone or a card"})
+                        customer = Customer.create(code=code or f"TMP-{line}")
+                        if not code:
+                            customer.code = f"C{customer.id:06d}"
+                        _apply(customer, values)
+                        created += 1
+                        if points_text and int(points_text) and opening_points:
+                            opening_points(customer.id, int(points_text), line)
+                    elif _apply(customer, values):
+                        updated += 1
+                    else:
+                        unchanged += 1
+                except FormError as exc:
+                    name, message = next(iter(exc.errors.items()))
+                    column = {"groups": "group", "cards": "card"}.get(name, name)
+                    raise ImportError_(path, line, col(column), column, message) from None
+        except csv.Error as exc:
+            raise ImportError_(path, reader.line_num, None, "", f"malformed CSV ({exc})") from None
+        audit.record("import.customers", user_id=user_id, file=path, created=created, updated=updated,
+                     unchanged=unchanged)
+    return created, updated, unchanged
+
+
+def export_customers(out) -> int:
+    """Write every customer as customers.csv (the import format); returns the count."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    rows = Customer.select(Customer.id).order_by(Customer.code).tuples()
+    for (cid,) in rows:
+        c = view(cid)
+        writer.writerow([c.code, c.name, c.phone, c.mobile, c.email, c.ruc, c.dv, c.ruc_type, c.fiscal_name,
+                         "|".join(c.groups), c.rate, "|".join(c.cards), c.payment_status, c.status,
+                         c.birthday.isoformat() if c.birthday else "", c.points_balance])
+        count += 1
+    return count
+
+
+__all__ = ["create", "update", "lookup", "view", "detail", "import_customers", "export_customers"]
