@@ -38,13 +38,14 @@ class PosApp(App):
         if users.users_exist():
             self.push_screen(LoginScreen(cfg.store.name, cfg.store.register))
         else:
-            self.push_screen(SaleScreen(self.runtime.sales, self.runtime.money, None))
+            self.push_screen(SaleScreen(self.runtime.sales, self.runtime.money, None, cfg.store.phone_region))
 
     @on(LoginScreen.SignedIn)
     def _signed_in(self, event: LoginScreen.SignedIn) -> None:
         self.user = event.person
         audit.record("user.sign_in", user_id=event.person.id, register=self.runtime.sales.register_code)
-        self.switch_screen(SaleScreen(self.runtime.sales, self.runtime.money, event.person))
+        self.switch_screen(SaleScreen(self.runtime.sales, self.runtime.money, event.person,
+                                      self.runtime.config.store.phone_region))
 
     # ------------------------------------------------------------ printing
 
@@ -82,6 +83,22 @@ class PosApp(App):
         self.notify(text, severity="error", timeout=10)
         if isinstance(self.screen, SaleScreen):
             self.screen.say(text, error=True)
+
+    # ------------------------------------------------------------ the safety net
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A bug must not put a traceback on the cashier's screen or close the register.
+
+        Every change is already saved by the service that made it, so the
+        register logs the error and carries on. Headless runs (tests) keep
+        Textual's behaviour, so that a bug fails the test that found it.
+        """
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        log.error("unexpected error", exc_info=error)
+        self.notify("Something went wrong and was logged; the note is saved. Carry on, or call support.",
+                    severity="error", timeout=10)
 
     # ------------------------------------------------------------ quitting
 

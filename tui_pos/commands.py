@@ -50,13 +50,75 @@ def cmd_init(cfg: Config, args: Namespace) -> int:
 
 def cmd_import(cfg: Config, args: Namespace) -> int:
     from tui_pos.domain.errors import PosError
-    from tui_pos.services import catalog
+    from tui_pos.services import catalog, customers, loyalty
     _open(cfg, args)
     try:
-        result = catalog.import_products(args.file)
+        if args.what == "products":
+            r = catalog.import_products(args.file)
+            created, updated, unchanged = r.created, r.updated, r.unchanged
+        else:
+            created, updated, unchanged = customers.import_customers(
+                args.file, region=cfg.store.phone_region,
+                opening_points=lambda cid, points, line: loyalty.opening_balance(cid, points))
     except PosError as exc:
         return _fail(f"import {args.what}: {exc}; nothing was written")
-    print(f"{args.file}: {result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    print(f"{args.file}: {created} created, {updated} updated, {unchanged} unchanged")
+    return 0
+
+
+def cmd_export(cfg: Config, args: Namespace) -> int:
+    from tui_pos.services import customers
+    _open(cfg, args)
+    if args.file == "-":
+        count = customers.export_customers(sys.stdout)
+    else:
+        try:
+            with open(args.file, "w", newline="", encoding="utf-8") as out:
+                count = customers.export_customers(out)
+        except OSError as exc:
+            return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
+    print(f"{count} customers exported", file=sys.stderr)
+    return 0
+
+
+def cmd_rate(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import prices
+    _open(cfg, args)
+    try:
+        if args.rate_command == "add":
+            code = prices.set_rate(args.code, args.name, start=args.start, end=args.end, active=not args.disabled)
+            print(f"rate {code} saved")
+        else:
+            print(prices.set_rate_line(args.code, args.sku, args.price))
+    except PosError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_special(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import prices
+    _open(cfg, args)
+    try:
+        print(prices.add_specific_price(args.sku, args.price, start=args.start, end=args.end))
+    except PosError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_group(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.domain.money import parse_percent_bp
+    from tui_pos.services import customers
+    _open(cfg, args)
+    try:
+        if args.group_command == "set":
+            customers.set_group(args.name, parse_percent_bp(args.discount, "discount"))
+        for name, bp in customers.groups():
+            print(f"{name}\t{bp / 100:g}%")
+    except PosError as exc:
+        return _fail(str(exc))
     return 0
 
 

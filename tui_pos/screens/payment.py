@@ -10,7 +10,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_pos.domain.errors import PosError
+from tui_pos.domain.errors import NeedsManager, PosError
+from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.services import users
 from tui_pos.domain.money import parse_money
 from tui_pos.services.sales import PayResult, SaleService, Summary
 
@@ -69,17 +71,30 @@ class PaymentScreen(ModalScreen[PayResult | None]):
 
     @on(Input.Submitted, "#amount")
     def _pay(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
+        self.take(event.value.strip())
+
+    def take(self, text: str, approver_id: int | None = None) -> None:
+        """Take what was typed (empty: the rest in cash); a defaulter may need a manager."""
         try:
             if text:
-                result = self.sales.pay(self.note_id, self.tender, parse_money(text))
+                result = self.sales.pay(self.note_id, self.tender, parse_money(text), approver_id=approver_id)
             else:
-                result = self.sales.pay(self.note_id)
+                result = self.sales.pay(self.note_id, approver_id=approver_id)
+        except NeedsManager as need:
+            def approved(pin: str | None) -> None:
+                manager = users.manager_for(pin) if pin else None
+                if manager is None:
+                    self._say("No manager approval: the payment was not taken.")
+                    return
+                self.take(text, manager.id)
+            self.app.push_screen(PromptDialog("Manager approval", str(need), password=True,
+                                              placeholder="manager PIN"), approved)
+            return
         except PosError as exc:
             self._say(str(exc))
             self.app.bell()
             return
-        event.input.value = ""
+        self.query_one("#amount", Input).value = ""
         if result.completed:
             self.dismiss(result)
             return

@@ -15,8 +15,13 @@ from textual.widgets import Footer, Input, Static
 from tui_pos.domain.codes import parse_qty
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.money import parse_money, parse_percent_bp
-from tui_pos.services import users
-from tui_pos.services.sales import LineView, NoteView, PayResult, SaleService, Summary
+from rich.markup import escape
+
+from tui_pos.domain.customer import format_phone
+from tui_pos.services import customers, users
+from tui_pos.services.customers import CustomerView
+from tui_pos.services.sales import LineView, NoteView, PayResult, SaleService, ScanResult, Summary
+from tui_pos.screens.customers import CustomerLookup, LookupOutcome, receipt_text_for
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
@@ -31,6 +36,7 @@ class SaleScreen(Screen):
     """Rings up the register's open note."""
 
     BINDINGS = [
+        Binding("f2", "customer", "Customer", id="sale.customer", priority=True),
         Binding("f3", "search", "Search", id="sale.search", priority=True),
         Binding("f5", "quantity", "Qty", id="sale.quantity", priority=True),
         Binding("f6", "discount", "Discount", id="sale.discount", priority=True),
@@ -49,9 +55,11 @@ class SaleScreen(Screen):
         Binding("escape", "clear", "Clear", show=False, id="sale.clear"),
     ]
 
-    def __init__(self, sales: SaleService, money: Callable[[int], str], user: users.Person | None) -> None:
+    def __init__(self, sales: SaleService, money: Callable[[int], str], user: users.Person | None,
+                 region: str = "PA") -> None:
         super().__init__()
         self.sales = sales
+        self.phone_region = region
         self.money = money
         self.user = user
         self.note_id: int | None = None
@@ -63,6 +71,7 @@ class SaleScreen(Screen):
         with Horizontal(id="body"):
             yield NoteLines(id="lines")
             with Vertical(id="side"):
+                yield Static(id="customer")
                 yield Static(id="totals")
         yield Static("", id="message")
         yield Input(placeholder="scan or type a code, N*CODE for a quantity", id="code")
@@ -81,9 +90,11 @@ class SaleScreen(Screen):
         self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
         self._show_summary(view.summary)
         self._show_status(view)
+        self._show_customer(view.customer)
 
     def _cells(self, line: LineView) -> tuple[str, str, str, str, str]:
-        price = self.money(line.unit_price_cents) + ("*" if line.overridden else "")
+        marker = {"manual": "*", "rate": "R", "specific": "S"}.get(line.price_source, "")
+        price = self.money(line.unit_price_cents) + marker
         if line.discount_percent_bp:
             disc = f"{line.discount_percent_bp / 100:g}%"
         elif line.discount_cents:
@@ -113,6 +124,21 @@ class SaleScreen(Screen):
         self.query_one("#status-bar", Static).update(
             f"{self.sales.store_name} · {self.sales.register_code} · {who} · mode: {view.sales_mode}"
             f" · note {view.id}{label}")
+
+    def _show_customer(self, customer: CustomerView | None) -> None:
+        panel = self.query_one("#customer", Static)
+        panel.set_class(False, "pending")
+        panel.set_class(False, "defaulter")
+        if customer is None:
+            panel.update("[dim]No customer\nF2 to attach[/]")
+            return
+        text = f"[b]{escape(customer.label)}[/]\n{format_phone(customer.phone or customer.mobile) or customer.code}"
+        if customer.payment_status == 1:
+            text += "\n[b $warning]PENDING PAYMENTS[/]"
+        elif customer.payment_status == 2:
+            text += "\n[b $error]DEFAULTER[/]"
+        text += f"\nPoints {customer.points_balance}"
+        panel.update(text)
 
     def say(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#message", Static)
@@ -177,19 +203,22 @@ class SaleScreen(Screen):
 
     @on(Input.Submitted, "#code")
     def _code(self, event: Input.Submitted) -> None:
-        text = event.value
-        result = self.guarded(lambda: self.sales.add_item(self.note_id, text))
-        if result is not None:
+        if self.add_code(event.value):
             event.input.value = ""
-            self._line_changed(result)
-            self.say("")
 
-    def add_code(self, text: str) -> None:
-        """A code from a hardware scanner (evdev), the same as typing it."""
-        result = self.guarded(lambda: self.sales.add_item(self.note_id, text))
-        if result is not None:
-            self._line_changed(result)
+    def add_code(self, text: str) -> bool:
+        """A code typed or scanned: a product line, or a customer's loyalty card."""
+        result: ScanResult | None = self.guarded(lambda: self.sales.scan(self.note_id, text))
+        if result is None:
+            return False
+        if result.customer is not None:
+            self.load_note()  # attached and repriced
+            self.say(f"Customer {result.customer.label} attached.")
+        else:
+            self._put_line(result.line)
+            self._show_summary(result.summary)
             self.say("")
+        return True
 
     def action_cursor(self, step: int) -> None:
         self.query_one("#lines", NoteLines).move_cursor(step)
@@ -205,6 +234,37 @@ class SaleScreen(Screen):
         if line_id is None:
             self.say("The note has no lines yet: scan something first.", error=True)
         return line_id
+
+    def action_customer(self) -> None:
+        code = self.query_one("#code", Input)
+        initial = code.value
+        code.value = ""
+
+        def chosen(outcome: LookupOutcome | None) -> None:
+            if outcome is None:
+                return
+            uid = self.user.id if self.user else None
+            if outcome.action == "detach":
+                if self.guarded(lambda: self.sales.detach_customer(self.note_id)) is not None:
+                    self.load_note()
+                    self.say("Customer removed from the note.")
+                return
+            if outcome.action == "create_phone":
+                created = self.guarded(lambda: customers.create_with_phone(
+                    outcome.phone, region=self.phone_region, user_id=uid, register=self.sales.register_code))
+                if created is None:
+                    return
+                customer_id = created.id
+            else:
+                customer_id = outcome.customer_id
+            view = self.guarded(lambda: self.sales.attach_customer(self.note_id, customer_id))
+            if view is not None:
+                self.load_note()
+                label = view.customer.label if view.customer else ""
+                self.say(("New customer " if outcome.action == "create_phone" else "Customer ") + f"{label} attached.")
+        self.app.push_screen(CustomerLookup(self.phone_region, self.user, self.sales.register_code, self.money,
+                                            receipt_text_for(self.sales, self.money.plain),
+                                            initial), chosen)
 
     def action_search(self) -> None:
         code = self.query_one("#code", Input)

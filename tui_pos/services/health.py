@@ -31,6 +31,11 @@ def run_checks(cfg: Config) -> list[tuple[bool, str, str]]:
         results.append((seqs == expected, f"receipt numbers {reg.code}",
                         f"{len(seqs)} receipts, gapless" if seqs == expected
                         else f"gap or duplicate: {len(seqs)} receipts, counter at {reg.next_seq}"))
+    from tui_pos.services.loyalty import ledger_mismatches
+    wrong = ledger_mismatches()
+    results.append((not wrong, "loyalty balances",
+                    "every balance equals the sum of its ledger" if not wrong
+                    else f"{len(wrong)} differ, e.g. {wrong[0][0]}: balance {wrong[0][1]}, ledger {wrong[0][2]}"))
     open_notes = Note.select().where(Note.status == "open").count()
     results.append((True, "open notes", str(open_notes)))
     results.append((True, "printer", f"kind {cfg.printer.kind}"))

@@ -1,0 +1,192 @@
+"""Customers on a real database: create, edit with a manager, find, price, import."""
+
+import datetime as dt
+import io
+
+import pytest
+
+from tui_pos.domain.errors import InputError, NeedsManager
+from tui_pos.models import AuditLog, Customer, LoyaltyMovement
+from tui_pos.services import customers, prices
+from tui_pos.services.catalog import ImportError_
+from tui_pos.services.customers import FormError
+
+R = "PA"
+
+
+def test_create_and_find_every_way(demo):
+    c = customers.create({"name": "José Núñez", "phone": "6123-4567", "email": "Jose@Example.com",
+                          "cards": "CARD-001"}, region=R)
+    assert c.code == "C%06d" % c.id and c.phone == "+50761234567"
+    for text in ("6123-4567", "+507 6123 4567", "61234567", "4567", "234567", "nunez", "jo", "JOSÉ NÚ",
+                 c.code, "jose@example.com", "CARD-001"):
+        assert [x.id for x in customers.lookup(text, region=R).customers] == [c.id], text
+    assert customers.lookup("Maria", region=R).customers == ()
+
+
+def test_unknown_full_phone_offers_creation(demo):
+    result = customers.lookup("6999-0000", region=R)
+    assert result.customers == () and result.new_phone == "+50769990000"
+    c = customers.create_with_phone(result.new_phone, region=R)
+    assert customers.lookup("6999-0000", region=R).customers[0].id == c.id
+
+
+def test_ruc_and_dv_checked_and_found(demo, manager_id):
+    with pytest.raises(FormError) as err:
+        customers.create({"name": "Acme", "ruc": "155587169-2-2014", "dv": "10"}, region=R, approver_id=manager_id)
+    assert "dv" in err.value.errors
+    c = customers.create({"name": "Acme", "ruc": "155587169-2-2014", "dv": "9", "ruc_type": "corporate"},
+                         region=R, approver_id=manager_id)
+    assert (c.ruc, c.dv) == ("155587169-2-2014", "09")
+    assert customers.lookup("155587169-2-2014", region=R).customers[0].id == c.id
+
+
+def test_form_errors_name_each_field_and_save_nothing(demo):
+    with pytest.raises(FormError) as err:
+        customers.create({"name": "X", "phone": "123", "email": "nope", "birthday": "1990-02-30"}, region=R)
+    assert set(err.value.errors) == {"phone", "email", "birthday"}
+    assert Customer.select().count() == 0
+
+
+def test_duplicates_are_refused_naming_the_owner(demo, manager_id):
+    a = customers.create({"name": "Ana", "phone": "6123-4567"}, region=R)
+    with pytest.raises(FormError, match=f"already belongs to Ana \\({a.code}\\)"):
+        customers.create({"name": "Other", "phone": "+507 6123 4567"}, region=R)
+    customers.update(a.id, {"ruc": "8-274-125", "dv": "91"}, region=R, approver_id=manager_id)
+    with pytest.raises(FormError, match="already belongs to Ana"):
+        customers.create({"name": "Other", "ruc": "8-274-125", "dv": "91"}, region=R, approver_id=manager_id)
+
+
+def test_cashier_edits_contact_manager_edits_tax_data(demo, cashier_id, manager_id):
+    c = customers.create({"name": "Ana"}, region=R, user_id=cashier_id)
+    customers.update(c.id, {"email": "ana@x.com", "mobile": "6555-1234"}, region=R, user_id=cashier_id)
+    for change in ({"payment_status": "2"}, {"status": "closed"}, {"groups": "VIP"},
+                   {"ruc": "8-274-125", "dv": "91"}, {"fiscal_name": "Ana SA"}):
+        with pytest.raises(NeedsManager):
+            customers.update(c.id, change, region=R, user_id=cashier_id)
+        with pytest.raises(NeedsManager):
+            customers.update(c.id, change, region=R, user_id=cashier_id, approver_id=cashier_id)
+    after = customers.update(c.id, {"payment_status": "1", "groups": "VIP"}, region=R, user_id=cashier_id,
+                             approver_id=manager_id)
+    assert after.payment_status == 1 and after.groups == ("VIP",)
+    entry = AuditLog.select().where(AuditLog.action == "customer.update").order_by(AuditLog.id.desc()).first()
+    assert entry.approved_by_id == manager_id and "payment_status" in entry.detail
+
+
+def test_rate_prices_the_note_and_specific_prices_do_not_apply_with_a_rate(sales, manager_id):
+    prices.set_rate("whole", "Wholesale")
+    prices.set_rate_line("WHOLE", "LATT", "2.80")
+    prices.set_rate_line("WHOLE", "CAPP", "10%")
+    prices.add_specific_price("ESP", "1.00")  # everyone, no dates
+    c = customers.create({"name": "Shop", "rate": "whole"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    for code in ("LATT", "CAPP", "ESP"):
+        sales.add_item(note, code)
+    before = {ln.sku: (ln.unit_price_cents, ln.price_source) for ln in sales.view(note).lines}
+    assert before == {"LATT": (350, "retail"), "CAPP": (325, "retail"), "ESP": (100, "specific")}
+    view = sales.attach_customer(note, c.id)
+    assert {ln.sku: (ln.unit_price_cents, ln.price_source) for ln in view.lines} == {
+        "LATT": (280, "rate"), "CAPP": (292, "rate"), "ESP": (150, "retail")}
+    sales.add_item(note, "LATT")  # a new scan is priced for the customer too
+    assert sales.view(note).lines[0].qty == 2
+    view = sales.detach_customer(note)
+    assert {ln.sku: ln.unit_price_cents for ln in view.lines} == {"LATT": 350, "CAPP": 325, "ESP": 100}
+
+
+def test_expired_rate_is_ignored(sales, manager_id):
+    prices.set_rate("OLD", "Old", start="2020-01-01", end="2020-12-31")
+    prices.set_rate_line("OLD", "LATT", "1.00")
+    c = customers.create({"name": "Old", "rate": "OLD"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    sales.add_item(note, "LATT")
+    assert sales.attach_customer(note, c.id).lines[0].unit_price_cents == 350
+
+
+def test_group_discount_best_single(sales, manager_id):
+    customers.set_group("VIP", 500)
+    customers.set_group("Employees", 1500)
+    c = customers.create({"name": "Eve", "groups": "VIP|Employees"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    sales.add_item(note, "LATT")
+    view = sales.attach_customer(note, c.id)
+    assert view.lines[0].discount_percent_bp == 1500 and view.lines[0].discount_source == "group"
+    stacking = type(sales)("R1", stack_discounts=True)
+    assert stacking.attach_customer(note, c.id).lines[0].discount_percent_bp == 2000
+
+
+def test_closed_customer_cannot_be_attached(sales, manager_id):
+    c = customers.create({"name": "Gone", "status": "closed"}, region=R, approver_id=manager_id)
+    with pytest.raises(InputError, match="closed"):
+        sales.attach_customer(sales.open_note(), c.id)
+
+
+def test_card_scan_attaches(sales):
+    c = customers.create({"name": "Card holder", "cards": "LOY-77"}, region=R)
+    note = sales.open_note()
+    result = sales.scan(note, "LOY-77")
+    assert result.customer.id == c.id and result.line is None
+    assert sales.view(note).customer.id == c.id
+    with pytest.raises(InputError, match="Unknown code"):
+        sales.scan(note, "LOY-78")
+
+
+def test_defaulter_payment_needs_manager_when_configured(demo, manager_id):
+    from tui_pos.services.sales import SaleService
+    strict = SaleService("R1", block_defaulters=True)
+    c = customers.create({"name": "Late", "payment_status": "2"}, region=R, approver_id=manager_id)
+    note = strict.open_note()
+    strict.add_item(note, "ESP")
+    strict.attach_customer(note, c.id)
+    with pytest.raises(NeedsManager, match="defaulter"):
+        strict.pay(note)
+    result = strict.pay(note, approver_id=manager_id)
+    assert result.completed
+    assert customers.view(c.id).last_visit_at is not None
+    d = customers.detail(c.id)
+    assert (d.total_spent_cents, d.visits, d.average_ticket_cents) == (150, 1, 150)
+    assert d.recent[0][0] == result.receipt_no
+
+
+CSV_HEAD = "code,name,phone,mobile,email,ruc,dv,ruc_type,fiscal_name,group,rate,card,payment_status,status,birthday,points\n"
+
+
+def test_import_twice_changes_nothing_and_export_round_trips(demo, tmp_path):
+    from tui_pos.services import loyalty
+    path = tmp_path / "customers.csv"
+    path.write_text(CSV_HEAD
+                    + "A1,Ana Pérez,6123-4567,,ana@x.com,8-274-125,91,individual,Ana Pérez,VIP,,CARD1,0,open,1990-05-31,250\n"
+                    + ",Bob,+507 6222-3333,,,,,,,,,,1,open,,\n", encoding="utf-8")
+    opening = lambda cid, points, line: loyalty.opening_balance(cid, points)  # noqa: E731
+    assert customers.import_customers(path, region=R, opening_points=opening) == (2, 0, 0)
+    assert customers.import_customers(path, region=R, opening_points=opening) == (0, 0, 2)
+    ana = customers.lookup("A1", region=R).customers[0]
+    assert (ana.points_balance, ana.points_earned, ana.groups, ana.cards) == (250, 250, ("VIP",), ("CARD1",))
+    assert LoyaltyMovement.select().count() == 1
+    out = io.StringIO()
+    assert customers.export_customers(out) == 2
+    again = tmp_path / "again.csv"
+    again.write_text(out.getvalue(), encoding="utf-8")
+    assert customers.import_customers(again, region=R, opening_points=opening) == (0, 0, 2)
+
+
+@pytest.mark.parametrize("row,where", [
+    ("X1,Ana,123,,,,,,,,,,0,open,,", ":2:3 (phone)"),
+    ("X1,Ana,,,nope,,,,,,,,0,open,,", ":2:5 (email)"),
+    ("X1,Ana,,,,8-274-125,90,,,,,,0,open,,", ":2:7 (dv)"),
+    ("X1,Ana,,,,,,,,,,,7,open,,", ":2:13 (payment_status)"),
+    ("X1,Ana,,,,,,,,,,,0,open,1990-13-01,", ":2:15 (birthday)"),
+    ("X1,Ana,,,,,,,,Nobody,,,0,open,,", ":2:10 (group)"),
+    ("X1,Ana,,,,,,,,,,,0,open,,lots", ":2:16 (points)"),
+])
+def test_import_errors_and_nothing_written(demo, tmp_path, row, where):
+    path = tmp_path / "c.csv"
+    path.write_text(CSV_HEAD + row + "\n", encoding="utf-8")
+    with pytest.raises(ImportError_) as err:
+        customers.import_customers(path, region=R)
+    assert where in str(err.value)
+    assert Customer.select().count() == 0
+
+
+def test_birthday_and_consent(demo):
+    c = customers.create({"name": "B", "birthday": "2000-02-29", "sms_consent": True}, region=R)
+    assert c.birthday == dt.date(2000, 2, 29) and c.sms_consent

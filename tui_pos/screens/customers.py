@@ -1,0 +1,352 @@
+"""F2: find a customer by phone, card, name, code, RUC or email; create and edit them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from tui_pos.domain.customer import format_phone
+from tui_pos.domain.errors import NeedsManager, PosError
+from tui_pos.domain.receipt import as_text, layout
+from tui_pos.services import customers, users
+from tui_pos.services.customers import CustomerView, FormError, LookupResult
+
+
+def describe(c: CustomerView) -> str:
+    """One line for a list: name, phone, code and a payment warning."""
+    parts = [c.name or "(no name yet)", format_phone(c.phone or c.mobile), c.code]
+    text = "  ".join(p for p in parts if p)
+    if c.status == "closed":
+        text += "  [dim](closed)[/]"
+    if c.payment_status == 1:
+        text += "  [b $warning]PENDING PAYMENTS[/]"
+    elif c.payment_status == 2:
+        text += "  [b $error]DEFAULTER[/]"
+    return text
+
+
+@dataclass(frozen=True)
+class LookupOutcome:
+    """What the lookup asks the sale screen to do."""
+
+    action: str               # attach | detach | create_phone
+    customer_id: int | None = None
+    phone: str = ""
+
+
+class CustomerLookup(ModalScreen[LookupOutcome | None]):
+    """Type a phone (any format), its last digits, a name, code, RUC or email; Enter attaches."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="customer.cancel"),
+        Binding("down", "move(1)", "Next", show=False, id="customer.down"),
+        Binding("up", "move(-1)", "Previous", show=False, id="customer.up"),
+        Binding("ctrl+n", "new", "New", id="customer.new", priority=True),
+        Binding("ctrl+e", "edit", "Edit", id="customer.edit", priority=True),
+        Binding("ctrl+d", "detail", "History", id="customer.detail", priority=True),
+        Binding("ctrl+r", "detach", "Remove from note", id="customer.detach", priority=True),
+    ]
+
+    def __init__(self, region: str, user: users.Person | None, register: str, money: Callable[[int], str],
+                 receipt_text: Callable[[str], str], text: str = "") -> None:
+        super().__init__()
+        self.phone_region = region
+        self.user = user
+        self.register = register
+        self.money = money
+        self.receipt_text = receipt_text
+        self.initial = text
+        self.result = LookupResult(())
+        self.navigated = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="lookup"):
+            yield Label("Customer", classes="dialog-title")
+            yield Input(value=self.initial, placeholder="phone, last 4 digits, name, code, RUC or email", id="query")
+            yield OptionList(id="found")
+            yield Static("", id="lookup-message")
+            yield Label("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"
+                        "Ctrl+N: new  Ctrl+E: edit  Ctrl+D: history  Ctrl+R: remove from the note",
+                        classes="dialog-help")
+
+    def on_mount(self) -> None:
+        if self.initial:
+            self.search(self.initial)
+
+    @on(Input.Changed, "#query")
+    def _changed(self, event: Input.Changed) -> None:
+        self.navigated = False
+        self.search(event.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="lookup")
+    def search(self, text: str) -> tuple[str, LookupResult]:
+        return text, customers.lookup(text, region=self.phone_region)
+
+    @on(Worker.StateChanged)
+    def _found(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "lookup":
+            return
+        if event.state == WorkerState.ERROR:
+            self._say("The search failed (logged); try again.", error=True)
+            return
+        if event.state != WorkerState.SUCCESS:
+            return
+        text, result = event.worker.result
+        if text != self.query_one("#query", Input).value:
+            return  # an older search finishing late
+        self.show(result)
+
+    def show(self, result: LookupResult) -> None:
+        self.result = result
+        found = self.query_one("#found", OptionList)
+        found.clear_options()
+        found.add_options([Option(describe(c), id=str(c.id)) for c in result.customers])
+        if result.customers:
+            found.highlighted = 0
+        self._say(result.message)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        msg = self.query_one("#lookup-message", Static)
+        msg.update(text)
+        msg.set_class(error, "error")
+
+    def action_move(self, step: int) -> None:
+        found = self.query_one("#found", OptionList)
+        if found.option_count:
+            self.navigated = True
+            found.highlighted = max(0, min(found.option_count - 1, (found.highlighted or 0) + step))
+
+    def _highlighted(self) -> CustomerView | None:
+        found = self.query_one("#found", OptionList)
+        if not self.result.customers or found.highlighted is None:
+            return None
+        return self.result.customers[found.highlighted]
+
+    @on(Input.Submitted, "#query")
+    def _submitted(self, event: Input.Submitted) -> None:
+        # the list may be older than the text: look up synchronously on Enter
+        if not self.navigated:
+            self.result = customers.lookup(event.value, region=self.phone_region)
+            self.show(self.result)
+        chosen = self._highlighted()
+        if chosen is not None and (len(self.result.customers) == 1 or self.navigated):
+            self._choose(chosen)
+        elif self.result.new_phone:
+            self.dismiss(LookupOutcome("create_phone", phone=self.result.new_phone))
+        elif len(self.result.customers) > 1:
+            self._say(f"{len(self.result.customers)} customers match: Up/Down to pick one, then Enter.")
+        else:
+            self._say(self.result.message or "Type a phone, a name, a code, a RUC or an email.", error=True)
+
+    @on(OptionList.OptionSelected, "#found")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        chosen = self._highlighted()
+        if chosen is not None:
+            self._choose(chosen)
+
+    def _choose(self, customer: CustomerView) -> None:
+        if customer.status == "closed":
+            self._say(f"{customer.label} is closed and cannot be attached.", error=True)
+            return
+        self.dismiss(LookupOutcome("attach", customer.id))
+
+    def action_detach(self) -> None:
+        self.dismiss(LookupOutcome("detach"))
+
+    def action_new(self) -> None:
+        text = self.query_one("#query", Input).value.strip()
+        self._open_form(None, text)
+
+    def action_edit(self) -> None:
+        chosen = self._highlighted()
+        if chosen is None:
+            self._say("Pick a customer to edit first.", error=True)
+            return
+        self._open_form(chosen, "")
+
+    def _open_form(self, customer: CustomerView | None, text: str) -> None:
+        def saved(result: CustomerView | None) -> None:
+            if result is not None:
+                self.query_one("#query", Input).value = result.code
+                self.show(LookupResult((result,), message=f"Saved {result.label}. Enter attaches."))
+        self.app.push_screen(CustomerForm(self.phone_region, self.user, self.register, customer, text), saved)
+
+    def action_detail(self) -> None:
+        chosen = self._highlighted()
+        if chosen is None:
+            self._say("Pick a customer first.", error=True)
+            return
+        self.app.push_screen(CustomerDetail(chosen.id, self.money, self.receipt_text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+FORM_FIELDS = [
+    ("name", "Name"), ("phone", "Phone"), ("mobile", "Mobile"), ("email", "Email"), ("contact", "Contact person"),
+    ("birthday", "Birthday (YYYY-MM-DD)"), ("cards", "Loyalty cards (space-separated)"), ("notes", "Notes"),
+    ("fiscal_name", "Fiscal name *"), ("ruc", "RUC *"), ("dv", "DV *"), ("ruc_type", "RUC type: individual|corporate|foreign *"),
+    ("nt_person", "NT person: natural|juridical *"), ("groups", "Groups, | separated *"), ("rate", "Price rate *"),
+    ("payment_status", "Payment status 0 valid, 1 pending, 2 defaulter *"), ("status", "Status: open|closed *"),
+]
+
+
+class CustomerForm(ModalScreen[CustomerView | None]):
+    """Create or edit a customer; Ctrl+S saves. Fields marked * need a manager to change."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="form.save", priority=True),
+    ]
+
+    def __init__(self, region: str, user: users.Person | None, register: str, customer: CustomerView | None,
+                 text: str = "") -> None:
+        super().__init__()
+        self.phone_region = region
+        self.user = user
+        self.register = register
+        self.customer = customer
+        self.text = text
+
+    def _initial(self) -> dict[str, str]:
+        c = self.customer
+        if c is None:
+            from tui_pos.domain.customer import looks_like_phone
+            return {"phone": self.text} if looks_like_phone(self.text) else {"name": self.text}
+        return {"name": c.name, "phone": format_phone(c.phone), "mobile": format_phone(c.mobile), "email": c.email,
+                "contact": c.contact, "birthday": c.birthday.isoformat() if c.birthday else "",
+                "cards": " ".join(c.cards), "notes": c.notes, "fiscal_name": c.fiscal_name, "ruc": c.ruc,
+                "dv": c.dv, "ruc_type": c.ruc_type, "nt_person": c.nt_person, "groups": "|".join(c.groups),
+                "rate": c.rate, "payment_status": str(c.payment_status), "status": c.status}
+
+    def compose(self) -> ComposeResult:
+        values = self._initial()
+        title = f"Customer {self.customer.code}" if self.customer else "New customer"
+        with Vertical(classes="dialog wide", id="customer-form"):
+            yield Label(title, classes="dialog-title")
+            with VerticalScroll(id="form-fields"):
+                for name, label in FORM_FIELDS:
+                    with Horizontal(classes="form-row"):
+                        yield Label(label, classes="form-label")
+                        yield Input(value=values.get(name, ""), id=f"f-{name}", classes="form-input", compact=True)
+                    yield Static("", id=f"e-{name}", classes="form-error error")
+                with Horizontal(classes="form-row"):
+                    yield Checkbox("SMS consent", value=bool(self.customer and self.customer.sms_consent), id="f-sms_consent")
+                    yield Checkbox("Email consent", value=bool(self.customer and self.customer.email_consent),
+                                   id="f-email_consent")
+            yield Static("", id="form-message")
+            yield Label("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
+
+    def _data(self) -> dict:
+        data = {name: self.query_one(f"#f-{name}", Input).value for name, _ in FORM_FIELDS}
+        data["sms_consent"] = self.query_one("#f-sms_consent", Checkbox).value
+        data["email_consent"] = self.query_one("#f-email_consent", Checkbox).value
+        if self.customer is not None:
+            # only what changed, so that a cashier editing a phone is not asked for a manager
+            before = self._initial()
+            before_flags = {"sms_consent": self.customer.sms_consent, "email_consent": self.customer.email_consent}
+            data = {k: v for k, v in data.items() if v != {**before, **before_flags}.get(k, "")}
+            if "ruc" in data or "dv" in data or "nt_person" in data:
+                data.update(ruc=self.query_one("#f-ruc", Input).value, dv=self.query_one("#f-dv", Input).value,
+                            nt_person=self.query_one("#f-nt_person", Input).value)
+        return data
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        for name, _ in FORM_FIELDS:
+            error = self.query_one(f"#e-{name}", Static)
+            error.update(errors.get(name, ""))
+            error.set_class(name in errors, "shown")
+        first = next((n for n, _ in FORM_FIELDS if n in errors), None)
+        if first:
+            self.query_one(f"#f-{first}", Input).focus()
+        message = self.query_one("#form-message", Static)
+        message.update("Fix the fields marked in red; nothing was saved." if errors else "")
+        message.set_class(bool(errors), "error")
+
+    def action_save(self, approver_id: int | None = None) -> None:
+        data = self._data()
+        uid = self.user.id if self.user else None
+        try:
+            if self.customer is None:
+                saved = customers.create(data, region=self.phone_region, user_id=uid, approver_id=approver_id,
+                                         register=self.register)
+            else:
+                saved = customers.update(self.customer.id, data, region=self.phone_region, user_id=uid,
+                                         approver_id=approver_id, register=self.register)
+        except FormError as exc:
+            self._show_errors(exc.errors)
+            return
+        except NeedsManager as need:
+            def approved(pin: str | None) -> None:
+                if pin is None:
+                    return
+                manager = users.manager_for(pin)
+                if manager is None:
+                    self._show_errors({})
+                    self.query_one("#form-message", Static).update("That PIN is not a manager's; nothing was saved.")
+                    return
+                self.action_save(manager.id)
+            from tui_pos.screens.dialogs import PromptDialog
+            self.app.push_screen(PromptDialog("Manager approval", str(need), password=True,
+                                              placeholder="manager PIN"), approved)
+            return
+        except PosError as exc:
+            self.query_one("#form-message", Static).update(str(exc))
+            return
+        self.dismiss(saved)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CustomerDetail(ModalScreen[None]):
+    """Seed 000's history: total spent, visits, average ticket, recent purchases."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="detail.close")]
+
+    def __init__(self, customer_id: int, money: Callable[[int], str], receipt_text: Callable[[str], str]) -> None:
+        super().__init__()
+        self.customer_id = customer_id
+        self.money = money
+        self.receipt_text = receipt_text
+
+    def compose(self) -> ComposeResult:
+        d = customers.detail(self.customer_id)
+        c = d.customer
+        m = self.money
+        last = c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else "never"
+        with Vertical(classes="dialog wide", id="customer-detail"):
+            yield Label(f"{c.label} · {c.code}", classes="dialog-title")
+            yield Static(f"Phone {format_phone(c.phone) or '-'}   Email {c.email or '-'}   RUC {c.ruc or '-'} {c.dv}\n"
+                         f"Total spent {m(d.total_spent_cents)}   Visits {d.visits}   "
+                         f"Average ticket {m(d.average_ticket_cents)}   Last visit {last}\n"
+                         f"Points {c.points_balance}   Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}",
+                         id="detail-figures")
+            yield OptionList(*[Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent],
+                             id="recent")
+            yield Static("", id="receipt-view")
+            yield Label("Enter on a purchase: its receipt  Escape: close", classes="dialog-help")
+
+    @on(OptionList.OptionSelected, "#recent")
+    def _open(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#receipt-view", Static).update(self.receipt_text(event.option.id))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def receipt_text_for(sales, money) -> Callable[[str], str]:
+    """A receipt as the paper would read, for the history view."""
+    def render(receipt_no: str) -> str:
+        from rich.markup import escape
+        return escape(as_text(layout(sales.receipt(receipt_no, reprint=True), 42, money)))
+    return render
