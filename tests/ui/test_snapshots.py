@@ -42,3 +42,33 @@ class TestPaymentScreen:
             await pilot.press("down", "5", "enter")
             await pilot.pause()
         assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
+
+
+class TestCustomerScreens:
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_lookup_with_results(self, snap_compare, make_app, size):
+        async def run_before(pilot):
+            from tui_pos.services import customers
+            customers.create({"name": "Ana Núñez", "phone": "6123-4567"}, region="PA")
+            customers.create({"name": "Ana Ruiz", "phone": "6123-9999", "payment_status": "2"}, region="PA",
+                             approver_id=2)
+            await ring_up(pilot)
+            await pilot.press("f2")
+            await pilot.press(*"ana")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_form_with_errors(self, snap_compare, make_app, size):
+        async def run_before(pilot):
+            await ring_up(pilot)
+            await pilot.press("f2")
+            await pilot.press(*"Maria")
+            await pilot.app.workers.wait_for_complete()
+            await pilot.press("ctrl+n")
+            await pilot.pause()
+            pilot.app.screen.query_one("#f-email").value = "maria-at-home"
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
