@@ -191,12 +191,16 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
         self.dismiss(None)
 
 
+# field, label, placeholder; * = a manager's to change
 FORM_FIELDS = [
-    ("name", "Name"), ("phone", "Phone"), ("mobile", "Mobile"), ("email", "Email"), ("contact", "Contact person"),
-    ("birthday", "Birthday (YYYY-MM-DD)"), ("cards", "Loyalty cards (space-separated)"), ("notes", "Notes"),
-    ("fiscal_name", "Fiscal name *"), ("ruc", "RUC *"), ("dv", "DV *"), ("ruc_type", "RUC type: individual|corporate|foreign *"),
-    ("nt_person", "NT person: natural|juridical *"), ("groups", "Groups, | separated *"), ("rate", "Price rate *"),
-    ("payment_status", "Payment status 0 valid, 1 pending, 2 defaulter *"), ("status", "Status: open|closed *"),
+    ("name", "Name", ""), ("phone", "Phone", "6123-4567"), ("mobile", "Mobile", ""), ("email", "Email", ""),
+    ("contact", "Contact person", ""), ("birthday", "Birthday", "YYYY-MM-DD"),
+    ("cards", "Loyalty cards", "card codes, space-separated"), ("notes", "Notes", ""),
+    ("fiscal_name", "Fiscal name *", ""), ("ruc", "RUC *", "8-274-125"), ("dv", "DV *", "two digits"),
+    ("ruc_type", "RUC type *", "individual | corporate | foreign"),
+    ("nt_person", "NT person *", "natural | juridical (NT numbers)"), ("groups", "Groups *", "VIP|Employees"),
+    ("rate", "Price rate *", "rate code"), ("payment_status", "Payment status *", "0 valid, 1 pending, 2 defaulter"),
+    ("status", "Status *", "open | closed"),
 ]
 
 
@@ -234,10 +238,11 @@ class CustomerForm(ModalScreen[CustomerView | None]):
         with Vertical(classes="dialog wide", id="customer-form"):
             yield Label(title, classes="dialog-title")
             with VerticalScroll(id="form-fields"):
-                for name, label in FORM_FIELDS:
+                for name, label, hint in FORM_FIELDS:
                     with Horizontal(classes="form-row"):
                         yield Label(label, classes="form-label")
-                        yield Input(value=values.get(name, ""), id=f"f-{name}", classes="form-input", compact=True)
+                        yield Input(value=values.get(name, ""), placeholder=hint, id=f"f-{name}",
+                                    classes="form-input", compact=True)
                     yield Static("", id=f"e-{name}", classes="form-error error")
                 with Horizontal(classes="form-row"):
                     yield Checkbox("SMS consent", value=bool(self.customer and self.customer.sms_consent), id="f-sms_consent")
@@ -247,7 +252,7 @@ class CustomerForm(ModalScreen[CustomerView | None]):
             yield Label("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
 
     def _data(self) -> dict:
-        data = {name: self.query_one(f"#f-{name}", Input).value for name, _ in FORM_FIELDS}
+        data = {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in FORM_FIELDS}
         data["sms_consent"] = self.query_one("#f-sms_consent", Checkbox).value
         data["email_consent"] = self.query_one("#f-email_consent", Checkbox).value
         if self.customer is not None:
@@ -261,11 +266,11 @@ class CustomerForm(ModalScreen[CustomerView | None]):
         return data
 
     def _show_errors(self, errors: dict[str, str]) -> None:
-        for name, _ in FORM_FIELDS:
+        for name, _, _ in FORM_FIELDS:
             error = self.query_one(f"#e-{name}", Static)
             error.update(errors.get(name, ""))
             error.set_class(name in errors, "shown")
-        first = next((n for n, _ in FORM_FIELDS if n in errors), None)
+        first = next((n for n, _, _ in FORM_FIELDS if n in errors), None)
         if first:
             self.query_one(f"#f-{first}", Input).focus()
         message = self.query_one("#form-message", Static)
