@@ -32,6 +32,7 @@ class PosApp(App):
         self.runtime = runtime
         self.user: users.Person | None = None
         self.printed: list[str] = []  # receipt numbers sent to the printer (for support and tests)
+        self.dgi_answers: list = []   # answers of the online RUC check, newest last
 
     def on_mount(self) -> None:
         cfg = self.runtime.config
@@ -70,6 +71,9 @@ class PosApp(App):
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "dgi":
+            self._dgi_done(event)
+            return
         if event.worker.group != "printer":
             return
         if event.state == WorkerState.SUCCESS:
@@ -83,6 +87,29 @@ class PosApp(App):
         self.notify(text, severity="error", timeout=10)
         if isinstance(self.screen, SaleScreen):
             self.screen.say(text, error=True)
+
+    # ------------------------------------------------------------ the online RUC check
+
+    def check_ruc(self, ruc: str, dv: str, fiscal_name: str) -> None:
+        """Start the optional DGI check in the background (never blocks the register)."""
+        if self.runtime.config.dgi.url and ruc:
+            self._check_ruc(ruc, dv, fiscal_name)
+
+    @work(thread=True, exit_on_error=False, group="dgi", name="dgi")
+    def _check_ruc(self, ruc: str, dv: str, fiscal_name: str):
+        from tui_pos.services import dgi
+        cfg = self.runtime.config.dgi
+        return dgi.verify(ruc, dv, fiscal_name, url=cfg.url, token=cfg.token, timeout=cfg.timeout)
+
+    def _dgi_done(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.SUCCESS:
+            answer = event.worker.result
+            self.dgi_answers.append(answer)
+            bad = answer.valid is False or answer.name_matches is False
+            self.notify(answer.message, title="DGI check", severity="warning" if bad else "information",
+                        timeout=8)
+        elif event.state == WorkerState.ERROR:
+            log.error("DGI check failed: %s", event.worker.error)
 
     # ------------------------------------------------------------ the safety net
 

@@ -114,6 +114,13 @@ def test_group_discount_best_single(sales, manager_id):
     assert stacking.attach_customer(note, c.id).lines[0].discount_percent_bp == 2000
 
 
+def test_group_filter_in_lookup(demo, manager_id):
+    customers.create({"name": "Vera", "groups": "VIP"}, region=R, approver_id=manager_id)
+    customers.create({"name": "Walt"}, region=R)
+    assert [c.name for c in customers.lookup("group:vip", region=R).customers] == ["Vera"]
+    assert "No customer in group" in customers.lookup("group:Nobody", region=R).message
+
+
 def test_closed_customer_cannot_be_attached(sales, manager_id):
     c = customers.create({"name": "Gone", "status": "closed"}, region=R, approver_id=manager_id)
     with pytest.raises(InputError, match="closed"):

@@ -191,6 +191,16 @@ class LoyaltyMovement(BaseModel):
     reason = CharField(default="")
 
 
+class DgiCheck(BaseModel):
+    """A cached answer of the online RUC check."""
+
+    ruc = CharField(index=True)
+    dv = CharField()
+    valid = BooleanField()
+    registered_name = CharField(default="")
+    checked_at = DateTimeField(default=utcnow)
+
+
 class Note(BaseModel):
     """A ticket being rung up; a receipt once paid."""
 
@@ -252,6 +262,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, Note, NoteLine, Payment, AuditLog]
+              LoyaltyMovement, DgiCheck, Note, NoteLine, Payment, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

@@ -167,10 +167,17 @@ def _add_column_if_missing(database: Database, migrator: SchemaMigrator, table: 
         run_ops(migrator.add_column(table, column, field))
 
 
+def m004_dgi_cache(database: Database, migrator: SchemaMigrator) -> None:
+    """The cache of online RUC checks."""
+    from tui_pos.models import DgiCheck
+    database.create_tables([DgiCheck], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
     (3, "customers", m003_customers),
+    (4, "dgi_cache", m004_dgi_cache),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -307,6 +307,8 @@ class CustomerForm(ModalScreen[CustomerView | None]):
         except PosError as exc:
             self.query_one("#form-message", Static).update(str(exc))
             return
+        if saved.ruc and ("ruc" in data or "dv" in data or "fiscal_name" in data) and hasattr(self.app, "check_ruc"):
+            self.app.check_ruc(saved.ruc, saved.dv, saved.fiscal_name)
         self.dismiss(saved)
 
     def action_cancel(self) -> None:

@@ -354,6 +354,9 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
     raw = text.strip()
     if not raw:
         return LookupResult(())
+    if raw.lower().startswith("group:"):
+        members = tuple(list_customers(group=raw[6:].strip(), limit=limit))
+        return LookupResult(members, message="" if members else f"No customer in group {raw[6:].strip()!r}.")
     ids: list[int] = []
 
     def add(query) -> None:
@@ -401,7 +404,8 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
 def list_customers(*, group: str = "", limit: int = 200) -> list[CustomerView]:
     query = Customer.select(Customer.id).order_by(Customer.name)
     if group:
-        query = (query.join(CustomerGroupMember).join(CustomerGroup).where(CustomerGroup.name == group))
+        query = (query.join(CustomerGroupMember).join(CustomerGroup)
+                 .where(fn.LOWER(CustomerGroup.name) == group.lower()))
     return [view(row[0]) for row in query.limit(limit).tuples()]
 
 
