@@ -48,7 +48,8 @@ def sale_service(config: Config) -> SaleService:
         default_mode=config.store.sales_mode, sales_modes=config.sale.sales_modes,
         max_discount_bp=parse_percent_bp(config.sale.max_cashier_discount), tenders=config.sale.tenders,
         header=config.receipt.header, footer=config.receipt.footer,
-        stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters)
+        stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters,
+        loyalty_block=config.receipt.loyalty_block)
 
 
 @dataclass

@@ -22,12 +22,16 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("init", parents=[common], help="create or upgrade the schema (safe to run again)")
 
     imp = sub.add_parser("import", parents=[common], help="import products (all-or-nothing)")
-    imp.add_argument("what", choices=["products", "customers"])
+    imp.add_argument("what", choices=["products", "customers", "loyalty"])
     imp.add_argument("file")
 
     exp = sub.add_parser("export", parents=[common], help="export customers as CSV (the import format)")
     exp.add_argument("what", choices=["customers"])
     exp.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
+
+    report = sub.add_parser("report", parents=[common], help="reports")
+    report.add_argument("what", choices=["loyalty"])
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
 
     rate = sub.add_parser("rate", parents=[common], help="price rates (seed 003)")
     rate_sub = rate.add_subparsers(dest="rate_command", required=True)

@@ -19,7 +19,11 @@ def _fail(message: str, code: int = 1) -> int:
 def _open(cfg: Config, args: Namespace):
     from tui_pos.bootstrap import open_database
     try:
-        return open_database(cfg, getattr(args, "demo", False))
+        database = open_database(cfg, getattr(args, "demo", False))
+        if getattr(args, "demo", False):
+            from tui_pos.services.demo import seed_demo
+            seed_demo()  # the demo store is seeded on first use, whatever the command
+        return database
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
         log.exception("cannot open the database")
         raise SystemExit(_fail(f"cannot open the database {cfg.db_url(getattr(args, 'demo', False))}: {exc}"))
@@ -56,6 +60,11 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
         if args.what == "products":
             r = catalog.import_products(args.file)
             created, updated, unchanged = r.created, r.updated, r.unchanged
+        elif args.what == "loyalty":
+            prog = loyalty.import_program(args.file)
+            print(f"{args.file}: {prog.mode} program with {len(prog.tiers)} tiers, {len(prog.sections)} section "
+                  f"rates and {len(prog.presets)} presets, shared by every register")
+            return 0
         else:
             created, updated, unchanged = customers.import_customers(
                 args.file, region=cfg.store.phone_region,
@@ -63,6 +72,23 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
     except PosError as exc:
         return _fail(f"import {args.what}: {exc}; nothing was written")
     print(f"{args.file}: {created} created, {updated} updated, {unchanged} unchanged")
+    return 0
+
+
+def cmd_report(cfg: Config, args: Namespace) -> int:
+    import csv
+    from tui_pos.services import loyalty
+    _open(cfg, args)
+    rows = loyalty.report()
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(loyalty.REPORT_COLUMNS)
+        writer.writerows(rows)
+        return 0
+    table = [loyalty.REPORT_COLUMNS] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(loyalty.REPORT_COLUMNS))]
+    for row in table:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
     return 0
 
 

@@ -19,6 +19,7 @@ class PricedLine:
     tax_included: bool = True
     discount_percent_bp: int = 0
     discount_cents: int = 0
+    offered_qty: int = 0     # units given for points: they cost nothing
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Totals:
     taxes: tuple[TaxRow, ...] = field(default_factory=tuple)
     line_count: int = 0
     item_count: int = 0
+    redeemed_cents: int = 0   # money off paid with loyalty points (inside discount_cents)
 
     @property
     def tax_cents(self) -> int:
@@ -61,7 +63,7 @@ def line_amounts(line: PricedLine) -> LineAmounts:
 
     Tax-exclusive prices get their tax added here so every total is what is paid.
     """
-    net_gross = line.qty * line.unit_price_cents
+    net_gross = (line.qty - line.offered_qty) * line.unit_price_cents
     if line.tax_included:
         gross = net_gross
     else:
@@ -98,8 +100,24 @@ class PlainGroup:
     amount_cents: int
 
 
-def note_totals(lines: list[PricedLine], groups: list[PlainGroup] = ()) -> Totals:
-    """Totals and a tax row per rate. Tax is computed once per rate, not per line."""
+def spread(amount: int, weights: list[int]) -> list[int]:
+    """Split `amount` over `weights` in proportion, exactly (largest remainders get the odd cents)."""
+    total = sum(weights)
+    if total <= 0 or amount == 0:
+        return [0] * len(weights)
+    shares = [amount * w // total for w in weights]
+    order = sorted(range(len(weights)), key=lambda i: (amount * weights[i]) % total, reverse=True)
+    for i in order[: amount - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def note_totals(lines: list[PricedLine], groups: list[PlainGroup] = (), redeemed_cents: int = 0) -> Totals:
+    """Totals and a tax row per rate. Tax is computed once per rate, not per line.
+
+    A money-off redemption lowers the note's total and is spread over the tax
+    rates in proportion to their amounts, so the tax is on what is paid.
+    """
     gross = discount = total = items = count = 0
     by_rate: dict[int, int] = {}
     for group in groups:
@@ -116,13 +134,20 @@ def note_totals(lines: list[PricedLine], groups: list[PlainGroup] = ()) -> Total
         items += line.qty
         count += 1
         by_rate[line.tax_rate_bp] = by_rate.get(line.tax_rate_bp, 0) + amounts.total_cents
+    if redeemed_cents:
+        redeemed_cents = max(0, min(redeemed_cents, total))
+        rates = sorted(by_rate)
+        for rate, share in zip(rates, spread(redeemed_cents, [max(0, by_rate[r]) for r in rates])):
+            by_rate[rate] -= share
+        discount += redeemed_cents
+        total -= redeemed_cents
     taxes = []
     for rate in sorted(by_rate):
         amount = by_rate[rate]
         tax = tax_of_inclusive(amount, rate)
         taxes.append(TaxRow(rate_bp=rate, base_cents=amount - tax, tax_cents=tax, total_cents=amount))
     return Totals(gross_cents=gross, discount_cents=discount, total_cents=total,
-                  taxes=tuple(taxes), line_count=count, item_count=items)
+                  taxes=tuple(taxes), line_count=count, item_count=items, redeemed_cents=redeemed_cents)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Callable
 
+from tui_pos.domain.loyalty import Block
 from tui_pos.domain.pricing import BP, Totals
 
 
@@ -23,6 +24,7 @@ class ReceiptLine:
     discount_cents: int
     total_cents: int
     discount_percent_bp: int = 0
+    offered_qty: int = 0      # units given for points: printed as `Offered`, costing 0
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Receipt:
     header: tuple[str, ...] = field(default_factory=tuple)
     footer: tuple[str, ...] = field(default_factory=tuple)
     reprint: bool = False
+    loyalty: Block | None = None     # the loyalty block (SPEC: when points were used, or always)
+    redeemed_points: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ def layout(receipt: Receipt, columns: int, money: Callable[[int], str]) -> list[
         rows.append(Row(f"Return of {receipt.return_of}"))
     rows.append(Row("-" * columns))
     for line in receipt.lines:
+        if line.qty == 0 and line.offered_qty:
+            rows.append(Row(two_cols(line.name if line.offered_qty == 1 else f"{line.offered_qty} x {line.name}",
+                                     "Offered", columns)))
+            continue
         if line.qty == 1:
             rows.append(Row(two_cols(line.name, money(line.gross_cents), columns)))
         else:
@@ -98,6 +106,11 @@ def layout(receipt: Receipt, columns: int, money: Callable[[int], str]) -> list[
             if line.discount_percent_bp:
                 label += " " + _percent(line.discount_percent_bp)
             rows.append(Row(two_cols(label, money(-line.discount_cents), columns)))
+        if line.offered_qty:
+            rows.append(Row(two_cols(f"  {line.offered_qty} x {line.name}"[:columns - 9], "Offered", columns)))
+    if receipt.totals.redeemed_cents:
+        rows.append(Row(two_cols(f"Points redeemed ({receipt.redeemed_points})", money(-receipt.totals.redeemed_cents),
+                                 columns)))
     rows.append(Row("-" * columns))
     t = receipt.totals
     if t.discount_cents:
@@ -116,6 +129,16 @@ def layout(receipt: Receipt, columns: int, money: Callable[[int], str]) -> list[
         rows.append(Row(two_cols(tender.capitalize(), money(amount), columns)))
     if receipt.change_cents:
         rows.append(Row(two_cols("Change", money(receipt.change_cents), columns), bold=True))
+    if receipt.loyalty is not None:
+        b = receipt.loyalty
+        fmt = money if b.value_mode else str
+        rows.append(Row("-" * columns))
+        if b.tier:
+            rows.append(Row(two_cols("Loyalty", b.tier, columns)))
+        rows.append(Row(two_cols("Previous balance", fmt(b.previous), columns)))
+        rows.append(Row(two_cols("Points used", fmt(b.used), columns)))
+        rows.append(Row(two_cols("Points earned", fmt(b.earned), columns)))
+        rows.append(Row(two_cols("New balance", fmt(b.new), columns), bold=True))
     rows.append(Row(""))
     rows.append(Row(receipt.receipt_no, align="center"))
     rows.append(Row(barcode=receipt.receipt_no, align="center"))

@@ -191,6 +191,13 @@ class LoyaltyMovement(BaseModel):
     reason = CharField(default="")
 
 
+class LoyaltyProgram(BaseModel):
+    """The program every register shares: the checked loyalty.toml, as JSON."""
+
+    document = TextField()
+    updated_at = DateTimeField(default=utcnow)
+
+
 class DgiCheck(BaseModel):
     """A cached answer of the online RUC check."""
 
@@ -217,6 +224,14 @@ class Note(BaseModel):
     total_cents = IntegerField(default=0)     # stored when closed
     return_of = ForeignKeyField("self", null=True, backref="returns")
     customer = ForeignKeyField(Customer, null=True, backref="notes")
+    tier_name = CharField(default="")             # the tier held when the customer was attached
+    tier_multiplier = CharField(default="1")
+    redeem_points = IntegerField(default=0)       # money off with points (F4), debited on completion
+    redeem_cents = IntegerField(default=0)
+    loyalty_before = IntegerField(null=True)      # the receipt's loyalty block, written on completion
+    loyalty_used = IntegerField(null=True)
+    loyalty_earned = IntegerField(null=True)
+    loyalty_after = IntegerField(null=True)
 
 
 class NoteLine(BaseModel):
@@ -235,6 +250,8 @@ class NoteLine(BaseModel):
     discount_cents = IntegerField(default=0)
     return_of_line = ForeignKeyField("self", null=True, backref="returned_by")
     price_source = CharField(default="retail")  # retail | rate | specific | manual
+    offered_qty = IntegerField(default=0)       # units given for points (Offer/Offered): they cost 0
+    points_cost = IntegerField(null=True)       # the product's points_cost when rung up
     discount_source = CharField(default="")     # "" | manual | group
     created_at = DateTimeField(default=utcnow)
 
@@ -262,6 +279,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, DgiCheck, Note, NoteLine, Payment, AuditLog]
+              LoyaltyMovement, LoyaltyProgram, DgiCheck, Note, NoteLine, Payment, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

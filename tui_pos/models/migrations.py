@@ -173,11 +173,26 @@ def m004_dgi_cache(database: Database, migrator: SchemaMigrator) -> None:
     database.create_tables([DgiCheck], safe=True)
 
 
+def m005_loyalty_at_the_register(database: Database, migrator: SchemaMigrator) -> None:
+    """The shared program, redemptions and tiers on notes, offered units on lines."""
+    from tui_pos.models import LoyaltyProgram
+    database.create_tables([LoyaltyProgram], safe=True)
+    for table, column, fld in [
+        ("note", "tier_name", CharField(default="")), ("note", "tier_multiplier", CharField(default="1")),
+        ("note", "redeem_points", IntegerField(default=0)), ("note", "redeem_cents", IntegerField(default=0)),
+        ("note", "loyalty_before", IntegerField(null=True)), ("note", "loyalty_used", IntegerField(null=True)),
+        ("note", "loyalty_earned", IntegerField(null=True)), ("note", "loyalty_after", IntegerField(null=True)),
+        ("note_line", "offered_qty", IntegerField(default=0)), ("note_line", "points_cost", IntegerField(null=True)),
+    ]:
+        _add_column_if_missing(database, migrator, table, column, fld)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
     (3, "customers", m003_customers),
     (4, "dgi_cache", m004_dgi_cache),
+    (5, "loyalty_at_the_register", m005_loyalty_at_the_register),
 ]
 
 LATEST = MIGRATIONS[-1][0]

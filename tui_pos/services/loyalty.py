@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMovement, db
@@ -62,3 +62,263 @@ def ledger_mismatches() -> list[tuple[str, int, int]]:
         if total != c.points_balance:
             out.append((c.code, c.points_balance, total))
     return out
+
+
+# ====================================================================== the program
+
+import json  # noqa: E402
+import tomllib  # noqa: E402
+from fractions import Fraction  # noqa: E402
+from decimal import Decimal  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from tui_pos.domain import loyalty as rules  # noqa: E402
+from tui_pos.domain import pricing  # noqa: E402
+from tui_pos.models import (LoyaltyProgram, Note, NoteLine, Product, Section, utcnow)  # noqa: E402
+from tui_pos.services import audit  # noqa: E402
+
+_cached: tuple[object, rules.Program | None] = (None, None)
+
+
+def program() -> rules.Program | None:
+    """The shared program (None before one is imported), re-read when another register changes it."""
+    global _cached
+    row = LoyaltyProgram.select(LoyaltyProgram.id, LoyaltyProgram.updated_at).order_by(LoyaltyProgram.id.desc()).first()
+    if row is None:
+        return None
+    key = (row.id, row.updated_at)
+    if _cached[0] != key:
+        document = LoyaltyProgram.get_by_id(row.id).document
+        _cached = (key, rules.Program.from_stored(json.loads(document)))
+    return _cached[1]
+
+
+def import_program(path: str | Path, *, user_id: int | None = None) -> rules.Program:
+    """Check loyalty.toml against the catalogue and store it for every register; all or nothing."""
+    path = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise rules.ProgramError(f"{path}: cannot open the file ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise rules.ProgramError(f"{path}: not valid TOML ({exc})") from None
+    sections = {s.name for s in Section.select(Section.name)}
+    skus = {p.sku for p in Product.select(Product.sku)}
+    try:
+        prog = rules.parse_program(raw, sections, skus)
+    except rules.ProgramError as exc:
+        raise rules.ProgramError(f"{path}: {exc}") from None
+    with db.atomic():
+        LoyaltyProgram.delete().execute()
+        LoyaltyProgram.create(document=json.dumps(prog.to_dict()), updated_at=utcnow())
+        audit.record("loyalty.program", user_id=user_id, file=path, mode=prog.mode, tiers=len(prog.tiers))
+    return prog
+
+
+def tier_of(points_earned: int) -> rules.Tier:
+    prog = program()
+    return prog.tier_for(points_earned) if prog else rules.Tier("", 0)
+
+
+# ====================================================================== a note's loyalty
+
+@dataclass(frozen=True)
+class OfferLine:
+    """A line that can be given for points (its product has a points_cost)."""
+
+    line_id: int
+    name: str
+    qty: int
+    offered_qty: int
+    points_cost: int
+
+
+@dataclass(frozen=True)
+class NoteLoyalty:
+    """What the sale screen shows and F4 and the Offer tab work with."""
+
+    customer_id: int
+    balance: int
+    tier: str
+    will_earn: int
+    redeem_points: int
+    redeem_cents: int
+    offered_points: int
+    program: rules.Program
+
+    @property
+    def available(self) -> int:
+        """Points not yet promised to this note."""
+        return self.balance - self.redeem_points - self.offered_points
+
+
+def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[NoteLine]]:
+    rows = list(NoteLine.select(NoteLine, Product.points.alias("product_points"), Section.name.alias("section_name"))
+                .join(Product, JOIN.LEFT_OUTER, on=(NoteLine.product == Product.id))
+                .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
+                .where(NoteLine.note == note_id).order_by(NoteLine.id).objects())
+    out = []
+    for ln in rows:
+        amounts = pricing.line_amounts(pricing.PricedLine(ln.qty, ln.unit_price_cents, ln.tax_rate_bp, ln.tax_included,
+                                                          ln.discount_percent_bp, ln.discount_cents, ln.offered_qty))
+        out.append(rules.EarnLine(paid_cents=amounts.total_cents, qty=ln.qty - ln.offered_qty,
+                                  product_points=ln.product_points, section=ln.section_name or "",
+                                  percent_discount=bool(ln.discount_percent_bp) and ln.discount_source == "manual"))
+    return out, rows
+
+
+def multiplier_of(note: Note) -> Fraction:
+    return Fraction(Decimal(note.tier_multiplier or "1"))
+
+
+def note_loyalty(note: Note, point_of_sale: str) -> NoteLoyalty | None:
+    """The customer's balance and tier and what this note will earn (None without customer or program)."""
+    prog = program()
+    if prog is None or not note.customer_id:
+        return None
+    customer = Customer.get_by_id(note.customer_id)
+    lines, rows = _earn_lines(note.id)
+    will_earn = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
+                                    sales_mode=note.sales_mode, point_of_sale=point_of_sale) if rows else 0
+    offered = sum(r.offered_qty * (r.points_cost or 0) for r in rows)
+    return NoteLoyalty(customer.id, customer.points_balance, note.tier_name, will_earn, note.redeem_points,
+                       note.redeem_cents, offered, prog)
+
+
+def offer_lines(note_id: int) -> list[OfferLine]:
+    return [OfferLine(r.id, r.name, r.qty, r.offered_qty, r.points_cost)
+            for r in NoteLine.select().where(NoteLine.note == note_id, NoteLine.points_cost.is_null(False),
+                                             NoteLine.qty > 0).order_by(NoteLine.id)]
+
+
+def can_offer(note: Note, point_of_sale: str) -> bool:
+    """Whether F10 opens the Offer tab: the customer can afford at least one offerable unit."""
+    state = note_loyalty(note, point_of_sale)
+    if state is None:
+        return False
+    lines = offer_lines(note.id)
+    return any(ln.offered_qty for ln in lines) or any(
+        ln.points_cost <= state.available and ln.offered_qty < ln.qty for ln in lines)
+
+
+# ====================================================================== completing a sale
+
+def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, user_id: int | None) -> rules.Block | None:
+    """Write the sale's movements, in the sale's transaction: redemption, offers, then earnings.
+
+    A debit that the balance no longer covers raises BalanceChanged and the
+    whole sale rolls back: the cashier is told, nothing is half-written.
+    """
+    prog = program()
+    if prog is None or not note.customer_id:
+        return None
+    lines, rows = _earn_lines(note.id)
+    before = None
+    used = 0
+    if note.redeem_points:
+        m = move(note.customer_id, -note.redeem_points, "redeem", receipt_no=receipt_no, register=register,
+                 user_id=user_id, reason=f"{note.redeem_cents} cents off")
+        before = m.balance_before
+        used += note.redeem_points
+    for r in rows:
+        if r.offered_qty:
+            cost = r.offered_qty * (r.points_cost or 0)
+            m = move(note.customer_id, -cost, "offer", receipt_no=receipt_no, product_sku=r.sku, register=register,
+                     user_id=user_id, reason=f"{r.offered_qty} offered")
+            before = m.balance_before if before is None else before
+            used += cost
+    earned = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
+                                 sales_mode=note.sales_mode, point_of_sale=point_of_sale)
+    if earned:
+        m = move(note.customer_id, earned, "earn", counts_as_earned=True, receipt_no=receipt_no, register=register,
+                 user_id=user_id)
+        before = m.balance_before if before is None else before
+    after = Customer.select(Customer.points_balance).where(Customer.id == note.customer_id).scalar()
+    if before is None:
+        before = after
+    Note.update(loyalty_before=before, loyalty_used=used, loyalty_earned=earned, loyalty_after=after).where(
+        Note.id == note.id).execute()
+    return rules.Block(before, used, earned, after, note.tier_name, prog.mode == "value")
+
+
+def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sale: str, register: str,
+            user_id: int | None) -> int:
+    """After a return: take back what the returned units earned, give back the points spent on them.
+
+    `returned` is {sold line id: units returned so far, this return included}.
+    Cumulative, so several partial returns add up exactly. Returns the net points moved.
+    """
+    prog = program()
+    if prog is None or not sale.customer_id or sale.loyalty_earned is None:
+        return 0
+    lines, rows = _earn_lines(sale.id)
+    kept = [Fraction(r.qty - returned.get(r.id, 0), r.qty) if r.qty else Fraction(0) for r in rows]
+    should = rules.earned_after_returns(prog, lines, kept, multiplier=multiplier_of(sale),
+                                        redeemed_cents=sale.redeem_cents, sales_mode=sale.sales_mode,
+                                        point_of_sale=point_of_sale)
+    done = _returned_so_far(sale)
+    net = 0
+    take_back = (sale.loyalty_earned - done["earn"]) - should
+    if take_back:
+        move(sale.customer_id, -take_back, "return", receipt_no=refund_no, register=register, user_id=user_id,
+             reason=f"earned on returned units of {sale.receipt_no}", allow_negative=True)
+        net -= take_back
+    gross = [pricing.line_amounts(pricing.PricedLine(r.qty, r.unit_price_cents, r.tax_rate_bp, r.tax_included,
+                                                     r.discount_percent_bp, r.discount_cents, r.offered_qty)).total_cents
+             for r in rows]
+    all_back = all(returned.get(r.id, 0) >= r.qty for r in rows)
+    if sale.redeem_points:
+        share = sum(Fraction(g) * (1 - k) for g, k in zip(gross, kept))
+        owed = sale.redeem_points if all_back else int(sale.redeem_points * share / max(1, sum(gross)))
+        give = owed - done["redeem"]
+        if give > 0:
+            move(sale.customer_id, give, "return", receipt_no=refund_no, register=register, user_id=user_id,
+                 reason=f"redeemed on returned units of {sale.receipt_no}")
+            net += give
+    for r, k in zip(rows, kept):
+        if r.offered_qty and r.points_cost:
+            cost = r.offered_qty * r.points_cost
+            owed = cost if k == 0 else int(cost * (1 - k))
+            give = owed - done["offer"].get(r.sku, 0)
+            if give > 0:
+                move(sale.customer_id, give, "return", receipt_no=refund_no, product_sku=r.sku, register=register,
+                     user_id=user_id, reason=f"offered units of {sale.receipt_no}")
+                net += give
+    return net
+
+
+def _returned_so_far(sale: Note) -> dict:
+    """Points already moved by earlier returns of this sale, by what they were for."""
+    done = {"earn": 0, "redeem": 0, "offer": {}}
+    refunds = [n.receipt_no for n in Note.select(Note.receipt_no).where(Note.return_of == sale.id,
+                                                                         Note.status == "paid")]
+    if not refunds:
+        return done
+    for m in LoyaltyMovement.select().where(LoyaltyMovement.receipt_no.in_(refunds), LoyaltyMovement.kind == "return",
+                                            LoyaltyMovement.customer == sale.customer_id):
+        if m.reason.startswith("earned"):
+            done["earn"] += -m.points
+        elif m.reason.startswith("redeemed"):
+            done["redeem"] += m.points
+        else:
+            done["offer"][m.product_sku] = done["offer"].get(m.product_sku, 0) + m.points
+    return done
+
+
+# ====================================================================== report
+
+REPORT_COLUMNS = ["code", "name", "phone", "tier", "balance", "earned", "redeemed", "last_visit"]
+
+
+def report() -> list[list[str]]:
+    """Loyalty per customer: code,name,phone,tier,balance,earned,redeemed,last_visit."""
+    redeemed = {cid: -int(total or 0) for cid, total in
+                LoyaltyMovement.select(LoyaltyMovement.customer, fn.SUM(LoyaltyMovement.points))
+                .where(LoyaltyMovement.kind.in_(["redeem", "offer"])).group_by(LoyaltyMovement.customer).tuples()}
+    prog = program()
+    rows = []
+    for c in Customer.select().order_by(Customer.code):
+        tier = prog.tier_for(c.points_earned).name if prog else ""
+        rows.append([c.code, c.name, c.phone or "", tier, str(c.points_balance), str(c.points_earned),
+                     str(redeemed.get(c.id, 0)), c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else ""])
+    return rows

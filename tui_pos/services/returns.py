@@ -16,7 +16,7 @@ from tui_pos.domain import pricing
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import round_half_up
 from tui_pos.models import Note, NoteLine, Payment, db
-from tui_pos.services import audit
+from tui_pos.services import audit, loyalty
 from tui_pos.services.sales import SaleService
 
 
@@ -61,10 +61,13 @@ def find(receipt_no: str) -> ReturnableReceipt:
     if note.kind != "sale":
         raise InputError(f"{number} is itself a refund; scan the original sale's receipt.")
     lines = []
-    for line in NoteLine.select().where(NoteLine.note == note.id).order_by(NoteLine.id):
-        amounts = pricing.line_amounts(pricing.PricedLine(
-            line.qty, line.unit_price_cents, line.tax_rate_bp, line.tax_included,
-            line.discount_percent_bp, line.discount_cents))
+    sold = list(NoteLine.select().where(NoteLine.note == note.id).order_by(NoteLine.id))
+    line_totals = [pricing.line_amounts(pricing.PricedLine(
+        ln.qty, ln.unit_price_cents, ln.tax_rate_bp, ln.tax_included, ln.discount_percent_bp, ln.discount_cents,
+        ln.offered_qty)).total_cents for ln in sold]
+    # money off paid with points was not paid in money: it comes back as points, not cash
+    points_share = pricing.spread(note.redeem_cents, line_totals)
+    for line, line_total, share in zip(sold, line_totals, points_share):
         back = (NoteLine.select(NoteLine.qty, NoteLine.unit_price_cents, NoteLine.tax_rate_bp,
                                 NoteLine.tax_included, NoteLine.discount_percent_bp, NoteLine.discount_cents)
                 .join(Note).where(NoteLine.return_of_line == line.id, Note.status == "paid").tuples())
@@ -73,7 +76,7 @@ def find(receipt_no: str) -> ReturnableReceipt:
             returned_qty += -r[0]
             refunded += -pricing.line_amounts(pricing.PricedLine(*r)).total_cents
         lines.append(ReturnableLine(line.id, line.sku, line.name, line.qty, returned_qty,
-                                    amounts.total_cents, refunded))
+                                    line_total - share, refunded))
     return ReturnableReceipt(number, note.id, tuple(lines))
 
 
@@ -115,6 +118,9 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
             total -= amount
         Payment.create(note=note.id, tender=tender, amount_cents=total)
         number = sales._close(note, total)
+        returned = {ln.line_id: ln.returned_qty + picks.get(ln.line_id, 0) for ln in original.lines}
+        loyalty.reverse(sold, number, returned, point_of_sale=sales.point_of_sale, register=sales.register_code,
+                        user_id=user_id)
         audit.record("note.refund", user_id=user_id, register=sales.register_code, receipt=number,
                      original=original.receipt_no, total_cents=total)
     return number

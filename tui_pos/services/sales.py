@@ -14,11 +14,12 @@ from peewee import fn
 from tui_pos.domain import pricing
 from tui_pos.domain.codes import MAX_QTY, check_qty, parse_entry
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
+from tui_pos.domain.loyalty import Block as LoyaltyBlock
 from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
                             PriceRate, PriceRateLine, Register, SpecificPrice, User, db, utcnow)
-from tui_pos.services import audit, catalog, customers, users
+from tui_pos.services import audit, catalog, customers, loyalty, users
 from tui_pos.services.customers import CustomerView
 
 
@@ -37,6 +38,7 @@ class LineView:
     total_cents: int
     price_source: str = "retail"   # retail | rate | specific | manual: which price won
     discount_source: str = ""      # "" | manual | group
+    offered_qty: int = 0           # units given for points
 
     @property
     def overridden(self) -> bool:
@@ -103,12 +105,13 @@ class PayResult:
 _LINE_FIELDS = (NoteLine.id, NoteLine.sku, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
                 NoteLine.list_price_cents, NoteLine.tax_rate_bp, NoteLine.tax_included,
                 NoteLine.discount_percent_bp, NoteLine.discount_cents, NoteLine.price_source,
-                NoteLine.discount_source)
+                NoteLine.discount_source, NoteLine.offered_qty)
 
 
 def _priced(row: tuple) -> pricing.PricedLine:
     return pricing.PricedLine(qty=row[3], unit_price_cents=row[4], tax_rate_bp=row[6],
-                              tax_included=row[7], discount_percent_bp=row[8], discount_cents=row[9])
+                              tax_included=row[7], discount_percent_bp=row[8], discount_cents=row[9],
+                              offered_qty=row[12])
 
 
 def _line_view(row: tuple) -> LineView:
@@ -116,7 +119,7 @@ def _line_view(row: tuple) -> LineView:
     return LineView(id=row[0], sku=row[1], name=row[2], qty=row[3], unit_price_cents=row[4],
                     list_price_cents=row[5], discount_percent_bp=row[8],
                     discount_cents=amounts.discount_cents, total_cents=amounts.total_cents,
-                    price_source=row[10], discount_source=row[11])
+                    price_source=row[10], discount_source=row[11], offered_qty=row[12])
 
 
 class SaleService:
@@ -126,7 +129,8 @@ class SaleService:
                  default_mode: str = "counter", sales_modes: list[str] | None = None,
                  max_discount_bp: int = 1000, tenders: list[str] | None = None,
                  header: list[str] | None = None, footer: list[str] | None = None,
-                 stack_discounts: bool = False, block_defaulters: bool = False) -> None:
+                 stack_discounts: bool = False, block_defaulters: bool = False,
+                 loyalty_block: str = "used") -> None:
         self.register_code = register_code
         self.point_of_sale = point_of_sale
         self.store_name = store_name or point_of_sale
@@ -138,6 +142,7 @@ class SaleService:
         self.footer = tuple(footer or ())
         self.stack_discounts = stack_discounts
         self.block_defaulters = block_defaulters
+        self.loyalty_block = loyalty_block
         self._register_id: int | None = None
 
     # ----------------------------------------------------------- plumbing
@@ -186,20 +191,21 @@ class SaleService:
     def summary(self, note_id: int) -> Summary:
         """Totals of a note: plain lines summed by the database, the rest priced here."""
         plain = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
-                 & (NoteLine.tax_included == True))  # noqa: E712
+                 & (NoteLine.tax_included == True) & (NoteLine.offered_qty == 0))  # noqa: E712
         groups = [pricing.PlainGroup(*row) for row in NoteLine.select(
             NoteLine.tax_rate_bp, fn.COUNT(NoteLine.id), fn.SUM(NoteLine.qty),
             fn.SUM(NoteLine.qty * NoteLine.unit_price_cents))
             .where(NoteLine.note == note_id, plain).group_by(NoteLine.tax_rate_bp).tuples()]
         rows = NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id, ~plain).tuples()
-        totals = pricing.note_totals([_priced(r) for r in rows], groups)
+        redeemed = Note.select(Note.redeem_cents).where(Note.id == note_id).scalar() or 0
+        totals = pricing.note_totals([_priced(r) for r in rows], groups, redeemed)
         return Summary(note_id, totals, self._paid(note_id))
 
     def view(self, note_id: int) -> NoteView:
         note = self._note(note_id, editable=False)
         rows = list(NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id)
                     .order_by(NoteLine.id).tuples())
-        totals = pricing.note_totals([_priced(r) for r in rows])
+        totals = pricing.note_totals([_priced(r) for r in rows], (), note.redeem_cents)
         payments = tuple(Payment.select(Payment.tender, Payment.amount_cents)
                          .where(Payment.note == note_id).order_by(Payment.id).tuples())
         return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
@@ -271,6 +277,7 @@ class SaleService:
                     qty=entry.qty, unit_price_cents=choice.price_cents, price_source=choice.source,
                     list_price_cents=product.price_cents, tax_rate_bp=product.tax_rate_bp,
                     tax_included=product.tax_included, discount_percent_bp=context[1],
+                    points_cost=product.points_cost,
                     discount_source="group" if context[1] else "").id
             return self.line_view(line_id), self.summary(note_id)
 
@@ -303,6 +310,7 @@ class SaleService:
                 rate_id = rate.id
         discounts = [g.discount_bp for g in CustomerGroup.select(CustomerGroup.discount_bp)
                      .join(CustomerGroupMember).where(CustomerGroupMember.customer == customer.id)]
+        discounts.append(loyalty.tier_of(customer.points_earned).discount_bp)
         return rate_id, customer_rules.group_discount_bp([d for d in discounts if d], self.stack_discounts)
 
     def _price(self, product_id: int, retail_cents: int, context: tuple[int | None, int]) -> customer_rules.PriceChoice:
@@ -346,7 +354,10 @@ class SaleService:
                 raise InputError(f"{customer.name or customer.code} is closed and cannot be attached to a note.")
             if self._paid(note_id):
                 raise InputError("Payment has started on this note: the customer cannot change now.")
-            Note.update(customer=customer_id).where(Note.id == note_id).execute()
+            tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
+            Note.update(customer=customer_id, tier_name=tier.name, tier_multiplier=tier.multiplier,
+                        redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
+            NoteLine.update(offered_qty=0).where(NoteLine.note == note_id).execute()
             note.customer_id = customer_id
             self._reprice(note)
             return self.view(note_id)
@@ -356,7 +367,9 @@ class SaleService:
             note = self._note(note_id)
             if self._paid(note_id):
                 raise InputError("Payment has started on this note: the customer cannot change now.")
-            Note.update(customer=None).where(Note.id == note_id).execute()
+            Note.update(customer=None, tier_name="", tier_multiplier="1", redeem_points=0, redeem_cents=0).where(
+                Note.id == note_id).execute()
+            NoteLine.update(offered_qty=0).where(NoteLine.note == note_id).execute()
             note.customer_id = None
             self._reprice(note)
             return self.view(note_id)
@@ -427,6 +440,92 @@ class SaleService:
                          register=self.register_code, note=note_id, sku=line.sku,
                          from_cents=line.unit_price_cents, to_cents=price_cents)
             return self.line_view(line_id), self.summary(note_id)
+
+    # ----------------------------------------------------------- loyalty at the register
+
+    def loyalty(self, note_id: int) -> "loyalty.NoteLoyalty | None":
+        """Balance, tier and what the note will earn (None without customer or program)."""
+        return loyalty.note_loyalty(self._note(note_id, editable=False), self.point_of_sale)
+
+    def _loyalty_state(self, note: Note) -> "loyalty.NoteLoyalty":
+        if not note.customer_id:
+            raise InputError("Attach a customer first (F2): points belong to a customer.")
+        state = loyalty.note_loyalty(note, self.point_of_sale)
+        if state is None:
+            raise InputError("No loyalty program yet: import one with `tui-pos import loyalty FILE.toml`.")
+        return state
+
+    def redeem(self, note_id: int, points: int | None = None, *, preset: int | None = None) -> Summary:
+        """F4: money off with points. None redeems the most allowed; `preset` is 1-9; 0 points removes it.
+
+        Checked against the balance now; debited when the sale completes (in its transaction).
+        """
+        with db.atomic():
+            note = self._note(note_id)
+            state = self._loyalty_state(note)
+            prog = state.program
+            if self._paid(note_id):
+                raise InputError("Payment has started on this note: points can no longer be redeemed.")
+            Note.update(redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
+            total = self.summary(note_id).totals.total_cents  # without any redemption
+            balance = state.balance - state.offered_points
+            if points == 0:
+                return self.summary(note_id)
+            if preset is not None:
+                if not 1 <= preset <= len(prog.presets):
+                    raise InputError(f"There is no preset {preset}: the program has {len(prog.presets)}.")
+                chosen = prog.presets[preset - 1]
+                points, value = chosen.points, chosen.value_cents
+                problem = prog.check_redemption(points, value, balance, total)
+                if problem and not problem.startswith("Points are redeemed in steps"):
+                    raise InputError(problem)
+            else:
+                if points is None:
+                    points = prog.most_redeemable(balance, total)
+                    if not points:
+                        raise InputError(f"Nothing to redeem: {balance} points available, at least {prog.minimum} "
+                                         "needed, within the note's total.")
+                value = prog.value_of(points)
+                problem = prog.check_redemption(points, value, balance, total)
+                if problem:
+                    raise InputError(problem)
+            Note.update(redeem_points=points, redeem_cents=value).where(Note.id == note_id).execute()
+            return self.summary(note_id)
+
+    def offer_lines(self, note_id: int) -> list["loyalty.OfferLine"]:
+        return loyalty.offer_lines(note_id)
+
+    def can_offer(self, note_id: int) -> bool:
+        return loyalty.can_offer(self._note(note_id, editable=False), self.point_of_sale)
+
+    def set_offers(self, note_id: int, offered: dict[int, int]) -> Summary:
+        """The Offer tab's Enter: how many units of each line are given for points."""
+        with db.atomic():
+            note = self._note(note_id)
+            state = self._loyalty_state(note)
+            if self._paid(note_id):
+                raise InputError("Payment has started on this note: nothing more can be offered.")
+            lines = {ln.line_id: ln for ln in loyalty.offer_lines(note_id)}
+            cost = 0
+            for line_id, qty in offered.items():
+                line = lines.get(line_id)
+                if line is None:
+                    raise InputError("That line cannot be offered (its product has no points cost).")
+                if not 0 <= qty <= line.qty:
+                    raise InputError(f"{line.name}: offer from 0 to {line.qty} units.")
+                cost += qty * line.points_cost
+            if cost + state.redeem_points > state.balance:
+                raise InputError(f"That costs {cost} points; the customer has {state.balance - state.redeem_points} "
+                                 "available.")
+            for line_id, qty in offered.items():
+                NoteLine.update(offered_qty=qty).where(NoteLine.id == line_id).execute()
+            if state.redeem_points:
+                # the note got cheaper: keep the redemption within it
+                total = pricing.note_totals([_priced(r) for r in NoteLine.select(*_LINE_FIELDS).where(
+                    NoteLine.note == note_id).tuples()]).total_cents
+                if state.redeem_cents > total:
+                    Note.update(redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
+            return self.summary(note_id)
 
     # ----------------------------------------------------------- park / resume / cancel
 
@@ -500,6 +599,8 @@ class SaleService:
                     if approved is not None:
                         audit.record("sale.defaulter_approved", approved_by=approved, register=self.register_code,
                                      note=note_id, customer=customer.code)
+            if note.redeem_cents and s.totals.redeemed_cents < note.redeem_cents:
+                raise InputError("The points redeemed are worth more than the note now: change them with F4.")
             if amount_cents is None:
                 tender, amount_cents = "cash", max(s.due_cents, 0)
             settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents)
@@ -527,6 +628,9 @@ class SaleService:
                     total_cents=total_cents).where(Note.id == note.id).execute()
         if note.customer_id:
             Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
+            if note.kind == "sale":
+                loyalty.settle(Note.get_by_id(note.id), receipt_no, point_of_sale=self.point_of_sale,
+                               register=self.register_code, user_id=note.cashier_id)
         return receipt_no
 
     # ----------------------------------------------------------- receipts
@@ -544,13 +648,18 @@ class SaleService:
         rows = list(NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note.id)
                     .order_by(NoteLine.id).tuples())
         priced = [_priced(r) for r in rows]
-        totals = pricing.note_totals(priced)
+        totals = pricing.note_totals(priced, (), note.redeem_cents)
         lines = []
         for r, p in zip(rows, priced):
             a = pricing.line_amounts(p)
-            lines.append(ReceiptLine(name=r[2], qty=r[3], unit_price_cents=r[4], gross_cents=a.gross_cents,
+            lines.append(ReceiptLine(name=r[2], qty=r[3] - r[12], unit_price_cents=r[4], gross_cents=a.gross_cents,
                                      discount_cents=a.discount_cents, total_cents=a.total_cents,
-                                     discount_percent_bp=r[8]))
+                                     discount_percent_bp=r[8], offered_qty=r[12]))
+        block = None
+        if note.customer_id and note.loyalty_before is not None and (
+                note.loyalty_used or self.loyalty_block == "always"):
+            block = LoyaltyBlock(note.loyalty_before, note.loyalty_used, note.loyalty_earned, note.loyalty_after,
+                                 note.tier_name, value_mode=(loyalty.program() or loyalty.rules.Program()).mode == "value")
         payments = tuple(Payment.select(Payment.tender, Payment.amount_cents)
                          .where(Payment.note == note.id).order_by(Payment.id).tuples())
         paid = sum(p[1] for p in payments)
@@ -561,4 +670,5 @@ class SaleService:
                        cashier=cashier, sales_mode=note.sales_mode, lines=tuple(lines), totals=totals,
                        payments=payments, change_cents=change, kind=note.kind,
                        return_of=note.return_of.receipt_no if note.return_of_id else "",
-                       header=self.header, footer=self.footer, reprint=reprint)
+                       header=self.header, footer=self.footer, reprint=reprint, loyalty=block,
+                       redeemed_points=note.redeem_points)

@@ -1,0 +1,363 @@
+"""Loyalty rules (SPEC.md "Earning, in one rule", seeds 000, 001, 002, 004): pure, exact.
+
+Points are integers; money is cents. Intermediate amounts are Fractions so
+that the note's points are rounded down exactly once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from tui_pos.domain.errors import PosError
+
+
+class ProgramError(PosError):
+    """A bad program file; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    threshold: int
+    multiplier: str = "1"        # a decimal string, e.g. "1.5"
+    discount_bp: int = 0
+
+    @property
+    def factor(self) -> Fraction:
+        return Fraction(Decimal(self.multiplier))
+
+
+@dataclass(frozen=True)
+class SectionRate:
+    """A section's own earning rate, replacing the program's."""
+
+    name: str
+    earn_points: int = 1
+    per_amount_cents: int = 100
+    value_percent_bp: int = 0
+
+
+@dataclass(frozen=True)
+class Preset:
+    points: int
+    value_cents: int
+
+
+@dataclass(frozen=True)
+class StampOffer:
+    name: str
+    count: int
+    reward_sku: str
+    section: str = ""
+    sku: str = ""
+
+
+@dataclass(frozen=True)
+class Program:
+    mode: str = "points"                 # points | value (the balance is money, in cents)
+    earn_points: int = 1
+    per_amount_cents: int = 100
+    value_percent_bp: int = 0
+    per_visit: int = 0
+    exclude_discounted: bool = True
+    sales_modes: tuple[str, ...] = ()
+    points_of_sale: tuple[str, ...] = ()
+    expire_months: int = 0
+    redeem_points: int = 100
+    redeem_value_cents: int = 100
+    minimum: int = 100
+    presets: tuple[Preset, ...] = ()
+    tiers: tuple[Tier, ...] = ()
+    sections: tuple[SectionRate, ...] = ()
+    offers: tuple[StampOffer, ...] = ()
+
+    # ------------------------------------------------------------ tiers
+
+    def tier_for(self, earned: int) -> Tier:
+        """The tier held with `earned` lifetime points (the highest threshold reached)."""
+        held = Tier("", 0)
+        for tier in self.tiers:
+            if earned >= tier.threshold:
+                held = tier
+        return held
+
+    def section_rate(self, section: str) -> SectionRate | None:
+        return next((s for s in self.sections if s.name == section), None)
+
+    # ------------------------------------------------------------ redemption
+
+    def value_of(self, points: int) -> int:
+        """Cents that `points` take off at the standard rate."""
+        if self.mode == "value":
+            return points
+        return points * self.redeem_value_cents // self.redeem_points
+
+    def step(self) -> int:
+        return 1 if self.mode == "value" else self.redeem_points
+
+    def most_redeemable(self, balance: int, note_total_cents: int) -> int:
+        """The most points Enter on F4 redeems: whole steps, within balance and note; 0 if under the minimum."""
+        step = self.step()
+        points = (max(0, balance) // step) * step
+        while points > 0 and self.value_of(points) > note_total_cents:
+            points -= step
+        return points if points >= self.minimum else 0
+
+    def check_redemption(self, points: int, value_cents: int, balance: int, note_total_cents: int) -> str | None:
+        """Why this redemption is refused, or None."""
+        if points <= 0:
+            return "Type a number of points to redeem."
+        if points > balance:
+            return f"The customer has {balance} points; {points} is more than the balance."
+        if points < self.minimum:
+            return f"At least {self.minimum} points can be redeemed at a time."
+        if self.mode == "points" and points % self.redeem_points:
+            return f"Points are redeemed in steps of {self.redeem_points}."
+        if value_cents > note_total_cents:
+            return "That is worth more than the note: redeem fewer points."
+        return None
+
+    # ------------------------------------------------------------ storage
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> "Program":
+        return cls(**{**data,
+                      "sales_modes": tuple(data["sales_modes"]), "points_of_sale": tuple(data["points_of_sale"]),
+                      "presets": tuple(Preset(**p) for p in data["presets"]),
+                      "tiers": tuple(Tier(**t) for t in data["tiers"]),
+                      "sections": tuple(SectionRate(**s) for s in data["sections"]),
+                      "offers": tuple(StampOffer(**o) for o in data["offers"])})
+
+
+# ---------------------------------------------------------------- parsing the TOML file
+
+def _cents(value: Any, key: str) -> int:
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise ProgramError(f"{key} = {value!r}: expected an amount such as \"1.00\"") from None
+    if isinstance(value, bool) or not d.is_finite() or d < 0 or d != d.quantize(Decimal("0.01")):
+        raise ProgramError(f"{key} = {value!r}: expected an amount of 0 or more with at most 2 decimals")
+    return int(d * 100)
+
+
+def _int(value: Any, key: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ProgramError(f"{key} = {value!r}: expected a whole number of {minimum} or more")
+    return value
+
+
+def _percent_bp(value: Any, key: str) -> int:
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        raise ProgramError(f"{key} = {value!r}: expected a percentage such as \"5\"") from None
+    if isinstance(value, bool) or not d.is_finite() or not 0 <= d <= 100 or d != d.quantize(Decimal("0.01")):
+        raise ProgramError(f"{key} = {value!r}: expected a percentage from 0 to 100")
+    return int(d * 100)
+
+
+def _known(table: dict, allowed: set[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ProgramError(f"{where}{key}: unknown key; expected one of {', '.join(sorted(allowed))}")
+
+
+def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
+                  known_skus: set[str] | None = None) -> Program:
+    """Check a parsed loyalty.toml; raise ProgramError naming the key."""
+    _known(raw, {"program", "redemption", "tiers", "sections", "offers"}, "")
+    p = raw.get("program", {})
+    r = raw.get("redemption", {})
+    if not isinstance(p, dict) or not isinstance(r, dict):
+        raise ProgramError("[program] and [redemption] must be tables")
+    _known(p, {"mode", "earn_points", "per_amount", "value_percent", "per_visit", "exclude_discounted",
+               "sales_modes", "points_of_sale", "expire_months"}, "program.")
+    _known(r, {"points", "value", "minimum", "presets"}, "redemption.")
+    mode = p.get("mode", "points")
+    if mode not in ("points", "value"):
+        raise ProgramError(f"program.mode = {mode!r}: expected \"points\" or \"value\"")
+    per_amount = _cents(p.get("per_amount", "1.00"), "program.per_amount")
+    if per_amount == 0:
+        raise ProgramError("program.per_amount = 0: expected an amount above 0")
+    for key in ("sales_modes", "points_of_sale"):
+        value = p.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ProgramError(f"program.{key}: expected a list of names")
+    exclude = p.get("exclude_discounted", True)
+    if not isinstance(exclude, bool):
+        raise ProgramError(f"program.exclude_discounted = {exclude!r}: expected true or false")
+    redeem_points = _int(r.get("points", 100), "redemption.points", 1)
+    presets = []
+    for i, preset in enumerate(r.get("presets", [])):
+        where = f"redemption.presets[{i}]"
+        if not isinstance(preset, dict):
+            raise ProgramError(f"{where}: expected {{ points = ..., value = \"...\" }}")
+        _known(preset, {"points", "value"}, where + ".")
+        presets.append(Preset(_int(preset.get("points"), where + ".points", 1),
+                              _cents(preset.get("value"), where + ".value")))
+    if len(presets) > 9:
+        raise ProgramError("redemption.presets: at most 9 (keys 1-9)")
+    tiers = []
+    for i, tier in enumerate(raw.get("tiers", [])):
+        where = f"tiers[{i}]"
+        _known(tier, {"name", "threshold", "multiplier", "discount_percent"}, where + ".")
+        name = tier.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ProgramError(f"{where}.name: expected a name")
+        try:
+            multiplier = Decimal(str(tier.get("multiplier", "1")))
+        except InvalidOperation:
+            raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number such as \"1.5\"") from None
+        if not multiplier.is_finite() or multiplier < 0:
+            raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number of 0 or more")
+        tiers.append(Tier(name.strip(), _int(tier.get("threshold", 0), where + ".threshold"), str(multiplier),
+                          _percent_bp(tier.get("discount_percent", "0"), where + ".discount_percent")))
+    thresholds = [t.threshold for t in tiers]
+    for t in tiers:
+        if thresholds.count(t.threshold) > 1:
+            raise ProgramError(f"tiers: two tiers at threshold {t.threshold}; each tier needs its own threshold")
+    sections = []
+    for i, sec in enumerate(raw.get("sections", [])):
+        where = f"sections[{i}]"
+        _known(sec, {"name", "earn_points", "per_amount", "value_percent"}, where + ".")
+        name = sec.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ProgramError(f"{where}.name: expected a section name")
+        if known_sections is not None and name not in known_sections:
+            raise ProgramError(f"{where}.name = {name!r}: no such section; expected one of "
+                               + ", ".join(sorted(known_sections)))
+        sec_amount = _cents(sec.get("per_amount", "1.00"), where + ".per_amount")
+        if sec_amount == 0:
+            raise ProgramError(f"{where}.per_amount = 0: expected an amount above 0")
+        sections.append(SectionRate(name, _int(sec.get("earn_points", 1), where + ".earn_points"), sec_amount,
+                                    _percent_bp(sec.get("value_percent", "0"), where + ".value_percent")))
+    offers = []
+    for i, off in enumerate(raw.get("offers", [])):
+        where = f"offers[{i}]"
+        _known(off, {"name", "section", "sku", "count", "reward_sku"}, where + ".")
+        section, sku = off.get("section", ""), str(off.get("sku", "")).upper()
+        if bool(section) == bool(sku):
+            raise ProgramError(f"{where}: give either a section or a sku")
+        if section and known_sections is not None and section not in known_sections:
+            raise ProgramError(f"{where}.section = {section!r}: no such section")
+        reward = str(off.get("reward_sku", "")).upper()
+        for key, value in (("sku", sku), ("reward_sku", reward)):
+            if value and known_skus is not None and value not in known_skus:
+                raise ProgramError(f"{where}.{key} = {value!r}: no product has this SKU")
+        if not reward:
+            raise ProgramError(f"{where}.reward_sku: expected the SKU given as the reward")
+        offers.append(StampOffer(str(off.get("name") or f"offer {i + 1}"), _int(off.get("count"), where + ".count", 1),
+                                 reward, section, sku))
+    return Program(
+        mode=mode, earn_points=_int(p.get("earn_points", 1), "program.earn_points"), per_amount_cents=per_amount,
+        value_percent_bp=_percent_bp(p.get("value_percent", "0"), "program.value_percent"),
+        per_visit=_int(p.get("per_visit", 0), "program.per_visit"), exclude_discounted=exclude,
+        sales_modes=tuple(p.get("sales_modes", [])), points_of_sale=tuple(p.get("points_of_sale", [])),
+        expire_months=_int(p.get("expire_months", 0), "program.expire_months"),
+        redeem_points=redeem_points, redeem_value_cents=_cents(r.get("value", "1.00"), "redemption.value"),
+        minimum=_int(r.get("minimum", redeem_points), "redemption.minimum"), presets=tuple(presets),
+        tiers=tuple(sorted(tiers, key=lambda t: t.threshold)), sections=tuple(sections), offers=tuple(offers))
+
+
+# ---------------------------------------------------------------- earning
+
+@dataclass(frozen=True)
+class EarnLine:
+    """What earning needs from one note line."""
+
+    paid_cents: int              # the line's amount for its paid (not offered) units, after its discounts
+    qty: int                     # paid units
+    product_points: int | None   # None: by the rules; N: per unit; 0: earns nothing
+    section: str = ""
+    percent_discount: bool = False
+
+
+def eligible(program: Program, line: EarnLine) -> bool:
+    if line.qty <= 0 or line.product_points == 0:
+        return False
+    return not (program.exclude_discounted and line.percent_discount)
+
+
+def in_program(program: Program, sales_mode: str, point_of_sale: str) -> bool:
+    return ((not program.sales_modes or sales_mode in program.sales_modes)
+            and (not program.points_of_sale or point_of_sale in program.points_of_sale))
+
+
+def earn_base(program: Program, lines: list[EarnLine], redeemed_cents: int = 0,
+              per_visit: bool = True) -> Fraction:
+    """Points before the tier multiplier, exact (a Fraction)."""
+    total = sum(line_contributions(program, lines, redeemed_cents), Fraction(0))
+    return total + (program.per_visit if per_visit else 0)
+
+
+def earned_points(program: Program, lines: list[EarnLine], *, multiplier: Fraction, redeemed_cents: int = 0,
+                  sales_mode: str = "", point_of_sale: str = "", per_visit: bool = True) -> int:
+    """SPEC: floor(multiplier x (rule points on money paid + per-unit points + per-visit)), once per note."""
+    if not in_program(program, sales_mode, point_of_sale):
+        return 0
+    return math.floor(multiplier * earn_base(program, lines, redeemed_cents, per_visit))
+
+
+@dataclass(frozen=True)
+class Block:
+    """The receipt's loyalty block."""
+
+    previous: int
+    used: int
+    earned: int
+    new: int
+    tier: str = ""
+    value_mode: bool = False
+
+
+__all__ = ["Program", "Tier", "SectionRate", "Preset", "StampOffer", "ProgramError", "parse_program",
+           "EarnLine", "earned_points", "earn_base", "eligible", "in_program", "Block", "field"]
+
+
+def line_contributions(program: Program, lines: list[EarnLine], redeemed_cents: int = 0) -> list[Fraction]:
+    """Each line's points before the multiplier (0 for lines that are not eligible)."""
+    chosen = [eligible(program, ln) for ln in lines]
+    amount = sum(ln.paid_cents for ln, ok in zip(lines, chosen) if ok)
+    off = Fraction(min(redeemed_cents, amount))
+    out = []
+    for ln, ok in zip(lines, chosen):
+        if not ok:
+            out.append(Fraction(0))
+        elif ln.product_points is not None:
+            out.append(Fraction(ln.qty * ln.product_points))
+        else:
+            paid = Fraction(ln.paid_cents) - (off * ln.paid_cents / amount if amount else 0)
+            rate = program.section_rate(ln.section)
+            if program.mode == "value":
+                bp = rate.value_percent_bp if rate else program.value_percent_bp
+                out.append(paid * bp / 10000)
+            else:
+                earn, per = (rate.earn_points, rate.per_amount_cents) if rate else (program.earn_points,
+                                                                                     program.per_amount_cents)
+                out.append(paid * earn / per)
+    return out
+
+
+def earned_after_returns(program: Program, lines: list[EarnLine], kept: list[Fraction], *, multiplier: Fraction,
+                         redeemed_cents: int = 0, sales_mode: str = "", point_of_sale: str = "") -> int:
+    """What the note would have earned with only the kept share of each line (1 = nothing returned).
+
+    A return reverses the difference, so any number of partial returns adds
+    up to exactly what the returned units earned. Per-visit points stay until
+    everything has come back.
+    """
+    if not in_program(program, sales_mode, point_of_sale):
+        return 0
+    parts = line_contributions(program, lines, redeemed_cents)
+    total = sum((p * k for p, k in zip(parts, kept)), Fraction(0))
+    if any(k > 0 for k in kept):
+        total += program.per_visit
+    return math.floor(multiplier * total)
