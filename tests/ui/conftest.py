@@ -16,18 +16,13 @@ def make_app(tmp_path):
         cfg = from_dict({"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "printer": printer,
                          "receipt": {"footer": ["Thank you!"]}})
         runtime = build(cfg)
-        from tui_pos.services.demo import seed_demo
-        if demo_users:
-            seed_demo()
-        else:
-            from tui_pos.services.demo import DEMO_USERS  # noqa: F401  (catalogue only)
-            import tui_pos.services.demo as demo
-            saved = demo.DEMO_USERS
-            demo.DEMO_USERS = []
-            try:
-                seed_demo()
-            finally:
-                demo.DEMO_USERS = saved
+        import tui_pos.services.demo as demo
+        saved = demo.DEMO_USERS
+        demo.DEMO_USERS = saved if demo_users else []  # no users: the register opens without a PIN
+        try:
+            demo.seed_demo(with_loyalty=False)  # tests make their own customers and programs
+        finally:
+            demo.DEMO_USERS = saved
         return PosApp(runtime)
     yield make
     if db.obj is not None and not db.is_closed():

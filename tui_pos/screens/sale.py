@@ -22,6 +22,7 @@ from tui_pos.services import customers, users
 from tui_pos.services.customers import CustomerView
 from tui_pos.services.sales import LineView, NoteView, PayResult, SaleService, ScanResult, Summary
 from tui_pos.screens.customers import CustomerLookup, LookupOutcome, receipt_text_for
+from tui_pos.screens.loyalty import OfferScreen, RedeemDialog
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
@@ -38,6 +39,7 @@ class SaleScreen(Screen):
     BINDINGS = [
         Binding("f2", "customer", "Customer", id="sale.customer", priority=True),
         Binding("f3", "search", "Search", id="sale.search", priority=True),
+        Binding("f4", "redeem", "Points", id="sale.redeem", priority=True),
         Binding("f5", "quantity", "Qty", id="sale.quantity", priority=True),
         Binding("f6", "discount", "Discount", id="sale.discount", priority=True),
         Binding("f7", "return", "Return", id="sale.return", priority=True),
@@ -63,6 +65,7 @@ class SaleScreen(Screen):
         self.money = money
         self.user = user
         self.note_id: int | None = None
+        self.customer_text = ""
 
     # ------------------------------------------------------------ layout
 
@@ -88,14 +91,16 @@ class SaleScreen(Screen):
         """Repaint the whole note (on start, resume, after a sale)."""
         view: NoteView = self.sales.view(self.note_id)
         self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
+        self._show_customer(view.customer)
         self._show_summary(view.summary)
         self._show_status(view)
-        self._show_customer(view.customer)
 
     def _cells(self, line: LineView) -> tuple[str, str, str, str, str]:
         marker = {"manual": "*", "rate": "R", "specific": "S"}.get(line.price_source, "")
         price = self.money(line.unit_price_cents) + marker
-        if line.discount_percent_bp:
+        if line.offered_qty:
+            disc = "Offered" if line.offered_qty == line.qty else f"{line.offered_qty} Off."
+        elif line.discount_percent_bp:
             disc = f"{line.discount_percent_bp / 100:g}%"
         elif line.discount_cents:
             disc = self.money(line.discount_cents)
@@ -107,11 +112,26 @@ class SaleScreen(Screen):
         """Add or update one row; only that row and the cursor are repainted."""
         self.query_one("#lines", NoteLines).upsert(str(line.id), self._cells(line))
 
+    def _show_loyalty(self) -> None:
+        """Balance, tier and what this note will earn, under the customer's name."""
+        if not self.customer_text:
+            return
+        state = self.guarded(lambda: self.sales.loyalty(self.note_id))
+        text = self.customer_text
+        if state is not None:
+            balance = f"[b $error]{state.balance}[/]" if state.balance < 0 else str(state.balance)
+            text += (f"\n{state.tier or 'Points'}: {balance}" + f"\nThis note +{state.will_earn}")
+            if state.redeem_points or state.offered_points:
+                text += f"\nUsing {state.redeem_points + state.offered_points}"
+        self.query_one("#customer", Static).update(text)
+
     def _show_summary(self, summary: Summary) -> None:
+        self._show_loyalty()
         t = summary.totals
         m = self.money
         text = (f"Lines  {t.line_count}\nItems  {t.item_count}\n"
-                + (f"Disc.  {m(t.discount_cents)}\n" if t.discount_cents else "")
+                + (f"Points -{m(t.redeemed_cents)}\n" if t.redeemed_cents else "")
+                + (f"Disc.  {m(t.discount_cents - t.redeemed_cents)}\n" if t.discount_cents - t.redeemed_cents else "")
                 + f"Tax    {m(t.tax_cents)}\n\n[b]TOTAL[/]\n[b]{m(t.total_cents)}[/]")
         if summary.paid_cents:
             text += f"\n\nPaid   {m(summary.paid_cents)}\nDue    {m(summary.due_cents)}"
@@ -126,6 +146,7 @@ class SaleScreen(Screen):
             f" · note {view.id}{label}")
 
     def _show_customer(self, customer: CustomerView | None) -> None:
+        self.customer_text = ""
         panel = self.query_one("#customer", Static)
         panel.set_class(False, "pending")
         panel.set_class(False, "defaulter")
@@ -137,7 +158,7 @@ class SaleScreen(Screen):
             text += "\n[b $warning]PENDING PAYMENTS[/]"
         elif customer.payment_status == 2:
             text += "\n[b $error]DEFAULTER[/]"
-        text += f"\nPoints {customer.points_balance}"
+        self.customer_text = text
         panel.update(text)
 
     def say(self, text: str, *, error: bool = False) -> None:
@@ -390,11 +411,35 @@ class SaleScreen(Screen):
         self.with_manager(lambda approver: self.sales.cancel(self.note_id, user_id=uid, approver_id=approver)
                           or True, cancelled)
 
+    def action_redeem(self) -> None:
+        state = self.guarded(lambda: self.sales.loyalty_required(self.note_id))
+        if state is None:
+            return
+
+        def done(summary: Summary | None) -> None:
+            if summary is not None:
+                self.load_note()
+                t = summary.totals
+                self.say(f"Points redeemed: {self.money(t.redeemed_cents)} off." if t.redeemed_cents
+                         else "No points redeemed on this note.")
+        self.app.push_screen(RedeemDialog(self.sales, self.note_id, state, self.money), done)
+
     def action_pay(self) -> None:
         if not self.query_one("#lines", NoteLines).row_count:
             self.say("The note is empty: scan something first.", error=True)
             return
+        if self.guarded(lambda: self.sales.can_offer(self.note_id)):
+            state = self.sales.loyalty(self.note_id)
 
+            def offered(saved: bool | None) -> None:
+                if saved:
+                    self.load_note()
+                self._open_payment()
+            self.app.push_screen(OfferScreen(self.sales, self.note_id, state), offered)
+            return
+        self._open_payment()
+
+    def _open_payment(self) -> None:
         def finished(result: PayResult | None) -> None:
             if result is None:
                 self._show_summary(self.sales.summary(self.note_id))

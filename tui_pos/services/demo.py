@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from stdnum import ean
 
 from tui_pos.domain.text import search_key
-from tui_pos.models import Barcode, Product, Section, User, db
+from tui_pos.models import Barcode, Customer, LoyaltyProgram, Product, Section, User, db
 from tui_pos.services import users
 
 DEMO_USERS = [("Ana", "cashier", "1111"), ("Marco", "manager", "2222"), ("Admin", "admin", "9999")]
@@ -37,14 +39,40 @@ DEMO_PRODUCTS = [
 ]
 
 
+# points a product costs when offered (seed 001: products marked Offer/Offered)
+DEMO_POINTS_COST = {"ESP": 150, "AMER": 200, "CROI": 175, "MUFB": 250, "BROW": 275, "MUG": 900}
+
+DEMO_PROGRAM = {
+    "program": {"mode": "points", "earn_points": 1, "per_amount": "1.00", "per_visit": 5,
+                "exclude_discounted": True},
+    "redemption": {"points": 100, "value": "1.00", "minimum": 100,
+                   "presets": [{"points": 500, "value": "6.00"}, {"points": 150, "value": "1.50"}]},
+    "tiers": [{"name": "Bronze", "threshold": 0, "multiplier": "1", "discount_percent": "0"},
+              {"name": "Silver", "threshold": 500, "multiplier": "1.5", "discount_percent": "0"},
+              {"name": "Gold", "threshold": 2000, "multiplier": "2", "discount_percent": "0"},
+              {"name": "Platinum", "threshold": 5000, "multiplier": "3", "discount_percent": "10"}],
+    "sections": [{"name": "Coffee", "earn_points": 2, "per_amount": "1.00"}],
+}
+
+# code, name, phone, card, payment status, opening points
+DEMO_CUSTOMERS = [
+    ("C-ANA", "Ana Núñez", "6123-4567", "LOY-0001", 0, 820),
+    ("C-LUIS", "Luis Batista", "6555-0101", "LOY-0002", 1, 150),
+    ("C-ROSA", "Rosa Herrera", "6777-2020", "LOY-0003", 2, 2400),
+]
+
+
 def demo_barcode(index: int) -> str:
     """A valid EAN-13 in Panama's 745 prefix."""
     body = f"745{100000000 + index:09d}"[:12]
     return body + ean.calc_check_digit(body)
 
 
-def seed_demo() -> bool:
-    """Seed users and products when the database has none. Returns True if it seeded."""
+def seed_demo(with_loyalty: bool = True) -> bool:
+    """Seed users, products and (`with_loyalty`) a loyalty program and customers, each when absent.
+
+    Returns True if it seeded anything.
+    """
     seeded = False
     if not User.select().exists():
         for name, role, pin in DEMO_USERS:
@@ -57,7 +85,22 @@ def seed_demo() -> bool:
                 if section not in sections:
                     sections[section] = Section.create(name=section).id
                 product = Product.create(sku=sku, name=name, section=sections[section], price_cents=price,
-                                         tax_rate_bp=rate, search_text=search_key(f"{name} {sku}"))
+                                         tax_rate_bp=rate, search_text=search_key(f"{name} {sku}"),
+                                         points_cost=DEMO_POINTS_COST.get(sku))
                 Barcode.create(code=demo_barcode(index), product=product.id)
+        seeded = True
+    if with_loyalty and not LoyaltyProgram.select().exists():
+        from tui_pos.domain.loyalty import parse_program
+        program = parse_program(DEMO_PROGRAM, {s.name for s in Section.select()})
+        LoyaltyProgram.create(document=json.dumps(program.to_dict()))
+        seeded = True
+    if with_loyalty and not Customer.select().exists():
+        from tui_pos.services import customers, loyalty
+        with db.atomic():
+            for code, name, phone, card, status, points in DEMO_CUSTOMERS:
+                c = Customer.create(code=code)
+                customers._apply(c, customers.clean({"name": name, "phone": phone, "cards": card,
+                                                     "payment_status": str(status)}, "PA"))
+                loyalty.opening_balance(c.id, points)
         seeded = True
     return seeded

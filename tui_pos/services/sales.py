@@ -447,6 +447,10 @@ class SaleService:
         """Balance, tier and what the note will earn (None without customer or program)."""
         return loyalty.note_loyalty(self._note(note_id, editable=False), self.point_of_sale)
 
+    def loyalty_required(self, note_id: int) -> "loyalty.NoteLoyalty":
+        """The note's loyalty state, or InputError saying what is missing (no customer, no program)."""
+        return self._loyalty_state(self._note(note_id))
+
     def _loyalty_state(self, note: Note) -> "loyalty.NoteLoyalty":
         if not note.customer_id:
             raise InputError("Attach a customer first (F2): points belong to a customer.")

@@ -1,0 +1,182 @@
+"""F4 (money off with points) and the Offer tab that F10 opens first (seed 001)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.events import Key
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Static
+
+from tui_pos.domain.errors import PosError
+from tui_pos.services.loyalty import NoteLoyalty, OfferLine
+from tui_pos.services.sales import SaleService, Summary
+
+
+class RedeemDialog(ModalScreen[Summary | None]):
+    """Enter: the most allowed. 1-9: a preset. Tab, a number, Enter: that many. 0: none."""
+
+    AUTO_FOCUS = ""  # nothing focused: keys 1-9 pick presets; Tab (or a digit past the presets) focuses the number field
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Back", id="redeem.cancel"),
+        Binding("enter", "most", "Most allowed", id="redeem.most"),
+        Binding("tab", "type_points", "Type points", id="redeem.type"),
+    ]
+
+    def __init__(self, sales: SaleService, note_id: int, state: NoteLoyalty, money: Callable[[int], str]) -> None:
+        super().__init__()
+        self.sales = sales
+        self.note_id = note_id
+        self.state = state
+        self.money = money
+
+    def compose(self) -> ComposeResult:
+        prog = self.state.program
+        available = self.state.balance - self.state.offered_points
+        unit = "" if prog.mode == "points" else " (value)"
+        worth = self.money(prog.value_of(max(0, available) // prog.step() * prog.step()))
+        presets = "\n".join(f"  {i}: {p.points} points -> {self.money(p.value_cents)} off"
+                            for i, p in enumerate(prog.presets, start=1)) or "  (no presets)"
+        with Vertical(classes="dialog", id="redeem"):
+            yield Label("Redeem points", classes="dialog-title")
+            yield Static(f"Available{unit}: {available} points, worth {worth}\n"
+                         f"Rate: {prog.redeem_points} points = {self.money(prog.redeem_value_cents)}, "
+                         f"at least {prog.minimum}\n"
+                         f"Presets:\n{presets}", id="redeem-info")
+            yield Input(placeholder="points (Tab to type a number)", id="redeem-points", restrict=r"\d*")
+            yield Static("", id="redeem-message")
+            yield Label("Enter: most allowed  1-9: preset  Tab: type points  0: none  Escape: back",
+                        classes="dialog-help")
+
+    def on_mount(self) -> None:
+        if not self.state.program.presets:
+            self.query_one("#redeem-points", Input).focus()
+
+    def on_key(self, event: Key) -> None:
+        field = self.query_one("#redeem-points", Input)
+        if field.has_focus or not event.character or not event.character.isdigit():
+            return
+        event.stop()
+        digit = int(event.character)
+        if digit == 0:
+            self._apply(lambda: self.sales.redeem(self.note_id, 0))
+        elif digit <= len(self.state.program.presets):
+            self._apply(lambda: self.sales.redeem(self.note_id, preset=digit))
+        else:  # the start of a number of points
+            field.focus()
+            field.value = event.character
+            field.cursor_position = 1
+
+    def action_type_points(self) -> None:
+        self.query_one("#redeem-points", Input).focus()
+
+    def action_most(self) -> None:
+        self._apply(lambda: self.sales.redeem(self.note_id))
+
+    @on(Input.Submitted, "#redeem-points")
+    def _typed(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            self.action_most()
+        else:
+            self._apply(lambda: self.sales.redeem(self.note_id, int(text)))
+
+    def _apply(self, call) -> None:
+        try:
+            summary = call()
+        except PosError as exc:
+            msg = self.query_one("#redeem-message", Static)
+            msg.update(str(exc))
+            msg.add_class("error")
+            self.app.bell()
+            return
+        self.dismiss(summary)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class OfferScreen(ModalScreen[bool]):
+    """Space: Offer/Offered on the highlighted line (a unit at a time). Enter validates, Escape leaves as it was.
+
+    Dismisses True when the offers were saved, False when left unchanged.
+    """
+
+    BINDINGS = [
+        Binding("space", "toggle", "Offer/Offered", id="offer.toggle"),
+        Binding("enter", "validate", "Validate", id="offer.validate", priority=True),
+        Binding("escape", "leave", "Without offering", id="offer.leave"),
+    ]
+
+    def __init__(self, sales: SaleService, note_id: int, state: NoteLoyalty) -> None:
+        super().__init__()
+        self.sales = sales
+        self.note_id = note_id
+        self.state = state
+        self.lines: list[OfferLine] = sales.offer_lines(note_id)
+        self.offered = {ln.line_id: ln.offered_qty for ln in self.lines}
+
+    @property
+    def points_left(self) -> int:
+        spent = sum(ln.points_cost * self.offered[ln.line_id] for ln in self.lines)
+        return self.state.balance - self.state.redeem_points - spent
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="offer"):
+            yield Label("Offer with points", classes="dialog-title")
+            yield DataTable(id="offer-lines", cursor_type="row")
+            yield Static("", id="offer-left")
+            yield Label("Space: Offer/Offered  Up/Down: line  Enter: validate  Escape: without offering",
+                        classes="dialog-help")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, title in (("item", "Item"), ("qty", "Qty"), ("cost", "Points each"), ("state", "")):
+            table.add_column(title, key=key)
+        for ln in self.lines:
+            table.add_row(ln.name, str(ln.qty), str(ln.points_cost), "", key=str(ln.line_id))
+        self._refresh()
+        table.focus()
+
+    def _state_text(self, ln: OfferLine) -> str:
+        n = self.offered[ln.line_id]
+        if n:
+            return f"Offered x{n}" if ln.qty > 1 else "Offered"
+        if ln.points_cost > self.points_left:
+            return "not enough points"
+        return "Offer"
+
+    def _refresh(self) -> None:
+        table = self.query_one(DataTable)
+        for ln in self.lines:
+            table.update_cell(str(ln.line_id), "state", self._state_text(ln))
+        self.query_one("#offer-left", Static).update(f"Points left: {self.points_left}")
+
+    def action_toggle(self) -> None:
+        if not self.lines:
+            return
+        ln = self.lines[self.query_one(DataTable).cursor_row]
+        n = self.offered[ln.line_id]
+        if n < ln.qty and ln.points_cost <= self.points_left:
+            self.offered[ln.line_id] = n + 1     # one more unit Offered
+        elif n:
+            self.offered[ln.line_id] = 0         # back to Offer
+        else:
+            self.app.bell()
+        self._refresh()
+
+    def action_validate(self) -> None:
+        try:
+            self.sales.set_offers(self.note_id, self.offered)
+        except PosError as exc:
+            self.query_one("#offer-left", Static).update(str(exc))
+            return
+        self.dismiss(True)
+
+    def action_leave(self) -> None:
+        self.dismiss(False)
