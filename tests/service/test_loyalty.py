@@ -1,0 +1,250 @@
+"""Loyalty at the register on a real database: the ledger never loses a point."""
+
+import textwrap
+
+import pytest
+
+from tui_pos.domain.errors import InputError
+from tui_pos.domain.loyalty import ProgramError
+from tui_pos.domain.receipt import as_text, layout
+from tui_pos.models import LoyaltyMovement, Note, NoteLine, Product
+from tui_pos.services import customers, loyalty, returns
+from tui_pos.services.loyalty import BalanceChanged
+
+PROGRAM = textwrap.dedent('''
+    [program]
+    mode = "points"
+    earn_points = 1
+    per_amount = "1.00"
+    per_visit = 0
+    exclude_discounted = true
+
+    [redemption]
+    points = 100
+    value = "1.00"
+    minimum = 100
+    presets = [{ points = 500, value = "6.00" }, { points = 150, value = "1.50" }]
+
+    [[tiers]]
+    name = "Bronze"
+    threshold = 0
+    multiplier = "1"
+
+    [[tiers]]
+    name = "Silver"
+    threshold = 500
+    multiplier = "2"
+    discount_percent = "10"
+
+    [[sections]]
+    name = "Coffee"
+    earn_points = 2
+    per_amount = "1.00"
+''')
+
+
+@pytest.fixture
+def program(demo, tmp_path):
+    path = tmp_path / "loyalty.toml"
+    path.write_text(PROGRAM)
+    Product.update(points_cost=150).where(Product.sku == "ESP").execute()
+    Product.update(points=7).where(Product.sku == "MUG").execute()
+    return loyalty.import_program(path)
+
+
+def customer(points=0, **kw):
+    c = customers.create({"name": kw.pop("name", "Ana"), **kw}, region="PA")
+    if points:
+        loyalty.opening_balance(c.id, points)
+    return customers.view(c.id)
+
+
+def balance(cid):
+    return customers.view(cid).points_balance
+
+
+def ledger_sum(cid):
+    return sum(m.points for m in LoyaltyMovement.select().where(LoyaltyMovement.customer == cid))
+
+
+def test_bad_program_changes_nothing(program, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PROGRAM.replace('threshold = 500', 'threshold = 0'))
+    with pytest.raises(ProgramError, match="two tiers at threshold 0"):
+        loyalty.import_program(bad)
+    assert loyalty.program() == program
+
+
+def test_sale_earns_in_its_transaction_and_prints_the_block(sales, program):
+    c = customer()
+    note = sales.open_note()
+    sales.add_item(note, "2*ESP")   # Coffee: 2 points per 1.00 -> 6
+    sales.add_item(note, "MUG")     # 7 points per unit -> 7
+    sales.add_item(note, "BAGS")    # 0.99 -> 0.99 points
+    sales.attach_customer(note, c.id)
+    assert sales.loyalty(note).will_earn == 13   # floor(6 + 7 + 0.99)
+    result = sales.pay(note)
+    assert balance(c.id) == 13 == ledger_sum(c.id)
+    moves = list(LoyaltyMovement.select().where(LoyaltyMovement.receipt_no == result.receipt_no))
+    assert [(m.kind, m.points, m.balance_before, m.balance_after) for m in moves] == [("earn", 13, 0, 13)]
+    sales.loyalty_block = "always"
+    text = as_text(layout(sales.receipt(result.receipt_no), 48, str))
+    assert "Previous balance" in text and "Points earned" in text and "New balance" in text
+    sales.loyalty_block = "used"
+    assert "Previous balance" not in as_text(layout(sales.receipt(result.receipt_no), 48, str))
+
+
+def test_tier_held_when_the_note_was_opened(sales, program):
+    c = customer(points=499)
+    note = sales.open_note()
+    sales.add_item(note, "LATT")
+    sales.attach_customer(note, c.id)          # Bronze now
+    loyalty.move(c.id, 10, "adjust", counts_as_earned=True)   # Silver before this note completes
+    sales.pay(note)
+    assert Note.get_by_id(note).loyalty_earned == 7  # 3.50 Coffee x2, multiplier 1 (Bronze)
+    note2 = sales.open_note()
+    sales.add_item(note2, "LATT")
+    view = sales.attach_customer(note2, c.id)     # Silver: x2 and its 10 % discount
+    assert view.lines[0].discount_percent_bp == 1000
+    assert sales.loyalty(note2).tier == "Silver"
+
+
+def test_redeem_most_preset_and_refusals(sales, program):
+    c = customer(points=820)
+    note = sales.open_note()
+    sales.add_item(note, "MUG")  # 8.99
+    sales.attach_customer(note, c.id)
+    assert sales.redeem(note).totals.redeemed_cents == 800
+    assert sales.redeem(note, preset=1).totals.redeemed_cents == 600
+    assert sales.redeem(note, 200).totals.redeemed_cents == 200
+    for points, fragment in [(900, "more than the balance"), (50, "At least 100"), (150, "steps of 100")]:
+        with pytest.raises(InputError, match=fragment):
+            sales.redeem(note, points)
+    with pytest.raises(InputError, match="no preset 3"):
+        sales.redeem(note, preset=3)
+    assert sales.redeem(note, 0).totals.redeemed_cents == 0
+    sales.redeem(note, 300)
+    result = sales.pay(note)
+    assert balance(c.id) == 820 - 300 + Note.get_by_id(note).loyalty_earned == ledger_sum(c.id)
+    assert result.summary.totals.total_cents == 899 - 90 - 300   # Silver's 10 % off, then the points
+
+
+def test_redemption_never_more_than_the_note(sales, program):
+    c = customer(points=5000)
+    note = sales.open_note()
+    sales.add_item(note, "ESP")  # 1.50
+    sales.attach_customer(note, c.id)
+    assert sales.redeem(note).totals.redeemed_cents == 100
+    with pytest.raises(InputError, match="worth more than the note"):
+        sales.redeem(note, 200)
+
+
+def test_no_customer_no_redemption(sales, program):
+    note = sales.open_note()
+    sales.add_item(note, "ESP")
+    with pytest.raises(InputError, match="Attach a customer"):
+        sales.redeem(note)
+    with pytest.raises(InputError, match="Attach a customer"):
+        sales.set_offers(note, {})
+
+
+def test_offer_units_cost_zero_and_points(sales, program):
+    c = customer(points=400)
+    note = sales.open_note()
+    sales.add_item(note, "3*ESP")
+    sales.attach_customer(note, c.id)
+    assert sales.can_offer(note)
+    line = sales.offer_lines(note)[0]
+    with pytest.raises(InputError, match="costs 450 points"):
+        sales.set_offers(note, {line.line_id: 3})
+    summary = sales.set_offers(note, {line.line_id: 2})
+    assert summary.totals.total_cents == 150
+    result = sales.pay(note)
+    moves = [(m.kind, m.points, m.product_sku) for m in
+             LoyaltyMovement.select().where(LoyaltyMovement.receipt_no == result.receipt_no)]
+    assert moves == [("offer", -300, "ESP"), ("earn", 3, None)]   # the paid unit: 1.50 Coffee x2
+    text = as_text(layout(sales.receipt(result.receipt_no), 48, str))
+    assert "Offered" in text and "Points used" in text and "Previous balance" in text
+    assert balance(c.id) == 103 == ledger_sum(c.id)
+
+
+def test_completion_is_all_or_nothing_when_the_balance_changed(sales, program):
+    c = customer(points=500)
+    note = sales.open_note()
+    sales.add_item(note, "MUG")
+    sales.attach_customer(note, c.id)
+    sales.redeem(note, 500)
+    loyalty.move(c.id, -100, "adjust")            # another register spent some meanwhile
+    with pytest.raises(BalanceChanged):
+        sales.pay(note)
+    assert Note.get_by_id(note).status == "open" and Note.get_by_id(note).receipt_no is None
+    assert balance(c.id) == 400 == ledger_sum(c.id)
+    assert not sales.view(note).payments
+
+
+def test_pay_twice_writes_movements_once(sales, program):
+    c = customer()
+    note = sales.open_note()
+    sales.add_item(note, "LATT")
+    sales.attach_customer(note, c.id)
+    sales.pay(note)
+    with pytest.raises(Exception):
+        sales.pay(note)
+    assert LoyaltyMovement.select().where(LoyaltyMovement.customer == c.id).count() == 1
+
+
+def test_returns_reverse_earned_and_give_back_spent(sales, program):
+    c = customer(points=1000)
+    note = sales.open_note()
+    sales.add_item(note, "4*LATT")   # 14.00 Coffee
+    sales.add_item(note, "2*ESP")
+    sales.attach_customer(note, c.id)
+    esp = next(ln for ln in sales.offer_lines(note))
+    sales.set_offers(note, {esp.line_id: 2})        # -300
+    sales.redeem(note, 200)                           # -200, 2.00 off
+    number = sales.pay(note).receipt_no
+    sold = Note.get_by_id(note)
+    after_sale = balance(c.id)
+    assert after_sale == 1000 - 500 + sold.loyalty_earned
+    found = {ln.sku: ln for ln in returns.find(number).lines}
+    returns.refund(sales, number, {found["LATT"].line_id: 2})
+    returns.refund(sales, number, {found["LATT"].line_id: 2, found["ESP"].line_id: 2})
+    # everything came back: earned points taken back, offered and redeemed points given back
+    assert balance(c.id) == 1000 == ledger_sum(c.id)
+
+
+def test_return_may_take_the_balance_below_zero(sales, program):
+    c = customer()
+    note = sales.open_note()
+    sales.add_item(note, "4*LATT")
+    sales.attach_customer(note, c.id)
+    number = sales.pay(note).receipt_no
+    earned = balance(c.id)
+    loyalty.move(c.id, -earned, "adjust")   # spent elsewhere
+    line = returns.find(number).lines[0]
+    returns.refund(sales, number, {line.line_id: 4})
+    assert balance(c.id) == -earned == ledger_sum(c.id)
+    assert Note.get_by_id(note).customer_id == c.id
+
+
+def test_refund_money_excludes_what_points_paid(sales, program):
+    c = customer(points=1000)
+    note = sales.open_note()
+    sales.add_item(note, "MUG")   # 8.99, 10 % off for Silver: 8.09
+    sales.attach_customer(note, c.id)
+    sales.redeem(note, 300)
+    number = sales.pay(note).receipt_no
+    line = returns.find(number).lines[0]
+    refund = returns.refund(sales, number, {line.line_id: 1})
+    assert sales.receipt(refund).totals.total_cents == -(809 - 300)
+
+
+def test_report_and_doctor(sales, program):
+    c = customer(points=600, code="R1C")
+    rows = loyalty.report()
+    assert rows[0][:6] == ["R1C", "Ana", "", "Silver", "600", "600"]
+    assert loyalty.ledger_mismatches() == []
+    from tui_pos.models import Customer
+    Customer.update(points_balance=601).where(Customer.id == c.id).execute()
+    assert loyalty.ledger_mismatches() == [("R1C", 601, 600)]
+    assert NoteLine.select().count() == 0
