@@ -23,9 +23,11 @@ def open_database(url: str) -> Database:
         path = url[len("sqlite:///"):]
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # autoconnect on; check_same_thread off because connections are
-        # per-thread in peewee anyway.
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=5,
+        # Transactions begin IMMEDIATE: a writer takes the lock first and waits
+        # (busy timeout) for another register, instead of failing with
+        # SQLITE_BUSY_SNAPSHOT when it reads and then writes. Connections are
+        # per thread in peewee, so check_same_thread is off.
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=5, lock_type="IMMEDIATE",
                               check_same_thread=False)
     return url_connect(url)
 
