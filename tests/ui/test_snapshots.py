@@ -72,3 +72,27 @@ class TestCustomerScreens:
             await pilot.press("ctrl+s")
             await pilot.pause()
         assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
+
+
+class TestLoyaltyScreens:
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_offer_tab(self, snap_compare, make_app, tmp_path, size):
+        async def run_before(pilot):
+            from tui_pos.models import Product
+            from tui_pos.services import customers, loyalty
+            path = tmp_path / "p.toml"
+            path.write_text('[program]\nper_visit = 0\n')
+            loyalty.import_program(path)
+            Product.update(points_cost=150).where(Product.sku == "ESP").execute()
+            Product.update(points_cost=900).where(Product.sku == "MUG").execute()
+            c = customers.create({"name": "Ana", "cards": "LOY-9"}, region="PA")
+            loyalty.opening_balance(c.id, 400)
+            await ring_up(pilot)
+            for code in ("MUG", "LOY-9"):
+                pilot.app.screen.query_one("#code").value = code
+                await pilot.press("enter")
+            await pilot.press("f10")
+            await pilot.pause()
+            await pilot.press("space")
+            await pilot.pause()
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=size)

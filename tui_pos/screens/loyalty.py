@@ -131,7 +131,7 @@ class OfferScreen(ModalScreen[bool]):
             yield Label("Offer with points", classes="dialog-title")
             yield DataTable(id="offer-lines", cursor_type="row")
             yield Static("", id="offer-left")
-            yield Label("Space: Offer/Offered  Up/Down: line  Enter: validate  Escape: without offering",
+            yield Label("Space: Offer/Offered  Enter: validate  Escape: without offering",
                         classes="dialog-help")
 
     def on_mount(self) -> None:

@@ -1,0 +1,127 @@
+"""Pilot tests of F4, the Offer tab and the receipt's loyalty block."""
+
+import textwrap
+
+import pytest
+
+from tui_pos.models import Product
+from tui_pos.screens.loyalty import OfferScreen, RedeemDialog
+from tui_pos.screens.payment import PaymentScreen
+from tui_pos.screens.sale import SaleScreen
+from tui_pos.services import customers, loyalty
+
+PROGRAM = textwrap.dedent('''
+    [program]
+    per_visit = 0
+    [redemption]
+    points = 100
+    value = "1.00"
+    minimum = 100
+    presets = [{ points = 500, value = "6.00" }, { points = 150, value = "1.50" }]
+''')
+
+
+@pytest.fixture
+def loyal_app(make_app, tmp_path):
+    def make():
+        app = make_app(demo_users=False)
+        path = tmp_path / "p.toml"
+        path.write_text(PROGRAM)
+        loyalty.import_program(path)
+        Product.update(points_cost=150).where(Product.sku == "ESP").execute()
+        c = customers.create({"name": "Ana", "cards": "LOY-9"}, region="PA")
+        loyalty.opening_balance(c.id, 820)
+        return app
+    return make
+
+
+async def type_code(pilot, text):
+    pilot.app.screen.query_one("#code").value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def test_f4_enter_redeems_the_most_and_presets(loyal_app, printer_file):
+    app = loyal_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "MUG")        # 8.99
+        await type_code(pilot, "LOY-9")
+        assert "820" in str(app.screen.query_one("#customer").render())
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, RedeemDialog)
+        assert "820 points, worth $8.00" in str(app.screen.query_one("#redeem-info").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+        assert app.runtime.sales.summary(app.screen.note_id).totals.redeemed_cents == 800
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("2")                 # preset 2: 150 points, 1.50 off
+        await pilot.pause()
+        assert app.runtime.sales.summary(app.screen.note_id).totals.redeemed_cents == 150
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("tab", *"900", "enter")   # more than the balance: refused, dialog stays
+        await pilot.pause()
+        assert isinstance(app.screen, RedeemDialog)
+        assert "more than the balance" in str(app.screen.query_one("#redeem-message").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("f10")              # MUG has no points cost: straight to payment
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    data = printer_file.read_bytes()
+    for label in (b"Previous balance", b"Points used", b"Points earned", b"New balance"):
+        assert label in data
+    assert b"820" in data and b"150" in data
+
+
+async def test_offer_tab_space_toggles_and_enter_validates(loyal_app, printer_file):
+    app = loyal_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "3*ESP")
+        await type_code(pilot, "LOY-9")
+        await pilot.press("f10")
+        await pilot.pause()
+        assert isinstance(app.screen, OfferScreen)
+        await pilot.press("space", "space")       # two units Offered
+        await pilot.pause()
+        assert "Points left: 520" in str(app.screen.query_one("#offer-left").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen)
+        assert "$1.50" in str(app.screen.query_one("#pay-figures").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    data = printer_file.read_bytes()
+    assert b"Offered" in data and b"Points used" in data
+
+
+async def test_offer_tab_escape_leaves_without_offering(loyal_app):
+    app = loyal_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "ESP")
+        await type_code(pilot, "LOY-9")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("space", "escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen)
+        assert app.runtime.sales.view(app.screen.note_id).lines[0].offered_qty == 0
+
+
+async def test_f4_without_customer_says_so(loyal_app):
+    app = loyal_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "ESP")
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+        assert "Attach a customer first" in str(app.screen.query_one("#message").render())
