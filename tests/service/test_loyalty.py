@@ -168,6 +168,20 @@ def test_offer_units_cost_zero_and_points(sales, program):
     assert balance(c.id) == 103 == ledger_sum(c.id)
 
 
+def test_offers_count_every_line_of_the_note(sales, program):
+    """Found by the property test: offering line B must count what line A already offers."""
+    Product.update(points_cost=150).where(Product.sku == "CROI").execute()
+    c = customer(points=200)
+    note = sales.open_note()
+    sales.add_item(note, "ESP")
+    sales.add_item(note, "CROI")
+    sales.attach_customer(note, c.id)
+    esp, croi = sales.offer_lines(note)
+    sales.set_offers(note, {esp.line_id: 1})
+    with pytest.raises(InputError, match="costs 300 points"):
+        sales.set_offers(note, {croi.line_id: 1})
+
+
 def test_completion_is_all_or_nothing_when_the_balance_changed(sales, program):
     c = customer(points=500)
     note = sales.open_note()

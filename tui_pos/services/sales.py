@@ -510,14 +510,14 @@ class SaleService:
             if self._paid(note_id):
                 raise InputError("Payment has started on this note: nothing more can be offered.")
             lines = {ln.line_id: ln for ln in loyalty.offer_lines(note_id)}
-            cost = 0
             for line_id, qty in offered.items():
                 line = lines.get(line_id)
                 if line is None:
                     raise InputError("That line cannot be offered (its product has no points cost).")
                 if not 0 <= qty <= line.qty:
                     raise InputError(f"{line.name}: offer from 0 to {line.qty} units.")
-                cost += qty * line.points_cost
+            # every offered unit of the note counts, not only the lines being changed
+            cost = sum(offered.get(ln.line_id, ln.offered_qty) * ln.points_cost for ln in lines.values())
             if cost + state.redeem_points > state.balance:
                 raise InputError(f"That costs {cost} points; the customer has {state.balance - state.redeem_points} "
                                  "available.")
