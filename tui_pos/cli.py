@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("what", choices=["customers"])
     exp.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
 
+    loy = sub.add_parser("loyalty", parents=[common], help="loyalty housekeeping")
+    loy.add_argument("action", choices=["expire"], help="expire: write off points past [program] expire_months")
+
     report = sub.add_parser("report", parents=[common], help="reports")
     report.add_argument("what", choices=["loyalty"])
     report.add_argument("--csv", action="store_true", help="CSV instead of a table")

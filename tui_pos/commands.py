@@ -75,6 +75,14 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
     return 0
 
 
+def cmd_loyalty(cfg: Config, args: Namespace) -> int:
+    from tui_pos.services import loyalty
+    _open(cfg, args)
+    touched, total = loyalty.expire_all()
+    print(f"{total} points expired for {touched} customers")
+    return 0
+
+
 def cmd_report(cfg: Config, args: Namespace) -> int:
     import csv
     from tui_pos.services import loyalty

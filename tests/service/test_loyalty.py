@@ -262,3 +262,19 @@ def test_report_and_doctor(sales, program):
     Customer.update(points_balance=601).where(Customer.id == c.id).execute()
     assert loyalty.ledger_mismatches() == [("R1C", 601, 600)]
     assert NoteLine.select().count() == 0
+
+
+def test_points_expire_soonest_first(sales, program, tmp_path):
+    import datetime as dt
+    path = tmp_path / "exp.toml"
+    path.write_text(PROGRAM.replace("per_visit = 0", "per_visit = 0\nexpire_months = 6"))
+    loyalty.import_program(path)
+    c = customer(points=300)
+    LoyaltyMovement.update(at=dt.datetime(2026, 1, 10)).where(LoyaltyMovement.customer == c.id).execute()
+    loyalty.move(c.id, 100, "adjust", counts_as_earned=True)          # today: expires in 6 months
+    assert loyalty.expiring_soon(c.id, 30, today=dt.date(2026, 6, 20)) == (300, dt.date(2026, 7, 10))
+    assert loyalty.expire_points(c.id, today=dt.date(2026, 7, 10)) == 300
+    assert balance(c.id) == 100 == ledger_sum(c.id)
+    assert loyalty.expire_points(c.id, today=dt.date(2026, 7, 10)) == 0   # once only
+    last = LoyaltyMovement.select().order_by(LoyaltyMovement.id.desc()).first()
+    assert (last.kind, last.points) == ("expire", -300)

@@ -110,3 +110,23 @@ def test_program_round_trips_through_storage():
                        "tiers": [{"name": "Bronze", "threshold": 0}], "sections": [{"name": "Coffee", "earn_points": 2}]},
                       known_sections={"Coffee"})
     assert Program.from_stored(p.to_dict()) == p
+
+
+def test_add_months():
+    import datetime as dt
+    from tui_pos.domain.loyalty import add_months
+    assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+    assert add_months(dt.date(2026, 11, 15), 3) == dt.date(2027, 2, 15)
+
+
+def test_lots_spend_the_soonest_expiring_first():
+    import datetime as dt
+    from tui_pos.domain.loyalty import LedgerEntry as E, expired_points, expiring_within, open_lots
+    d = dt.date
+    entries = [E(d(2026, 1, 10), 100), E(d(2026, 3, 1), 50), E(d(2026, 4, 1), -120), E(d(2026, 5, 1), 40)]
+    lots = open_lots(entries, 6)
+    assert lots == [(d(2026, 9, 1), 30), (d(2026, 11, 1), 40)]   # the January lot was spent first
+    assert expired_points(lots, d(2026, 9, 1)) == 30
+    assert expiring_within(lots, d(2026, 8, 15), 30) == (30, d(2026, 9, 1))
+    # a debt (below zero after a return) is paid by the next credit
+    assert open_lots([E(d(2026, 1, 1), -20), E(d(2026, 2, 1), 50)], 12) == [(d(2027, 2, 1), 30)]

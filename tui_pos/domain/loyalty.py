@@ -361,3 +361,65 @@ def earned_after_returns(program: Program, lines: list[EarnLine], kept: list[Fra
     if any(k > 0 for k in kept):
         total += program.per_visit
     return math.floor(multiplier * total)
+
+
+# ---------------------------------------------------------------- expiry
+
+import datetime as _dt  # noqa: E402
+
+
+def add_months(day: _dt.date, months: int) -> _dt.date:
+    """The same day `months` later (the month's last day when it has fewer days)."""
+    import calendar
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return _dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A movement, as expiry needs it."""
+
+    day: _dt.date
+    points: int
+
+
+def open_lots(entries: list[LedgerEntry], months: int) -> list[tuple[_dt.date, int]]:
+    """Points still held, as (expiry day, points), soonest first.
+
+    Every credit is a lot expiring `months` after it; every debit spends the
+    soonest-expiring lots first; a debt (a balance below zero) is paid by the
+    next credits.
+    """
+    lots: list[list] = []
+    debt = 0
+    for entry in entries:
+        if entry.points > 0:
+            points = entry.points
+            paid = min(debt, points)
+            debt -= paid
+            points -= paid
+            if points:
+                lots.append([add_months(entry.day, months), points])
+                lots.sort(key=lambda lot: lot[0])
+        elif entry.points < 0:
+            need = -entry.points
+            for lot in lots:
+                take = min(lot[1], need)
+                lot[1] -= take
+                need -= take
+                if not need:
+                    break
+            lots = [lot for lot in lots if lot[1]]
+            debt += need
+    return [(day, points) for day, points in lots]
+
+
+def expired_points(lots: list[tuple[_dt.date, int]], today: _dt.date) -> int:
+    return sum(points for day, points in lots if day <= today)
+
+
+def expiring_within(lots: list[tuple[_dt.date, int]], today: _dt.date, days: int = 30) -> tuple[int, _dt.date | None]:
+    """Points expiring after today and within `days`, and the first such day."""
+    soon = [(day, points) for day, points in lots if today < day <= today + _dt.timedelta(days=days)]
+    return sum(p for _, p in soon), (soon[0][0] if soon else None)

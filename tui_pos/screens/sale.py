@@ -123,6 +123,8 @@ class SaleScreen(Screen):
             text += (f"\n{state.tier or 'Points'}: {balance}" + f"\nThis note +{state.will_earn}")
             if state.redeem_points or state.offered_points:
                 text += f"\nUsing {state.redeem_points + state.offered_points}"
+            if state.expiring:
+                text += f"\n[$warning]{state.expiring} expire {state.expiring_on:%d %b}[/]"
         self.query_one("#customer", Static).update(text)
 
     def _show_summary(self, summary: Summary) -> None:

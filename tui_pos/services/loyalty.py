@@ -145,6 +145,8 @@ class NoteLoyalty:
     redeem_cents: int
     offered_points: int
     program: rules.Program
+    expiring: int = 0                 # points expiring within 30 days
+    expiring_on: object = None        # the first day they do
 
     @property
     def available(self) -> int:
@@ -178,11 +180,12 @@ def note_loyalty(note: Note, point_of_sale: str) -> NoteLoyalty | None:
         return None
     customer = Customer.get_by_id(note.customer_id)
     lines, rows = _earn_lines(note.id)
+    expiring, expiring_on = expiring_soon(customer.id)
     will_earn = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                     sales_mode=note.sales_mode, point_of_sale=point_of_sale) if rows else 0
     offered = sum(r.offered_qty * (r.points_cost or 0) for r in rows)
     return NoteLoyalty(customer.id, customer.points_balance, note.tier_name, will_earn, note.redeem_points,
-                       note.redeem_cents, offered, prog)
+                       note.redeem_cents, offered, prog, expiring, expiring_on)
 
 
 def offer_lines(note_id: int) -> list[OfferLine]:
@@ -322,3 +325,48 @@ def report() -> list[list[str]]:
         rows.append([c.code, c.name, c.phone or "", tier, str(c.points_balance), str(c.points_earned),
                      str(redeemed.get(c.id, 0)), c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else ""])
     return rows
+
+
+# ====================================================================== expiry
+
+import datetime as _dt  # noqa: E402
+
+
+def _lots(customer_id: int, months: int) -> list:
+    entries = [rules.LedgerEntry(at.date(), points) for at, points in
+               LoyaltyMovement.select(LoyaltyMovement.at, LoyaltyMovement.points)
+               .where(LoyaltyMovement.customer == customer_id).order_by(LoyaltyMovement.id).tuples()]
+    return rules.open_lots(entries, months)
+
+
+def expire_points(customer_id: int, today: _dt.date | None = None) -> int:
+    """Write an `expire` movement for the points whose time has come; returns how many."""
+    prog = program()
+    if prog is None or not prog.expire_months:
+        return 0
+    today = today or _dt.date.today()
+    with db.atomic():
+        due = rules.expired_points(_lots(customer_id, prog.expire_months), today)
+        if due > 0:
+            move(customer_id, -due, "expire", reason=f"earned more than {prog.expire_months} months ago",
+                 allow_negative=True)
+        return max(due, 0)
+
+
+def expire_all(today: _dt.date | None = None) -> tuple[int, int]:
+    """Expire for every customer with points; returns (customers touched, points expired)."""
+    touched = total = 0
+    for (cid,) in Customer.select(Customer.id).where(Customer.points_balance > 0).tuples():
+        n = expire_points(cid, today)
+        if n:
+            touched += 1
+            total += n
+    return touched, total
+
+
+def expiring_soon(customer_id: int, days: int = 30, today: _dt.date | None = None) -> tuple[int, _dt.date | None]:
+    """Points that expire within `days` (the customer panel shows them) and the first day."""
+    prog = program()
+    if prog is None or not prog.expire_months:
+        return 0, None
+    return rules.expiring_within(_lots(customer_id, prog.expire_months), today or _dt.date.today(), days)

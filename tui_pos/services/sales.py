@@ -354,6 +354,7 @@ class SaleService:
                 raise InputError(f"{customer.name or customer.code} is closed and cannot be attached to a note.")
             if self._paid(note_id):
                 raise InputError("Payment has started on this note: the customer cannot change now.")
+            loyalty.expire_points(customer.id)  # points past their time go before the balance is shown
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
             Note.update(customer=customer_id, tier_name=tier.name, tier_multiplier=tier.multiplier,
                         redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
