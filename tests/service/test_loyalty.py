@@ -278,3 +278,10 @@ def test_points_expire_soonest_first(sales, program, tmp_path):
     assert loyalty.expire_points(c.id, today=dt.date(2026, 7, 10)) == 0   # once only
     last = LoyaltyMovement.select().order_by(LoyaltyMovement.id.desc()).first()
     assert (last.kind, last.points) == ("expire", -300)
+
+
+def test_customer_list_filters_by_tier(program):
+    customer(points=600, name="Silvia")
+    customer(points=10, name="Bruno")
+    assert [c.name for c in customers.lookup("tier:silver", region="PA").customers] == ["Silvia"]
+    assert [c.name for c in customers.lookup("tier:Bronze", region="PA").customers] == ["Bruno"]

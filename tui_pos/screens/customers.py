@@ -18,6 +18,7 @@ from tui_pos.domain.customer import format_phone
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.receipt import as_text, layout
 from tui_pos.services import customers, users
+from tui_pos.services.loyalty import tier_of
 from tui_pos.services.customers import CustomerView, FormError, LookupResult
 
 
@@ -71,7 +72,8 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="lookup"):
             yield Label("Customer", classes="dialog-title")
-            yield Input(value=self.initial, placeholder="phone, last 4 digits, name, code, RUC or email", id="query")
+            yield Input(value=self.initial, id="query",
+                        placeholder="phone, last 4 digits, name, code, RUC, email, group:NAME or tier:NAME")
             yield OptionList(id="found")
             yield Static("", id="lookup-message")
             yield Label("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"
@@ -336,7 +338,8 @@ class CustomerDetail(ModalScreen[None]):
             yield Static(f"Phone {format_phone(c.phone) or '-'}   Email {c.email or '-'}   RUC {c.ruc or '-'} {c.dv}\n"
                          f"Total spent {m(d.total_spent_cents)}   Visits {d.visits}   "
                          f"Average ticket {m(d.average_ticket_cents)}   Last visit {last}\n"
-                         f"Points {c.points_balance}   Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}",
+                         f"Points {c.points_balance}   Tier {tier_of(c.points_earned).name or '-'}   "
+                         f"Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}",
                          id="detail-figures")
             yield OptionList(*[Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent],
                              id="recent")

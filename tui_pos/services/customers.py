@@ -373,6 +373,9 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
     raw = text.strip()
     if not raw:
         return LookupResult(())
+    if raw.lower().startswith("tier:"):
+        members = tuple(list_customers(tier=raw[5:].strip(), limit=limit))
+        return LookupResult(members, message="" if members else f"No customer in tier {raw[5:].strip()!r}.")
     if raw.lower().startswith("group:"):
         members = tuple(list_customers(group=raw[6:].strip(), limit=limit))
         return LookupResult(members, message="" if members else f"No customer in group {raw[6:].strip()!r}.")
@@ -420,8 +423,19 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
     return LookupResult(found, new_phone, message)
 
 
-def list_customers(*, group: str = "", limit: int = 200) -> list[CustomerView]:
+def list_customers(*, group: str = "", tier: str = "", limit: int = 200) -> list[CustomerView]:
+    """Customers by name, filtered by group and/or loyalty tier (by lifetime points)."""
     query = Customer.select(Customer.id).order_by(Customer.name)
+    if tier:
+        from tui_pos.services import loyalty
+        prog = loyalty.program()
+        tiers = list(prog.tiers) if prog else []
+        index = next((i for i, t in enumerate(tiers) if t.name.lower() == tier.lower()), None)
+        if index is None:
+            return []
+        query = query.where(Customer.points_earned >= tiers[index].threshold)
+        if index + 1 < len(tiers):
+            query = query.where(Customer.points_earned < tiers[index + 1].threshold)
     if group:
         query = (query.join(CustomerGroupMember).join(CustomerGroup)
                  .where(fn.LOWER(CustomerGroup.name) == group.lower()))
