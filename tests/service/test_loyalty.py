@@ -285,3 +285,48 @@ def test_customer_list_filters_by_tier(program):
     customer(points=10, name="Bruno")
     assert [c.name for c in customers.lookup("tier:silver", region="PA").customers] == ["Silvia"]
     assert [c.name for c in customers.lookup("tier:Bronze", region="PA").customers] == ["Bruno"]
+
+
+def test_stamp_offer_progress_reward_and_return(sales, demo, tmp_path):
+    from tui_pos.models import StampCard, StampEvent
+    path = tmp_path / "stamps.toml"
+    path.write_text(PROGRAM + textwrap.dedent('''
+        [[offers]]
+        name = "10th coffee free"
+        section = "Coffee"
+        count = 10
+        reward_sku = "ESP"
+    '''))
+    loyalty.import_program(path)
+    c = customer()
+    note = sales.open_note()
+    sales.add_item(note, "7*LATT")
+    sales.add_item(note, "5*AMER")
+    sales.attach_customer(note, c.id)
+    first = sales.pay(note).receipt_no
+    card = StampCard.get(StampCard.customer == c.id)
+    assert (card.units, card.rewards) == (2, 1)          # 12 coffees: one reward reached, 2 towards the next
+    assert StampEvent.select().where(StampEvent.kind == "reached").count() == 1
+    note = sales.open_note()
+    sales.add_item(note, "2*ESP")
+    sales.attach_customer(note, c.id)
+    assert sales.can_offer(note)
+    line = sales.reward_lines(note)[0]
+    with pytest.raises(InputError, match="holds 1 reward"):
+        sales.set_offers(note, {}, {line.line_id: 2})
+    summary = sales.set_offers(note, {}, {line.line_id: 1})
+    assert summary.totals.total_cents == 150
+    second = sales.pay(note).receipt_no
+    text = as_text(layout(sales.receipt(second), 48, str))
+    assert "Offered" in text
+    card = StampCard.get(StampCard.customer == c.id)
+    assert (card.units, card.rewards) == (3, 0)          # the paid espresso counts, the reward one not
+    # returning the espressos gives the reward back and takes the paid unit off the progress
+    returns.refund(sales, second, {returns.find(second).lines[0].line_id: 2})
+    card = StampCard.get(StampCard.customer == c.id)
+    assert (card.units, card.rewards) == (2, 1)
+    # returning 3 coffees of the first sale takes back the reward they reached
+    latt = next(ln for ln in returns.find(first).lines if ln.sku == "LATT")
+    returns.refund(sales, first, {latt.line_id: 3})
+    card = StampCard.get(StampCard.customer == c.id)
+    assert (card.units, card.rewards) == (9, 0)

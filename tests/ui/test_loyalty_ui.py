@@ -125,3 +125,31 @@ async def test_f4_without_customer_says_so(loyal_app):
         await pilot.pause()
         assert isinstance(app.screen, SaleScreen)
         assert "Attach a customer first" in str(app.screen.query_one("#message").render())
+
+
+async def test_offer_tab_gives_a_stamp_reward(make_app, tmp_path, printer_file):
+    from tui_pos.models import StampCard
+    app = make_app(demo_users=False)
+    path = tmp_path / "s.toml"
+    path.write_text('[program]\nper_visit = 0\n[[offers]]\nname = "Coffee card"\nsection = "Coffee"\n'
+                    'count = 10\nreward_sku = "LATT"\n')
+    loyalty.import_program(path)
+    c = customers.create({"name": "Stamp", "cards": "LOY-5"}, region="PA")
+    StampCard.create(customer=c.id, offer="Coffee card", units=4, rewards=1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_code(pilot, "LATT")
+        await type_code(pilot, "LOY-5")
+        assert "Coffee card 4/10 +1" in str(app.screen.query_one("#customer").render())
+        await pilot.press("f10")
+        await pilot.pause()
+        assert isinstance(app.screen, OfferScreen)
+        await pilot.press("space", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen)
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    card = StampCard.get(StampCard.customer == c.id)
+    assert (card.units, card.rewards) == (4, 0)
+    assert b"Offered" in printer_file.read_bytes()

@@ -198,6 +198,30 @@ class LoyaltyProgram(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
 
+class StampCard(BaseModel):
+    """A customer's progress on a stamp offer (offers in progress) and the rewards they hold."""
+
+    customer = ForeignKeyField(Customer, backref="stamp_cards", on_delete="CASCADE")
+    offer = CharField()
+    units = IntegerField(default=0)     # bought towards the next reward
+    rewards = IntegerField(default=0)   # reached and not yet used
+
+    class Meta:
+        indexes = ((("customer", "offer"), True),)
+
+
+class StampEvent(BaseModel):
+    """Append-only: progress, rewards reached (offers reached), used and returned."""
+
+    at = DateTimeField(default=utcnow)
+    customer = ForeignKeyField(Customer, on_delete="CASCADE")
+    offer = CharField()
+    kind = CharField()                  # progress | reached | used | return
+    units = IntegerField(default=0)
+    rewards = IntegerField(default=0)
+    receipt_no = CharField(null=True)
+
+
 class DgiCheck(BaseModel):
     """A cached answer of the online RUC check."""
 
@@ -251,6 +275,8 @@ class NoteLine(BaseModel):
     return_of_line = ForeignKeyField("self", null=True, backref="returned_by")
     price_source = CharField(default="retail")  # retail | rate | specific | manual
     offered_qty = IntegerField(default=0)       # units given for points (Offer/Offered): they cost 0
+    reward_qty = IntegerField(default=0)        # units given as stamp-offer rewards: they cost 0 too
+    reward_offer = CharField(default="")        # the stamp offer those rewards come from
     points_cost = IntegerField(null=True)       # the product's points_cost when rung up
     discount_source = CharField(default="")     # "" | manual | group
     created_at = DateTimeField(default=utcnow)
@@ -279,6 +305,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyProgram, DgiCheck, Note, NoteLine, Payment, AuditLog]
+              LoyaltyMovement, LoyaltyProgram, StampCard, StampEvent, DgiCheck, Note, NoteLine, Payment, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

@@ -187,12 +187,21 @@ def m005_loyalty_at_the_register(database: Database, migrator: SchemaMigrator) -
         _add_column_if_missing(database, migrator, table, column, fld)
 
 
+def m006_stamp_offers(database: Database, migrator: SchemaMigrator) -> None:
+    """Stamp offers: each customer's progress and rewards, and reward units on lines."""
+    from tui_pos.models import StampCard, StampEvent
+    database.create_tables([StampCard, StampEvent], safe=True)
+    _add_column_if_missing(database, migrator, "note_line", "reward_qty", IntegerField(default=0))
+    _add_column_if_missing(database, migrator, "note_line", "reward_offer", CharField(default=""))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
     (3, "customers", m003_customers),
     (4, "dgi_cache", m004_dgi_cache),
     (5, "loyalty_at_the_register", m005_loyalty_at_the_register),
+    (6, "stamp_offers", m006_stamp_offers),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -120,6 +120,9 @@ class OfferScreen(ModalScreen[bool]):
         self.state = state
         self.lines: list[OfferLine] = sales.offer_lines(note_id)
         self.offered = {ln.line_id: ln.offered_qty for ln in self.lines}
+        self.reward_rows = sales.reward_lines(note_id)        # stamp-offer rewards the customer holds
+        self.rewards = {r.line_id: r.reward_qty for r in self.reward_rows}
+        self.rows: list[tuple[str, object]] = [("p", ln) for ln in self.lines] + [("r", r) for r in self.reward_rows]
 
     @property
     def points_left(self) -> int:
@@ -138,8 +141,9 @@ class OfferScreen(ModalScreen[bool]):
         table = self.query_one(DataTable)
         for key, title in (("item", "Item"), ("qty", "Qty"), ("cost", "Points each"), ("state", "")):
             table.add_column(title, key=key)
-        for ln in self.lines:
-            table.add_row(ln.name, str(ln.qty), str(ln.points_cost), "", key=str(ln.line_id))
+        for kind, ln in self.rows:
+            cost = str(ln.points_cost) if kind == "p" else f"reward: {ln.offer}"
+            table.add_row(ln.name, str(ln.qty), cost, "", key=f"{kind}{ln.line_id}")
         self._refresh()
         table.focus()
 
@@ -151,18 +155,44 @@ class OfferScreen(ModalScreen[bool]):
             return "not enough points"
         return "Offer"
 
+    def _rewards_left(self, offer: str) -> int:
+        held = next(r.available for r in self.reward_rows if r.offer == offer)
+        return held - sum(self.rewards[r.line_id] for r in self.reward_rows if r.offer == offer)
+
+    def _reward_text(self, r) -> str:
+        n = self.rewards[r.line_id]
+        if n:
+            return f"Offered x{n}" if r.qty > 1 else "Offered"
+        return "Offer" if self._rewards_left(r.offer) > 0 else "no reward left"
+
     def _refresh(self) -> None:
         table = self.query_one(DataTable)
-        for ln in self.lines:
-            table.update_cell(str(ln.line_id), "state", self._state_text(ln))
-        self.query_one("#offer-left", Static).update(f"Points left: {self.points_left}")
+        for kind, ln in self.rows:
+            text = self._state_text(ln) if kind == "p" else self._reward_text(ln)
+            table.update_cell(f"{kind}{ln.line_id}", "state", text)
+        left = f"Points left: {self.points_left}"
+        offers = sorted({r.offer for r in self.reward_rows})
+        if offers:
+            left += "   Rewards left: " + ", ".join(f"{o} {self._rewards_left(o)}" for o in offers)
+        self.query_one("#offer-left", Static).update(left)
 
     def action_toggle(self) -> None:
-        if not self.lines:
+        if not self.rows:
             return
-        ln = self.lines[self.query_one(DataTable).cursor_row]
+        kind, ln = self.rows[self.query_one(DataTable).cursor_row]
+        if kind == "r":
+            n = self.rewards[ln.line_id]
+            free = ln.qty - self.offered.get(ln.line_id, 0)
+            if n < free and self._rewards_left(ln.offer) > 0:
+                self.rewards[ln.line_id] = n + 1
+            elif n:
+                self.rewards[ln.line_id] = 0
+            else:
+                self.app.bell()
+            self._refresh()
+            return
         n = self.offered[ln.line_id]
-        if n < ln.qty and ln.points_cost <= self.points_left:
+        if n < ln.qty - self.rewards.get(ln.line_id, 0) and ln.points_cost <= self.points_left:
             self.offered[ln.line_id] = n + 1     # one more unit Offered
         elif n:
             self.offered[ln.line_id] = 0         # back to Offer
@@ -172,7 +202,7 @@ class OfferScreen(ModalScreen[bool]):
 
     def action_validate(self) -> None:
         try:
-            self.sales.set_offers(self.note_id, self.offered)
+            self.sales.set_offers(self.note_id, self.offered, self.rewards)
         except PosError as exc:
             self.query_one("#offer-left", Static).update(str(exc))
             return

@@ -123,6 +123,10 @@ class SaleScreen(Screen):
             text += (f"\n{state.tier or 'Points'}: {balance}" + f"\nThis note +{state.will_earn}")
             if state.redeem_points or state.offered_points:
                 text += f"\nUsing {state.redeem_points + state.offered_points}"
+            for stamp in state.stamps:
+                text += f"\n{stamp.offer[:14]} {stamp.units}/{stamp.count}"
+                if stamp.rewards:
+                    text += f" [b]+{stamp.rewards}[/]"
             if state.expiring:
                 text += f"\n[$warning]{state.expiring} expire {state.expiring_on:%d %b}[/]"
         self.query_one("#customer", Static).update(text)

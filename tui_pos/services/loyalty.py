@@ -147,6 +147,7 @@ class NoteLoyalty:
     program: rules.Program
     expiring: int = 0                 # points expiring within 30 days
     expiring_on: object = None        # the first day they do
+    stamps: tuple = ()                # stamp offers in progress (services.stamps.Progress)
 
     @property
     def available(self) -> int:
@@ -162,8 +163,9 @@ def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[NoteLine]]:
     out = []
     for ln in rows:
         amounts = pricing.line_amounts(pricing.PricedLine(ln.qty, ln.unit_price_cents, ln.tax_rate_bp, ln.tax_included,
-                                                          ln.discount_percent_bp, ln.discount_cents, ln.offered_qty))
-        out.append(rules.EarnLine(paid_cents=amounts.total_cents, qty=ln.qty - ln.offered_qty,
+                                                          ln.discount_percent_bp, ln.discount_cents,
+                                                          ln.offered_qty + ln.reward_qty))
+        out.append(rules.EarnLine(paid_cents=amounts.total_cents, qty=ln.qty - ln.offered_qty - ln.reward_qty,
                                   product_points=ln.product_points, section=ln.section_name or "",
                                   percent_discount=bool(ln.discount_percent_bp) and ln.discount_source == "manual"))
     return out, rows
@@ -184,8 +186,10 @@ def note_loyalty(note: Note, point_of_sale: str) -> NoteLoyalty | None:
     will_earn = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                     sales_mode=note.sales_mode, point_of_sale=point_of_sale) if rows else 0
     offered = sum(r.offered_qty * (r.points_cost or 0) for r in rows)
+    from tui_pos.services import stamps
     return NoteLoyalty(customer.id, customer.points_balance, note.tier_name, will_earn, note.redeem_points,
-                       note.redeem_cents, offered, prog, expiring, expiring_on)
+                       note.redeem_cents, offered, prog, expiring, expiring_on,
+                       tuple(stamps.progress(customer.id, prog)))
 
 
 def offer_lines(note_id: int) -> list[OfferLine]:
@@ -200,6 +204,9 @@ def can_offer(note: Note, point_of_sale: str) -> bool:
     if state is None:
         return False
     lines = offer_lines(note.id)
+    from tui_pos.services import stamps
+    if stamps.reward_lines(note.id, note.customer_id, state.program):
+        return True
     return any(ln.offered_qty for ln in lines) or any(
         ln.points_cost <= state.available and ln.offered_qty < ln.qty for ln in lines)
 
@@ -236,6 +243,9 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
         m = move(note.customer_id, earned, "earn", counts_as_earned=True, receipt_no=receipt_no, register=register,
                  user_id=user_id)
         before = m.balance_before if before is None else before
+    if prog.offers:
+        from tui_pos.services import stamps
+        stamps.settle(note.id, note.customer_id, prog, receipt_no)
     after = Customer.select(Customer.points_balance).where(Customer.id == note.customer_id).scalar()
     if before is None:
         before = after
@@ -267,7 +277,8 @@ def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sa
              reason=f"earned on returned units of {sale.receipt_no}", allow_negative=True)
         net -= take_back
     gross = [pricing.line_amounts(pricing.PricedLine(r.qty, r.unit_price_cents, r.tax_rate_bp, r.tax_included,
-                                                     r.discount_percent_bp, r.discount_cents, r.offered_qty)).total_cents
+                                                     r.discount_percent_bp, r.discount_cents,
+                                                     r.offered_qty + r.reward_qty)).total_cents
              for r in rows]
     all_back = all(returned.get(r.id, 0) >= r.qty for r in rows)
     if sale.redeem_points:

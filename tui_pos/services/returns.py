@@ -64,7 +64,7 @@ def find(receipt_no: str) -> ReturnableReceipt:
     sold = list(NoteLine.select().where(NoteLine.note == note.id).order_by(NoteLine.id))
     line_totals = [pricing.line_amounts(pricing.PricedLine(
         ln.qty, ln.unit_price_cents, ln.tax_rate_bp, ln.tax_included, ln.discount_percent_bp, ln.discount_cents,
-        ln.offered_qty)).total_cents for ln in sold]
+        ln.offered_qty + ln.reward_qty)).total_cents for ln in sold]
     # money off paid with points was not paid in money: it comes back as points, not cash
     points_share = pricing.spread(note.redeem_cents, line_totals)
     for line, line_total, share in zip(sold, line_totals, points_share):
@@ -121,6 +121,11 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
         returned = {ln.line_id: ln.returned_qty + picks.get(ln.line_id, 0) for ln in original.lines}
         loyalty.reverse(sold, number, returned, point_of_sale=sales.point_of_sale, register=sales.register_code,
                         user_id=user_id)
+        prog = loyalty.program()
+        if prog is not None and prog.offers and sold.customer_id:
+            from tui_pos.services import stamps
+            stamps.reverse(list(NoteLine.select().where(NoteLine.note == sold.id)), picks, sold.customer_id, prog,
+                           number)
         audit.record("note.refund", user_id=user_id, register=sales.register_code, receipt=number,
                      original=original.receipt_no, total_cents=total)
     return number

@@ -105,13 +105,13 @@ class PayResult:
 _LINE_FIELDS = (NoteLine.id, NoteLine.sku, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
                 NoteLine.list_price_cents, NoteLine.tax_rate_bp, NoteLine.tax_included,
                 NoteLine.discount_percent_bp, NoteLine.discount_cents, NoteLine.price_source,
-                NoteLine.discount_source, NoteLine.offered_qty)
+                NoteLine.discount_source, NoteLine.offered_qty, NoteLine.reward_qty)
 
 
 def _priced(row: tuple) -> pricing.PricedLine:
     return pricing.PricedLine(qty=row[3], unit_price_cents=row[4], tax_rate_bp=row[6],
                               tax_included=row[7], discount_percent_bp=row[8], discount_cents=row[9],
-                              offered_qty=row[12])
+                              offered_qty=row[12] + row[13])
 
 
 def _line_view(row: tuple) -> LineView:
@@ -119,7 +119,7 @@ def _line_view(row: tuple) -> LineView:
     return LineView(id=row[0], sku=row[1], name=row[2], qty=row[3], unit_price_cents=row[4],
                     list_price_cents=row[5], discount_percent_bp=row[8],
                     discount_cents=amounts.discount_cents, total_cents=amounts.total_cents,
-                    price_source=row[10], discount_source=row[11], offered_qty=row[12])
+                    price_source=row[10], discount_source=row[11], offered_qty=row[12] + row[13])
 
 
 class SaleService:
@@ -191,7 +191,8 @@ class SaleService:
     def summary(self, note_id: int) -> Summary:
         """Totals of a note: plain lines summed by the database, the rest priced here."""
         plain = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
-                 & (NoteLine.tax_included == True) & (NoteLine.offered_qty == 0))  # noqa: E712
+                 & (NoteLine.tax_included == True) & (NoteLine.offered_qty == 0)  # noqa: E712
+                 & (NoteLine.reward_qty == 0))
         groups = [pricing.PlainGroup(*row) for row in NoteLine.select(
             NoteLine.tax_rate_bp, fn.COUNT(NoteLine.id), fn.SUM(NoteLine.qty),
             fn.SUM(NoteLine.qty * NoteLine.unit_price_cents))
@@ -358,7 +359,7 @@ class SaleService:
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
             Note.update(customer=customer_id, tier_name=tier.name, tier_multiplier=tier.multiplier,
                         redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
-            NoteLine.update(offered_qty=0).where(NoteLine.note == note_id).execute()
+            NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note_id).execute()
             note.customer_id = customer_id
             self._reprice(note)
             return self.view(note_id)
@@ -370,7 +371,7 @@ class SaleService:
                 raise InputError("Payment has started on this note: the customer cannot change now.")
             Note.update(customer=None, tier_name="", tier_multiplier="1", redeem_points=0, redeem_cents=0).where(
                 Note.id == note_id).execute()
-            NoteLine.update(offered_qty=0).where(NoteLine.note == note_id).execute()
+            NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note_id).execute()
             note.customer_id = None
             self._reprice(note)
             return self.view(note_id)
@@ -503,13 +504,29 @@ class SaleService:
     def can_offer(self, note_id: int) -> bool:
         return loyalty.can_offer(self._note(note_id, editable=False), self.point_of_sale)
 
-    def set_offers(self, note_id: int, offered: dict[int, int]) -> Summary:
-        """The Offer tab's Enter: how many units of each line are given for points."""
+    def reward_lines(self, note_id: int) -> list:
+        """Lines that can be given as stamp-offer rewards the customer holds."""
+        note = self._note(note_id, editable=False)
+        if not note.customer_id:
+            return []
+        from tui_pos.services import stamps
+        return stamps.reward_lines(note_id, note.customer_id, loyalty.program())
+
+    def set_offers(self, note_id: int, offered: dict[int, int], rewards: dict[int, int] | None = None) -> Summary:
+        """The Offer tab's Enter: units of each line given for points, and as stamp rewards."""
         with db.atomic():
             note = self._note(note_id)
             state = self._loyalty_state(note)
             if self._paid(note_id):
                 raise InputError("Payment has started on this note: nothing more can be offered.")
+            if rewards:
+                from tui_pos.services import stamps
+                NoteLine.update(reward_qty=0, reward_offer="").where(NoteLine.note == note_id).execute()
+                stamps.set_rewards(note_id, note.customer_id, state.program, rewards)
+            for line_id, qty in offered.items():
+                free = NoteLine.select(NoteLine.qty - NoteLine.reward_qty).where(NoteLine.id == line_id).scalar()
+                if free is not None and qty > free:
+                    raise InputError("A unit cannot be both offered for points and given as a reward.")
             lines = {ln.line_id: ln for ln in loyalty.offer_lines(note_id)}
             for line_id, qty in offered.items():
                 line = lines.get(line_id)
@@ -657,9 +674,9 @@ class SaleService:
         lines = []
         for r, p in zip(rows, priced):
             a = pricing.line_amounts(p)
-            lines.append(ReceiptLine(name=r[2], qty=r[3] - r[12], unit_price_cents=r[4], gross_cents=a.gross_cents,
-                                     discount_cents=a.discount_cents, total_cents=a.total_cents,
-                                     discount_percent_bp=r[8], offered_qty=r[12]))
+            lines.append(ReceiptLine(name=r[2], qty=r[3] - r[12] - r[13], unit_price_cents=r[4],
+                                     gross_cents=a.gross_cents, discount_cents=a.discount_cents,
+                                     total_cents=a.total_cents, discount_percent_bp=r[8], offered_qty=r[12] + r[13]))
         block = None
         if note.customer_id and note.loyalty_before is not None and (
                 note.loyalty_used or self.loyalty_block == "always"):

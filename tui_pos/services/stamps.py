@@ -1,0 +1,154 @@
+"""Stamp offers (seeds 001, 004): every `count` units bought earn one reward unit.
+
+Each customer's progress is kept per offer (offers in progress) and each
+reward reached is recorded (offers reached). A reward is given at the register
+like a points offer: the reward product's unit costs 0 on the note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import JOIN
+
+from tui_pos.domain.errors import InputError
+from tui_pos.domain.loyalty import Program, StampOffer
+from tui_pos.models import NoteLine, Product, Section, StampCard, StampEvent, db
+from tui_pos.services.loyalty import BalanceChanged
+
+
+@dataclass(frozen=True)
+class RewardLine:
+    """A note line whose product is some offer's reward, with the rewards the customer holds."""
+
+    line_id: int
+    name: str
+    qty: int            # units on the line not given for points
+    reward_qty: int
+    offer: str
+    available: int      # rewards the customer holds for that offer (before this note)
+
+
+@dataclass(frozen=True)
+class Progress:
+    offer: str
+    units: int
+    count: int
+    rewards: int
+
+
+def _card(customer_id: int, offer: str) -> StampCard:
+    card, _ = StampCard.get_or_create(customer=customer_id, offer=offer)
+    return card
+
+
+def _matches(offer: StampOffer, sku: str, section: str) -> bool:
+    return (offer.sku and sku == offer.sku) or (offer.section and section == offer.section)
+
+
+def progress(customer_id: int, program: Program | None) -> list[Progress]:
+    if program is None:
+        return []
+    cards = {c.offer: c for c in StampCard.select().where(StampCard.customer == customer_id)}
+    return [Progress(o.name, cards[o.name].units if o.name in cards else 0, o.count,
+                     cards[o.name].rewards if o.name in cards else 0) for o in program.offers]
+
+
+def reward_lines(note_id: int, customer_id: int, program: Program | None) -> list[RewardLine]:
+    if program is None or not program.offers:
+        return []
+    held = {c.offer: c.rewards for c in StampCard.select().where(StampCard.customer == customer_id)}
+    out = []
+    for line in NoteLine.select().where(NoteLine.note == note_id, NoteLine.qty > 0).order_by(NoteLine.id):
+        for offer in program.offers:
+            if line.sku == offer.reward_sku and (held.get(offer.name, 0) or line.reward_qty):
+                out.append(RewardLine(line.id, line.name, line.qty - line.offered_qty, line.reward_qty, offer.name,
+                                      held.get(offer.name, 0)))
+                break
+    return out
+
+
+def set_rewards(note_id: int, customer_id: int, program: Program, rewards: dict[int, int]) -> None:
+    """Give `rewards` ({line id: units}) as stamp rewards; within what the customer holds."""
+    lines = {r.line_id: r for r in reward_lines(note_id, customer_id, program)}
+    use: dict[str, int] = {}
+    for line_id, qty in rewards.items():
+        line = lines.get(line_id)
+        if line is None:
+            raise InputError("That line is not a reward of any stamp offer the customer holds.")
+        if not 0 <= qty <= line.qty:
+            raise InputError(f"{line.name}: give from 0 to {line.qty} units as rewards.")
+        use[line.offer] = use.get(line.offer, 0) + qty
+    for offer, n in use.items():
+        held = next(r.available for r in lines.values() if r.offer == offer)
+        if n > held:
+            raise InputError(f"The customer holds {held} reward(s) of {offer!r}, not {n}.")
+    for line_id, qty in rewards.items():
+        NoteLine.update(reward_qty=qty, reward_offer=lines[line_id].offer if qty else "").where(
+            NoteLine.id == line_id).execute()
+
+
+def settle(note_id: int, customer_id: int, program: Program, receipt_no: str) -> list[str]:
+    """In the sale's transaction: use the rewards given, count the units bought. Returns rewards reached."""
+    reached_names = []
+    rows = list(NoteLine.select(NoteLine, Section.name.alias("section_name"))
+                .join(Product, on=(NoteLine.product == Product.id))
+                .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
+                .where(NoteLine.note == note_id).objects())
+    for offer in program.offers:
+        used = sum(r.reward_qty for r in rows if r.reward_offer == offer.name)
+        bought = sum(r.qty - r.offered_qty - r.reward_qty for r in rows
+                     if _matches(offer, r.sku, getattr(r, "section_name", "") or ""))
+        if not used and not bought:
+            continue
+        card = _card(customer_id, offer.name)
+        if used:
+            changed = StampCard.update(rewards=StampCard.rewards - used).where(
+                StampCard.id == card.id, StampCard.rewards >= used).execute()
+            if changed != 1:
+                raise BalanceChanged(f"The customer no longer holds {used} reward(s) of {offer.name!r}.")
+            StampEvent.create(customer=customer_id, offer=offer.name, kind="used", rewards=-used, receipt_no=receipt_no)
+        if bought:
+            card = StampCard.get_by_id(card.id)
+            units = card.units + bought
+            reached = units // offer.count
+            StampCard.update(units=units - reached * offer.count, rewards=StampCard.rewards + reached).where(
+                StampCard.id == card.id).execute()
+            StampEvent.create(customer=customer_id, offer=offer.name, kind="progress", units=bought,
+                              receipt_no=receipt_no)
+            if reached:
+                StampEvent.create(customer=customer_id, offer=offer.name, kind="reached", rewards=reached,
+                                  receipt_no=receipt_no)
+                reached_names.append(f"{reached} x {offer.name}")
+    return reached_names
+
+
+def reverse(sale_lines: list[NoteLine], picks: dict[int, int], customer_id: int, program: Program,
+            refund_no: str) -> None:
+    """A return: returned bought units come off the progress, returned reward units give the reward back."""
+    sections = {p.id: (p.section.name if p.section_id else "") for p in
+                Product.select().where(Product.id.in_([ln.product_id for ln in sale_lines if ln.product_id]))}
+    with db.atomic():
+        for offer in program.offers:
+            back_units = back_rewards = 0
+            for ln in sale_lines:
+                n = picks.get(ln.id, 0)
+                if not n:
+                    continue
+                free = ln.offered_qty + ln.reward_qty
+                # units come back in proportion: paid, points-offered and reward units alike
+                rewards_back = n * ln.reward_qty // ln.qty if ln.reward_offer == offer.name else 0
+                paid_back = n * (ln.qty - free) // ln.qty
+                back_rewards += rewards_back
+                if _matches(offer, ln.sku, sections.get(ln.product_id, "")):
+                    back_units += paid_back
+            if not back_units and not back_rewards:
+                continue
+            card = _card(customer_id, offer.name)
+            units, rewards = card.units - back_units, card.rewards + back_rewards
+            while units < 0 and rewards > 0:   # a reward reached with units now returned
+                units += offer.count
+                rewards -= 1
+            StampCard.update(units=units, rewards=rewards).where(StampCard.id == card.id).execute()
+            StampEvent.create(customer=customer_id, offer=offer.name, kind="return", units=-back_units,
+                              rewards=back_rewards, receipt_no=refund_no)
