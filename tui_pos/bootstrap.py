@@ -49,7 +49,8 @@ def sale_service(config: Config) -> SaleService:
         max_discount_bp=parse_percent_bp(config.sale.max_cashier_discount), tenders=config.sale.tenders,
         header=config.receipt.header, footer=config.receipt.footer,
         stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters,
-        loyalty_block=config.receipt.loyalty_block)
+        loyalty_block=config.receipt.loyalty_block, weighed_prefixes=config.scanner.weighed_prefixes,
+        weighed_layout=config.scanner.weighed_layout, weighed_value=config.scanner.weighed_value)
 
 
 @dataclass

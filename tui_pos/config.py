@@ -145,6 +145,52 @@ def _usb_id(v: Any) -> str:
     return v.lower()
 
 
+def _scanner_devices(v: Any) -> list[str]:
+    from tui_pos.hardware.scanner import SpecError, parse_spec
+    items = _str_list(v)
+    for item in items:
+        try:
+            parse_spec(item)
+        except SpecError:
+            raise ValueError('a list of event paths ("/dev/input/by-id/..."), "name:<text>" or '
+                             f'"usb:<vendor>:<product>" entries; {item!r} is none of them') from None
+    return [x.strip() for x in items]
+
+
+def _weighed_prefixes(v: Any) -> list[str]:
+    items = _str_list(v)
+    for item in items:
+        prefix, _, kind = item.partition(":")
+        if not (prefix.isdigit() and 1 <= len(prefix) <= 3) or kind not in ("", "price", "weight"):
+            raise ValueError('a list of EAN-13 prefixes such as ["20", "21:price", "28:weight"]')
+    return items
+
+
+def _weighed_layout(v: Any) -> str:
+    from tui_pos.domain.codes import check_weighed_layout
+    if not isinstance(v, str):
+        raise ValueError("a 13-character layout such as \"PPIIIIIVVVVVC\"")
+    check_weighed_layout(v)
+    return v
+
+
+def _profile(v: Any) -> str:
+    expected = 'a python-escpos printer profile such as "TM-T20II", "TM-T88V" or "POS-5890"'
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(expected)
+    v = v.strip()
+    if v != "TM-T20II":
+        # escpos' own list of profiles, read without importing escpos (~0.2 s)
+        import importlib.util
+        import json
+        spec = importlib.util.find_spec("escpos")
+        if spec and spec.submodule_search_locations:
+            path = Path(list(spec.submodule_search_locations)[0]) / "capabilities.json"
+            if path.is_file() and v not in json.loads(path.read_text(encoding="utf-8")).get("profiles", {}):
+                raise ValueError(expected)
+    return v
+
+
 # section -> key -> (default, validator)
 SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
     "store": {
@@ -170,15 +216,26 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "columns": (48, _int_range(24, 64)),
         "drawer": (True, _bool),
         "timeout": (5, _int_range(1, 60)),
+        "profile": ("TM-T20II", _profile),
     },
     "scanner": {
-        "devices": ([], _str_list),
+        "devices": ([], _scanner_devices),
         "grab": (True, _bool),
+        "layout": ("us", _choice("us", "azerty", "fr")),
+        "timeout_ms": (500, _int_range(50, 10000)),
+        "wedge": (True, _bool),
+        "wedge_gap_ms": (30, _int_range(5, 200)),
+        "wedge_min_length": (4, _int_range(2, 64)),
+        "weighed_prefixes": ([str(p) for p in range(20, 30)], _weighed_prefixes),
+        "weighed_layout": ("PPIIIIIVVVVVC", _weighed_layout),
+        "weighed_value": ("price", _choice("price", "weight")),
     },
     "receipt": {
         "header": ([], _str_list),
         "footer": ([], _str_list),
         "loyalty_block": ("used", _choice("used", "always")),
+        "qr": ("", _str),
+        "logo": ("", _str),
     },
     "customers": {
         "stack_discounts": (False, _bool),

@@ -96,7 +96,7 @@ class SaleScreen(Screen):
         self._show_status(view)
 
     def _cells(self, line: LineView) -> tuple[str, str, str, str, str]:
-        marker = {"manual": "*", "rate": "R", "specific": "S"}.get(line.price_source, "")
+        marker = {"manual": "*", "rate": "R", "specific": "S", "weighed": "W"}.get(line.price_source, "")
         price = self.money(line.unit_price_cents) + marker
         if line.offered_qty:
             disc = "Offered" if line.offered_qty == line.qty else f"{line.offered_qty} Off."

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from peewee import JOIN
 
-from tui_pos.domain.codes import normalize_barcode
+from tui_pos.domain.codes import normalize_barcode, scanned_forms
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import search_key
 from tui_pos.models import Barcode, Product, Section, db
@@ -38,15 +38,19 @@ def _view(p: Product, section: str = "", barcode: str = "") -> ProductView:
 
 
 def find_by_code(code: str) -> Product | None:
-    """An active product by barcode, else by SKU (case-insensitive)."""
+    """An active product by barcode, else by SKU (case-insensitive).
+
+    A UPC-A scanned as 12 digits is the same item as its EAN-13 with a leading
+    0, and a UPC-E is found by its expanded UPC-A (`scanned_forms`).
+    """
     code = code.strip()
+    forms = scanned_forms(code)
     hit = (Product.select().join(Barcode).where(Barcode.code == code, Product.active == True)  # noqa: E712
            .first())
     if hit is None:
         hit = Product.select().where(Product.sku == code.upper(), Product.active == True).first()  # noqa: E712
-    if hit is None and code.isdigit() and len(code) == 12:
-        # a UPC-A scanned as 12 digits is the same item as its EAN-13 with a leading 0
-        hit = (Product.select().join(Barcode).where(Barcode.code == "0" + code, Product.active == True)  # noqa: E712
+    if hit is None and len(forms) > 1:
+        hit = (Product.select().join(Barcode).where(Barcode.code.in_(forms[1:]), Product.active == True)  # noqa: E712
                .first())
     return hit
 

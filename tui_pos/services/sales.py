@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from peewee import fn
 
 from tui_pos.domain import pricing
-from tui_pos.domain.codes import MAX_QTY, check_qty, parse_entry
+from tui_pos.domain.codes import MAX_QTY, bad_check_digit, check_qty, parse_entry, parse_weighed
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.loyalty import Block as LoyaltyBlock
 from tui_pos.domain.receipt import Receipt, ReceiptLine
@@ -36,7 +36,7 @@ class LineView:
     discount_percent_bp: int
     discount_cents: int      # the discount actually applied to the line
     total_cents: int
-    price_source: str = "retail"   # retail | rate | specific | manual: which price won
+    price_source: str = "retail"   # retail | rate | specific | manual | weighed: which price won
     discount_source: str = ""      # "" | manual | group
     offered_qty: int = 0           # units given for points
 
@@ -130,7 +130,8 @@ class SaleService:
                  max_discount_bp: int = 1000, tenders: list[str] | None = None,
                  header: list[str] | None = None, footer: list[str] | None = None,
                  stack_discounts: bool = False, block_defaulters: bool = False,
-                 loyalty_block: str = "used") -> None:
+                 loyalty_block: str = "used", weighed_prefixes: list[str] | None = None,
+                 weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price") -> None:
         self.register_code = register_code
         self.point_of_sale = point_of_sale
         self.store_name = store_name or point_of_sale
@@ -143,6 +144,9 @@ class SaleService:
         self.stack_discounts = stack_discounts
         self.block_defaulters = block_defaulters
         self.loyalty_block = loyalty_block
+        self.weighed_prefixes = list(weighed_prefixes or [])
+        self.weighed_layout = weighed_layout
+        self.weighed_value = weighed_value
         self._register_id: int | None = None
 
     # ----------------------------------------------------------- plumbing
@@ -255,14 +259,37 @@ class SaleService:
         with db.atomic():
             note = self._note(note_id)
             product = catalog.find_by_code(entry.code)
+            weighed = None
             if product is None:
+                weighed = parse_weighed(entry.code, self.weighed_prefixes, self.weighed_layout, self.weighed_value)
+                if weighed is not None:
+                    if bad_check_digit(entry.code):
+                        raise InputError(f"{entry.code} was misread (wrong check digit): scan it again.")
+                    product = catalog.find_by_code(weighed.plu) or catalog.find_by_code(weighed.plu.lstrip("0"))
+                    if product is None:
+                        raise InputError(f"Unknown weighed item {weighed.plu} in {entry.code}: no product has "
+                                         "this PLU as a barcode or SKU. Check the scale's labels.")
+            if product is None:
+                if bad_check_digit(entry.code):
+                    raise InputError(f"{entry.code} was misread (wrong check digit): scan it again or type it.")
                 raise InputError(f"Unknown code {entry.code}: no product has this barcode or SKU. "
                                  "Check it, or search with F3.")
             if product.price_cents < 0:
                 raise InputError(f"{product.name} has a negative price; ask a manager to fix the product.")
+            if weighed is not None:
+                # its own line: each label has its own price or weight, and no rate replaces it
+                price = weighed.price_cents(product.price_cents)
+                context = self._customer_pricing(note)
+                line_id = NoteLine.create(
+                    note=note_id, product=product.id, sku=product.sku, name=weighed.label(product.name),
+                    qty=entry.qty, unit_price_cents=price, price_source="weighed", list_price_cents=price,
+                    tax_rate_bp=product.tax_rate_bp, tax_included=product.tax_included,
+                    discount_percent_bp=context[1], points_cost=None,
+                    discount_source="group" if context[1] else "").id
+                return self.line_view(line_id), self.summary(note_id)
             same = (NoteLine.select().where(
                 NoteLine.note == note_id, NoteLine.product == product.id,
-                NoteLine.price_source != "manual", NoteLine.discount_source != "manual")
+                NoteLine.price_source.not_in(("manual", "weighed")), NoteLine.discount_source != "manual")
                 .order_by(NoteLine.id.desc()).first())
             if same is not None:
                 qty = same.qty + entry.qty
@@ -335,7 +362,7 @@ class SaleService:
         context = self._customer_pricing(note)
         for line in NoteLine.select().where(NoteLine.note == note.id, NoteLine.product.is_null(False)):
             changes = {}
-            if line.price_source != "manual":
+            if line.price_source not in ("manual", "weighed"):
                 choice = self._price(line.product_id, line.list_price_cents, context)
                 changes.update(unit_price_cents=choice.price_cents, price_source=choice.source)
             if line.discount_source != "manual":
