@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import Worker, WorkerState
+from textual.widgets import Input
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_pos.bootstrap import Runtime
-from tui_pos.domain.receipt import layout
+from tui_pos.hardware.wedge import WedgeFilter
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import audit, users
+from tui_pos.widgets.devices import DeviceLine, DeviceStatus, Scanned
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +36,20 @@ class PosApp(App):
         self.user: users.Person | None = None
         self.printed: list[str] = []  # receipt numbers sent to the printer (for support and tests)
         self.dgi_answers: list = []   # answers of the online RUC check, newest last
+        self.scans: list[tuple[str, str]] = []  # codes scanned (code, source), for support and tests
+        self.printer_state = None     # the spooler's last SpoolResult
+        self.scanner_hub = None
+        self._draining = False
+        self._drain_again = False
+        self._printer_retry = None
+        cfg = runtime.config.scanner
+        self.wedge: WedgeFilter | None = (WedgeFilter(cfg.wedge_gap_ms / 1000, cfg.wedge_min_length)
+                                          if cfg.wedge else None)
 
     def on_mount(self) -> None:
         cfg = self.runtime.config
+        self._start_scanners()
+        self._drain_printer()  # receipts left waiting by the last run print now
         if users.users_exist():
             self.push_screen(LoginScreen(cfg.store.name, cfg.store.register))
         else:
@@ -50,43 +64,197 @@ class PosApp(App):
 
     # ------------------------------------------------------------ printing
 
-    def print_receipt(self, receipt_no: str, *, kick_drawer: bool = False, reprint: bool = False) -> None:
-        """Lay out the receipt here (a quick read), send it from a worker."""
-        try:
-            receipt = self.runtime.sales.receipt(receipt_no, reprint=reprint)
-        except Exception:  # noqa: BLE001
-            log.exception("cannot build receipt %s", receipt_no)
-            self._printer_problem(receipt_no, "the receipt could not be built (logged)")
+    def receipt_queued(self) -> None:
+        """A sale or refund queued its receipt (in its own transaction): send it now."""
+        self._drain_printer()
+
+    def reprint(self, receipt_no: str) -> str:
+        """Queue a copy of a receipt by number; raises PosError with a message for the cashier."""
+        number = self.runtime.sales.reprint(receipt_no)
+        self._drain_printer()
+        return number
+
+    def _drain_printer(self) -> None:
+        """Start the one sender thread, or ask the running one to look again when it ends."""
+        if self.runtime.spooler is None:
             return
-        rows = layout(receipt, self.runtime.config.printer.columns, self.runtime.money.plain)
-        kick = kick_drawer and self.runtime.printer.has_drawer
-        self._send(receipt_no, rows, kick)
+        if self._printer_retry is not None:
+            self._printer_retry.stop()
+            self._printer_retry = None
+        if self._draining:
+            self._drain_again = True
+            return
+        self._draining = True
+        self._drain_again = False
+        self._send_queue()
 
     @work(thread=True, exit_on_error=False, group="printer", name="print")
-    def _send(self, receipt_no: str, rows, kick: bool) -> str:
-        from tui_pos.hardware.printer import render
-        data = render(rows, kick_drawer=kick)
-        self.runtime.printer.send(data)
-        return receipt_no
+    def _send_queue(self):
+        """Send waiting receipts in order until the queue is empty or the printer fails."""
+        spooler = self.runtime.spooler
+        while True:
+            result = spooler.send_next()
+            if result.sent is not None:
+                self.call_from_thread(self._printed, result)
+            if result.sent is None or result.retry_in is None or get_current_worker().is_cancelled:
+                return result
 
-    @on(Worker.StateChanged)
-    def _worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "dgi":
-            self._dgi_done(event)
-            return
-        if event.worker.group != "printer":
-            return
+    def _printed(self, result) -> None:
+        self.printed.append(result.sent.receipt_no)
+        self._printer_result(result)
+
+    def _printer_result(self, result) -> None:
+        before = self.printer_state
+        self.printer_state = result
+        if result.failed is not None and (before is None or before.failed is None):
+            self._printer_problem(result.error)
+        elif result.failed is None and before is not None and before.failed is not None:
+            self.notify("The printer is back: waiting receipts are printing.", timeout=5)
+        self._show_devices()
+
+    def _drained(self, event: Worker.StateChanged) -> None:
+        self._draining = False
         if event.state == WorkerState.SUCCESS:
-            self.printed.append(event.worker.result)
+            result = event.worker.result
+            self._printer_result(result)
+            if self._drain_again:
+                self._drain_printer()
+            elif result.retry_in:
+                self._printer_retry = self.set_timer(result.retry_in, self._retry_printer)
         elif event.state == WorkerState.ERROR:
-            log.error("printing failed: %s", event.worker.error)
-            self._printer_problem("", str(event.worker.error))
+            log.error("print queue failed: %s", event.worker.error, exc_info=event.worker.error)
+            self._printer_problem(f"the print queue stopped ({type(event.worker.error).__name__}); logged")
+            self._printer_retry = self.set_timer(5, self._retry_printer)
 
-    def _printer_problem(self, receipt_no: str, detail: str) -> None:
-        text = f"Printer problem: {detail}. The sale is saved; Ctrl+P reprints."
+    def _retry_printer(self) -> None:
+        self._printer_retry = None
+        self._drain_printer()
+
+    def _printer_problem(self, detail: str) -> None:
+        text = f"Printer problem: {detail}. The sale is saved; the receipt prints when the printer is back."
         self.notify(text, severity="error", timeout=10)
         if isinstance(self.screen, SaleScreen):
             self.screen.say(text, error=True)
+
+    async def wait_printed(self, timeout: float = 10.0) -> None:
+        """Until the queue is empty and the sender is idle (tests and benchmarks)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self._draining or (self.runtime.spooler is not None and self._queue_waiting()):
+            if loop.time() > end:
+                raise TimeoutError("receipts still waiting for the printer")
+            await asyncio.sleep(0.01)
+
+    def _queue_waiting(self) -> int:
+        from tui_pos.services import printing
+        return printing.waiting(self.runtime.sales.register_code)
+
+    def open_drawer(self, approver_id: int | None) -> None:
+        """A manager opens the cash drawer (audited); the kick goes out from a worker."""
+        from tui_pos.services import printing
+        printing.record_drawer_open(self.runtime.sales.register_code, self.user.id if self.user else None,
+                                    approver_id)
+        self._kick_drawer()
+
+    @work(thread=True, exit_on_error=False, group="drawer", name="drawer")
+    def _kick_drawer(self) -> str:
+        from tui_pos.hardware.printer import drawer_kick_bytes
+        self.runtime.printer.send(drawer_kick_bytes(self.runtime.config.printer.profile))
+        return "ok"
+
+    # ------------------------------------------------------------ scanners
+
+    def _start_scanners(self) -> None:
+        cfg = self.runtime.config.scanner
+        if not cfg.devices:
+            return
+        from tui_pos.hardware.scanner import ScannerHub
+        self.scanner_hub = ScannerHub(cfg.devices, self._evdev_code, self._scanner_state, layout=cfg.layout,
+                                      grab=cfg.grab, timeout=cfg.timeout_ms / 1000,
+                                      backend=self.runtime.scanner_backend)
+        self.run_worker(self.scanner_hub.run(), group="scanner", name="scanner", exit_on_error=False)
+
+    def _evdev_code(self, code: str, device: str) -> None:
+        self.deliver_scan(code, device)
+
+    def _scanner_state(self, state) -> None:
+        gone = state.state != "ready"
+        if gone:
+            self.notify(f"Scanner {state.state}: {state.detail}. The keyboard still works.",
+                        severity="warning", timeout=6)
+        self._show_devices()
+
+    def deliver_scan(self, code: str, source: str) -> None:
+        """One message per code, to the screen on top: it decides what the code means."""
+        self.scans.append((code, source))
+        self.screen.post_message(Scanned(code, source))
+
+    @on(Scanned)
+    async def _unclaimed_scan(self, event: Scanned) -> None:
+        """No screen took the code: type it into the focused field and press Enter."""
+        focused = self.focused
+        if isinstance(focused, Input):
+            focused.insert_text_at_cursor(event.code)
+            await focused.action_submit()
+        else:
+            self.notify(f"Scanned {event.code}: nothing here takes a code.", severity="warning", timeout=4)
+
+    # ------------------------------------------------------------ keyboard-wedge scanners
+
+    async def on_event(self, event: events.Event) -> None:
+        wedge = self.wedge
+        if wedge is None or not isinstance(event, events.Key) or event.is_forwarded:
+            await super().on_event(event)
+            return
+        if event.key == "enter":
+            outcome = wedge.enter(event, event.time)
+        elif event.is_printable and event.character and len(event.character) == 1 and "ctrl" not in event.key:
+            outcome = wedge.char(event, event.character, event.time)
+        else:
+            outcome = wedge.other(event)
+        for held in outcome.release:
+            await super().on_event(held)
+        if outcome.scan:
+            self.deliver_scan(outcome.scan, "keyboard")
+        if wedge.holding:
+            self.set_timer(wedge.gap + 0.001, self._wedge_tick)
+
+    async def _wedge_tick(self) -> None:
+        """A held burst stopped without Enter: it was typing; let it through."""
+        from textual._time import get_time
+        for held in self.wedge.tick(get_time()).release:
+            await super().on_event(held)
+
+    # ------------------------------------------------------------ the status line
+
+    def device_line(self) -> DeviceLine:
+        printer = scanner = ""
+        printer_bad = scanner_bad = False
+        if self.runtime.spooler is not None:
+            r = self.printer_state
+            if r is None or (r.failed is None and r.state == "ready"):
+                printer = "Printer ready"
+            elif r.failed is None:
+                printer = f"Printer {r.state}"
+            else:
+                printer, printer_bad = f"Printer {r.state.upper()}", True
+            if r is not None and r.waiting:
+                printer += f", {r.waiting} waiting"
+        if self.scanner_hub is not None and self.scanner_hub.states:
+            states = list(self.scanner_hub.states.values())
+            ready = [s for s in states if s.ok]
+            if len(ready) == len(states):
+                scanner = "Scanner ready"
+            else:
+                bad = next(s for s in states if not s.ok)
+                scanner, scanner_bad = f"Scanner {bad.state.upper()}", True
+        return DeviceLine(printer, printer_bad, scanner, scanner_bad)
+
+    def _show_devices(self) -> None:
+        line = self.device_line()
+        for screen in self.screen_stack:
+            for widget in screen.query(DeviceStatus):
+                widget.show(line)
 
     # ------------------------------------------------------------ the online RUC check
 
@@ -100,6 +268,20 @@ class PosApp(App):
         from tui_pos.services import dgi
         cfg = self.runtime.config.dgi
         return dgi.verify(ruc, dv, fiscal_name, url=cfg.url, token=cfg.token, timeout=cfg.timeout)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        group = event.worker.group
+        if group == "dgi":
+            self._dgi_done(event)
+        elif group == "printer" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._drained(event)
+        elif group == "drawer" and event.state == WorkerState.ERROR:
+            log.error("drawer kick failed: %s", event.worker.error)
+            self.notify(f"The drawer did not open: {event.worker.error}", severity="error", timeout=8)
+        elif group == "scanner" and event.state == WorkerState.ERROR:
+            log.error("scanner reader stopped", exc_info=event.worker.error)
+            self.notify("The scanner reader stopped (logged); the keyboard still works.", severity="error")
 
     def _dgi_done(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.SUCCESS:

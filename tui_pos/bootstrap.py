@@ -50,7 +50,8 @@ def sale_service(config: Config) -> SaleService:
         header=config.receipt.header, footer=config.receipt.footer,
         stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters,
         loyalty_block=config.receipt.loyalty_block, weighed_prefixes=config.scanner.weighed_prefixes,
-        weighed_layout=config.scanner.weighed_layout, weighed_value=config.scanner.weighed_value)
+        weighed_layout=config.scanner.weighed_layout, weighed_value=config.scanner.weighed_value,
+        print_queue=config.printer.kind != "none")
 
 
 @dataclass
@@ -62,6 +63,22 @@ class Runtime:
     printer: object
     money: MoneyFormat
     demo: bool = False
+    spooler: object = None          # services.printing.Spooler, None without a printer
+    scanner_backend: object = None  # where scanners come from (None: evdev); tests inject pipes
+
+
+def receipt_builder(config: Config, sales: SaleService, printer, money: MoneyFormat):
+    """job -> ESC/POS bytes: the receipt from the database, laid out and rendered on a Dummy."""
+    from tui_pos.domain.receipt import layout
+    from tui_pos.hardware.printer import render
+
+    def build(job) -> bytes:
+        receipt = sales.receipt(job.receipt_no, reprint=job.reprint)
+        rows = layout(receipt, config.printer.columns, money.plain)
+        qr = config.receipt.qr.format(receipt=receipt.receipt_no) if config.receipt.qr else ""
+        return render(rows, kick_drawer=job.kick_drawer and printer.has_drawer, profile=config.printer.profile,
+                      qr=qr, logo=config.receipt.logo)
+    return build
 
 
 def build(config: Config, demo: bool = False) -> Runtime:
@@ -80,8 +97,12 @@ def build(config: Config, demo: bool = False) -> Runtime:
         log.error("printer not usable: %s", exc)
         from tui_pos.hardware.printer import NoPrinter
         printer = NoPrinter()
-    return Runtime(config=config, sales=sales, printer=printer,
-                   money=MoneyFormat(config.store.currency, config.store.locale), demo=demo)
+    money = MoneyFormat(config.store.currency, config.store.locale)
+    spooler = None
+    if printer.kind != "none":
+        from tui_pos.services.printing import Spooler
+        spooler = Spooler(sales.register_code, printer, receipt_builder(config, sales, printer, money))
+    return Runtime(config=config, sales=sales, printer=printer, money=money, demo=demo, spooler=spooler)
 
 
 def close() -> None:

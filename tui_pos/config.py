@@ -191,6 +191,17 @@ def _profile(v: Any) -> str:
     return v
 
 
+def _qr_template(v: Any) -> str:
+    expected = 'a text or URL for the QR code, where {receipt} stands for the receipt number'
+    if not isinstance(v, str):
+        raise ValueError(expected)
+    try:
+        v.format(receipt="R1-000001")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(expected) from None
+    return v
+
+
 # section -> key -> (default, validator)
 SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
     "store": {
@@ -217,6 +228,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "drawer": (True, _bool),
         "timeout": (5, _int_range(1, 60)),
         "profile": ("TM-T20II", _profile),
+        "paper_check": (True, _bool),
     },
     "scanner": {
         "devices": ([], _scanner_devices),
@@ -234,7 +246,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "header": ([], _str_list),
         "footer": ([], _str_list),
         "loyalty_block": ("used", _choice("used", "always")),
-        "qr": ("", _str),
+        "qr": ("", _qr_template),
         "logo": ("", _str),
     },
     "customers": {

@@ -1,43 +1,48 @@
 """ESC/POS bytes to a real TCP socket (a network printer) and to a file."""
 
-import socket
-import threading
-
 import pytest
 
 from tui_pos.config import from_dict
 from tui_pos.hardware.printer import PrinterError, make_printer, render
 from tui_pos.domain.receipt import Row
-
-
-def listen():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    received = bytearray()
-
-    def accept():
-        conn, _ = server.accept()
-        with conn:
-            while chunk := conn.recv(65536):
-                received.extend(chunk)
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    return server, thread, received
+from tui_pos.hardware.netprinter_sim import SimulatedPrinter
 
 
 def test_network_printer_receives_the_receipt():
-    server, thread, received = listen()
-    port = server.getsockname()[1]
-    cfg = from_dict({"printer": {"kind": "network", "host": "127.0.0.1", "port": port, "timeout": 2}})
+    sim = SimulatedPrinter().start()
+    cfg = from_dict({"printer": {"kind": "network", "host": "127.0.0.1", "port": sim.port, "timeout": 2}})
     printer = make_printer(cfg.printer)
     data = render([Row("Demo Store", align="center", bold=True), Row("TOTAL  1.50"), Row(barcode="R1-000001"),
                    Row(cut=True)], kick_drawer=True)
-    printer.send(data)
-    thread.join(5)
-    server.close()
-    assert bytes(received) == data
-    assert data.startswith(b"\x1b@") and b"\x1dkI\x0b{BR1-000001" in data and b"\x1bp\x0022" in data
+    assert printer.send(data) == "ok"      # it answered its paper sensor first
+    assert sim.wait_for(1)
+    sim.stop()
+    assert sim.jobs == [data]
+    assert data.startswith(b"\x1b@\x1bp\x0022") and b"\x1dkI\x0b{BR1-000001" in data
+
+
+def test_a_printer_that_never_answers_its_status_still_prints():
+    sim = SimulatedPrinter(answers=False).start()
+    printer = make_printer(from_dict({"printer": {"kind": "network", "host": "127.0.0.1", "port": sim.port,
+                                                  "timeout": 2}}).printer)
+    assert printer.send(b"hello") is None
+    assert sim.wait_for(1) and sim.jobs == [b"hello"]  # it stayed silent: printing went ahead
+    sim.stop()
+
+
+def test_paper_out_is_reported_and_nothing_is_printed():
+    from tui_pos.services.printing import PaperOut
+    sim = SimulatedPrinter().start()
+    sim.paper = "out"
+    printer = make_printer(from_dict({"printer": {"kind": "network", "host": "127.0.0.1", "port": sim.port,
+                                                  "timeout": 2}}).printer)
+    with pytest.raises(PaperOut, match="out of paper"):
+        printer.send(b"receipt")
+    assert "PAPER OUT" in printer.status()
+    sim.paper = "ok"
+    assert printer.status() == "online, paper ok"
+    sim.stop()
+    assert b"receipt" not in b"".join(sim.jobs)
 
 
 def test_silent_network_printer_is_reported_not_raised_raw():

@@ -73,7 +73,7 @@ async def test_f4_enter_redeems_the_most_and_presets(loyal_app, printer_file):
         assert isinstance(app.screen, PaymentScreen)
         await pilot.press("enter")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.wait_printed()
         await pilot.pause()
     data = printer_file.read_bytes()
     for label in (b"Previous balance", b"Points used", b"Points earned", b"New balance"):
@@ -98,7 +98,7 @@ async def test_offer_tab_space_toggles_and_enter_validates(loyal_app, printer_fi
         assert "$1.50" in str(app.screen.query_one("#pay-figures").render())
         await pilot.press("enter")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.wait_printed()
         await pilot.pause()
     data = printer_file.read_bytes()
     assert b"Offered" in data and b"Points used" in data
@@ -148,7 +148,7 @@ async def test_offer_tab_gives_a_stamp_reward(make_app, tmp_path, printer_file):
         assert isinstance(app.screen, PaymentScreen)
         await pilot.press("enter")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.wait_printed()
         await pilot.pause()
     card = StampCard.get(StampCard.customer == c.id)
     assert (card.units, card.rewards) == (4, 0)

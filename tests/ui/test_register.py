@@ -43,7 +43,7 @@ async def test_login_scan_pay_prints_receipt(make_app, printer_file):
         assert isinstance(app.screen, PaymentScreen)
         await pilot.press(*"20", "enter")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.wait_printed()
         await pilot.pause()
         assert isinstance(app.screen, SaleScreen)
         assert "R1-000001" in message(app) and "Change $10.50" in message(app)
@@ -180,7 +180,7 @@ async def test_return_by_receipt_number(make_app, printer_file):
         await pilot.press("plus", "plus")
         await pilot.press("f10")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.wait_printed()
         await pilot.pause()
         assert isinstance(app.screen, SaleScreen)
         assert "R1-000002" in message(app)
@@ -196,10 +196,14 @@ async def test_printer_failure_never_undoes_the_sale(make_app, tmp_path):
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        for _ in range(200):
+            if app.printer_state is not None and app.printer_state.failed is not None:
+                break
+            await pilot.pause(0.02)
         await pilot.pause()
-        assert "Printer problem" in message(app) and "Ctrl+P reprints" in message(app)
+        assert "Printer problem" in message(app) and "prints when the printer is back" in message(app)
         assert app.runtime.sales.receipt("R1-000001").totals.total_cents == 150
+        assert "Printer OFFLINE, 1 waiting" in str(app.screen.query_one("#devices").render())
 
 
 async def test_quit_needs_a_manager_pin(make_app):

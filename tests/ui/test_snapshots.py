@@ -55,7 +55,7 @@ class TestCustomerScreens:
             await ring_up(pilot)
             await pilot.press("f2")
             await pilot.press(*"ana")
-            await pilot.app.workers.wait_for_complete()
+            await pilot.app.wait_printed()
             await pilot.pause()
         assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
 
@@ -65,7 +65,7 @@ class TestCustomerScreens:
             await ring_up(pilot)
             await pilot.press("f2")
             await pilot.press(*"Maria")
-            await pilot.app.workers.wait_for_complete()
+            await pilot.app.wait_printed()
             await pilot.press("ctrl+n")
             await pilot.pause()
             pilot.app.screen.query_one("#f-email").value = "maria-at-home"

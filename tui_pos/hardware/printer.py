@@ -13,8 +13,9 @@ import logging
 import os
 import socket
 from pathlib import Path
+from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Protocol
+from typing import Callable, Protocol
 
 from tui_pos.domain.receipt import Row
 
@@ -38,35 +39,86 @@ def _escpos():
     return escpos.printer
 
 
-def render(rows: list[Row], *, kick_drawer: bool = False, profile: str = "TM-T20II") -> bytes:
-    """The ESC/POS bytes of a laid-out receipt (python-escpos on a Dummy)."""
+@dataclass(frozen=True)
+class Extras:
+    """What goes on paper beside the text, when the printer's profile can print it."""
+
+    profile: str = "TM-T20II"
+    qr: str = ""          # text of a QR code under the barcode ("" = none)
+    logo: str = ""        # path of an image printed above the store name ("" = none)
+
+
+def render(rows: list[Row], *, kick_drawer: bool = False, profile: str = "TM-T20II",
+           qr: str = "", logo: str = "") -> bytes:
+    """The ESC/POS bytes of a laid-out receipt (python-escpos on a Dummy).
+
+    The drawer kick comes first, so the drawer opens while the receipt prints.
+    A barcode, QR code or logo is printed only when the profile supports it;
+    otherwise the receipt stays plain text (the number is always printed as text).
+    """
     printer = _escpos().Dummy(profile=profile)
+    caps = printer.profile
     with contextlib.redirect_stdout(io.StringIO()):  # escpos print()s from barcode()
         printer.hw("INIT")
+        if kick_drawer:
+            printer.cashdraw(2)
+        if logo and (caps.supports("bitImageRaster") or caps.supports("graphics")):
+            try:
+                printer.image(logo, center=True)
+            except Exception as exc:  # noqa: BLE001 - a bad logo file must not stop the receipt
+                log.warning("logo %s not printed: %s", logo, exc)
+            printer.set(align="left")
         for row in rows:
             if row.cut:
+                if qr:
+                    if caps.supports("qrCode"):
+                        printer.qr(qr, native=True, size=4, center=True)
+                        printer.set(align="left")
+                    elif caps.supports("bitImageRaster"):
+                        printer.qr(qr, native=False, size=4, center=True)
+                        printer.set(align="left")
                 printer.cut()
                 continue
             if row.barcode:
-                printer.barcode("{B" + row.barcode, "CODE128", function_type="B", height=64, width=2,
-                                pos="OFF", align_ct=True)
-                printer.set(align="left")
-                printer.text("\n")
+                if caps.supports("barcodeB"):
+                    printer.barcode("{B" + row.barcode, "CODE128", function_type="B", height=64, width=2,
+                                    pos="OFF", align_ct=True)
+                    printer.set(align="left")
+                    printer.text("\n")
                 continue
             printer.set(align=row.align, bold=row.bold, double_height=row.big, double_width=row.big,
                         normal_textsize=not row.big)
             printer.text(row.text + "\n")
             if row.big or row.bold or row.align != "left":
                 printer.set(align="left", bold=False, normal_textsize=True)
-        if kick_drawer:
-            printer.cashdraw(2)
     return printer.output
 
 
-def drawer_kick_bytes() -> bytes:
-    printer = _escpos().Dummy()
+def drawer_kick_bytes(profile: str = "TM-T20II") -> bytes:
+    printer = _escpos().Dummy(profile=profile)
     printer.cashdraw(2)
     return printer.output
+
+
+def _paper_state(device, timeout: float) -> str | None:
+    """Ask an open escpos device for its paper sensor: "ok", "low", "out", or None (no answer).
+
+    A hint only: many printers do not answer, and then printing goes ahead.
+    """
+    sock = getattr(device, "device", None)
+    old = None
+    try:
+        if isinstance(sock, socket.socket):
+            old = sock.gettimeout()
+            sock.settimeout(timeout)
+        state = device.paper_status()
+    except Exception:  # noqa: BLE001 - TimeoutError, NotImplementedError, USBError...
+        return None
+    finally:
+        if old is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(old)
+    return {0: "out", 1: "low"}.get(state, "ok")
 
 
 class Printer(Protocol):
@@ -75,7 +127,14 @@ class Printer(Protocol):
     kind: str
     has_drawer: bool
 
-    def send(self, data: bytes) -> None: ...
+    def send(self, data: bytes) -> str | None:
+        """Write the bytes in one go; return the paper hint ("ok", "low" or None).
+
+        Raises PrinterError (or PaperOut when the printer says it has no paper).
+        """
+
+    def status(self) -> str:
+        """What the printer says of itself, in one line (for `tui-pos printer test`)."""
 
     def describe(self) -> str: ...
 
@@ -86,8 +145,12 @@ class NoPrinter:
     kind = "none"
     has_drawer = False
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> str | None:
         log.info("no printer configured; %d bytes not printed", len(data))
+        return None
+
+    def status(self) -> str:
+        return "no printer configured"
 
     def describe(self) -> str:
         return "no printer (kind = \"none\")"
@@ -104,7 +167,7 @@ class FilePrinter:
         self.path = path
         self.has_drawer = drawer
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> str | None:
         try:
             with open(self.path, "ab") as f:
                 f.write(data)
@@ -112,58 +175,82 @@ class FilePrinter:
                 os.fsync(f.fileno())
         except OSError as exc:
             raise PrinterError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+        return None
+
+    def status(self) -> str:
+        where = Path(self.path)
+        if where.exists():
+            return f"{self.path} is there and " + ("writable" if os.access(where, os.W_OK) else "NOT writable")
+        return f"{self.path} does not exist yet (it is created on the first receipt)"
 
     def describe(self) -> str:
         return f"file {self.path}"
 
 
-class NetworkPrinter:
-    """A raw TCP (JetDirect, port 9100) printer, through escpos' Network class."""
+class EscposPrinter:
+    """A network (raw TCP 9100), USB, serial or CUPS printer through the matching escpos class.
 
-    kind = "network"
+    The connection is opened per job: asked for its paper sensor (a short,
+    optional answer), written in one call, and closed; on any error it is
+    reset, so the next try starts clean.
+    """
 
-    def __init__(self, host: str, port: int = 9100, timeout: int = 5, drawer: bool = True) -> None:
-        if not host:
-            raise PrinterError("printer.kind = \"network\" needs printer.host")
-        self.host, self.port, self.timeout = host, port, timeout
-        self.has_drawer = drawer
-
-    def send(self, data: bytes) -> None:
-        net = _escpos().Network(host=self.host, port=self.port, timeout=self.timeout)
-        try:
-            net._raw(data)  # opens the socket on the first write
-        except (OSError, socket.timeout, Exception) as exc:  # escpos wraps little: report all
-            raise PrinterError(f"printer {self.host}:{self.port} did not take the receipt "
-                               f"({type(exc).__name__}: {exc}); check it is on and connected") from None
-        finally:
-            with contextlib.suppress(Exception):
-                net.close()
-
-    def describe(self) -> str:
-        return f"network {self.host}:{self.port}"
-
-
-class EscposDevicePrinter:
-    """USB, serial or CUPS through the matching escpos class (opened per job)."""
-
-    def __init__(self, kind: str, factory, description: str, drawer: bool = True) -> None:
+    def __init__(self, kind: str, factory: Callable[[], object], description: str, drawer: bool = True,
+                 paper_check: bool = True, status_timeout: float = 0.5) -> None:
         self.kind = kind
         self._factory = factory
         self._description = description
         self.has_drawer = drawer
+        self.paper_check = paper_check and kind != "cups"
+        self.status_timeout = status_timeout
 
-    def send(self, data: bytes) -> None:
+    def _open(self):
+        device = self._factory()
+        device.device  # escpos opens the connection on first access (raises DeviceNotFoundError)
+        return device
+
+    def send(self, data: bytes) -> str | None:
+        from tui_pos.services.printing import PaperOut
         device = None
         try:
-            device = self._factory()
-            device._raw(data)  # escpos opens the connection on the first write
-        except Exception as exc:  # noqa: BLE001 - pyusb/pyserial errors are not wrapped by escpos
+            device = self._open()
+            paper = _paper_state(device, self.status_timeout) if self.paper_check else None
+            if paper == "out":
+                raise PaperOut(f"{self._description} is out of paper: load a roll; the receipt prints then")
+            device._raw(data)
+            return paper
+        except PaperOut:
+            raise
+        except Exception as exc:  # noqa: BLE001 - escpos wraps little: socket, pyusb, pyserial errors
             raise PrinterError(f"{self._description} did not take the receipt "
-                               f"({type(exc).__name__}: {exc}); check the cable and power") from None
+                               f"({type(exc).__name__}: {exc}); check it is on, connected and has paper") from None
         finally:
             if device is not None:
                 with contextlib.suppress(Exception):
                     device.close()
+
+    def status(self) -> str:
+        device = None
+        try:
+            device = self._open()
+        except Exception as exc:  # noqa: BLE001
+            return f"cannot connect ({type(exc).__name__}: {exc})"
+        try:
+            online = None
+            with contextlib.suppress(Exception):
+                sock = getattr(device, "device", None)
+                if isinstance(sock, socket.socket):
+                    sock.settimeout(self.status_timeout)
+                online = device.is_online()
+            paper = _paper_state(device, self.status_timeout)
+            if online is None and paper is None:
+                return "connected; the printer does not report its status"
+            words = ["online" if online else "offline (cover open or error)" if online is False else "status unknown"]
+            words.append({"ok": "paper ok", "low": "paper low", "out": "PAPER OUT", None: "paper unknown"}[paper])
+            return ", ".join(words)
+        finally:
+            with contextlib.suppress(Exception):
+                device.close()
 
     def describe(self) -> str:
         return self._description
@@ -172,26 +259,34 @@ class EscposDevicePrinter:
 def make_printer(cfg: SimpleNamespace) -> Printer:
     """The printer the config names (built lazily: nothing is opened here)."""
     kind = cfg.kind
+    check = getattr(cfg, "paper_check", True)
+    profile = getattr(cfg, "profile", "TM-T20II")
     if kind == "none":
         return NoPrinter()
     if kind == "file":
         return FilePrinter(cfg.path, cfg.drawer)
     if kind == "network":
-        return NetworkPrinter(cfg.host, cfg.port, cfg.timeout, cfg.drawer)
+        if not cfg.host:
+            raise PrinterError("printer.kind = \"network\" needs printer.host")
+        return EscposPrinter(
+            "network", lambda: _escpos().Network(host=cfg.host, port=cfg.port, timeout=cfg.timeout, profile=profile),
+            f"printer {cfg.host}:{cfg.port}", cfg.drawer, check)
     if kind == "usb":
         if not cfg.usb:
             raise PrinterError('printer.kind = "usb" needs printer.usb = "vendor:product"')
         vendor, product = (int(x, 16) for x in cfg.usb.split(":"))
-        return EscposDevicePrinter(
-            "usb", lambda: _escpos().Usb(idVendor=vendor, idProduct=product, timeout=cfg.timeout * 1000),
-            f"USB printer {cfg.usb}", cfg.drawer)
+        return EscposPrinter(
+            "usb", lambda: _escpos().Usb(idVendor=vendor, idProduct=product, timeout=cfg.timeout * 1000,
+                                        profile=profile),
+            f"USB printer {cfg.usb}", cfg.drawer, check)
     if kind == "serial":
         if not cfg.device:
             raise PrinterError('printer.kind = "serial" needs printer.device')
-        return EscposDevicePrinter(
-            "serial", lambda: _escpos().Serial(devfile=cfg.device, baudrate=cfg.baudrate, timeout=cfg.timeout),
-            f"serial printer {cfg.device}", cfg.drawer)
+        return EscposPrinter(
+            "serial", lambda: _escpos().Serial(devfile=cfg.device, baudrate=cfg.baudrate, timeout=cfg.timeout,
+                                              profile=profile),
+            f"serial printer {cfg.device}", cfg.drawer, check)
     if kind == "cups":
-        return EscposDevicePrinter("cups", lambda: _escpos().CupsPrinter(printer_name=cfg.path or None),
-                                   f"CUPS printer {cfg.path or '(default)'}", cfg.drawer)
+        return EscposPrinter("cups", lambda: _escpos().CupsPrinter(printer_name=cfg.path or None),
+                             f"CUPS printer {cfg.path or '(default)'}", cfg.drawer, False)
     raise PrinterError(f"unknown printer kind {kind!r}")

@@ -291,6 +291,22 @@ class Payment(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
+class PrintJob(BaseModel):
+    """The print queue: one row per receipt to print, sent in order by the register's spooler."""
+
+    register = CharField(index=True)
+    receipt_no = CharField(null=True)
+    kind = CharField(default="receipt")         # receipt
+    reprint = BooleanField(default=False)
+    kick_drawer = BooleanField(default=False)
+    state = CharField(default="waiting", index=True)  # waiting | printed
+    attempts = IntegerField(default=0)
+    last_error = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+    next_try_at = DateTimeField(default=utcnow)
+    printed_at = DateTimeField(null=True)
+
+
 class AuditLog(BaseModel):
     """Append-only: overrides, cancellations, sign-ins, adjustments."""
 
@@ -305,6 +321,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyProgram, StampCard, StampEvent, DgiCheck, Note, NoteLine, Payment, AuditLog]
+              LoyaltyMovement, LoyaltyProgram, StampCard, StampEvent, DgiCheck, Note, NoteLine, Payment, PrintJob, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

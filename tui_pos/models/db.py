@@ -41,3 +41,20 @@ def bind(url: str) -> Database:
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
+
+
+class worker_connection:
+    """For code run in a worker thread: connect if this thread has no connection, close only what it opened.
+
+    peewee keeps one connection per thread; `connection_context()` would also
+    close a connection the calling thread already had (the UI thread's, in tests).
+    """
+
+    def __enter__(self) -> None:
+        self.opened = db.is_closed()
+        if self.opened:
+            db.connect()
+
+    def __exit__(self, *exc) -> None:
+        if self.opened and not db.is_closed():
+            db.close()

@@ -195,6 +195,12 @@ def m006_stamp_offers(database: Database, migrator: SchemaMigrator) -> None:
     _add_column_if_missing(database, migrator, "note_line", "reward_offer", CharField(default=""))
 
 
+def m007_print_queue(database: Database, migrator: SchemaMigrator) -> None:
+    """The print queue: receipts waiting for the printer survive a restart."""
+    from tui_pos.models import PrintJob
+    database.create_tables([PrintJob], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -202,6 +208,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "dgi_cache", m004_dgi_cache),
     (5, "loyalty_at_the_register", m005_loyalty_at_the_register),
     (6, "stamp_offers", m006_stamp_offers),
+    (7, "print_queue", m007_print_queue),
 ]
 
 LATEST = MIGRATIONS[-1][0]

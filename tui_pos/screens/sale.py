@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Callable
 
 from textual import on
@@ -27,9 +28,12 @@ from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
+from tui_pos.widgets.devices import DeviceStatus, Scanned
 from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
+
+QTY_PREFIX = re.compile(r"^\s*\d+\s*[*xX]\s*$")   # "3*" typed before scanning
 
 
 
@@ -51,6 +55,9 @@ class SaleScreen(Screen):
         Binding("ctrl+o", "sales_mode", "Mode", show=False, id="sale.mode", priority=True),
         Binding("ctrl+x", "cancel_note", "Cancel note", show=False, id="sale.cancel", priority=True),
         Binding("ctrl+p", "reprint", "Reprint", show=False, id="sale.reprint", priority=True),
+        Binding("ctrl+r", "reprint_number", "Reprint a receipt", show=False, id="sale.reprint_number",
+                priority=True),
+        Binding("ctrl+d", "open_drawer", "Open drawer", show=False, id="sale.drawer", priority=True),
         Binding("f1", "keys", "Keys", id="sale.keys", priority=True),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
         Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
@@ -70,7 +77,9 @@ class SaleScreen(Screen):
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-bar")
+        with Horizontal(id="top"):
+            yield Static(id="status-bar")
+            yield DeviceStatus(id="devices")
         with Horizontal(id="body"):
             yield NoteLines(id="lines")
             with Vertical(id="side"):
@@ -232,6 +241,14 @@ class SaleScreen(Screen):
     def _code(self, event: Input.Submitted) -> None:
         if self.add_code(event.value):
             event.input.value = ""
+
+    def on_scanned(self, event: Scanned) -> None:
+        """A scanner's code: a product or a customer card. A typed `3*` in the field multiplies it."""
+        event.stop()
+        field = self.query_one("#code", Input)
+        prefix = field.value if QTY_PREFIX.match(field.value) else ""
+        if self.add_code(prefix + event.code) and prefix:
+            field.value = ""
 
     def add_code(self, text: str) -> bool:
         """A code typed or scanned: a product line, or a customer's loyalty card."""
@@ -453,14 +470,14 @@ class SaleScreen(Screen):
             change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
             self.new_note()
             self.say(f"Paid: receipt {result.receipt_no}.{change}")
-            self.app.print_receipt(result.receipt_no, kick_drawer=result.cash_taken)
+            self.app.receipt_queued()
         self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money), finished)
 
     def action_return(self) -> None:
         def finished(receipt_no: str | None) -> None:
             if receipt_no:
                 self.say(f"Refund done: receipt {receipt_no}.")
-                self.app.print_receipt(receipt_no, kick_drawer=True)
+                self.app.receipt_queued()
         self.app.push_screen(ReturnScreen(self.sales, self.money, self.user.id if self.user else None), finished)
 
     def action_keys(self) -> None:
@@ -475,5 +492,34 @@ class SaleScreen(Screen):
         if last is None:
             self.say("No receipt to reprint yet.", error=True)
             return
-        self.app.print_receipt(last, reprint=True)
-        self.say(f"Reprinting {last}.")
+        if self.guarded(lambda: self.app.reprint(last)):
+            self.say(f"Reprinting {last}.")
+
+    def action_reprint_number(self) -> None:
+        def answered(number: str | None) -> None:
+            if number and (done := self.guarded(lambda: self.app.reprint(number))):
+                self.say(f"Reprinting {done}.")
+        self.app.push_screen(PromptDialog("Reprint a receipt", "Its number (or scan its barcode)",
+                                          value=self.sales.last_receipt_no() or "",
+                                          placeholder="R1-000042"), answered)
+
+    def action_open_drawer(self) -> None:
+        if not self.app.runtime.printer.has_drawer:
+            self.say("No cash drawer here: it needs a printer with [printer] drawer = true.", error=True)
+            return
+        if not users.users_exist():
+            self.app.open_drawer(None)
+            self.say("Drawer opened (logged).")
+            return
+
+        def approved(pin: str | None) -> None:
+            if pin is None:
+                return
+            manager = users.manager_for(pin)
+            if manager is None:
+                self.say("That PIN is not a manager's: the drawer stays shut.", error=True)
+                return
+            self.app.open_drawer(manager.id)
+            self.say(f"Drawer opened by {manager.name} (logged).")
+        self.app.push_screen(PromptDialog("Open the cash drawer", "A manager PIN opens it; it is logged.",
+                                          password=True, placeholder="manager PIN"), approved)

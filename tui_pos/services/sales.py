@@ -19,7 +19,7 @@ from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
                             PriceRate, PriceRateLine, Register, SpecificPrice, User, db, utcnow)
-from tui_pos.services import audit, catalog, customers, loyalty, users
+from tui_pos.services import audit, catalog, customers, loyalty, printing, users
 from tui_pos.services.customers import CustomerView
 
 
@@ -131,7 +131,8 @@ class SaleService:
                  header: list[str] | None = None, footer: list[str] | None = None,
                  stack_discounts: bool = False, block_defaulters: bool = False,
                  loyalty_block: str = "used", weighed_prefixes: list[str] | None = None,
-                 weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price") -> None:
+                 weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price",
+                 print_queue: bool = False) -> None:
         self.register_code = register_code
         self.point_of_sale = point_of_sale
         self.store_name = store_name or point_of_sale
@@ -147,6 +148,7 @@ class SaleService:
         self.weighed_prefixes = list(weighed_prefixes or [])
         self.weighed_layout = weighed_layout
         self.weighed_value = weighed_value
+        self.print_queue = print_queue   # completing a note queues its receipt in the same transaction
         self._register_id: int | None = None
 
     # ----------------------------------------------------------- plumbing
@@ -680,7 +682,20 @@ class SaleService:
             if note.kind == "sale":
                 loyalty.settle(Note.get_by_id(note.id), receipt_no, point_of_sale=self.point_of_sale,
                                register=self.register_code, user_id=note.cashier_id)
+        if self.print_queue:
+            cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
+            printing.enqueue(self.register_code, receipt_no, kick_drawer=cash)
         return receipt_no
+
+    def reprint(self, receipt_no: str) -> str:
+        """Queue a copy of any receipt by number (marked COPY); returns the number."""
+        number = receipt_no.strip().upper()
+        if not Note.select().where(Note.receipt_no == number).exists():
+            raise InputError(f"No receipt {receipt_no.strip()!r}: check the number (like R1-000042).")
+        if not self.print_queue:
+            raise InputError("No printer is configured ([printer] kind = \"none\"): nothing to reprint on.")
+        printing.enqueue(self.register_code, number, reprint=True)
+        return number
 
     # ----------------------------------------------------------- receipts
 

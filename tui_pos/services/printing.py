@@ -1,0 +1,142 @@
+"""The print queue: every receipt to print is a row; the spooler sends them in order.
+
+A completed sale or refund writes its job in the same transaction as the
+receipt number, so a receipt can never be lost between the sale and the
+printer. `Spooler.send_next()` runs in a worker thread: it takes this
+register's oldest waiting job, builds its bytes, writes them in one go and
+marks the job printed; when the printer fails, the job stays first in line
+and is retried after a back-off (1, 2, 4 ... 30 s). The sale never waits.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from tui_pos.models import PrintJob, db, utcnow
+from tui_pos.models.db import worker_connection
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MAX = 30.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait after the n-th failed attempt: 1, 2, 4, 8, 16, 30, 30..."""
+    return min(BACKOFF_MAX, 2.0 ** max(0, attempts - 1))
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as the spooler sees it."""
+
+    id: int
+    receipt_no: str
+    reprint: bool
+    kick_drawer: bool
+    attempts: int
+
+
+@dataclass(frozen=True)
+class SpoolResult:
+    """What one pass of the spooler did, for the status bar."""
+
+    sent: Job | None = None       # the job just printed
+    failed: Job | None = None     # the job that failed (still first in line)
+    error: str = ""
+    waiting: int = 0              # jobs still waiting after this pass
+    retry_in: float | None = None  # seconds until the head job may be tried again; None: queue empty
+    state: str = "ready"          # ready | offline | paper out | paper low
+
+
+def enqueue(register: str, receipt_no: str, *, kick_drawer: bool = False, reprint: bool = False) -> int:
+    """Queue a receipt (inside the caller's transaction when there is one)."""
+    with db.atomic():
+        return PrintJob.create(register=register, receipt_no=receipt_no, kick_drawer=kick_drawer,
+                               reprint=reprint).id
+
+
+def waiting(register: str) -> int:
+    return PrintJob.select().where(PrintJob.register == register, PrintJob.state == "waiting").count()
+
+
+def queue(register: str, limit: int = 20) -> list[dict]:
+    """The newest jobs, for support and the status screen."""
+    rows = (PrintJob.select().where(PrintJob.register == register).order_by(PrintJob.id.desc()).limit(limit))
+    return [{"id": r.id, "receipt_no": r.receipt_no, "state": r.state, "attempts": r.attempts,
+             "last_error": r.last_error, "reprint": r.reprint, "created_at": r.created_at,
+             "printed_at": r.printed_at} for r in rows]
+
+
+def _head(register: str) -> PrintJob | None:
+    return (PrintJob.select().where(PrintJob.register == register, PrintJob.state == "waiting")
+            .order_by(PrintJob.id).first())
+
+
+class PaperOut(Exception):
+    """The printer says it has no paper."""
+
+
+class Spooler:
+    """Sends this register's queue, oldest first, to one printer."""
+
+    def __init__(self, register: str, printer, build: Callable[[Job], bytes],
+                 clock: Callable[[], _dt.datetime] = utcnow) -> None:
+        self.register = register
+        self.printer = printer
+        self.build = build
+        self.clock = clock
+
+    def send_next(self) -> SpoolResult:
+        """One pass: send the head job if it is due. Call from a worker thread."""
+        with worker_connection():
+            row = _head(self.register)
+            if row is None:
+                return SpoolResult()
+            now = self.clock()
+            job = Job(row.id, row.receipt_no or "", row.reprint, row.kick_drawer, row.attempts)
+            if row.next_try_at and row.next_try_at > now:
+                return SpoolResult(waiting=waiting(self.register),
+                                   retry_in=(row.next_try_at - now).total_seconds(), state="offline",
+                                   error=row.last_error)
+            try:
+                data = self.build(job)
+            except Exception as exc:  # noqa: BLE001 - a receipt that cannot be built is a bug: log, keep it
+                log.exception("cannot build print job %s (%s)", job.id, job.receipt_no)
+                return self._failed(job, f"the receipt could not be built ({type(exc).__name__}); logged")
+            try:
+                paper = self.printer.send(data)
+            except Exception as exc:  # noqa: BLE001 - PrinterError, PaperOut, or a driver error
+                return self._failed(job, str(exc) or type(exc).__name__,
+                                    "paper out" if isinstance(exc, PaperOut) else "offline")
+            with db.atomic():
+                PrintJob.update(state="printed", printed_at=self.clock(), attempts=PrintJob.attempts + 1,
+                                last_error="").where(PrintJob.id == job.id).execute()
+            left = waiting(self.register)
+            return SpoolResult(sent=job, waiting=left, retry_in=0.0 if left else None,
+                               state="paper low" if paper == "low" else "ready")
+
+    def _failed(self, job: Job, error: str, state: str = "offline") -> SpoolResult:
+        attempts = job.attempts + 1
+        delay = backoff(attempts)
+        with db.atomic():
+            PrintJob.update(attempts=attempts, last_error=error[:250],
+                            next_try_at=self.clock() + _dt.timedelta(seconds=delay)).where(
+                PrintJob.id == job.id).execute()
+        log.warning("printing %s failed (attempt %d, next in %.0f s): %s", job.receipt_no, attempts, delay, error)
+        return SpoolResult(failed=job, error=error, waiting=waiting(self.register), retry_in=delay, state=state)
+
+    def retry_now(self) -> None:
+        """The cashier fixed the printer: try the head job at once."""
+        with worker_connection(), db.atomic():
+            PrintJob.update(next_try_at=self.clock()).where(
+                PrintJob.register == self.register, PrintJob.state == "waiting").execute()
+
+
+def record_drawer_open(register: str, user_id: int | None, approver_id: int | None) -> None:
+    """The cash drawer opened without a sale: always audited, with the approving manager."""
+    from tui_pos.services import audit
+    with db.atomic():
+        audit.record("drawer.open", user_id=user_id, approved_by=approver_id, register=register)

@@ -1,0 +1,62 @@
+"""The register's devices on screen: the `Scanned` message and the status line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+from textual.widgets import Static
+
+
+class Scanned(Message):
+    """A whole code from a scanner (an evdev device or a keyboard-wedge burst).
+
+    The app posts it to the active screen, which decides what the code means
+    (a product, a customer card, a receipt number, text for a search field).
+    A screen that does not handle it lets it bubble to the app, which types
+    the code into the focused field and presses Enter.
+    """
+
+    def __init__(self, code: str, source: str) -> None:
+        super().__init__()
+        self.code = code
+        self.source = source   # the device name, or "keyboard" for a wedge burst
+
+
+@dataclass(frozen=True)
+class DeviceLine:
+    """What the status line says of the printer and the scanners."""
+
+    printer: str = ""         # "" when no printer is configured
+    printer_bad: bool = False
+    scanner: str = ""         # "" when no evdev scanner is configured
+    scanner_bad: bool = False
+
+    def markup(self) -> str:
+        parts = []
+        if self.printer:
+            parts.append(f"[b $error]{self.printer}[/]" if self.printer_bad else self.printer)
+        if self.scanner:
+            parts.append(f"[b $error]{self.scanner}[/]" if self.scanner_bad else self.scanner)
+        return " · ".join(parts)
+
+
+class DeviceStatus(Static):
+    """Printer and scanner state, kept current by the app."""
+
+    DEFAULT_CSS = """
+    DeviceStatus {
+        width: auto;
+        height: 1;
+        padding: 0 1;
+        background: $primary;
+        color: $text;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.show(self.app.device_line() if hasattr(self.app, "device_line") else DeviceLine())
+
+    def show(self, line: DeviceLine) -> None:
+        self.update(line.markup())
+        self.display = bool(line.printer or line.scanner)
