@@ -11,11 +11,12 @@ def make_app(tmp_path):
     from tui_pos.app import PosApp
     from tui_pos.models import db
 
-    def make(demo_users=True, **printer):
+    def make(demo_users=True, scanner=None, scanner_backend=None, **printer):
         printer = printer or {"kind": "file", "path": str(tmp_path / "printer.bin")}
         cfg = from_dict({"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "printer": printer,
-                         "receipt": {"footer": ["Thank you!"]}})
+                         "receipt": {"footer": ["Thank you!"]}, "scanner": scanner or {}})
         runtime = build(cfg)
+        runtime.scanner_backend = scanner_backend
         import tui_pos.services.demo as demo
         saved = demo.DEMO_USERS
         demo.DEMO_USERS = saved if demo_users else []  # no users: the register opens without a PIN

@@ -58,40 +58,51 @@ def render(rows: list[Row], *, kick_drawer: bool = False, profile: str = "TM-T20
     """
     printer = _escpos().Dummy(profile=profile)
     caps = printer.profile
+    style = ("left", False, False)  # what the printer is set to: align, bold, double size
     with contextlib.redirect_stdout(io.StringIO()):  # escpos print()s from barcode()
         printer.hw("INIT")
         if kick_drawer:
             printer.cashdraw(2)
         if logo and (caps.supports("bitImageRaster") or caps.supports("graphics")):
             try:
-                printer.image(logo, center=True)
+                printer.image(logo, center=True)   # centred by padding: the text alignment is untouched
             except Exception as exc:  # noqa: BLE001 - a bad logo file must not stop the receipt
                 log.warning("logo %s not printed: %s", logo, exc)
-            printer.set(align="left")
         for row in rows:
             if row.cut:
-                if qr:
-                    if caps.supports("qrCode"):
-                        printer.qr(qr, native=True, size=4, center=True)
-                        printer.set(align="left")
-                    elif caps.supports("bitImageRaster"):
-                        printer.qr(qr, native=False, size=4, center=True)
-                        printer.set(align="left")
+                if qr and caps.supports("qrCode"):
+                    style = _restyle(printer, style, ("center", False, False))
+                    printer.qr(qr, native=True, size=4)
+                elif qr and caps.supports("bitImageRaster"):
+                    printer.qr(qr, native=False, size=4, center=True)
+                style = _restyle(printer, style, ("left", False, False))
                 printer.cut()
                 continue
             if row.barcode:
                 if caps.supports("barcodeB"):
+                    style = _restyle(printer, style, ("left", style[1], False))
                     printer.barcode("{B" + row.barcode, "CODE128", function_type="B", height=64, width=2,
                                     pos="OFF", align_ct=True)
-                    printer.set(align="left")
+                    printer.set(align="left")  # barcode(align_ct=True) leaves the printer centred
                     printer.text("\n")
                 continue
-            printer.set(align=row.align, bold=row.bold, double_height=row.big, double_width=row.big,
-                        normal_textsize=not row.big)
+            style = _restyle(printer, style, (row.align, row.bold, row.big))
             printer.text(row.text + "\n")
-            if row.big or row.bold or row.align != "left":
-                printer.set(align="left", bold=False, normal_textsize=True)
     return printer.output
+
+
+def _restyle(printer, old: tuple[str, bool, bool], new: tuple[str, bool, bool]) -> tuple[str, bool, bool]:
+    """Send only the style commands that change (a 9600-baud serial printer notices every byte)."""
+    if new != old:
+        changes: dict = {}
+        if new[0] != old[0]:
+            changes["align"] = new[0]
+        if new[1] != old[1]:
+            changes["bold"] = new[1]
+        if new[2] != old[2]:
+            changes.update({"double_height": True, "double_width": True} if new[2] else {"normal_textsize": True})
+        printer.set(**changes)
+    return new
 
 
 def drawer_kick_bytes(profile: str = "TM-T20II") -> bytes:

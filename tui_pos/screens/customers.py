@@ -20,6 +20,7 @@ from tui_pos.domain.receipt import as_text, layout
 from tui_pos.services import customers, users
 from tui_pos.services.loyalty import tier_of
 from tui_pos.services.customers import CustomerView, FormError, LookupResult
+from tui_pos.widgets.devices import Scanned
 
 
 def describe(c: CustomerView) -> str:
@@ -148,6 +149,18 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
             self._say(f"{len(self.result.customers)} customers match: Up/Down to pick one, then Enter.")
         else:
             self._say(self.result.message or "Type a phone, a name, a code, a RUC or an email.", error=True)
+
+    def on_scanned(self, event: Scanned) -> None:
+        """A scan while looking up: a loyalty card attaches at once; any other code is searched."""
+        event.stop()
+        card = customers.by_card(event.code)
+        if card is not None:
+            self._choose(card)
+            return
+        query = self.query_one("#query", Input)
+        query.value = event.code
+        query.cursor_position = len(event.code)
+        query.focus()
 
     @on(OptionList.OptionSelected, "#found")
     def _picked(self, event: OptionList.OptionSelected) -> None:

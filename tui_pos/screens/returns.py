@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from tui_pos.domain.errors import PosError
 from tui_pos.services import returns
 from tui_pos.services.sales import SaleService
+from tui_pos.widgets.devices import Scanned
 
 
 class ReturnScreen(ModalScreen[str | None]):
@@ -67,8 +68,17 @@ class ReturnScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#receipt")
     def _load(self, event: Input.Submitted) -> None:
+        self.load(event.value)
+
+    def on_scanned(self, event: Scanned) -> None:
+        """The receipt's barcode, scanned: load that receipt, wherever the focus is."""
+        event.stop()
+        self.query_one("#receipt", Input).value = event.code
+        self.load(event.code)
+
+    def load(self, number: str) -> None:
         try:
-            self.receipt = returns.find(event.value)
+            self.receipt = returns.find(number)
         except PosError as exc:
             self._info(str(exc), error=True)
             return
