@@ -68,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["cashier", "manager", "admin"])
 
-    printer = sub.add_parser("printer", parents=[common], help="printer checks")
-    printer.add_argument("action", choices=["test"])
+    printer = sub.add_parser("printer", parents=[common], help="printer test, print queue, reprints")
+    printer.add_argument("action", choices=["test", "queue", "reprint"],
+                         help="test: print a test page and show what the printer reports; queue: this register's "
+                              "print queue; reprint NUMBER: queue a copy of a receipt")
+    printer.add_argument("receipt", nargs="?", help="the receipt number to reprint, e.g. R1-000042")
     scanner = sub.add_parser("scanner", parents=[common], help="scanner checks")
     scanner.add_argument("action", choices=["list"])
     sub.add_parser("doctor", parents=[common], help="health checks for support")

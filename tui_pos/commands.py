@@ -176,52 +176,101 @@ def cmd_user(cfg: Config, args: Namespace) -> int:
 
 
 def cmd_printer(cfg: Config, args: Namespace) -> int:
+    if args.action == "test":
+        return _printer_test(cfg)
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import printing
+    _open(cfg, args)
+    register = cfg.store.register
+    if args.action == "reprint":
+        if not args.receipt:
+            return _fail("printer reprint needs a receipt number, e.g. tui-pos printer reprint R1-000042", 2)
+        from tui_pos.bootstrap import sale_service
+        try:
+            number = sale_service(cfg).reprint(args.receipt)
+        except PosError as exc:
+            return _fail(str(exc))
+        print(f"{number} queued; the register prints it next ({printing.waiting(register)} waiting)")
+        return 0
+    jobs = printing.queue(register)
+    print(f"{printing.waiting(register)} receipts waiting on {register}")
+    for job in jobs:
+        line = f"{job['id']:>6}  {job['receipt_no'] or '':<12} {job['state']:<8} attempts {job['attempts']}"
+        if job["reprint"]:
+            line += "  (copy)"
+        if job["state"] == "waiting" and job["last_error"]:
+            line += f"  last error: {job['last_error']}"
+        print(line)
+    return 0
+
+
+def _printer_test(cfg: Config) -> int:
     import datetime as dt
 
     from tui_pos.domain.money import MoneyFormat
     from tui_pos.domain.pricing import PricedLine, note_totals
     from tui_pos.domain.receipt import Receipt, ReceiptLine, layout
-    from tui_pos.hardware.printer import PrinterError, make_printer, render
+    from tui_pos.hardware.printer import PrinterError, _escpos, make_printer, render
+    from tui_pos.services.printing import PaperOut
 
     try:
         printer = make_printer(cfg.printer)
     except PrinterError as exc:
         return _fail(str(exc), 2)
+    if printer.kind == "none":
+        return _fail('no printer configured: set [printer] kind (file, network, usb, serial or cups)', 2)
+    caps = _escpos().Dummy(profile=cfg.printer.profile).profile
+    can = [name for name, feature in (("barcode", "barcodeB"), ("QR", "qrCode"), ("images", "bitImageRaster"),
+                                      ("cutter", "paperFullCut")) if caps.supports(feature)]
+    print(f"printer: {printer.describe()}, profile {cfg.printer.profile} "
+          f"({', '.join(can) or 'text only'}), {cfg.printer.columns} columns")
+    print(f"it says: {printer.status()}")
     totals = note_totals([PricedLine(1, 100, 700)])
     receipt = Receipt(store_name=cfg.store.name, receipt_no="TEST-000000", when=dt.datetime.now(),
                       cashier="support", sales_mode="test",
                       lines=(ReceiptLine("Printer test", 1, 100, 100, 0, 100),), totals=totals,
                       payments=(("cash", 100),), header=tuple(cfg.receipt.header),
                       footer=("If you can read this, the printer works.",))
-    data = render(layout(receipt, cfg.printer.columns, MoneyFormat(cfg.store.currency, cfg.store.locale).plain))
+    qr = cfg.receipt.qr.format(receipt="TEST-000000") if cfg.receipt.qr else ""
+    data = render(layout(receipt, cfg.printer.columns, MoneyFormat(cfg.store.currency, cfg.store.locale).plain),
+                  profile=cfg.printer.profile, qr=qr, logo=cfg.receipt.logo)
     try:
         printer.send(data)
-    except PrinterError as exc:
+    except (PrinterError, PaperOut) as exc:
         return _fail(f"printer test failed: {exc}")
-    print(f"sent {len(data)} bytes to {printer.describe()}")
+    print(f"sent a test page ({len(data)} bytes)")
     return 0
 
 
 def cmd_scanner(cfg: Config, args: Namespace) -> int:
+    from tui_pos.hardware.scanner import INPUT_DIR, EvdevBackend, matches
     try:
-        import evdev
-        from evdev import ecodes
+        import evdev  # noqa: F401
     except ImportError:
         return _fail("evdev is not available on this system (Linux only)")
-    paths = evdev.list_devices()
-    if not paths:
-        print("no input devices readable by this user (check the udev rule or the 'input' group)")
+    import os
+    if not os.path.isdir(INPUT_DIR):
+        print(f"no {INPUT_DIR} on this machine: no input devices (over SSH or in a container, "
+              "scanners typing as a keyboard still work)")
         return 0
-    for path in paths:
-        try:
-            dev = evdev.InputDevice(path)
-        except OSError as exc:
-            print(f"{path}\tunreadable: {exc.strerror}")
+    infos = EvdevBackend().devices()
+    if not infos:
+        print(f"no input devices under {INPUT_DIR}")
+        return 0
+    denied = 0
+    for info in infos:
+        if not info.readable:
+            denied += 1
+            print(f"{info.path}\t{info.problem}")
             continue
-        keys = dev.capabilities().get(ecodes.EV_KEY, [])
-        kind = "keyboard-like (can scan)" if ecodes.KEY_ENTER in keys else "no Enter key"
-        print(f"{path}\t{dev.name}\tusb:{dev.info.vendor:04x}:{dev.info.product:04x}\t{kind}")
-        dev.close()
+        if not info.has_enter:
+            continue  # mice, power buttons, lid switches: cannot scan
+        configured = [spec for spec in cfg.scanner.devices if matches(spec, info)]
+        note = f"\tconfigured as {configured[0]!r}" if configured else ""
+        print(f"{info.path}\t{info.name}\tusb:{info.usb_id}{note}")
+    if denied:
+        print(f"{denied} devices are not readable by this user: add the udev rule from the README "
+              "(docs/hardware.md), or run as a member of the scanner's group")
     return 0
 
 

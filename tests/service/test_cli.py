@@ -87,3 +87,49 @@ def test_printer_test_writes_escpos_to_file(tmp_path):
     assert out.returncode == 0, out.stderr
     data = out_file.read_bytes()
     assert data.startswith(b"\x1b@") and b"Printer test" in data and data.endswith(b"\x1dV\x00")
+
+
+def test_printer_test_reports_what_a_network_printer_says(tmp_path):
+    from tui_pos.hardware.netprinter_sim import SimulatedPrinter
+    sim = SimulatedPrinter().start()
+    cfg = db_config(tmp_path, f'[printer]\nkind = "network"\nhost = "127.0.0.1"\nport = {sim.port}\n'
+                              'profile = "TM-T88V"\ncolumns = 42\n')
+    out = run(["printer", "test"], tmp_path, config=cfg)
+    assert out.returncode == 0, out.stderr
+    assert "profile TM-T88V (barcode, QR, images, cutter), 42 columns" in out.stdout
+    assert "it says: online, paper ok" in out.stdout
+    assert sim.wait_for(1) and any(b"Printer test" in job for job in sim.jobs)
+    sim.paper = "out"
+    out = run(["printer", "test"], tmp_path, config=cfg)
+    assert out.returncode == 1 and "PAPER OUT" in out.stdout and "out of paper" in out.stderr
+    sim.stop()
+    out = run(["printer", "test"], tmp_path, config=cfg)
+    assert out.returncode == 1 and "cannot connect" in out.stdout and "Traceback" not in out.stderr
+
+
+def test_print_queue_and_reprint_from_the_command_line(tmp_path):
+    from tui_pos.services.sales import SaleService
+    cfg = db_config(tmp_path, f'[printer]\nkind = "file"\npath = "{tmp_path / "lp0"}"\n')
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    from tui_pos.services.demo import seed_demo
+    database = bind(f"sqlite:///{tmp_path / 'pos.db'}")
+    migrate(database)
+    seed_demo(with_loyalty=False)
+    sales = SaleService("R1", print_queue=True)
+    note = sales.open_note()
+    sales.add_item(note, "ESP")
+    sales.pay(note)
+    database.close()
+    out = run(["printer", "reprint", "r1-000001"], tmp_path, config=cfg)
+    assert out.returncode == 0 and "R1-000001 queued" in out.stdout and "2 waiting" in out.stdout
+    out = run(["printer", "queue"], tmp_path, config=cfg)
+    assert "2 receipts waiting on R1" in out.stdout and "(copy)" in out.stdout
+    out = run(["printer", "reprint", "R7-000001"], tmp_path, config=cfg)
+    assert out.returncode == 1 and "No receipt 'R7-000001'" in out.stderr
+
+
+def test_scanner_list_never_crashes(tmp_path):
+    out = run(["scanner", "list"], tmp_path, config=db_config(tmp_path, ""))
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert out.stdout.strip()
