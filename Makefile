@@ -20,6 +20,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/hardware.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -16,6 +16,12 @@ from tui_pos.services.sales import SaleService
 log = logging.getLogger("tui_pos")
 
 
+def _quiet_escpos(record: logging.LogRecord) -> bool:
+    """escpos logs every connection opened and closed at INFO on the root logger: keep its warnings only."""
+    return not (record.levelno < logging.WARNING and "escpos" in record.pathname.split("site-packages")[-1]
+                and record.name == "root")
+
+
 def setup_logging() -> str:
     """Log to a file in the user data dir, never to the terminal the register draws on.
 
@@ -28,6 +34,7 @@ def setup_logging() -> str:
                                                        encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._tui_pos = True  # type: ignore[attr-defined]
+        handler.addFilter(_quiet_escpos)
         root.addHandler(handler)
         root.setLevel(logging.INFO)
     return str(path)

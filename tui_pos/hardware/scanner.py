@@ -21,6 +21,7 @@ import contextlib
 import errno
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol
 
@@ -159,6 +160,11 @@ class EvdevBackend:
         return found
 
     def open(self, path: str) -> Device:
+        if stat.S_ISFIFO(os.stat(path).st_mode):
+            # A named pipe carrying raw input events (struct input_event), e.g. a scanner
+            # relayed from another machine or a benchmark's: read by the same evdev reader.
+            from tui_pos.hardware.evpipe import PipeDevice
+            return PipeDevice(os.open(path, os.O_RDONLY | os.O_NONBLOCK), f"fifo {os.path.basename(path)}", path)
         import evdev
         return evdev.InputDevice(path)
 

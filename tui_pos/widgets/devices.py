@@ -57,6 +57,11 @@ class DeviceStatus(Static):
     def on_mount(self) -> None:
         self.show(self.app.device_line() if hasattr(self.app, "device_line") else DeviceLine())
 
+    _shown: str | None = None
+
     def show(self, line: DeviceLine) -> None:
-        self.update(line.markup())
-        self.display = bool(line.printer or line.scanner)
+        text = line.markup()
+        if text != self._shown:  # a repaint only when the words change
+            self._shown = text
+            self.update(text)
+            self.display = bool(text)
