@@ -21,6 +21,9 @@ from tui_pos.widgets.devices import DeviceLine, DeviceStatus, Scanned
 
 log = logging.getLogger(__name__)
 
+SCANNER_WORDS = {"gone": "Scanner GONE", "missing": "Scanner NOT FOUND", "denied": "Scanner NO PERMISSION",
+                 "busy": "Scanner BUSY"}
+
 
 class PosApp(App):
     """tui-pos."""
@@ -247,7 +250,7 @@ class PosApp(App):
                 scanner = "Scanner ready"
             else:
                 bad = next(s for s in states if not s.ok)
-                scanner, scanner_bad = f"Scanner {bad.state.upper()}", True
+                scanner, scanner_bad = SCANNER_WORDS.get(bad.state, f"Scanner {bad.state.upper()}"), True
         return DeviceLine(printer, printer_bad, scanner, scanner_bad)
 
     def _show_devices(self) -> None:
