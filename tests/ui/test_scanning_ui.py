@@ -148,3 +148,13 @@ async def test_evdev_scanner_codes_unplug_and_replug(make_app):
         await until(pilot, lambda: "Scanner ready" in status(), timeout=3.0)
         again.scan("LATT")
         await until(pilot, lambda: lines(app).row_count == 3)
+
+
+async def test_a_scanner_path_that_does_not_exist_is_shown_and_the_register_sells(make_app):
+    app = make_app(demo_users=False, scanner={"devices": ["/dev/input/by-id/usb-no-such-scanner-event-kbd"]})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "Scanner NOT FOUND" in str(app.screen.query_one("#devices").render()))
+        app.screen.query_one("#code").value = "ESP"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert lines(app).row_count == 1
