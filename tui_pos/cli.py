@@ -10,9 +10,13 @@ from tui_pos import __version__
 
 
 def _parser() -> argparse.ArgumentParser:
+    # --config and --demo are accepted before or after the command. Their default is
+    # SUPPRESS so that a subcommand's parser never overwrites a value given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="config file (default: $TUI_POS_CONFIG, ./config.toml, user config dir)")
-    common.add_argument("--demo", action="store_true", help="use the demo database, seeded on first use")
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="config file (default: $TUI_POS_CONFIG, ./config.toml, user config dir)")
+    common.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                        help="use the demo database, seeded on first use")
 
     parser = argparse.ArgumentParser(prog="tui-pos", parents=[common],
                                      description="Keyboard-driven point of sale.")
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     from tui_pos import config as config_mod
 
     args = _parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    args.demo = getattr(args, "demo", False)
     try:
         cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:

@@ -133,3 +133,12 @@ def test_scanner_list_never_crashes(tmp_path):
     out = run(["scanner", "list"], tmp_path, config=db_config(tmp_path, ""))
     assert out.returncode == 0 and "Traceback" not in out.stderr
     assert out.stdout.strip()
+
+
+def test_config_before_or_after_the_command_is_the_one_used(tmp_path):
+    cfg = tmp_path / "elsewhere.toml"
+    cfg.write_text('[printer]\ncolumns = "wide"\n')
+    for args in (["--config", str(cfg), "init"], ["init", "--config", str(cfg)]):
+        out = subprocess.run([sys.executable, "-m", "tui_pos", *args], capture_output=True, text=True, cwd=tmp_path,
+                             timeout=60)
+        assert out.returncode == 2 and "printer.columns" in out.stderr, args
