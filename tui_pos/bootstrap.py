@@ -40,11 +40,24 @@ def setup_logging() -> str:
     return str(path)
 
 
-def open_database(config: Config, demo: bool = False):
-    """Bind the proxy to the configured database and bring its schema up to date."""
+def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = False):
+    """Bind the proxy to the configured database; SQLite is brought up to date on the spot.
+
+    A PostgreSQL database is shared by several registers: only `tui-pos init`
+    (upgrade=True, or None to migrate itself) changes its schema; anything else
+    refuses an older one (SchemaOutOfDate, saying to run `tui-pos init`).
+    """
+    from peewee import SqliteDatabase
+
+    from tui_pos.models.migrations import check_schema
     database = bind(config.db_url(demo))
     database.connect(reuse_if_open=True)
-    migrate(database)
+    if upgrade is None:
+        return database
+    if upgrade or isinstance(database, SqliteDatabase):
+        migrate(database)
+    else:
+        check_schema(database)
     return database
 
 

@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     scanner = sub.add_parser("scanner", parents=[common], help="scanner checks")
     scanner.add_argument("action", choices=["list"])
     sub.add_parser("doctor", parents=[common], help="health checks for support")
+    mig = sub.add_parser("migrate-to", parents=[common],
+                         help="copy this register's SQLite database into PostgreSQL, and check the copy")
+    mig.add_argument("url", help="postgresql://user@host/db (an empty database)")
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("file")
     return parser
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         print(f"tui-pos: config: {exc}", file=sys.stderr)
         return 2
-    if cfg.db_url(args.demo).startswith("sqlite"):
+    if cfg.db_url(args.demo).startswith("sqlite") and args.command != "migrate-to":
         # peewee imports a PostgreSQL driver when one is installed: ~85 ms and
         # ~20 MiB a SQLite register never uses. Mark the drivers absent.
         for driver in ("psycopg2", "psycopg"):
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command is None:
             return commands.run_app(cfg, demo=args.demo)
-        handler = getattr(commands, "cmd_" + args.command)
+        handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
         return handler(cfg, args)
     except KeyboardInterrupt:
         return 130

@@ -16,28 +16,37 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _open(cfg: Config, args: Namespace):
+def _open(cfg: Config, args: Namespace, *, upgrade: bool | None = False):
     from tui_pos.bootstrap import open_database
+    from tui_pos.models.db import explain
+    from tui_pos.models.migrations import SchemaOutOfDate
+    demo = getattr(args, "demo", False)
     try:
-        database = open_database(cfg, getattr(args, "demo", False))
-        if getattr(args, "demo", False):
+        database = open_database(cfg, demo, upgrade=upgrade)
+        if demo and upgrade is not None:
             from tui_pos.services.demo import seed_demo
             seed_demo()  # the demo store is seeded on first use, whatever the command
         return database
+    except SchemaOutOfDate as exc:
+        raise SystemExit(_fail(str(exc)))
     except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
         log.exception("cannot open the database")
-        raise SystemExit(_fail(f"cannot open the database {cfg.db_url(getattr(args, 'demo', False))}: {exc}"))
+        raise SystemExit(_fail(f"cannot open the database {explain(exc, cfg.db_url(demo))}"))
 
 
 def run_app(cfg: Config, demo: bool = False) -> int:
     from tui_pos.bootstrap import build
+    from tui_pos.models.db import explain
+    from tui_pos.models.migrations import SchemaOutOfDate
     try:
         runtime = build(cfg, demo=demo)
     except SystemExit:
         raise
+    except SchemaOutOfDate as exc:
+        return _fail(f"cannot start: {exc}")
     except Exception as exc:  # noqa: BLE001
         log.exception("start-up failed")
-        return _fail(f"cannot start: {exc}")
+        return _fail(f"cannot start: {explain(exc, cfg.db_url(demo))}")
     from tui_pos.app import PosApp
     app = PosApp(runtime)
     app.run()
@@ -46,8 +55,12 @@ def run_app(cfg: Config, demo: bool = False) -> int:
 
 def cmd_init(cfg: Config, args: Namespace) -> int:
     from tui_pos.models.migrations import LATEST, migrate
-    database = _open(cfg, args)  # open_database already migrates
-    applied = migrate(database)
+    database = _open(cfg, args, upgrade=None)  # bound and connected; migrated here
+    try:
+        applied = migrate(database)
+    except Exception as exc:  # noqa: BLE001
+        log.exception("migration failed")
+        return _fail(f"the schema could not be brought up to date ({exc}); nothing was changed by the failed step")
     print(f"schema at version {LATEST}" + (f" (applied {applied})" if applied else "; nothing to do"))
     return 0
 
@@ -282,6 +295,29 @@ def cmd_doctor(cfg: Config, args: Namespace) -> int:
         print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
         problems += not ok
     return 1 if problems else 0
+
+
+def cmd_migrate_to(cfg: Config, args: Namespace) -> int:
+    from tui_pos.models.db import safe_url
+    from tui_pos.services.transfer import TransferError, migrate_to
+    _open(cfg, args)
+    source = cfg.db_url(args.demo)
+    if not source.startswith("sqlite"):
+        return _fail(f"migrate-to copies a SQLite database; this register uses {safe_url(source)}")
+    try:
+        report = migrate_to(args.url)
+    except TransferError as exc:
+        return _fail(f"migrate-to: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        log.exception("migrate-to failed")
+        return _fail(f"migrate-to failed ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+                     "the target was left as it was")
+    shown = {k: v for k, v in report.counts.items() if v}
+    print(f"copied into {safe_url(args.url)}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
+    print(f"checked: every table's row count, {report.customers_checked} customers' balances and ledgers, "
+          f"{report.registers_checked} registers' receipt counters")
+    print(f'now set [database] url = "{safe_url(args.url)}" on this register (and the others)')
+    return 0
 
 
 def cmd_backup(cfg: Config, args: Namespace) -> int:

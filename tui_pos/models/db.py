@@ -58,3 +58,50 @@ class worker_connection:
     def __exit__(self, *exc) -> None:
         if self.opened and not db.is_closed():
             db.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        pass
+    return url
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """A lost or refused database connection (as opposed to a bug or a constraint)."""
+    from peewee import InterfaceError, OperationalError
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc).lower()
+    return not isinstance(db.obj, SqliteDatabase) and any(w in text for w in (
+        "connection", "server closed", "terminating", "could not receive", "could not send", "eof detected",
+        "consuming input failed", "the connection is lost", "no connection", "timeout", "ssl"))
+
+
+def explain(exc: BaseException, url: str) -> str:
+    """One line for a database that cannot be opened: what is wrong and what to do."""
+    where = safe_url(url)
+    text = " ".join(str(exc).split())  # drivers write several lines
+    low = text.lower()
+    if isinstance(exc, ValueError) or "could not be cast" in low or "invalid dsn" in low or "invalid connection option" in low:
+        return (f"[database] url = {where!r} does not parse ({text}); expected sqlite:///PATH "
+                "or postgresql://user@host:5432/dbname")
+    if "does not exist" in low and "database" in low:
+        return f"{where}: the database does not exist; create it (createdb), then run `tui-pos init`"
+    if "password authentication failed" in low or "no pg_hba.conf entry" in low or "role" in low and "does not exist" in low:
+        return f"{where}: the server refused the user or password ({text}); check [database] url"
+    if "refused" in low or "could not connect" in low or "connection failed" in low or "timeout" in low \
+            or "name or service not known" in low or "could not translate host name" in low:
+        return (f"{where}: the database server cannot be reached ({text}); check that it runs and "
+                "that [database] url names the right host and port")
+    if "unable to open database file" in low:
+        return f"{where}: cannot open the SQLite file (check the folder exists and is writable)"
+    return f"{where}: {text}"

@@ -228,6 +228,24 @@ def applied_versions(database: Database) -> list[int]:
         "SELECT version FROM schema_migrations ORDER BY version").fetchall()]
 
 
+class SchemaOutOfDate(Exception):
+    """The database's schema is older than this tui-pos (or missing): `tui-pos init` brings it up."""
+
+
+def check_schema(database: Database) -> None:
+    """Raise SchemaOutOfDate unless every migration is applied (registers sharing a server never migrate it)."""
+    if "schema_migrations" not in database.get_tables():
+        raise SchemaOutOfDate("the database has no tui-pos tables yet: run `tui-pos init` once, then start the registers")
+    done = applied_versions(database)
+    current = done[-1] if done else 0
+    if current < LATEST:
+        raise SchemaOutOfDate(f"the database schema is at version {current} and this tui-pos needs {LATEST}: "
+                              "run `tui-pos init` to upgrade it (it never drops data)")
+    if current > LATEST:
+        raise SchemaOutOfDate(f"the database schema is at version {current}, newer than this tui-pos "
+                              f"({LATEST}): upgrade tui-pos on this register")
+
+
 def migrate(database: Database, target: int | None = None) -> list[int]:
     """Apply every missing migration up to `target` (default: all). Idempotent.
 
