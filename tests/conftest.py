@@ -114,3 +114,84 @@ def manager_id(demo):
 def cashier_id(demo):
     from tui_pos.services import users
     return users.authenticate("1111").id
+
+
+class TcpProxy:
+    """A TCP relay to the PostgreSQL server that a test can cut (every connection dropped) and restore."""
+
+    def __init__(self, host: str, port: int) -> None:
+        import socket
+        import threading
+        self.target = (host, port)
+        self.port = 0
+        self._server = None
+        self._conns: list = []
+        self._lock = threading.Lock()
+        self._socket, self._threading = socket, threading
+
+    def start(self) -> "TcpProxy":
+        server = self._socket.socket()
+        server.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(16)
+        self.port = server.getsockname()[1]
+        self._server = server
+        self._threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+        return self
+
+    def _accept(self, server) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = self._socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(self._socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        """The network goes: the port refuses, and open connections die."""
+        server, self._server = self._server, None
+        if server is not None:
+            try:
+                server.shutdown(self._socket.SHUT_RDWR)  # wakes the accept(): a bare close() would not
+            except OSError:
+                pass
+            server.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for s in conns:
+            try:
+                s.shutdown(self._socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+@pytest.fixture
+def pg_proxy_url(pg_schema_url):
+    """The test schema's URL through a relay that the test can cut and restore (`.proxy`)."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(PG_URL)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+    url = pg_schema_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{proxy.port}", 1)
+    yield url, proxy
+    proxy.cut()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from textual import events, on, work
 from textual.app import App
@@ -17,7 +18,9 @@ from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import audit, users
-from tui_pos.widgets.devices import DeviceLine, DeviceStatus, Scanned
+from tui_pos.models import db
+from tui_pos.models.db import reset_connection, safe_url, worker_connection
+from tui_pos.widgets.devices import DatabaseBack, DeviceLine, DeviceStatus, Scanned
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class PosApp(App):
         self._draining = False
         self._drain_again = False
         self._printer_retry = None
+        self.db_down = False          # a lost database connection, being retried
         cfg = runtime.config.scanner
         self.wedge: WedgeFilter | None = (WedgeFilter(cfg.wedge_gap_ms / 1000, cfg.wedge_min_length)
                                           if cfg.wedge else None)
@@ -125,6 +129,10 @@ class PosApp(App):
             elif result.retry_in:
                 self._printer_retry = self.set_timer(result.retry_in, self._retry_printer)
         elif event.state == WorkerState.ERROR:
+            from tui_pos.models.db import is_connection_error
+            if is_connection_error(event.worker.error):
+                self.database_lost()  # the queue goes on when the database is back
+                return
             log.error("print queue failed: %s", event.worker.error, exc_info=event.worker.error)
             self._printer_problem(f"the print queue stopped ({type(event.worker.error).__name__}); logged")
             self._printer_retry = self.set_timer(5, self._retry_printer)
@@ -228,6 +236,42 @@ class PosApp(App):
         for held in self.wedge.tick(get_time()).release:
             await super().on_event(held)
 
+    # ------------------------------------------------------------ a lost database connection
+
+    def database_lost(self) -> None:
+        """A service call found the database unreachable: say so, keep everything, retry every second."""
+        if self.db_down:
+            return
+        self.db_down = True
+        log.warning("database unreachable: %s", safe_url(self.runtime.config.db_url(self.runtime.demo)))
+        reset_connection()
+        self.notify("The database cannot be reached. Keep going: the note and what you type are kept, "
+                    "and saved when it is back.", severity="error", timeout=8)
+        self._show_devices()
+        self._probe_database()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="db-probe", name="db-probe")
+    def _probe_database(self) -> bool:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            try:
+                with worker_connection():
+                    db.execute_sql("SELECT 1")
+                return True
+            except Exception:  # noqa: BLE001 - still down: try again in a second
+                time.sleep(1)
+        return False
+
+    def database_back(self) -> None:
+        self.db_down = False
+        reset_connection()  # this thread's broken connection; the next query opens a new one
+        log.warning("database reachable again")
+        self.notify("The database is back: what was kept is being saved.", timeout=5)
+        self._show_devices()
+        for screen in self.screen_stack:
+            screen.post_message(DatabaseBack())
+        self._drain_printer()
+
     # ------------------------------------------------------------ the status line
 
     def device_line(self) -> DeviceLine:
@@ -251,7 +295,7 @@ class PosApp(App):
             else:
                 bad = next(s for s in states if not s.ok)
                 scanner, scanner_bad = SCANNER_WORDS.get(bad.state, f"Scanner {bad.state.upper()}"), True
-        return DeviceLine(printer, printer_bad, scanner, scanner_bad)
+        return DeviceLine(printer, printer_bad, scanner, scanner_bad, self.db_down)
 
     def _show_devices(self) -> None:
         line = self.device_line()
@@ -279,6 +323,8 @@ class PosApp(App):
             self._dgi_done(event)
         elif group == "printer" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._drained(event)
+        elif group == "db-probe" and event.state == WorkerState.SUCCESS and event.worker.result:
+            self.database_back()
         elif group == "drawer" and event.state == WorkerState.ERROR:
             log.error("drawer kick failed: %s", event.worker.error)
             self.notify(f"The drawer did not open: {event.worker.error}", severity="error", timeout=8)
@@ -305,6 +351,10 @@ class PosApp(App):
         register logs the error and carries on. Headless runs (tests) keep
         Textual's behaviour, so that a bug fails the test that found it.
         """
+        from tui_pos.models.db import is_connection_error
+        if is_connection_error(error):
+            self.database_lost()
+            return
         if self.is_headless:
             super()._handle_exception(error)
             return

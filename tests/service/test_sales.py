@@ -205,3 +205,16 @@ def test_nothing_half_written_when_completion_fails(sales, monkeypatch):
     assert Payment.select().where(Payment.note == note).count() == 0
     assert Note.get_by_id(note).status == "open"
     assert NoteLine.select().where(NoteLine.note == note).count() == 1
+
+
+def test_a_payment_retried_with_its_request_id_is_taken_once(sales):
+    note = sales.open_note()
+    sales.add_item(note, "3*CAPP")
+    part = sales.pay(note, "card", 500, request_id="reg1-a")
+    again = sales.pay(note, "card", 500, request_id="reg1-a")       # the answer was lost: the register retries
+    assert not part.completed and not again.completed and again.summary.paid_cents == 500
+    done = sales.pay(note, "cash", 1000, request_id="reg1-b")
+    retried = sales.pay(note, "cash", 1000, request_id="reg1-b")     # the commit happened before the line dropped
+    assert done.completed and retried == done and retried.change_cents == 1000 + 500 - 975
+    assert Payment.select().where(Payment.note == note).count() == 2
+    assert Note.get_by_id(note).receipt_no == done.receipt_no

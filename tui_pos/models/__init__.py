@@ -289,6 +289,7 @@ class Payment(BaseModel):
     tender = CharField()
     amount_cents = IntegerField()
     created_at = DateTimeField(default=utcnow)
+    request_id = CharField(null=True, unique=True)  # the register's id for this payment: a retry never pays twice
 
 
 class PrintJob(BaseModel):

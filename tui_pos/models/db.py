@@ -105,3 +105,11 @@ def explain(exc: BaseException, url: str) -> str:
     if "unable to open database file" in low:
         return f"{where}: cannot open the SQLite file (check the folder exists and is writable)"
     return f"{where}: {text}"
+
+
+def reset_connection() -> None:
+    """Drop this thread's connection after it broke; the next query opens a fresh one."""
+    try:
+        db.close()
+    except Exception:  # noqa: BLE001 - closing a dead connection may fail: forget it instead
+        db.obj.dispose() if db.obj is not None else None

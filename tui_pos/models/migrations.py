@@ -201,6 +201,13 @@ def m007_print_queue(database: Database, migrator: SchemaMigrator) -> None:
     database.create_tables([PrintJob], safe=True)
 
 
+def m008_payment_request_id(database: Database, migrator: SchemaMigrator) -> None:
+    """Each payment carries the register's id for it, so a retry after a lost connection pays once."""
+    if "request_id" not in {c.name for c in database.get_columns("payment")}:
+        run_ops(migrator.add_column("payment", "request_id", CharField(null=True)),
+                migrator.add_index("payment", ("request_id",), True))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -209,6 +216,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "loyalty_at_the_register", m005_loyalty_at_the_register),
     (6, "stamp_offers", m006_stamp_offers),
     (7, "print_queue", m007_print_queue),
+    (8, "payment_request_id", m008_payment_request_id),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +16,9 @@ from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import users
 from tui_pos.domain.money import parse_money
+from tui_pos.models.db import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
+from tui_pos.widgets.devices import DatabaseBack
 
 
 class PaymentScreen(ModalScreen[PayResult | None]):
@@ -31,6 +35,7 @@ class PaymentScreen(ModalScreen[PayResult | None]):
         self.sales = sales
         self.note_id = note_id
         self.money = money
+        self.pending: tuple | None = None   # (text, tender, approver, request id) waiting for the database
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="payment"):
@@ -45,7 +50,13 @@ class PaymentScreen(ModalScreen[PayResult | None]):
     def on_mount(self) -> None:
         self.query_one("#tenders", OptionList).highlighted = 0
         self.query_one("#amount", Input).focus()
-        self._show(self.sales.summary(self.note_id))
+        try:
+            self._show(self.sales.summary(self.note_id))
+        except Exception as exc:  # noqa: BLE001
+            if not is_connection_error(exc):
+                raise
+            self.app.database_lost()
+            self._say("The database cannot be reached: the payment is taken when it is back.")
 
     def _show(self, summary: Summary) -> None:
         m = self.money
@@ -71,15 +82,31 @@ class PaymentScreen(ModalScreen[PayResult | None]):
 
     @on(Input.Submitted, "#amount")
     def _pay(self, event: Input.Submitted) -> None:
+        if self.pending is not None:
+            self._say("This payment is waiting for the database: it is taken when it is back, once.")
+            return
         self.take(event.value.strip())
 
-    def take(self, text: str, approver_id: int | None = None) -> None:
+    def on_database_back(self, event: DatabaseBack) -> None:
+        """Take the payment that waited, with the same request id: it can only be taken once."""
+        if self.pending is not None:
+            text, tender, approver_id, request_id = self.pending
+            self.pending = None
+            self.take(text, approver_id, tender=tender, request_id=request_id)
+        else:
+            self._show(self.sales.summary(self.note_id))
+
+    def take(self, text: str, approver_id: int | None = None, *, tender: str | None = None,
+             request_id: str | None = None) -> None:
         """Take what was typed (empty: the rest in cash); a defaulter may need a manager."""
+        tender = tender or self.tender
+        request_id = request_id or uuid.uuid4().hex
         try:
             if text:
-                result = self.sales.pay(self.note_id, self.tender, parse_money(text), approver_id=approver_id)
+                result = self.sales.pay(self.note_id, tender, parse_money(text), approver_id=approver_id,
+                                        request_id=request_id)
             else:
-                result = self.sales.pay(self.note_id, approver_id=approver_id)
+                result = self.sales.pay(self.note_id, approver_id=approver_id, request_id=request_id)
         except NeedsManager as need:
             def approved(pin: str | None) -> None:
                 manager = users.manager_for(pin) if pin else None
@@ -94,12 +121,21 @@ class PaymentScreen(ModalScreen[PayResult | None]):
             self._say(str(exc))
             self.app.bell()
             return
+        except Exception as exc:  # noqa: BLE001
+            if not is_connection_error(exc):
+                raise
+            # Whether it was committed cannot be known: keep it, and retry it with the same id.
+            self.pending = (text, tender, approver_id, request_id)
+            self.app.database_lost()
+            self._say("The database cannot be reached: this payment is kept and taken when it is back, "
+                      "once. Do not take it again.")
+            return
         self.query_one("#amount", Input).value = ""
         if result.completed:
             self.dismiss(result)
             return
         self._show(result.summary)
-        self._say(f"{self.tender.capitalize()} taken. Due {self.money(result.summary.due_cents)}.", error=False)
+        self._say(f"{tender.capitalize()} taken. Due {self.money(result.summary.due_cents)}.", error=False)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -28,7 +28,8 @@ from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
-from tui_pos.widgets.devices import DeviceStatus, Scanned
+from tui_pos.models.db import is_connection_error
+from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned
 from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class SaleScreen(Screen):
         self.user = user
         self.note_id: int | None = None
         self.customer_text = ""
+        self.kept_codes: list[str] = []   # typed or scanned while the database was unreachable
 
     # ------------------------------------------------------------ layout
 
@@ -198,7 +200,12 @@ class SaleScreen(Screen):
             raise
         except PosError as exc:
             self.say(str(exc), error=True)
-        except Exception:  # noqa: BLE001 - the cashier never sees a traceback
+        except Exception as exc:  # noqa: BLE001 - the cashier never sees a traceback
+            if is_connection_error(exc):
+                self.app.database_lost()
+                self.say("The database cannot be reached: nothing was lost. Scans are kept and added when "
+                         "it is back.", error=True)
+                return None
             log.exception("unexpected error")
             self.say("Something went wrong; it was logged. The note is saved: carry on or call support.",
                      error=True)
@@ -251,10 +258,15 @@ class SaleScreen(Screen):
             field.value = ""
 
     def add_code(self, text: str) -> bool:
-        """A code typed or scanned: a product line, or a customer's loyalty card."""
+        """A code typed or scanned: a product line, or a customer's loyalty card.
+
+        While the database is unreachable, codes are kept in order and added when it is back.
+        """
+        if self.app.db_down:
+            return self._keep(text)
         result: ScanResult | None = self.guarded(lambda: self.sales.scan(self.note_id, text))
         if result is None:
-            return False
+            return self._keep(text) if self.app.db_down else False
         if result.customer is not None:
             self.load_note()  # attached and repriced
             self.say(f"Customer {result.customer.label} attached.")
@@ -263,6 +275,22 @@ class SaleScreen(Screen):
             self._show_summary(result.summary)
             self.say("")
         return True
+
+    def _keep(self, text: str) -> bool:
+        self.kept_codes.append(text)
+        self.say(f"The database cannot be reached: {len(self.kept_codes)} codes kept, added when it is back. "
+                 "The note is safe.", error=True)
+        return True
+
+    def on_database_back(self, event: DatabaseBack) -> None:
+        """Repaint the note from the database, then add the codes kept meanwhile, in order."""
+        kept, self.kept_codes = self.kept_codes, []
+        if self.guarded(self.load_note) is None and self.app.db_down:
+            self.kept_codes = kept
+            return
+        added = sum(1 for code in kept if self.add_code(code))
+        if kept and not self.app.db_down:
+            self.say(f"The database is back: {added} kept codes added.")
 
     def action_cursor(self, step: int) -> None:
         self.query_one("#lines", NoteLines).move_cursor(step)

@@ -628,15 +628,22 @@ class SaleService:
     # ----------------------------------------------------------- payment
 
     def pay(self, note_id: int, tender: str = "cash", amount_cents: int | None = None, *,
-            approver_id: int | None = None) -> PayResult:
+            approver_id: int | None = None, request_id: str | None = None) -> PayResult:
         """Take a payment; `None` pays the rest in cash. Completes the sale when covered.
 
         Completion is one transaction: payment, receipt number, note closed.
         Pressing the key twice cannot pay twice: a closed note refuses payment.
+        `request_id` names this payment: retried with the same id (the
+        connection dropped and the register could not know whether it was
+        committed), it is taken once and the first outcome is returned.
         """
         if tender not in self.tenders:
             raise InputError(f"Unknown tender {tender!r}: use one of {', '.join(self.tenders)}.")
         with db.atomic():
+            if request_id is not None:
+                taken = Payment.get_or_none(Payment.request_id == request_id)
+                if taken is not None:
+                    return self._taken(taken)
             note = self._note(note_id)
             s = self.summary(note_id)
             if s.totals.line_count == 0:
@@ -658,8 +665,8 @@ class SaleService:
             problem = pricing.check_tender(settlement, amount_cents, gives_change=(tender == "cash"))
             if problem and not (amount_cents == 0 and s.due_cents == 0):
                 raise InputError(problem)
-            if amount_cents:
-                Payment.create(note=note_id, tender=tender, amount_cents=amount_cents)
+            if amount_cents or request_id:
+                Payment.create(note=note_id, tender=tender, amount_cents=amount_cents, request_id=request_id)
             settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents + amount_cents)
             summary = Summary(note_id, s.totals, settlement.paid_cents)
             if not settlement.complete:
@@ -668,6 +675,16 @@ class SaleService:
             cash = Payment.select().where(Payment.note == note_id, Payment.tender == "cash").exists()
             return PayResult(summary, completed=True, change_cents=settlement.change_cents,
                              receipt_no=receipt_no, cash_taken=cash)
+
+    def _taken(self, payment: Payment) -> PayResult:
+        """The outcome of a payment already taken (a retry of the same request)."""
+        note = Note.get_by_id(payment.note_id)
+        summary = self.summary(note.id)
+        if note.status != "paid":
+            return PayResult(summary, completed=False, cash_taken=payment.tender == "cash")
+        cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
+        change = pricing.Settlement(summary.totals.total_cents, summary.paid_cents).change_cents
+        return PayResult(summary, completed=True, change_cents=change, receipt_no=note.receipt_no, cash_taken=cash)
 
     def _close(self, note: Note, total_cents: int) -> str:
         """Give the note the register's next receipt number and close it (in a transaction)."""

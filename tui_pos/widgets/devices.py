@@ -23,6 +23,10 @@ class Scanned(Message):
         self.source = source   # the device name, or "keyboard" for a wedge burst
 
 
+class DatabaseBack(Message):
+    """The database answers again after a lost connection: screens retry what they kept."""
+
+
 @dataclass(frozen=True)
 class DeviceLine:
     """What the status line says of the printer and the scanners."""
@@ -31,9 +35,10 @@ class DeviceLine:
     printer_bad: bool = False
     scanner: str = ""         # "" when no evdev scanner is configured
     scanner_bad: bool = False
+    database_down: bool = False
 
     def markup(self) -> str:
-        parts = []
+        parts = ["[b $error]DATABASE UNREACHABLE[/]"] if self.database_down else []
         if self.printer:
             parts.append(f"[b $error]{self.printer}[/]" if self.printer_bad else self.printer)
         if self.scanner:
@@ -56,6 +61,7 @@ class DeviceStatus(Static):
 
     def on_mount(self) -> None:
         self.show(self.app.device_line() if hasattr(self.app, "device_line") else DeviceLine())
+
 
     _shown: str | None = None
 
