@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/hardware.py
+	$(BIN)/python bench/registers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
