@@ -29,16 +29,22 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("what", choices=["products", "customers", "loyalty"])
     imp.add_argument("file")
 
-    exp = sub.add_parser("export", parents=[common], help="export customers as CSV (the import format)")
-    exp.add_argument("what", choices=["customers"])
+    exp = sub.add_parser("export", parents=[common],
+                         help="export customers as CSV (the import format), or the loyalty program as TOML")
+    exp.add_argument("what", choices=["customers", "loyalty"])
     exp.add_argument("file", nargs="?", default="-", help="output file (default: standard output)")
 
-    loy = sub.add_parser("loyalty", parents=[common], help="loyalty housekeeping")
-    loy.add_argument("action", choices=["expire"], help="expire: write off points past [program] expire_months")
+    loy = sub.add_parser("loyalty", parents=[common], help="loyalty housekeeping and figures")
+    loy.add_argument("action", choices=["expire", "stats"],
+                     help="expire: write off points past [program] expire_months; stats: the statistics")
 
     report = sub.add_parser("report", parents=[common], help="reports")
     report.add_argument("what", choices=["loyalty"])
-    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    report.add_argument("--csv", action="store_true", help="CSV (UTF-8, header row) instead of a table")
+    report.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of the period")
+    report.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of the period")
+    report.add_argument("--tier", default="", help="only customers in this tier")
+    report.add_argument("--group", default="", help="only customers in this group")
 
     rate = sub.add_parser("rate", parents=[common], help="price rates (seed 003)")
     rate_sub = rate.add_subparsers(dest="rate_command", required=True)

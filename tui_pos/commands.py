@@ -91,6 +91,19 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
 def cmd_loyalty(cfg: Config, args: Namespace) -> int:
     from tui_pos.services import loyalty
     _open(cfg, args)
+    if args.action == "stats":
+        from tui_pos.domain.money import MoneyFormat
+        from tui_pos.services import loyalty_admin
+        s = loyalty_admin.statistics()
+        money = MoneyFormat(cfg.store.currency, cfg.store.locale)
+        print(f"enrolled customers: {s.enrolled} of {s.customers}")
+        print("by tier: " + ", ".join(f"{name} {count}" for name, count in s.by_tier))
+        print(f"outstanding points: {s.outstanding_points} (liability {money(s.liability_cents)})")
+        print("month    issued  redeemed")
+        for month, issued, redeemed in s.months:
+            print(f"{month}  {issued:>7}  {redeemed:>8}")
+        print("most points: " + ", ".join(f"{code} {earned}" for code, _, _, earned in s.most_active))
+        return 0
     touched, total = loyalty.expire_all()
     print(f"{total} points expired for {touched} customers")
     return 0
@@ -98,16 +111,23 @@ def cmd_loyalty(cfg: Config, args: Namespace) -> int:
 
 def cmd_report(cfg: Config, args: Namespace) -> int:
     import csv
-    from tui_pos.services import loyalty
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import loyalty_admin
     _open(cfg, args)
-    rows = loyalty.report()
+    try:
+        rows = loyalty_admin.report(date_from=args.date_from, date_to=args.date_to, tier=args.tier,
+                                    group=args.group)
+    except PosError as exc:
+        return _fail(f"report loyalty: {exc}", 2)
+    columns = loyalty_admin.REPORT_COLUMNS
     if args.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(loyalty.REPORT_COLUMNS)
+        sys.stdout.reconfigure(encoding="utf-8")
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
         writer.writerows(rows)
         return 0
-    table = [loyalty.REPORT_COLUMNS] + rows
-    widths = [max(len(r[i]) for r in table) for i in range(len(loyalty.REPORT_COLUMNS))]
+    table = [columns] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     for row in table:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
     return 0
@@ -116,6 +136,23 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
 def cmd_export(cfg: Config, args: Namespace) -> int:
     from tui_pos.services import customers
     _open(cfg, args)
+    if args.what == "loyalty":
+        from tui_pos.domain.errors import PosError
+        from tui_pos.services import loyalty_admin
+        try:
+            text = loyalty_admin.program_text()
+        except PosError as exc:
+            return _fail(str(exc))
+        if args.file == "-":
+            sys.stdout.write(text)
+            return 0
+        try:
+            with open(args.file, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
+        print(f"loyalty program written to {args.file}", file=sys.stderr)
+        return 0
     if args.file == "-":
         count = customers.export_customers(sys.stdout)
     else:

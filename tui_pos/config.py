@@ -258,6 +258,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "token": ("", _str),
         "timeout": (5, _int_range(1, 60)),
     },
+    "loyalty": {
+        "max_adjustment": (1000, _int_range(1, 10_000_000)),
+    },
     "sale": {
         "max_cashier_discount": ("10", _percent),
         "tenders": (["cash", "card"], _nonempty_str_list),
@@ -277,6 +280,7 @@ class Config:
     receipt: SimpleNamespace
     customers: SimpleNamespace
     dgi: SimpleNamespace
+    loyalty: SimpleNamespace
     sale: SimpleNamespace
     source: str = "defaults"
 

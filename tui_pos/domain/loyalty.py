@@ -6,6 +6,8 @@ that the note's points are rounded down exactly once.
 
 from __future__ import annotations
 
+import json
+
 import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -164,6 +166,49 @@ def _percent_bp(value: Any, key: str) -> int:
     return int(d * 100)
 
 
+def _redeem_value(value: Any) -> int:
+    cents = _cents(value, "redemption.value")
+    if cents == 0:
+        raise ProgramError(f"redemption.value = {value!r}: expected an amount above 0 (points must be worth something)")
+    return cents
+
+
+def _money_text(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _percent_text(bp: int) -> str:
+    whole, frac = divmod(bp, 100)
+    return str(whole) if not frac else f"{whole}.{frac:02d}".rstrip("0")
+
+
+def program_to_toml(p: Program) -> str:
+    """The program in the loyalty.toml format of SPEC.md (what `tui-pos import loyalty` reads back)."""
+    def strs(items) -> str:
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+    out = ["[program]", f'mode = "{p.mode}"', f"earn_points = {p.earn_points}",
+           f'per_amount = "{_money_text(p.per_amount_cents)}"', f'value_percent = "{_percent_text(p.value_percent_bp)}"',
+           f"per_visit = {p.per_visit}", f"exclude_discounted = {'true' if p.exclude_discounted else 'false'}",
+           f"sales_modes = {strs(p.sales_modes)}", f"points_of_sale = {strs(p.points_of_sale)}",
+           f"expire_months = {p.expire_months}", "", "[redemption]", f"points = {p.redeem_points}",
+           f'value = "{_money_text(p.redeem_value_cents)}"', f"minimum = {p.minimum}",
+           "presets = [" + ", ".join(f'{{ points = {x.points}, value = "{_money_text(x.value_cents)}" }}'
+                                     for x in p.presets) + "]"]
+    for t in p.tiers:
+        out += ["", "[[tiers]]", f"name = {json.dumps(t.name)}", f"threshold = {t.threshold}",
+                f'multiplier = "{t.multiplier}"', f'discount_percent = "{_percent_text(t.discount_bp)}"']
+    for sec in p.sections:
+        out += ["", "[[sections]]", f"name = {json.dumps(sec.name)}", f"earn_points = {sec.earn_points}",
+                f'per_amount = "{_money_text(sec.per_amount_cents)}"']
+        if sec.value_percent_bp:
+            out.append(f'value_percent = "{_percent_text(sec.value_percent_bp)}"')
+    for o in p.offers:
+        out += ["", "[[offers]]", f"name = {json.dumps(o.name)}",
+                f"section = {json.dumps(o.section)}" if o.section else f"sku = {json.dumps(o.sku)}",
+                f"count = {o.count}", f"reward_sku = {json.dumps(o.reward_sku)}"]
+    return "\n".join(out) + "\n"
+
+
 def _known(table: dict, allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
@@ -171,8 +216,13 @@ def _known(table: dict, allowed: set[str], where: str) -> None:
 
 
 def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
-                  known_skus: set[str] | None = None) -> Program:
-    """Check a parsed loyalty.toml; raise ProgramError naming the key."""
+                  known_skus: set[str] | None = None, *, strict_order: bool = False) -> Program:
+    """Check a parsed loyalty.toml; raise ProgramError naming the key.
+
+    `strict_order` (the settings screen): tiers must be listed from the lowest
+    threshold up, so a threshold typed below the previous tier's is refused
+    rather than silently moved.
+    """
     _known(raw, {"program", "redemption", "tiers", "sections", "offers"}, "")
     p = raw.get("program", {})
     r = raw.get("redemption", {})
@@ -220,6 +270,12 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
             raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number of 0 or more")
         tiers.append(Tier(name.strip(), _int(tier.get("threshold", 0), where + ".threshold"), str(multiplier),
                           _percent_bp(tier.get("discount_percent", "0"), where + ".discount_percent")))
+    if strict_order:
+        for i in range(1, len(tiers)):
+            if tiers[i].threshold < tiers[i - 1].threshold:
+                raise ProgramError(f"tiers[{i}].threshold = {tiers[i].threshold}: below the previous tier's "
+                                   f"({tiers[i - 1].name}, {tiers[i - 1].threshold}); each tier needs more points "
+                                   "than the one before")
     thresholds = [t.threshold for t in tiers]
     for t in tiers:
         if thresholds.count(t.threshold) > 1:
@@ -262,7 +318,7 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
         per_visit=_int(p.get("per_visit", 0), "program.per_visit"), exclude_discounted=exclude,
         sales_modes=tuple(p.get("sales_modes", [])), points_of_sale=tuple(p.get("points_of_sale", [])),
         expire_months=_int(p.get("expire_months", 0), "program.expire_months"),
-        redeem_points=redeem_points, redeem_value_cents=_cents(r.get("value", "1.00"), "redemption.value"),
+        redeem_points=redeem_points, redeem_value_cents=_redeem_value(r.get("value", "1.00")),
         minimum=_int(r.get("minimum", redeem_points), "redemption.minimum"), presets=tuple(presets),
         tiers=tuple(sorted(tiers, key=lambda t: t.threshold)), sections=tuple(sections), offers=tuple(offers))
 

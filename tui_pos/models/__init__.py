@@ -149,7 +149,7 @@ class Customer(BaseModel):
     created_at = DateTimeField(default=utcnow)
     last_visit_at = DateTimeField(null=True)
     points_balance = IntegerField(default=0)   # always the sum of the ledger (tui-pos doctor checks)
-    points_earned = IntegerField(default=0)    # lifetime, for tiers
+    points_earned = IntegerField(default=0, index=True)  # lifetime, for tiers
 
 
 class CustomerGroupMember(BaseModel):
@@ -189,6 +189,18 @@ class LoyaltyMovement(BaseModel):
     register = CharField(default="")
     user = ForeignKeyField(User, null=True)
     reason = CharField(default="")
+
+
+class LoyaltyMonth(BaseModel):
+    """Points moved per month and kind, kept with every movement: statistics never scan the ledger."""
+
+    month = CharField()                # "2026-11"
+    kind = CharField()                 # earn | redeem | offer | return | adjust | expire
+    points = IntegerField(default=0)
+    movements = IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("month", "kind"), True),)
 
 
 class LoyaltyProgram(BaseModel):
@@ -322,6 +334,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyProgram, StampCard, StampEvent, DgiCheck, Note, NoteLine, Payment, PrintJob, AuditLog]
+              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, Note, NoteLine, Payment, PrintJob, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

@@ -208,6 +208,23 @@ def m008_payment_request_id(database: Database, migrator: SchemaMigrator) -> Non
                 migrator.add_index("payment", ("request_id",), True))
 
 
+def m009_loyalty_months(database: Database, migrator: SchemaMigrator) -> None:
+    """Monthly totals of the ledger for the statistics, filled from the ledger once."""
+    from tui_pos.models import LoyaltyMonth, LoyaltyMovement
+    database.create_tables([LoyaltyMonth], safe=True)
+    if not any(ix.columns == ["points_earned"] for ix in database.get_indexes("customer")):
+        run_ops(migrator.add_index("customer", ("points_earned",), False))  # tiers and leaders by index
+    totals: dict[tuple[str, str], list[int]] = {}
+    for at, kind, points in LoyaltyMovement.select(LoyaltyMovement.at, LoyaltyMovement.kind,
+                                                   LoyaltyMovement.points).tuples().iterator():
+        entry = totals.setdefault((at.strftime("%Y-%m"), kind), [0, 0])
+        entry[0] += points
+        entry[1] += 1
+    rows = [{"month": m, "kind": k, "points": v[0], "movements": v[1]} for (m, k), v in totals.items()]
+    for i in range(0, len(rows), 500):
+        LoyaltyMonth.insert_many(rows[i:i + 500]).execute()
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -217,6 +234,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "stamp_offers", m006_stamp_offers),
     (7, "print_queue", m007_print_queue),
     (8, "payment_request_id", m008_payment_request_id),
+    (9, "loyalty_months", m009_loyalty_months),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from peewee import JOIN, fn
 
 from tui_pos.domain.errors import PosError
-from tui_pos.models import Customer, LoyaltyMovement, db
+from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
 
 
 class BalanceChanged(PosError):
@@ -39,9 +39,13 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
         if query.execute() != 1:
             raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
         after = Customer.select(Customer.points_balance).where(Customer.id == customer_id).scalar()
-        LoyaltyMovement.create(customer=customer_id, kind=kind, points=points, balance_before=after - points,
-                               balance_after=after, counts_as_earned=counts_as_earned, receipt_no=receipt_no,
-                               product_sku=product_sku, register=register, user=user_id, reason=reason)
+        row = LoyaltyMovement.create(customer=customer_id, kind=kind, points=points, balance_before=after - points,
+                                     balance_after=after, counts_as_earned=counts_as_earned, receipt_no=receipt_no,
+                                     product_sku=product_sku, register=register, user=user_id, reason=reason)
+        (LoyaltyMonth.insert(month=row.at.strftime("%Y-%m"), kind=kind, points=points, movements=1)
+         .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind],
+                      update={LoyaltyMonth.points: LoyaltyMonth.points + points,
+                              LoyaltyMonth.movements: LoyaltyMonth.movements + 1}).execute())
         return Movement(kind, points, after - points, after)
 
 
