@@ -96,3 +96,61 @@ class TestLoyaltyScreens:
             await pilot.press("space")
             await pilot.pause()
         assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
+
+
+class TestLoyaltyManagement:
+    """The Loyalty screen's tabs and a customer's loyalty account, on fixed dates."""
+
+    @staticmethod
+    def seeded(make_app):
+        import datetime as dt
+
+        from tui_pos.domain.loyalty import parse_program, program_to_toml
+        from tui_pos.models import LoyaltyMonth, LoyaltyMovement
+        from tui_pos.services import customers, loyalty, loyalty_admin
+        from tui_pos.services.demo import DEMO_PROGRAM
+        app = make_app(demo_users=False)
+        loyalty_admin.save_program_text(program_to_toml(parse_program(DEMO_PROGRAM)))
+        for name, card, points in (("Ana Núñez", "LOY-1", 820), ("Luis Batista", "LOY-2", 2400),
+                                   ("Eva Ríos", "LOY-3", 60)):
+            c = customers.create({"name": name, "cards": card}, region="PA")
+            loyalty.opening_balance(c.id, points)
+        LoyaltyMovement.update(at=dt.datetime(2026, 11, 20, 10, 30)).execute()
+        LoyaltyMonth.update(month="2026-11").execute()
+        return app
+
+    @staticmethod
+    async def admin(pilot, tab):
+        import datetime as dt
+
+        from textual.widgets import TabbedContent
+
+        from tui_pos.screens.loyalty_admin import LoyaltyAdmin
+        app = pilot.app
+        app.push_screen(LoyaltyAdmin(app.runtime.money, None, "R1", today=dt.date(2026, 11, 27)))
+        await pilot.pause()
+        for _ in range(100):
+            if "Enrolled" in str(app.screen.query_one("#stats-figures").render()):
+                break
+            await pilot.pause(0.02)
+        app.screen.query_one(TabbedContent).active = tab
+        await pilot.pause()
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_statistics(self, snap_compare, make_app, size):
+        assert snap_compare(self.seeded(make_app), run_before=lambda p: self.admin(p, "tab-stats"), terminal_size=size)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_program_settings(self, snap_compare, make_app, size):
+        assert snap_compare(self.seeded(make_app), run_before=lambda p: self.admin(p, "tab-program"),
+                            terminal_size=size)
+
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    def test_customer_loyalty_tab(self, snap_compare, make_app, size):
+        async def run_before(pilot):
+            from tui_pos.models import Customer
+            from tui_pos.screens.loyalty_admin import CustomerLoyalty
+            ana = Customer.get(Customer.name == "Ana Núñez")
+            pilot.app.push_screen(CustomerLoyalty(ana.id, None, "R1", 1000))
+            await pilot.pause()
+        assert snap_compare(self.seeded(make_app), run_before=run_before, terminal_size=size)

@@ -56,6 +56,7 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
         Binding("ctrl+e", "edit", "Edit", id="customer.edit", priority=True),
         Binding("ctrl+d", "detail", "History", id="customer.detail", priority=True),
         Binding("ctrl+r", "detach", "Remove from note", id="customer.detach", priority=True),
+        Binding("ctrl+l", "loyalty", "Loyalty", id="customer.loyalty", priority=True),
     ]
 
     def __init__(self, region: str, user: users.Person | None, register: str, money: Callable[[int], str],
@@ -78,7 +79,7 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
             yield OptionList(id="found")
             yield Static("", id="lookup-message")
             yield Label("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"
-                        "Ctrl+N: new  Ctrl+E: edit  Ctrl+D: history  Ctrl+R: remove from the note",
+                        "Ctrl+N: new  Ctrl+E: edit  Ctrl+D: history  Ctrl+L: loyalty  Ctrl+R: remove from the note",
                         classes="dialog-help")
 
     def on_mount(self) -> None:
@@ -201,6 +202,15 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
             self._say("Pick a customer first.", error=True)
             return
         self.app.push_screen(CustomerDetail(chosen.id, self.money, self.receipt_text))
+
+    def action_loyalty(self) -> None:
+        chosen = self._highlighted()
+        if chosen is None:
+            self._say("Pick a customer first.", error=True)
+            return
+        from tui_pos.screens.loyalty_admin import CustomerLoyalty
+        limit = self.app.runtime.config.loyalty.max_adjustment if hasattr(self.app, "runtime") else 1000
+        self.app.push_screen(CustomerLoyalty(chosen.id, self.user, self.register, limit))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -59,6 +59,7 @@ class SaleScreen(Screen):
         Binding("ctrl+r", "reprint_number", "Reprint a receipt", show=False, id="sale.reprint_number",
                 priority=True),
         Binding("ctrl+d", "open_drawer", "Open drawer", show=False, id="sale.drawer", priority=True),
+        Binding("ctrl+l", "loyalty", "Loyalty", show=False, id="sale.loyalty", priority=True),
         Binding("f1", "keys", "Keys", id="sale.keys", priority=True),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
         Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
@@ -530,6 +531,25 @@ class SaleScreen(Screen):
         self.app.push_screen(PromptDialog("Reprint a receipt", "Its number (or scan its barcode)",
                                           value=self.sales.last_receipt_no() or "",
                                           placeholder="R1-000042"), answered)
+
+    def action_loyalty(self) -> None:
+        """Seed 000's "Go to Loyalty": statistics, report and program settings, for managers."""
+        from tui_pos.screens.loyalty_admin import LoyaltyAdmin
+
+        def open_as(person: users.Person | None) -> None:
+            self.app.push_screen(LoyaltyAdmin(self.money, person, self.sales.register_code))
+        if not users.users_exist() or (self.user is not None and self.user.role in ("manager", "admin")):
+            open_as(self.user)
+            return
+
+        def approved(pin: str | None) -> None:
+            manager = users.manager_for(pin) if pin else None
+            if manager is None:
+                self.say("The loyalty settings are a manager's: that PIN is not one.", error=True)
+                return
+            open_as(manager)
+        self.app.push_screen(PromptDialog("Loyalty", "A manager PIN opens the loyalty statistics and settings.",
+                                          password=True, placeholder="manager PIN"), approved)
 
     def action_open_drawer(self) -> None:
         if not self.app.runtime.printer.has_drawer:

@@ -1,0 +1,300 @@
+"""Loyalty beyond the sale: the manager's Loyalty screen (statistics, report, program settings)
+and a customer's loyalty account (ledger, offers, tier, adjustments). Seeds 000, 001, 002, 004.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Callable
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
+from textual.worker import Worker, WorkerState
+
+from tui_pos.domain.errors import PosError
+from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.services import loyalty, loyalty_admin, users
+from tui_pos.widgets.charts import bar_chart, paired_chart
+
+
+class LoyaltyAdmin(ModalScreen[None]):
+    """Seed 000's "Go to Loyalty": statistics, the loyalties-per-customer report, the program."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="loyalty.close"),
+        Binding("ctrl+s", "save", "Save program", id="loyalty.save", priority=True),
+        Binding("f5", "refresh", "Refresh", id="loyalty.refresh"),
+        Binding("ctrl+t,ctrl+pagedown", "tab(1)", "Next tab", id="loyalty.next_tab", priority=True),
+        Binding("ctrl+pageup", "tab(-1)", "Previous tab", show=False, id="loyalty.prev_tab", priority=True),
+    ]
+
+    TABS = ("tab-stats", "tab-report", "tab-program")
+
+    def __init__(self, money: Callable[[int], str], user: users.Person | None, register: str,
+                 today: _dt.date | None = None) -> None:
+        super().__init__()
+        self.money = money
+        self.user = user
+        self.register = register
+        self.today = today  # the statistics' last month (tests pin it)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog full", id="loyalty-admin"):
+            yield Label("Loyalty", classes="dialog-title")
+            with TabbedContent(id="loyalty-tabs"):
+                with TabPane("Statistics", id="tab-stats"):
+                    with VerticalScroll():
+                        yield Static("Computing...", id="stats-figures")
+                        yield Static("", id="stats-tiers")
+                        yield Static("", id="stats-months")
+                        yield Static("", id="stats-active")
+                with TabPane("Report", id="tab-report"):
+                    with Horizontal(id="report-filters"):
+                        yield Select([], prompt="every tier", id="report-tier", allow_blank=True)
+                        yield Input(placeholder="group", id="report-group")
+                        yield Input(placeholder="from YYYY-MM-DD", id="report-from")
+                        yield Input(placeholder="to YYYY-MM-DD", id="report-to")
+                    yield DataTable(id="report-table", cursor_type="row")
+                    yield Static("", id="report-message")
+                with TabPane("Program", id="tab-program"):
+                    yield TextArea("", id="program-text", language=None, soft_wrap=False)
+                    yield Static("", id="program-message")
+            yield Label("Ctrl+T: next tab   Enter in a filter: apply   Ctrl+S: save the program   "
+                        "F5: refresh   Escape: close", classes="dialog-help")
+
+    def on_mount(self) -> None:
+        self._load_stats()
+        prog = loyalty.program()
+        self.query_one("#report-tier", Select).set_options([(t.name, t.name) for t in prog.tiers] if prog else [])
+        table = self.query_one("#report-table", DataTable)
+        for column in loyalty_admin.REPORT_COLUMNS:
+            table.add_column(column, key=column)
+        self._load_report()
+        try:
+            text = loyalty_admin.program_text()
+        except PosError as exc:
+            text = ""
+            self._say_program(str(exc), error=True)
+        self.query_one("#program-text", TextArea).text = text
+
+    def action_tab(self, step: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        i = self.TABS.index(tabs.active) if tabs.active in self.TABS else 0
+        tabs.active = self.TABS[(i + step) % len(self.TABS)]
+        focus = {"tab-report": "#report-group", "tab-program": "#program-text"}.get(tabs.active)
+        if focus:
+            self.query_one(focus).focus()
+
+    # ---------------------------------------------------------------- statistics
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="loyalty-stats")
+    def _load_stats(self) -> loyalty_admin.Statistics:
+        from tui_pos.models.db import worker_connection
+        with worker_connection():
+            return loyalty_admin.statistics(today=self.today)
+
+    @on(Worker.StateChanged)
+    def _stats_done(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "loyalty-stats":
+            return
+        if event.state == WorkerState.ERROR:
+            self.query_one("#stats-figures", Static).update("[b $error]The statistics could not be computed "
+                                                            "(logged). F5 tries again.[/]")
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.show_stats(event.worker.result)
+
+    def show_stats(self, s: loyalty_admin.Statistics) -> None:
+        width = max(40, self.size.width - 8)
+        self.query_one("#stats-figures", Static).update(
+            f"[b]Enrolled[/] {s.enrolled} of {s.customers} customers   "
+            f"[b]Outstanding[/] {s.outstanding_points} points   [b]Liability[/] {self.money(s.liability_cents)}")
+        self.query_one("#stats-tiers", Static).update(
+            "\n[b]Customers by tier[/]\n" + escape(bar_chart(list(s.by_tier), width)))
+        self.query_one("#stats-months", Static).update(
+            "\n[b]Points issued and redeemed by month[/]\n"
+            + escape(paired_chart([(m[2:], a, b) for m, a, b in s.months], width, ("in", "out"))))
+        active = "\n".join(f"{code:<10} {name[:24]:<24} {visits:>5} visits {earned:>8} points"
+                           for code, name, visits, earned in s.most_active) or "(nobody yet)"
+        self.query_one("#stats-active", Static).update("\n[b]Most active customers[/]\n" + escape(active))
+
+    def action_refresh(self) -> None:
+        self.query_one("#stats-figures", Static).update("Computing...")
+        self._load_stats()
+        self._load_report()
+
+    # ---------------------------------------------------------------- the report
+
+    def _load_report(self) -> None:
+        tier = self.query_one("#report-tier", Select).value
+        try:
+            rows = loyalty_admin.report(
+                date_from=self.query_one("#report-from", Input).value or None,
+                date_to=self.query_one("#report-to", Input).value or None,
+                tier=tier if isinstance(tier, str) else "",
+                group=self.query_one("#report-group", Input).value)
+        except PosError as exc:
+            self._say_report(str(exc), error=True)
+            return
+        table = self.query_one("#report-table", DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(*row)
+        self._say_report(f"{len(rows)} customers. `tui-pos report loyalty --csv` writes the same as CSV.")
+
+    @on(Input.Submitted, "#report-filters Input")
+    def _filters(self, event: Input.Submitted) -> None:
+        self._load_report()
+
+    @on(Select.Changed, "#report-tier")
+    def _tier(self, event: Select.Changed) -> None:
+        self._load_report()
+
+    def _say_report(self, text: str, error: bool = False) -> None:
+        msg = self.query_one("#report-message", Static)
+        msg.update(escape(text))
+        msg.set_class(error, "error")
+
+    # ---------------------------------------------------------------- the program
+
+    def action_save(self) -> None:
+        if self.query_one(TabbedContent).active != "tab-program":
+            return
+        text = self.query_one("#program-text", TextArea).text
+        try:
+            prog = loyalty_admin.save_program_text(text, user_id=self.user.id if self.user else None,
+                                                   register=self.register)
+        except PosError as exc:
+            self._say_program(f"Not saved: {exc}", error=True)
+            self.app.bell()
+            return
+        self._say_program(f"Saved ({len(prog.tiers)} tiers). Every register uses it from its next note.")
+        self.action_refresh()
+
+    def _say_program(self, text: str, error: bool = False) -> None:
+        msg = self.query_one("#program-message", Static)
+        msg.update(escape(text))
+        msg.set_class(error, "error")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class CustomerLoyalty(ModalScreen[None]):
+    """Seed 001's Loyalty tab: the ledger, offers in progress and reached, the tier, adjustments."""
+
+    PER_PAGE = 12
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="account.close"),
+        Binding("pagedown", "page(1)", "Older", id="account.older"),
+        Binding("pageup", "page(-1)", "Newer", id="account.newer"),
+        Binding("ctrl+a", "adjust", "Adjust points", id="account.adjust", priority=True),
+    ]
+
+    def __init__(self, customer_id: int, user: users.Person | None, register: str, max_adjustment: int) -> None:
+        super().__init__()
+        self.customer_id = customer_id
+        self.user = user
+        self.register = register
+        self.max_adjustment = max_adjustment
+        self.page = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="customer-loyalty"):
+            yield Label("Loyalty", classes="dialog-title", id="account-title")
+            yield Static("", id="account-figures")
+            yield Static("", id="account-offers")
+            yield DataTable(id="ledger", cursor_type="row")
+            yield Static("", id="account-message")
+            yield Label("PgUp/PgDn: newer/older   Ctrl+A: add or remove points (manager)   Escape: close",
+                        classes="dialog-help")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#ledger", DataTable)
+        for name in ("Date", "Receipt", "Product", "Kind", "Before", "Points", "After"):
+            table.add_column(name, key=name.lower())
+        self.refresh_account()
+
+    def refresh_account(self) -> None:
+        acc = loyalty_admin.account(self.customer_id)
+        self.query_one("#account-title", Label).update(f"Loyalty · {acc.name or acc.code}")
+        nxt = (f"{acc.next_needs} more points to {acc.next_tier}" if acc.next_tier else "the top tier")
+        self.query_one("#account-figures", Static).update(
+            f"[b]Balance[/] {acc.balance}   [b]Earned[/] {acc.earned}   [b]Tier[/] {escape(acc.tier or '-')} "
+            f"({escape(nxt)})")
+        lines = []
+        for o in acc.offers:
+            lines.append(f"{escape(o.offer)}: {o.units}/{o.count}" + (f", {o.rewards} reached" if o.rewards else "")
+                         + (f"  (receipts {', '.join(o.receipts[:4])})" if o.receipts else ""))
+        self.query_one("#account-offers", Static).update("\n".join(lines) or "[dim]No offers in progress.[/]")
+        self._show_page()
+
+    def _show_page(self) -> None:
+        rows, pages = loyalty_admin.ledger_page(self.customer_id, self.page, self.PER_PAGE)
+        self.page = min(self.page, pages - 1)
+        table = self.query_one("#ledger", DataTable)
+        table.clear()
+        for r in rows:
+            table.add_row(r.at.strftime("%Y-%m-%d %H:%M"), r.receipt_no, r.product, r.kind, str(r.before),
+                          f"{r.points:+d}", str(r.after))
+        self._say(f"Page {self.page + 1} of {pages}, newest first.")
+
+    def action_page(self, step: int) -> None:
+        self.page = max(0, self.page + step)
+        self._show_page()
+
+    def _say(self, text: str, error: bool = False) -> None:
+        msg = self.query_one("#account-message", Static)
+        msg.update(escape(text))
+        msg.set_class(error, "error")
+
+    def action_adjust(self) -> None:
+        def got_points(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                points = int(text.strip().replace(" ", ""))
+            except ValueError:
+                self._say(f"{text!r} is not a number of points: type 50 to add, -50 to remove.", error=True)
+                return
+
+            def got_reason(reason: str | None) -> None:
+                if reason is None:
+                    return
+                if self.user is not None and self.user.role in ("manager", "admin"):
+                    self._apply(points, reason, self.user.id)
+                    return
+
+                def approved(pin: str | None) -> None:
+                    manager = users.manager_for(pin) if pin else None
+                    if manager is None:
+                        self._say("No manager approval: nothing was changed.", error=True)
+                        return
+                    self._apply(points, reason, manager.id)
+                if not users.users_exist():
+                    self._apply(points, reason, None)
+                    return
+                self.app.push_screen(PromptDialog("Manager approval", "Adjusting points needs a manager PIN.",
+                                                  password=True, placeholder="manager PIN"), approved)
+            self.app.push_screen(PromptDialog("Reason", "Why (kept in the ledger and the audit log)"), got_reason)
+        self.app.push_screen(PromptDialog("Adjust points", f"Points to add, or -points to remove "
+                                          f"(at most {self.max_adjustment})"), got_points)
+
+    def _apply(self, points: int, reason: str, manager_id: int | None) -> None:
+        try:
+            moved = loyalty_admin.adjust(self.customer_id, points, reason, manager_id=manager_id,
+                                         max_points=self.max_adjustment, register=self.register)
+        except PosError as exc:
+            self._say(str(exc), error=True)
+            return
+        self.page = 0
+        self.refresh_account()
+        self._say(f"{points:+d} points: the balance is now {moved.balance_after}. Logged.")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
