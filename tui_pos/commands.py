@@ -115,18 +115,18 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
     from tui_pos.services import loyalty_admin
     _open(cfg, args)
     try:
-        rows = loyalty_admin.report(date_from=args.date_from, date_to=args.date_to, tier=args.tier,
-                                    group=args.group)
+        rows = loyalty_admin.report_rows(date_from=args.date_from, date_to=args.date_to, tier=args.tier,
+                                         group=args.group)
     except PosError as exc:
         return _fail(f"report loyalty: {exc}", 2)
     columns = loyalty_admin.REPORT_COLUMNS
-    if args.csv:
+    if args.csv:  # streamed: a million customers never sit in memory
         sys.stdout.reconfigure(encoding="utf-8")
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(rows)
         return 0
-    table = [columns] + rows
+    table = [columns] + list(rows)
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     for row in table:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())

@@ -60,15 +60,15 @@ async def test_loyalty_screen_needs_a_manager_and_shows_statistics_and_report(ma
         assert "Enrolled 3 of 3" in figures and "3280 points" in figures and "$32.80" in figures
         assert "Gold" in text(app.screen.query_one("#stats-tiers")) and "█" in text(app.screen.query_one("#stats-tiers"))
         table = app.screen.query_one("#report-table")
-        assert table.row_count == 3
+        await until(pilot, lambda: table.row_count == 3)
         app.screen.query_one(TabbedContent).active = "tab-report"
         await pilot.pause()
         app.screen.query_one("#report-from").value = "2026-12-01"
         app.screen.query_one("#report-to").value = "2026-11-01"
         app.screen.query_one("#report-from").focus()
         await pilot.press("enter")
-        await pilot.pause()
-        assert "before --from" in text(app.screen.query_one("#report-message")) and table.row_count == 3
+        await until(pilot, lambda: "before --from" in text(app.screen.query_one("#report-message")))
+        assert table.row_count == 3
 
 
 async def test_program_settings_refuse_bad_values_and_save_good_ones(make_app):

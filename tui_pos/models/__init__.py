@@ -150,6 +150,7 @@ class Customer(BaseModel):
     last_visit_at = DateTimeField(null=True)
     points_balance = IntegerField(default=0)   # always the sum of the ledger (tui-pos doctor checks)
     points_earned = IntegerField(default=0, index=True)  # lifetime, for tiers
+    points_redeemed = IntegerField(default=0)  # lifetime, spent on money off and offered products (the report)
 
 
 class CustomerGroupMember(BaseModel):
@@ -177,7 +178,7 @@ class CustomerWord(BaseModel):
 class LoyaltyMovement(BaseModel):
     """The append-only ledger: a balance is the sum of its movements."""
 
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField(default=utcnow, index=True)
     customer = ForeignKeyField(Customer, backref="movements", on_delete="CASCADE")
     kind = CharField()                 # earn | redeem | offer | return | adjust | expire
     points = IntegerField()

@@ -225,6 +225,16 @@ def m009_loyalty_months(database: Database, migrator: SchemaMigrator) -> None:
         LoyaltyMonth.insert_many(rows[i:i + 500]).execute()
 
 
+def m010_redeemed_and_ledger_dates(database: Database, migrator: SchemaMigrator) -> None:
+    """Lifetime points redeemed on the customer (the report reads no ledger) and the ledger indexed by date."""
+    _add_column_if_missing(database, migrator, "customer", "points_redeemed", IntegerField(default=0))
+    database.execute_sql(
+        "UPDATE customer SET points_redeemed = COALESCE((SELECT -SUM(m.points) FROM loyalty_movement m "
+        "WHERE m.customer_id = customer.id AND m.kind IN ('redeem', 'offer')), 0)")
+    if not any(ix.columns == ["at"] for ix in database.get_indexes("loyalty_movement")):
+        run_ops(migrator.add_index("loyalty_movement", ("at",), False))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -235,6 +245,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "print_queue", m007_print_queue),
     (8, "payment_request_id", m008_payment_request_id),
     (9, "loyalty_months", m009_loyalty_months),
+    (10, "redeemed_and_ledger_dates", m010_redeemed_and_ledger_dates),
 ]
 
 LATEST = MIGRATIONS[-1][0]

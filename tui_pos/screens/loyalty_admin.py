@@ -130,22 +130,47 @@ class LoyaltyAdmin(ModalScreen[None]):
 
     # ---------------------------------------------------------------- the report
 
+    SHOWN = 500  # rows on screen; the CSV has them all
+
     def _load_report(self) -> None:
         tier = self.query_one("#report-tier", Select).value
-        try:
-            rows = loyalty_admin.report(
-                date_from=self.query_one("#report-from", Input).value or None,
-                date_to=self.query_one("#report-to", Input).value or None,
-                tier=tier if isinstance(tier, str) else "",
-                group=self.query_one("#report-group", Input).value)
-        except PosError as exc:
-            self._say_report(str(exc), error=True)
+        self._say_report("Computing...")
+        self._report(self.query_one("#report-from", Input).value or None,
+                     self.query_one("#report-to", Input).value or None,
+                     tier if isinstance(tier, str) else "", self.query_one("#report-group", Input).value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="loyalty-report")
+    def _report(self, date_from, date_to, tier: str, group: str):
+        from tui_pos.models.db import worker_connection
+        with worker_connection():
+            try:
+                rows = loyalty_admin.report(date_from=date_from, date_to=date_to, tier=tier, group=group,
+                                            limit=self.SHOWN)
+            except PosError as exc:
+                return str(exc)
+            total = (loyalty_admin.report_count(tier=tier, group=group)
+                     if not (date_from or date_to) else len(rows))
+            return rows, total
+
+    @on(Worker.StateChanged)
+    def _report_done(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "loyalty-report":
             return
+        if event.state == WorkerState.ERROR:
+            self._say_report("The report could not be computed (logged). F5 tries again.", error=True)
+            return
+        if event.state != WorkerState.SUCCESS:
+            return
+        if isinstance(event.worker.result, str):
+            self._say_report(event.worker.result, error=True)
+            return
+        rows, total = event.worker.result
         table = self.query_one("#report-table", DataTable)
         table.clear()
         for row in rows:
             table.add_row(*row)
-        self._say_report(f"{len(rows)} customers. `tui-pos report loyalty --csv` writes the same as CSV.")
+        shown = f"the first {len(rows)} of {total}" if total > len(rows) else f"{len(rows)}"
+        self._say_report(f"{shown} customers. `tui-pos report loyalty --csv` writes them all as CSV.")
 
     @on(Input.Submitted, "#report-filters Input")
     def _filters(self, event: Input.Submitted) -> None:

@@ -10,6 +10,9 @@ from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
 
 
+REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
+
+
 class BalanceChanged(PosError):
     """The balance is not what the movement needs (another register spent it first)."""
 
@@ -31,9 +34,12 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
     the same points cannot both succeed: the second finds no row to update.
     """
     with db.atomic():
-        query = Customer.update(points_balance=Customer.points_balance + points,
-                                points_earned=Customer.points_earned + (points if counts_as_earned else 0)
-                                ).where(Customer.id == customer_id)
+        changes = {Customer.points_balance: Customer.points_balance + points}
+        if counts_as_earned:
+            changes[Customer.points_earned] = Customer.points_earned + points
+        if kind in REDEEMING:
+            changes[Customer.points_redeemed] = Customer.points_redeemed - points
+        query = Customer.update(changes).where(Customer.id == customer_id)
         if not allow_negative and points < 0:
             query = query.where(Customer.points_balance + points >= 0)
         if query.execute() != 1:

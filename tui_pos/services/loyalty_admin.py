@@ -4,8 +4,10 @@ account, manual adjustments, the report and the statistics. One transaction per 
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import tomllib
+from typing import Iterator
 from dataclasses import dataclass, field
 
 from peewee import SQL, Case, fn
@@ -169,51 +171,95 @@ def _parse_day(text: str | None, name: str) -> _dt.date | None:
 
 
 def report(*, date_from: str | None = None, date_to: str | None = None, tier: str = "",
-           group: str = "") -> list[list[str]]:
-    """`code,name,phone,tier,balance,earned,redeemed,last_visit` per customer.
+           group: str = "", limit: int | None = None) -> list[list[str]]:
+    """`code,name,phone,tier,balance,earned,redeemed,last_visit` per customer (see `report_rows`)."""
+    return list(report_rows(date_from=date_from, date_to=date_to, tier=tier, group=group, limit=limit))
 
-    With dates, `earned` and `redeemed` count the movements of that period
-    (inclusive) and only customers with a movement or a visit in it are listed;
-    `balance` is always today's. Filter by tier name and group name.
+
+def report_rows(*, date_from: str | None = None, date_to: str | None = None, tier: str = "",
+                group: str = "", limit: int | None = None) -> Iterator[list[str]]:
+    """The report's rows, streamed in customer-code order.
+
+    Without dates, `earned` and `redeemed` are lifetime totals kept on the
+    customer (no ledger is read). With dates, they count the movements of that
+    period (inclusive, by the ledger's date index) and only customers with a
+    movement or a visit in it are listed; `balance` is always today's.
+    Filter by tier name and group name. Checks everything before the first row.
     """
     start, end = _parse_day(date_from, "--from"), _parse_day(date_to, "--to")
     if start and end and end < start:
         raise InputError(f"--to {end} is before --from {start}: give the period's first day first")
     prog = loyalty.program()
-    moves = LoyaltyMovement.select(
-        LoyaltyMovement.customer,
-        fn.SUM(Case(None, [(LoyaltyMovement.counts_as_earned == True, LoyaltyMovement.points)], 0)),  # noqa: E712
-        fn.SUM(Case(None, [(LoyaltyMovement.kind.in_(["redeem", "offer"]), 0 - LoyaltyMovement.points)], 0)))
-    if start:
-        moves = moves.where(LoyaltyMovement.at >= _dt.datetime.combine(start, _dt.time()))
-    if end:
-        moves = moves.where(LoyaltyMovement.at < _dt.datetime.combine(end + _dt.timedelta(days=1), _dt.time()))
-    per_customer = {cid: (int(e or 0), int(r or 0)) for cid, e, r in moves.group_by(LoyaltyMovement.customer).tuples()}
+    tiers = list(prog.tiers) if prog else []
+    if tier and not any(t.name.lower() == tier.strip().lower() for t in tiers):
+        names = ", ".join(t.name for t in tiers) if tiers else "none (no program)"
+        raise InputError(f"No tier {tier!r}: the tiers are {names}.")
+    return _report_rows(start, end, prog, tier, group, limit)
+
+
+def _report_rows(start, end, prog, tier, group, limit) -> Iterator[list[str]]:
+    period: dict[int, tuple[int, int]] = {}
+    if start or end:
+        moves = LoyaltyMovement.select(
+            LoyaltyMovement.customer,
+            fn.SUM(Case(None, [(LoyaltyMovement.counts_as_earned == True, LoyaltyMovement.points)], 0)),  # noqa: E712
+            fn.SUM(Case(None, [(LoyaltyMovement.kind.in_(loyalty.REDEEMING), 0 - LoyaltyMovement.points)], 0)))
+        if start:
+            moves = moves.where(LoyaltyMovement.at >= _dt.datetime.combine(start, _dt.time()))
+        if end:
+            moves = moves.where(LoyaltyMovement.at < _dt.datetime.combine(end + _dt.timedelta(days=1), _dt.time()))
+        period = {cid: (int(e or 0), int(r or 0)) for cid, e, r in moves.group_by(LoyaltyMovement.customer).tuples()}
     query = Customer.select(Customer.id, Customer.code, Customer.name, Customer.phone, Customer.points_balance,
-                            Customer.points_earned, Customer.last_visit_at)
+                            Customer.points_earned, Customer.points_redeemed, Customer.last_visit_at)
     if group:
         query = (query.join(CustomerGroupMember, on=(CustomerGroupMember.customer == Customer.id))
                  .join(CustomerGroup, on=(CustomerGroupMember.group == CustomerGroup.id))
                  .where(fn.LOWER(CustomerGroup.name) == group.strip().lower()))
     if tier:
-        if prog is None or not any(t.name.lower() == tier.strip().lower() for t in prog.tiers):
-            names = ", ".join(t.name for t in prog.tiers) if prog else "none (no program)"
-            raise InputError(f"No tier {tier!r}: the tiers are {names}.")
         query = query.where(_tier_condition(prog, tier))
-    rows = []
-    for cid, code, name, phone, balance, earned, last in query.order_by(Customer.code).tuples().iterator():
-        period_earned, period_redeemed = per_customer.get(cid, (None, None))
-        if (start or end) and period_earned is None:
-            if last is None or (start and last.date() < start) or (end and last.date() > end):
-                continue
-        tier_name = prog.tier_for(earned).name if prog else ""
-        if start or end:
-            earned_out, redeemed_out = period_earned or 0, period_redeemed or 0
+    thresholds = [t.threshold for t in prog.tiers] if prog else []
+    names = [t.name for t in prog.tiers] if prog else []
+    dated = bool(start or end)
+    shown = 0
+    for cid, code, name, phone, balance, earned, redeemed, last in query.order_by(Customer.code).tuples().iterator():
+        if dated:
+            moved = period.get(cid)
+            if moved is None:
+                day = _day(last)
+                if day is None or (start and day < start) or (end and day > end):
+                    continue
+                moved = (0, 0)
+            earned_out, redeemed_out = moved
         else:
-            earned_out, redeemed_out = earned, (period_redeemed or 0)
-        rows.append([code, name, phone or "", tier_name, str(balance), str(earned_out), str(redeemed_out),
-                     last.strftime("%Y-%m-%d") if last else ""])
-    return rows
+            earned_out, redeemed_out = earned, redeemed
+        at = bisect.bisect_right(thresholds, earned) - 1
+        yield [code, name, phone or "", names[at] if at >= 0 else "", str(balance), str(earned_out),
+               str(redeemed_out), _day(last).isoformat() if last else ""]
+        shown += 1
+        if limit is not None and shown >= limit:
+            return
+
+
+def _day(value) -> _dt.date | None:
+    """A stored timestamp's day (SQLite may hand back text from a raw row)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _dt.date.fromisoformat(value[:10])
+    return value.date()
+
+
+def report_count(*, tier: str = "", group: str = "") -> int:
+    """How many customers the undated report lists (for "showing N of M")."""
+    query = Customer.select()
+    prog = loyalty.program()
+    if group:
+        query = (query.join(CustomerGroupMember, on=(CustomerGroupMember.customer == Customer.id))
+                 .join(CustomerGroup, on=(CustomerGroupMember.group == CustomerGroup.id))
+                 .where(fn.LOWER(CustomerGroup.name) == group.strip().lower()))
+    if tier and prog and any(t.name.lower() == tier.strip().lower() for t in prog.tiers):
+        query = query.where(_tier_condition(prog, tier))
+    return query.count()
 
 
 def _tier_condition(prog: rules.Program, tier: str):
