@@ -79,7 +79,7 @@ class CustomerLookup(ModalScreen[LookupOutcome | None]):
             yield OptionList(id="found")
             yield Static("", id="lookup-message")
             yield Label("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"
-                        "Ctrl+N: new  Ctrl+E: edit  Ctrl+D: history  Ctrl+L: loyalty  Ctrl+R: remove from the note",
+                        "Ctrl+N new  Ctrl+E edit  Ctrl+D history  Ctrl+L loyalty  Ctrl+R off the note",
                         classes="dialog-help")
 
     def on_mount(self) -> None:
