@@ -69,6 +69,9 @@ class LoyaltyAdmin(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self._load_stats()
+        self.call_after_refresh(self._fill)  # the tabs' panes are mounted after the screen
+
+    def _fill(self) -> None:
         prog = loyalty.program()
         self.query_one("#report-tier", Select).set_options([(t.name, t.name) for t in prog.tiers] if prog else [])
         table = self.query_one("#report-table", DataTable)
@@ -107,7 +110,7 @@ class LoyaltyAdmin(ModalScreen[None]):
                                                             "(logged). F5 tries again.[/]")
             return
         if event.state == WorkerState.SUCCESS:
-            self.show_stats(event.worker.result)
+            self.call_after_refresh(self.show_stats, event.worker.result)  # after the panes are mounted
 
     def show_stats(self, s: loyalty_admin.Statistics) -> None:
         width = max(40, self.size.width - 8)
@@ -164,7 +167,9 @@ class LoyaltyAdmin(ModalScreen[None]):
         if isinstance(event.worker.result, str):
             self._say_report(event.worker.result, error=True)
             return
-        rows, total = event.worker.result
+        self.call_after_refresh(self._show_report, *event.worker.result)
+
+    def _show_report(self, rows: list[list[str]], total: int) -> None:
         table = self.query_one("#report-table", DataTable)
         table.clear()
         for row in rows:
