@@ -22,6 +22,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/run_all.py
 	$(BIN)/python bench/hardware.py
 	$(BIN)/python bench/registers.py
+	$(BIN)/python bench/loyalty.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -141,9 +141,13 @@ def main() -> None:
     from tui_pos.models.db import bind
     from tui_pos.services import loyalty_admin
     with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "loyalty.db"
+        keep = os.environ.get("BENCH_DB")  # a path to keep the generated database for another run
+        db_path = Path(keep) if keep else Path(tmp) / "loyalty.db"
         print(f"== loyalty over {N:,} customers and {LEDGER:,} ledger rows (SQLite) ==")
-        print(f"generated in bulk: {generate(db_path):.1f} s ({db_path.stat().st_size / 2**20:.0f} MiB)")
+        if keep and db_path.exists():
+            print(f"reusing {db_path} ({db_path.stat().st_size / 2**20:.0f} MiB)")
+        else:
+            print(f"generated in bulk: {generate(db_path):.1f} s ({db_path.stat().st_size / 2**20:.0f} MiB)")
         bind(f"sqlite:///{db_path}")
         t, stats = timed(lambda: loyalty_admin.statistics(today=__import__("datetime").date(2026, 10, 31)))
         print(f"statistics: {t * 1000:.0f} ms (enrolled {stats.enrolled:,}, liability {stats.liability_cents / 100:,.2f},"

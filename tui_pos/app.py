@@ -9,7 +9,7 @@ import time
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_pos.bootstrap import Runtime
@@ -207,6 +207,8 @@ class PosApp(App):
         if isinstance(focused, Input):
             focused.insert_text_at_cursor(event.code)
             await focused.action_submit()
+        elif isinstance(focused, TextArea):
+            focused.insert(event.code + "\n")  # typed that fast into an editor: it was text all the same
         else:
             self.notify(f"Scanned {event.code}: nothing here takes a code.", severity="warning", timeout=4)
 

@@ -126,7 +126,7 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
         writer.writerow(columns)
         writer.writerows(rows)
         return 0
-    table = [columns] + list(rows)
+    table = [columns] + [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     for row in table:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())

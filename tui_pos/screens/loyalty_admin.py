@@ -44,6 +44,11 @@ class LoyaltyAdmin(ModalScreen[None]):
         self.today = today  # the statistics' last month (tests pin it)
 
     def compose(self) -> ComposeResult:
+        prog = loyalty.program()
+        try:
+            text, problem = loyalty_admin.program_text(), ""
+        except PosError as exc:
+            text, problem = "", str(exc)
         with Vertical(classes="dialog full", id="loyalty-admin"):
             yield Label("Loyalty", classes="dialog-title")
             with TabbedContent(id="loyalty-tabs"):
@@ -55,35 +60,21 @@ class LoyaltyAdmin(ModalScreen[None]):
                         yield Static("", id="stats-active")
                 with TabPane("Report", id="tab-report"):
                     with Horizontal(id="report-filters"):
-                        yield Select([], prompt="every tier", id="report-tier", allow_blank=True)
+                        yield Select([(t.name, t.name) for t in prog.tiers] if prog else [], prompt="every tier",
+                                     id="report-tier", allow_blank=True)
                         yield Input(placeholder="group", id="report-group")
                         yield Input(placeholder="from YYYY-MM-DD", id="report-from")
                         yield Input(placeholder="to YYYY-MM-DD", id="report-to")
-                    yield DataTable(id="report-table", cursor_type="row")
+                    yield ReportTable(id="report-table", cursor_type="row")
                     yield Static("", id="report-message")
                 with TabPane("Program", id="tab-program"):
-                    yield TextArea("", id="program-text", language=None, soft_wrap=False)
-                    yield Static("", id="program-message")
+                    yield TextArea(text, id="program-text", language=None, soft_wrap=False)
+                    yield Static(escape(problem), id="program-message", classes="error" if problem else "")
             yield Label("Ctrl+T: next tab   Enter in a filter: apply   Ctrl+S: save the program   "
                         "F5: refresh   Escape: close", classes="dialog-help")
 
     def on_mount(self) -> None:
-        self._load_stats()
-        self.call_after_refresh(self._fill)  # the tabs' panes are mounted after the screen
-
-    def _fill(self) -> None:
-        prog = loyalty.program()
-        self.query_one("#report-tier", Select).set_options([(t.name, t.name) for t in prog.tiers] if prog else [])
-        table = self.query_one("#report-table", DataTable)
-        for column in loyalty_admin.REPORT_COLUMNS:
-            table.add_column(column, key=column)
-        self._load_report()
-        try:
-            text = loyalty_admin.program_text()
-        except PosError as exc:
-            text = ""
-            self._say_program(str(exc), error=True)
-        self.query_one("#program-text", TextArea).text = text
+        self._load_stats()  # the report starts when its table is mounted (ReportTable.on_mount)
 
     def action_tab(self, step: int) -> None:
         tabs = self.query_one(TabbedContent)
@@ -110,9 +101,12 @@ class LoyaltyAdmin(ModalScreen[None]):
                                                             "(logged). F5 tries again.[/]")
             return
         if event.state == WorkerState.SUCCESS:
-            self.call_after_refresh(self.show_stats, event.worker.result)  # after the panes are mounted
+            self.show_stats(event.worker.result)
 
     def show_stats(self, s: loyalty_admin.Statistics) -> None:
+        if not self.query("#stats-active"):  # the tabs' panes are still being mounted
+            self.set_timer(0.05, lambda: self.show_stats(s))
+            return
         width = max(40, self.size.width - 8)
         self.query_one("#stats-figures", Static).update(
             f"[b]Enrolled[/] {s.enrolled} of {s.customers} customers   "
@@ -167,7 +161,7 @@ class LoyaltyAdmin(ModalScreen[None]):
         if isinstance(event.worker.result, str):
             self._say_report(event.worker.result, error=True)
             return
-        self.call_after_refresh(self._show_report, *event.worker.result)
+        self._show_report(*event.worker.result)
 
     def _show_report(self, rows: list[list[str]], total: int) -> None:
         table = self.query_one("#report-table", DataTable)
@@ -213,6 +207,15 @@ class LoyaltyAdmin(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class ReportTable(DataTable):
+    """The report's table: sets up its columns and asks for the first page once it is mounted."""
+
+    def on_mount(self) -> None:
+        for column in loyalty_admin.REPORT_COLUMNS:
+            self.add_column(column, key=column)
+        self.screen._load_report()
 
 
 class CustomerLoyalty(ModalScreen[None]):
