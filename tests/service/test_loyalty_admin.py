@@ -37,6 +37,7 @@ def test_settings_are_checked_like_the_file_and_audited(program, manager_id):
         (changed.replace('value = "2.00"', 'value = "0"', 1), "redemption.value = '0': expected an amount above 0"),
         (changed.replace("threshold = 2000", "threshold = 400"), "tiers[2].threshold = 400: below the previous"),
         (changed.replace("[program]", "[program"), "not valid TOML"),
+        ("  \n", "the program is empty"),
     ]:
         with pytest.raises(ProgramError, match=fragment.replace("[", r"\[")):
             loyalty_admin.save_program_text(bad, user_id=manager_id)

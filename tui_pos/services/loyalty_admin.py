@@ -36,6 +36,8 @@ def save_program_text(text: str, *, user_id: int | None = None, register: str = 
 
     Every register reads it on its next note. Nothing is saved when anything is wrong.
     """
+    if not text.strip():
+        raise rules.ProgramError("the program is empty: type it (SPEC.md's loyalty.toml format) or import a file")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
