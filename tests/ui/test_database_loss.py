@@ -7,15 +7,9 @@ from tui_pos.config import from_dict
 from tui_pos.models import Note, NoteLine, Payment
 from tui_pos.screens.payment import PaymentScreen
 
+from helpers import until
+
 pytestmark = pytest.mark.postgres
-
-
-async def until(pilot, predicate, timeout=10.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture

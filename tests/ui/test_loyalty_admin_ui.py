@@ -11,6 +11,8 @@ from tui_pos.screens.loyalty_admin import CustomerLoyalty, LoyaltyAdmin
 from tui_pos.services import customers, loyalty, loyalty_admin
 from tui_pos.services.demo import DEMO_PROGRAM
 
+from helpers import until
+
 
 def seeded(make_app, demo_users=True):
     from tui_pos.domain.loyalty import parse_program, program_to_toml
@@ -21,14 +23,6 @@ def seeded(make_app, demo_users=True):
         loyalty.opening_balance(c.id, points)
     LoyaltyMovement.update(at=dt.datetime(2026, 11, 20, 10, 30)).execute()  # fixed dates for snapshots
     return app
-
-
-async def until(pilot, predicate, timeout=5.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("timed out")
 
 
 def text(widget):

@@ -3,6 +3,8 @@
 from tui_pos.hardware.netprinter_sim import SimulatedPrinter
 from tui_pos.models import AuditLog
 
+from helpers import until
+
 
 async def sell(pilot, code="ESP"):
     app = pilot.app
@@ -17,14 +19,6 @@ async def sell(pilot, code="ESP"):
 
 def status(app):
     return str(app.screen.query_one("#devices").render())
-
-
-async def until(pilot, predicate, timeout=10.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("timed out")
 
 
 async def test_printer_off_mid_queue_every_receipt_arrives_once_in_order(make_app):

@@ -11,6 +11,8 @@ from tui_pos.screens.returns import ReturnScreen
 from tui_pos.services import customers
 from tui_pos.services.demo import demo_barcode
 
+from helpers import until
+
 
 def lines(app):
     return app.screen.query_one("#lines")
@@ -27,14 +29,6 @@ def burst(app, text, enter=True):
         app.post_message(events.Key(key, char))
     if enter:
         app.post_message(events.Key("enter", "\r"))
-
-
-async def until(pilot, predicate, timeout=5.0):
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("timed out")
 
 
 async def test_a_scan_message_adds_a_line_and_a_typed_quantity_multiplies_it(make_app):
