@@ -93,6 +93,8 @@ def seed_demo(with_loyalty: bool = True) -> bool:
         from tui_pos.domain.loyalty import parse_program
         program = parse_program(DEMO_PROGRAM, {s.name for s in Section.select()})
         LoyaltyProgram.create(document=json.dumps(program.to_dict()))
+        from tui_pos.services.loyalty import forget_program
+        forget_program()
         seeded = True
     if with_loyalty and not Customer.select().exists():
         from tui_pos.services import customers, loyalty

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 
 from peewee import JOIN, fn
@@ -32,8 +34,10 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
 
     The balance is changed with a conditional UPDATE, so two registers spending
     the same points cannot both succeed: the second finds no row to update.
+    Inside the caller's transaction no savepoint is needed: a refused debit
+    has written nothing, and any later failure rolls back the whole sale.
     """
-    with db.atomic():
+    with db.atomic() if not db.in_transaction() else contextlib.nullcontext():
         changes = {Customer.points_balance: Customer.points_balance + points}
         if counts_as_earned:
             changes[Customer.points_earned] = Customer.points_earned + points
@@ -90,17 +94,38 @@ from tui_pos.services import audit  # noqa: E402
 _cached: tuple[object, rules.Program | None] = (None, None)
 
 
+_checked_at = 0.0
+_checked_on: object = None  # the database the check was made on (tests bind a new one each time)
+PROGRAM_RECHECK = 0.5   # seconds: a note's several steps share one check; a change is seen on the next note
+
+
 def program() -> rules.Program | None:
-    """The shared program (None before one is imported), re-read when another register changes it."""
-    global _cached
+    """The shared program (None before one is imported), re-read when another register changes it.
+
+    Its version is checked at most every PROGRAM_RECHECK seconds (a sale
+    makes several calls within a few milliseconds); a new note and this
+    process's own saves make the next call check again (`forget_program`).
+    """
+    global _cached, _checked_at, _checked_on
+    now = time.monotonic()
+    if _checked_on is db.obj and now - _checked_at < PROGRAM_RECHECK:
+        return _cached[1]
     row = LoyaltyProgram.select(LoyaltyProgram.id, LoyaltyProgram.updated_at).order_by(LoyaltyProgram.id.desc()).first()
+    _checked_at, _checked_on = now, db.obj
     if row is None:
+        _cached = (None, None)
         return None
     key = (row.id, row.updated_at)
     if _cached[0] != key:
         document = LoyaltyProgram.get_by_id(row.id).document
         _cached = (key, rules.Program.from_stored(json.loads(document)))
     return _cached[1]
+
+
+def forget_program() -> None:
+    """Look the program up again on the next call (after this process saved one)."""
+    global _checked_at
+    _checked_at = 0.0
 
 
 def import_program(path: str | Path, *, user_id: int | None = None) -> rules.Program:
@@ -122,6 +147,7 @@ def import_program(path: str | Path, *, user_id: int | None = None) -> rules.Pro
         LoyaltyProgram.delete().execute()
         LoyaltyProgram.create(document=json.dumps(prog.to_dict()), updated_at=utcnow())
         audit.record("loyalty.program", user_id=user_id, file=path, mode=prog.mode, tiers=len(prog.tiers))
+    forget_program()
     return prog
 
 
@@ -234,11 +260,12 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
         return None
     lines, rows = _earn_lines(note.id)
     before = None
+    last = None
     used = 0
     if note.redeem_points:
         m = move(note.customer_id, -note.redeem_points, "redeem", receipt_no=receipt_no, register=register,
                  user_id=user_id, reason=f"{note.redeem_cents} cents off")
-        before = m.balance_before
+        before, last = m.balance_before, m
         used += note.redeem_points
     for r in rows:
         if r.offered_qty:
@@ -246,6 +273,7 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
             m = move(note.customer_id, -cost, "offer", receipt_no=receipt_no, product_sku=r.sku, register=register,
                      user_id=user_id, reason=f"{r.offered_qty} offered")
             before = m.balance_before if before is None else before
+            last = m
             used += cost
     earned = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
@@ -253,10 +281,14 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
         m = move(note.customer_id, earned, "earn", counts_as_earned=True, receipt_no=receipt_no, register=register,
                  user_id=user_id)
         before = m.balance_before if before is None else before
+        last = m
     if prog.offers:
         from tui_pos.services import stamps
         stamps.settle(note.id, note.customer_id, prog, receipt_no)
-    after = Customer.select(Customer.points_balance).where(Customer.id == note.customer_id).scalar()
+    if last is not None:
+        after = last.balance_after  # the last movement's, written in this transaction
+    else:
+        after = Customer.select(Customer.points_balance).where(Customer.id == note.customer_id).scalar()
     if before is None:
         before = after
     Note.update(loyalty_before=before, loyalty_used=used, loyalty_earned=earned, loyalty_after=after).where(

@@ -51,6 +51,7 @@ def save_program_text(text: str, *, user_id: int | None = None, register: str = 
         LoyaltyProgram.create(document=_json(prog), updated_at=utcnow())
         audit.record("loyalty.settings", user_id=user_id, register=register,
                      changed=_changes(before, prog), tiers=len(prog.tiers))
+    loyalty.forget_program()
     return prog
 
 

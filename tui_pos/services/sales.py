@@ -194,8 +194,8 @@ class SaleService:
             raise NeedsManager(action, "That PIN is not a manager's: " + message)
         return approver.id
 
-    def summary(self, note_id: int) -> Summary:
-        """Totals of a note: plain lines summed by the database, the rest priced here."""
+    def _summary_parts(self, note_id: int) -> tuple[list, list, int, int]:
+        """What a note's totals are made of: priced lines, summed plain groups, money off with points, paid."""
         plain = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
                  & (NoteLine.tax_included == True) & (NoteLine.offered_qty == 0)  # noqa: E712
                  & (NoteLine.reward_qty == 0))
@@ -204,9 +204,15 @@ class SaleService:
             fn.SUM(NoteLine.qty * NoteLine.unit_price_cents))
             .where(NoteLine.note == note_id, plain).group_by(NoteLine.tax_rate_bp).tuples()]
         rows = NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id, ~plain).tuples()
-        redeemed = Note.select(Note.redeem_cents).where(Note.id == note_id).scalar() or 0
-        totals = pricing.note_totals([_priced(r) for r in rows], groups, redeemed)
-        return Summary(note_id, totals, self._paid(note_id))
+        paid = Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(Payment.note == note_id)
+        redeemed, paid_cents = (Note.select(Note.redeem_cents, paid.alias("paid")).where(Note.id == note_id)
+                                .tuples().first() or (0, 0))
+        return [_priced(r) for r in rows], groups, redeemed or 0, int(paid_cents or 0)
+
+    def summary(self, note_id: int) -> Summary:
+        """Totals of a note: plain lines summed by the database, the rest priced here."""
+        priced, groups, redeemed, paid = self._summary_parts(note_id)
+        return Summary(note_id, pricing.note_totals(priced, groups, redeemed), paid)
 
     def view(self, note_id: int) -> NoteView:
         note = self._note(note_id, editable=False)
@@ -233,7 +239,9 @@ class SaleService:
         return note.id if note else None
 
     def open_note(self, cashier_id: int | None = None) -> int:
-        """The open note, or a new one."""
+        """The open note, or a new one. A new note reads the loyalty program's version afresh,
+        so a change made on any register takes effect on the next note here."""
+        loyalty.forget_program()
         with db.atomic():
             existing = self.current_note()
             if existing is not None:
@@ -499,13 +507,14 @@ class SaleService:
             note = self._note(note_id)
             state = self._loyalty_state(note)
             prog = state.program
-            if self._paid(note_id):
+            priced, groups, _, paid = self._summary_parts(note_id)
+            if paid:
                 raise InputError("Payment has started on this note: points can no longer be redeemed.")
             Note.update(redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
-            total = self.summary(note_id).totals.total_cents  # without any redemption
+            total = pricing.note_totals(priced, groups, 0).total_cents  # without any redemption
             balance = state.balance - state.offered_points
             if points == 0:
-                return self.summary(note_id)
+                return Summary(note_id, pricing.note_totals(priced, groups, 0), paid)
             if preset is not None:
                 if not 1 <= preset <= len(prog.presets):
                     raise InputError(f"There is no preset {preset}: the program has {len(prog.presets)}.")
@@ -525,7 +534,7 @@ class SaleService:
                 if problem:
                     raise InputError(problem)
             Note.update(redeem_points=points, redeem_cents=value).where(Note.id == note_id).execute()
-            return self.summary(note_id)
+            return Summary(note_id, pricing.note_totals(priced, groups, value), paid)
 
     def offer_lines(self, note_id: int) -> list["loyalty.OfferLine"]:
         return loyalty.offer_lines(note_id)
@@ -696,8 +705,8 @@ class SaleService:
                     total_cents=total_cents).where(Note.id == note.id).execute()
         if note.customer_id:
             Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
-            if note.kind == "sale":
-                loyalty.settle(Note.get_by_id(note.id), receipt_no, point_of_sale=self.point_of_sale,
+            if note.kind == "sale":  # `note` was read in this transaction; closing changed nothing settle reads
+                loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
                                register=self.register_code, user_id=note.cashier_id)
         if self.print_queue:
             cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
