@@ -113,9 +113,12 @@ class LoyaltyAdmin(ModalScreen[None]):
             f"[b]Outstanding[/] {s.outstanding_points} points   [b]Liability[/] {self.money(s.liability_cents)}")
         self.query_one("#stats-tiers", Static).update(
             "\n[b]Customers by tier[/]\n" + escape(bar_chart(list(s.by_tier), width)))
+        months = list(s.months)
+        while len(months) > 3 and months[0][1:] == (0, 0):
+            months.pop(0)  # the months before the program's first movement say nothing
         self.query_one("#stats-months", Static).update(
             "\n[b]Points issued and redeemed by month[/]\n"
-            + escape(paired_chart([(m[2:], a, b) for m, a, b in s.months], width, ("in", "out"))))
+            + escape(paired_chart([(m[2:], a, b) for m, a, b in months], width, ("in", "out"))))
         active = "\n".join(f"{code:<10} {name[:24]:<24} {visits:>5} visits {earned:>8} points"
                            for code, name, visits, earned in s.most_active) or "(nobody yet)"
         self.query_one("#stats-active", Static).update("\n[b]Most active customers[/]\n" + escape(active))
@@ -249,7 +252,7 @@ class CustomerLoyalty(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#ledger", DataTable)
-        for name in ("Date", "Receipt", "Product", "Kind", "Before", "Points", "After"):
+        for name in ("Date", "Receipt", "Product", "Kind", "Before", "Points", "After", "Reason"):
             table.add_column(name, key=name.lower())
         self.refresh_account()
 
@@ -274,7 +277,7 @@ class CustomerLoyalty(ModalScreen[None]):
         table.clear()
         for r in rows:
             table.add_row(r.at.strftime("%Y-%m-%d %H:%M"), r.receipt_no, r.product, r.kind, str(r.before),
-                          f"{r.points:+d}", str(r.after))
+                          f"{r.points:+d}", str(r.after), r.reason)
         self._say(f"Page {self.page + 1} of {pages}, newest first.")
 
     def action_page(self, step: int) -> None:

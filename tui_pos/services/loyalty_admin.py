@@ -158,8 +158,13 @@ def ledger_page(customer_id: int, page: int = 0, per_page: int = 15) -> tuple[li
     page = max(0, min(page, pages - 1))
     rows = (LoyaltyMovement.select().where(LoyaltyMovement.customer == customer_id)
             .order_by(LoyaltyMovement.id.desc()).offset(page * per_page).limit(per_page))
-    return [LedgerRow(r.at, r.receipt_no or "", r.product_sku or "", r.kind, r.balance_before, r.points,
+    return [LedgerRow(_local(r.at), r.receipt_no or "", r.product_sku or "", r.kind, r.balance_before, r.points,
                       r.balance_after, r.reason) for r in rows], pages
+
+
+def _local(at: _dt.datetime) -> _dt.datetime:
+    """Stored times are naive UTC; people read local time."""
+    return at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 # ====================================================================== the report (seed 002)
