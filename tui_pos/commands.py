@@ -121,10 +121,12 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
         return _fail(f"report loyalty: {exc}", 2)
     columns = loyalty_admin.REPORT_COLUMNS
     if args.csv:  # streamed: a million customers never sit in memory
-        sys.stdout.reconfigure(encoding="utf-8")
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        sys.stdout.flush()
+        with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", buffering=1 << 20,
+                  closefd=False) as out:  # UTF-8 whatever the locale, written in large blocks
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(rows)
         return 0
     table = [columns] + [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
