@@ -142,3 +142,34 @@ def test_config_before_or_after_the_command_is_the_one_used(tmp_path):
         out = subprocess.run([sys.executable, "-m", "tui_pos", *args], capture_output=True, text=True, cwd=tmp_path,
                              timeout=60)
         assert out.returncode == 2 and "printer.columns" in out.stderr, args
+
+
+def test_report_loyalty_csv_is_utf8_with_a_header_and_filters(tmp_path):
+    import csv
+    import io
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    from tui_pos.services import customers, loyalty
+    from tui_pos.services.demo import seed_demo
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(db_config(tmp_path))
+    database = bind(f"sqlite:///{tmp_path / 'pos.db'}")
+    migrate(database)
+    seed_demo()                                   # the demo program and its three customers
+    c = customers.create({"name": 'Núñez, "Ana"', "cards": "LOY-77"}, region="PA")
+    loyalty.opening_balance(c.id, 2100)
+    database.close()
+    env = dict(os.environ, TUI_POS_CONFIG=str(cfg), PYTHONIOENCODING="ascii")  # UTF-8 whatever the locale
+    out = subprocess.run([sys.executable, "-m", "tui_pos", "report", "loyalty", "--csv"], capture_output=True,
+                         cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.reader(io.StringIO(out.stdout.decode("utf-8"))))
+    assert rows[0] == ["code", "name", "phone", "tier", "balance", "earned", "redeemed", "last_visit"]
+    mine = next(r for r in rows if r[0] == c.code)
+    assert mine[1] == 'Núñez, "Ana"' and mine[3:7] == ["Gold", "2100", "2100", "0"]
+    out = subprocess.run([sys.executable, "-m", "tui_pos", "report", "loyalty", "--csv", "--tier", "gold"],
+                         capture_output=True, cwd=tmp_path, env=env, timeout=60)
+    assert [r[0] for r in csv.reader(io.StringIO(out.stdout.decode("utf-8")))][1:] == sorted([c.code, "C-ROSA"])
+    out = subprocess.run([sys.executable, "-m", "tui_pos", "report", "loyalty", "--from", "2026-02-01", "--to",
+                          "2026-01-01"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert out.returncode == 2 and "before --from" in out.stderr
