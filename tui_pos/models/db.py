@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from peewee import Database, DatabaseProxy, SqliteDatabase
@@ -41,6 +42,27 @@ def bind(url: str) -> Database:
 
 def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
+
+
+# UPDATE ... RETURNING: PostgreSQL, and SQLite from 3.35 (Debian 11 still ships 3.34)
+SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+def update_returning(query, field):
+    """Run an UPDATE of at most one row and return `field` of it after the update (None: no row matched).
+
+    One statement where the database has RETURNING; else the UPDATE and a
+    SELECT of the same row in the caller's transaction.
+    """
+    if SQLITE_RETURNING or not is_sqlite():
+        row = query.returning(field).tuples().execute()
+        for (value,) in row:
+            return value
+        return None
+    if query.execute() != 1:
+        return None
+    model = query.model
+    return model.select(field).where(query._where).scalar()
 
 
 class worker_connection:

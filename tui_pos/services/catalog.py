@@ -45,14 +45,17 @@ def find_by_code(code: str) -> Product | None:
     """
     code = code.strip()
     forms = scanned_forms(code)
-    hit = (Product.select().join(Barcode).where(Barcode.code == code, Product.active == True)  # noqa: E712
-           .first())
-    if hit is None:
-        hit = Product.select().where(Product.sku == code.upper(), Product.active == True).first()  # noqa: E712
-    if hit is None and len(forms) > 1:
-        hit = (Product.select().join(Barcode).where(Barcode.code.in_(forms[1:]), Product.active == True)  # noqa: E712
-               .first())
-    return hit
+    # one query: the exact barcode wins, then the SKU, then the other forms of the code
+    rows = (Product.select(Product, Barcode.code.alias("hit_code"))
+            .join(Barcode, JOIN.LEFT_OUTER, on=((Barcode.product == Product.id) & Barcode.code.in_(forms)))
+            .where(Product.active == True, Barcode.code.is_null(False) | (Product.sku == code.upper()))  # noqa: E712
+            .order_by(Product.id).objects())
+    best, rank = None, 4
+    for row in rows:
+        r = 1 if row.hit_code == code else 2 if row.sku == code.upper() else 3
+        if r < rank:
+            best, rank = row, r
+    return best
 
 
 def search(text: str, limit: int = 50) -> list[ProductView]:

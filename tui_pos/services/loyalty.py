@@ -10,6 +10,7 @@ from peewee import JOIN, fn
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
+from tui_pos.models.db import update_returning
 
 
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
@@ -46,9 +47,9 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
         query = Customer.update(changes).where(Customer.id == customer_id)
         if not allow_negative and points < 0:
             query = query.where(Customer.points_balance + points >= 0)
-        if query.execute() != 1:
+        after = update_returning(query, Customer.points_balance)
+        if after is None:
             raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
-        after = Customer.select(Customer.points_balance).where(Customer.id == customer_id).scalar()
         row = LoyaltyMovement.create(customer=customer_id, kind=kind, points=points, balance_before=after - points,
                                      balance_after=after, counts_as_earned=counts_as_earned, receipt_no=receipt_no,
                                      product_sku=product_sku, register=register, user=user_id, reason=reason)

@@ -19,6 +19,7 @@ from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
                             PriceRate, PriceRateLine, Register, SpecificPrice, User, db, utcnow)
+from tui_pos.models.db import update_returning
 from tui_pos.services import audit, catalog, customers, loyalty, printing, users
 from tui_pos.services.customers import CustomerView
 
@@ -214,8 +215,10 @@ class SaleService:
         priced, groups, redeemed, paid = self._summary_parts(note_id)
         return Summary(note_id, pricing.note_totals(priced, groups, redeemed), paid)
 
-    def view(self, note_id: int) -> NoteView:
-        note = self._note(note_id, editable=False)
+    def view(self, note_id: int, *, note: Note | None = None) -> NoteView:
+        """The note as the screen shows it (`note`: the row already read and updated in this transaction)."""
+        if note is None:
+            note = self._note(note_id, editable=False)
         rows = list(NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id)
                     .order_by(NoteLine.id).tuples())
         totals = pricing.note_totals([_priced(r) for r in rows], (), note.redeem_cents)
@@ -334,11 +337,12 @@ class SaleService:
 
     # ----------------------------------------------------------- customers and prices
 
-    def _customer_pricing(self, note: Note) -> tuple[int | None, int]:
+    def _customer_pricing(self, note: Note, customer: Customer | None = None) -> tuple[int | None, int]:
         """(the customer's valid rate id or None, the automatic group discount in bp)."""
         if not note.customer_id:
             return None, 0
-        customer = Customer.get_by_id(note.customer_id)
+        if customer is None or customer.id != note.customer_id:
+            customer = Customer.get_by_id(note.customer_id)
         rate_id = None
         if customer.price_rate_id:
             today = _dt.date.today()
@@ -367,9 +371,9 @@ class SaleService:
         return customer_rules.best_price(retail_cents, has_rate=rate_id is not None, rate_cents=rate_cents,
                                          specific_cents=specific)
 
-    def _reprice(self, note: Note) -> None:
+    def _reprice(self, note: Note, customer: Customer | None = None) -> None:
         """Prices and automatic discounts of every line again (a customer came or went)."""
-        context = self._customer_pricing(note)
+        context = self._customer_pricing(note, customer)
         for line in NoteLine.select().where(NoteLine.note == note.id, NoteLine.product.is_null(False)):
             changes = {}
             if line.price_source not in ("manual", "weighed"):
@@ -378,6 +382,7 @@ class SaleService:
             if line.discount_source != "manual":
                 changes.update(discount_percent_bp=context[1], discount_cents=0,
                                discount_source="group" if context[1] else "")
+            changes = {k: v for k, v in changes.items() if getattr(line, k) != v}  # unchanged lines: no write
             if changes:
                 NoteLine.update(**changes).where(NoteLine.id == line.id).execute()
 
@@ -398,8 +403,9 @@ class SaleService:
                         redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
             NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note_id).execute()
             note.customer_id = customer_id
-            self._reprice(note)
-            return self.view(note_id)
+            self._reprice(note, customer)
+            note.redeem_points = note.redeem_cents = 0
+            return self.view(note_id, note=note)
 
     def detach_customer(self, note_id: int) -> NoteView:
         with db.atomic():
@@ -510,10 +516,10 @@ class SaleService:
             priced, groups, _, paid = self._summary_parts(note_id)
             if paid:
                 raise InputError("Payment has started on this note: points can no longer be redeemed.")
-            Note.update(redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
             total = pricing.note_totals(priced, groups, 0).total_cents  # without any redemption
             balance = state.balance - state.offered_points
             if points == 0:
+                Note.update(redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
                 return Summary(note_id, pricing.note_totals(priced, groups, 0), paid)
             if preset is not None:
                 if not 1 <= preset <= len(prog.presets):
@@ -680,8 +686,10 @@ class SaleService:
             summary = Summary(note_id, s.totals, settlement.paid_cents)
             if not settlement.complete:
                 return PayResult(summary, completed=False, cash_taken=tender == "cash")
-            receipt_no = self._close(note, s.totals.total_cents)
-            cash = Payment.select().where(Payment.note == note_id, Payment.tender == "cash").exists()
+            # the drawer opens when cash was taken: this payment, or an earlier one of the note
+            cash = tender == "cash" and bool(amount_cents or request_id) or bool(s.paid_cents) and Payment.select().where(
+                Payment.note == note_id, Payment.tender == "cash").exists()
+            receipt_no = self._close(note, s.totals.total_cents, cash=cash)
             return PayResult(summary, completed=True, change_cents=settlement.change_cents,
                              receipt_no=receipt_no, cash_taken=cash)
 
@@ -695,10 +703,11 @@ class SaleService:
         change = pricing.Settlement(summary.totals.total_cents, summary.paid_cents).change_cents
         return PayResult(summary, completed=True, change_cents=change, receipt_no=note.receipt_no, cash_taken=cash)
 
-    def _close(self, note: Note, total_cents: int) -> str:
+    def _close(self, note: Note, total_cents: int, *, cash: bool | None = None) -> str:
         """Give the note the register's next receipt number and close it (in a transaction)."""
-        Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id).execute()
-        seq = Register.select(Register.next_seq).where(Register.id == self.register_id).scalar() - 1
+        seq = update_returning(
+            Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id),
+            Register.next_seq) - 1
         receipt_no = f"{self.register_code}-{seq:06d}"
         now = utcnow()
         Note.update(status="paid", seq=seq, receipt_no=receipt_no, closed_at=now,
@@ -709,7 +718,8 @@ class SaleService:
                 loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
                                register=self.register_code, user_id=note.cashier_id)
         if self.print_queue:
-            cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
+            if cash is None:
+                cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
             printing.enqueue(self.register_code, receipt_no, kick_drawer=cash)
         return receipt_no
 
