@@ -93,6 +93,9 @@ def receipt_builder(config: Config, sales: SaleService, printer, money: MoneyFor
     from tui_pos.hardware.printer import render
 
     def build(job) -> bytes:
+        if job.kind == "report":  # an X or Z report, laid out when it was taken
+            from tui_pos.services.dayclose import rows_of
+            return render(rows_of(job.body or "[]"), profile=config.printer.profile)
         receipt = sales.receipt(job.receipt_no, reprint=job.reprint)
         rows = layout(receipt, config.printer.columns, money.plain)
         qr = config.receipt.qr.format(receipt=receipt.receipt_no) if config.receipt.qr else ""

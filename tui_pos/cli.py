@@ -39,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="expire: write off points past [program] expire_months; stats: the statistics")
 
     report = sub.add_parser("report", parents=[common], help="reports")
-    report.add_argument("what", choices=["loyalty"])
+    report.add_argument("what", choices=["loyalty", "x", "z"],
+                        help="loyalty: per customer; x: the register's day so far; z: close the day")
+    report.add_argument("--counted", metavar="AMOUNT", help="z: the cash counted in the drawer, e.g. 152.40")
+    report.add_argument("--number", type=int, metavar="N", help="z: show Z report N again instead of closing")
+    report.add_argument("--print", dest="print_it", action="store_true",
+                        help="x/z: also queue it on this register's printer")
     report.add_argument("--csv", action="store_true", help="CSV (UTF-8, header row) instead of a table")
     report.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of the period")
     report.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of the period")
@@ -91,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("url", help="postgresql://user@host/db (an empty database)")
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("file")
+    restore = sub.add_parser("restore", parents=[common],
+                             help="put a backup back (refuses one older than the database without --force)")
+    restore.add_argument("file")
+    restore.add_argument("--force", action="store_true", help="restore even over a newer database")
     return parser
 
 

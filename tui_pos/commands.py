@@ -110,6 +110,8 @@ def cmd_loyalty(cfg: Config, args: Namespace) -> int:
 
 
 def cmd_report(cfg: Config, args: Namespace) -> int:
+    if args.what in ("x", "z"):
+        return _day_report(cfg, args)
     import csv
     from tui_pos.domain.errors import PosError
     from tui_pos.services import loyalty_admin
@@ -133,6 +135,53 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
     for row in table:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
     return 0
+
+
+def _day_report(cfg: Config, args: Namespace) -> int:
+    """`report x` (the day so far) and `report z` (close it; `--number N` shows an earlier one)."""
+    from tui_pos.domain import dayreport
+    from tui_pos.domain.errors import PosError
+    from tui_pos.domain.money import MoneyFormat, parse_money
+    from tui_pos.services import dayclose
+    _open(cfg, args)
+    register = cfg.store.register
+    money = MoneyFormat(cfg.store.currency, cfg.store.locale)
+    float_cents = parse_money(cfg.sale.opening_float, "opening float")
+    try:
+        if args.what == "x":
+            report = dayclose.x_report(register, opening_float_cents=float_cents)
+        elif args.number is not None:
+            report = dayclose.z_report(register, args.number)
+        else:
+            counted = parse_money(args.counted, "cash counted") if args.counted is not None else None
+            report = dayclose.close_day(register, counted, opening_float_cents=float_cents)
+    except PosError as exc:
+        return _fail(f"report {args.what}: {exc}", 2)
+    print(dayreport.as_text(dayreport.layout(report, cfg.printer.columns, money.plain)))
+    if args.print_it:
+        if cfg.printer.kind == "none":
+            return _fail("--print: no printer configured ([printer] kind)", 2)
+        dayclose.queue_print(register, report, cfg.printer.columns, money.plain)
+        print("queued on the printer: the register prints it next")
+    if args.what == "z" and args.number is None:
+        print(_daily_backup(cfg, args, report.number))
+    return 0
+
+
+def _daily_backup(cfg: Config, args: Namespace, z_number: int) -> str:
+    """The close-of-day copy, when [backup] dir is set; one line saying what happened."""
+    if not cfg.backup.dir:
+        return "no daily backup: [backup] dir is not set"
+    from tui_pos.services.backup import BackupError, daily
+    try:
+        where = daily(cfg.db_url(args.demo), cfg.backup.dir, cfg.backup.keep, cfg.store.register, f"Z{z_number}")
+    except BackupError as exc:
+        log.error("daily backup failed: %s", exc)
+        return f"daily backup FAILED: {exc}"
+    except Exception as exc:  # noqa: BLE001
+        log.exception("daily backup failed")
+        return f"daily backup FAILED ({type(exc).__name__}: {exc}); the day is closed all the same"
+    return f"daily backup written to {where}"
 
 
 def cmd_export(cfg: Config, args: Namespace) -> int:
@@ -327,13 +376,27 @@ def cmd_scanner(cfg: Config, args: Namespace) -> int:
 
 
 def cmd_doctor(cfg: Config, args: Namespace) -> int:
-    from tui_pos.services.health import run_checks
-    _open(cfg, args)
-    problems = 0
-    for ok, name, detail in run_checks(cfg):
-        print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
-        problems += not ok
-    return 1 if problems else 0
+    """One line per check, OK / WARN / FAIL; exit 1 when anything FAILs."""
+    from tui_pos.bootstrap import open_database
+    from tui_pos.models.db import explain
+    from tui_pos.models.migrations import SchemaOutOfDate
+    from tui_pos.services.health import FAIL, Check, config_checks, database_checks, printer_checks, scanner_checks
+    url = cfg.db_url(args.demo)
+    checks = config_checks(cfg)
+    try:
+        open_database(cfg, args.demo, upgrade=None)  # as it is: the doctor never migrates
+        checks += database_checks(cfg, url)
+    except SchemaOutOfDate as exc:
+        checks.append(Check(FAIL, "schema", str(exc)))
+    except Exception as exc:  # noqa: BLE001 - an unreachable or unreadable database is a finding, not a crash
+        log.exception("doctor: database check failed")
+        checks.append(Check(FAIL, "database", f"cannot open it: {explain(exc, url)}"))
+    checks += printer_checks(cfg) + scanner_checks(cfg)
+    for check in checks:
+        print(check.line())
+    failed = sum(c.level == FAIL for c in checks)
+    print(f"{len(checks)} checks: {failed} failed, {sum(c.level == 'WARN' for c in checks)} warnings")
+    return 1 if failed else 0
 
 
 def cmd_migrate_to(cfg: Config, args: Namespace) -> int:
@@ -360,12 +423,28 @@ def cmd_migrate_to(cfg: Config, args: Namespace) -> int:
 
 
 def cmd_backup(cfg: Config, args: Namespace) -> int:
-    from tui_pos.services.health import backup
+    from tui_pos.services.backup import BackupError, backup
     _open(cfg, args)
     try:
         where = backup(cfg.db_url(args.demo), args.file)
+    except BackupError as exc:
+        return _fail(f"backup: {exc}")
     except Exception as exc:  # noqa: BLE001
         log.exception("backup failed")
-        return _fail(f"backup failed: {exc}")
+        return _fail(f"backup failed ({type(exc).__name__}: {exc}); nothing was written")
     print(f"backup written to {where}")
+    return 0
+
+
+def cmd_restore(cfg: Config, args: Namespace) -> int:
+    from tui_pos.services.backup import BackupError, restore
+    _open(cfg, args)
+    try:
+        said = restore(cfg.db_url(args.demo), args.file, force=args.force)
+    except BackupError as exc:
+        return _fail(f"restore: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        log.exception("restore failed")
+        return _fail(f"restore failed ({type(exc).__name__}: {exc})")
+    print(said)
     return 0

@@ -202,6 +202,25 @@ def _qr_template(v: Any) -> str:
     return v
 
 
+def _money(v: Any) -> str:
+    expected = "an amount of money such as \"100.00\""
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise ValueError(expected)
+    try:
+        d = Decimal(str(v).strip())
+    except InvalidOperation as exc:
+        raise ValueError(expected) from exc
+    if not d.is_finite() or d < 0 or d != d.quantize(Decimal("0.01")):
+        raise ValueError(expected + " (0 or more, at most 2 decimals)")
+    return str(d)
+
+
+def _theme(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError('"auto", "console" or a Textual theme name such as "textual-dark"')
+    return v.strip()
+
+
 # section -> key -> (default, validator)
 SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
     "store": {
@@ -265,6 +284,14 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "max_cashier_discount": ("10", _percent),
         "tenders": (["cash", "card"], _nonempty_str_list),
         "sales_modes": (["counter", "takeaway", "delivery", "web"], _nonempty_str_list),
+        "opening_float": ("0.00", _money),
+    },
+    "ui": {
+        "theme": ("auto", _theme),
+    },
+    "backup": {
+        "dir": ("", _str),
+        "keep": (7, _int_range(1, 3650)),
     },
 }
 
@@ -282,6 +309,8 @@ class Config:
     dgi: SimpleNamespace
     loyalty: SimpleNamespace
     sale: SimpleNamespace
+    ui: SimpleNamespace
+    backup: SimpleNamespace
     source: str = "defaults"
 
     def db_url(self, demo: bool = False) -> str:

@@ -73,7 +73,7 @@ def test_init_import_user_doctor_backup(tmp_path):
     assert len(stored) == 1 and stored[0][0].startswith("scrypt$")
 
     out = run(["doctor"], tmp_path, config=cfg)
-    assert out.returncode == 0 and "[ok] schema" in out.stdout
+    assert out.returncode == 0 and "OK   schema: version" in out.stdout
     out = run(["backup", str(tmp_path / "copy.db")], tmp_path, config=cfg)
     assert out.returncode == 0
     copy = sqlite3.connect(tmp_path / "copy.db")

@@ -245,6 +245,21 @@ class DgiCheck(BaseModel):
     checked_at = DateTimeField(default=utcnow)
 
 
+class DayClose(BaseModel):
+    """A Z report: closes one register's day. Its notes point at it; the X report reads those that don't."""
+
+    register = CharField(index=True)
+    number = IntegerField()                     # 1, 2, ... per register
+    closed_at = DateTimeField(default=utcnow)
+    user = ForeignKeyField(User, null=True)
+    counted_cents = IntegerField(null=True)
+    expected_cents = IntegerField(default=0)
+    report = TextField(default="{}")            # the report as JSON, to print it again
+
+    class Meta:
+        indexes = ((("register", "number"), True),)
+
+
 class Note(BaseModel):
     """A ticket being rung up; a receipt once paid."""
 
@@ -269,6 +284,7 @@ class Note(BaseModel):
     loyalty_used = IntegerField(null=True)
     loyalty_earned = IntegerField(null=True)
     loyalty_after = IntegerField(null=True)
+    day_close = ForeignKeyField(DayClose, null=True, backref="notes")   # the Z that closed it (None: today)
 
 
 class NoteLine(BaseModel):
@@ -310,7 +326,8 @@ class PrintJob(BaseModel):
 
     register = CharField(index=True)
     receipt_no = CharField(null=True)
-    kind = CharField(default="receipt")         # receipt
+    kind = CharField(default="receipt")         # receipt | report
+    body = TextField(null=True)                 # a report's rows as JSON (receipts are built from the note)
     reprint = BooleanField(default=False)
     kick_drawer = BooleanField(default=False)
     state = CharField(default="waiting", index=True)  # waiting | printed
@@ -335,6 +352,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, Note, NoteLine, Payment, PrintJob, AuditLog]
+              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

@@ -235,6 +235,17 @@ def m010_redeemed_and_ledger_dates(database: Database, migrator: SchemaMigrator)
         run_ops(migrator.add_index("loyalty_movement", ("at",), False))
 
 
+def m011_close_of_day(database: Database, migrator: SchemaMigrator) -> None:
+    """Z reports: each closes a register's day; notes point at the Z that closed them; reports are printed."""
+    from tui_pos.models import DayClose
+    database.create_tables([DayClose], safe=True)
+    if "day_close_id" not in {c.name for c in database.get_columns("note")}:
+        run_ops(migrator.add_column("note", "day_close_id",
+                                    ForeignKeyField(DayClose, null=True, field=DayClose.id)),
+                migrator.add_index("note", ("register_id", "day_close_id"), False))
+    _add_column_if_missing(database, migrator, "print_job", "body", TextField(null=True))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -246,6 +257,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "payment_request_id", m008_payment_request_id),
     (9, "loyalty_months", m009_loyalty_months),
     (10, "redeemed_and_ledger_dates", m010_redeemed_and_ledger_dates),
+    (11, "close_of_day", m011_close_of_day),
 ]
 
 LATEST = MIGRATIONS[-1][0]

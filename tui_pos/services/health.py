@@ -1,61 +1,158 @@
-"""Support checks (`tui-pos doctor`) and online backups (`tui-pos backup`)."""
+"""Support checks: `tui-pos doctor` and the support screen.
+
+Each check gives one line, OK / WARN / FAIL, with what was found and, when
+something is wrong, what to do. FAIL means the register cannot work as it
+should (exit status 1); WARN means it works but someone should look.
+"""
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-import subprocess
-from pathlib import Path
+import os
+from dataclasses import dataclass
 
 from tui_pos.config import Config
-from tui_pos.models import Note, Register, db
-from tui_pos.models.db import is_sqlite
-from tui_pos.models.migrations import LATEST, applied_versions
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
 
 
-def run_checks(cfg: Config) -> list[tuple[bool, str, str]]:
-    """(ok, check, detail) for each health check."""
-    results = []
+@dataclass(frozen=True)
+class Check:
+    level: str      # OK | WARN | FAIL
+    name: str
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.level != FAIL
+
+    def line(self) -> str:
+        return f"{self.level:<4} {self.name}: {self.detail}"
+
+
+def config_checks(cfg: Config) -> list[Check]:
+    out = [Check(OK, "config", f"read from {cfg.source}" if cfg.source != "defaults"
+                 else "no config file found: every key at its default (see config.toml)")]
+    if cfg.backup.dir:
+        folder = os.path.expanduser(cfg.backup.dir)
+        if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+            out.append(Check(OK, "backup dir", f"{folder}, keeping {cfg.backup.keep}"))
+        elif os.path.exists(folder):
+            out.append(Check(FAIL, "backup dir", f"{folder} is not a writable directory: fix its permissions "
+                                                 "or change [backup] dir"))
+        else:
+            out.append(Check(WARN, "backup dir", f"{folder} does not exist yet; the first close of day creates it"))
+    else:
+        out.append(Check(WARN, "backup dir", "[backup] dir is not set: no daily backup at close of day"))
+    return out
+
+
+def database_checks(cfg: Config, url: str) -> list[Check]:
+    """Schema, integrity, receipt numbering and loyalty balances (the database must be bound)."""
+    from tui_pos.models import Customer, Note, PrintJob, Register, db
+    from tui_pos.models.db import is_sqlite, safe_url
+    from tui_pos.models.migrations import LATEST, applied_versions
+    from tui_pos.services.loyalty import ledger_mismatches
+
+    out = [Check(OK, "database", safe_url(url))]
+    if "schema_migrations" not in db.obj.get_tables():   # looked at, never created: the doctor changes nothing
+        out.append(Check(FAIL, "schema", "the database has no tui-pos tables yet: run `tui-pos init` once"))
+        return out
     versions = applied_versions(db.obj)
-    results.append((versions[-1:] == [LATEST] if versions else False, "schema",
-                    f"at version {versions[-1] if versions else 0}, latest {LATEST}"))
+    current = versions[-1] if versions else 0
+    if current == LATEST:
+        out.append(Check(OK, "schema", f"version {current} (latest)"))
+    elif current < LATEST:
+        out.append(Check(FAIL, "schema", f"version {current}, this tui-pos needs {LATEST}: run `tui-pos init`"))
+        return out
+    else:
+        out.append(Check(FAIL, "schema", f"version {current} is newer than this tui-pos ({LATEST}): upgrade it"))
+        return out
     if is_sqlite():
         verdict = db.execute_sql("PRAGMA integrity_check").fetchone()[0]
-        results.append((verdict == "ok", "sqlite integrity", verdict))
+        out.append(Check(OK if verdict == "ok" else FAIL, "integrity",
+                         "ok" if verdict == "ok" else f"{verdict}: restore the last backup (tui-pos restore)"))
         mode = db.execute_sql("PRAGMA journal_mode").fetchone()[0]
-        results.append((mode == "wal", "journal mode", mode))
+        out.append(Check(OK if mode == "wal" else WARN, "journal mode",
+                         mode if mode == "wal" else f"{mode} (expected wal: readers then block writers)"))
     for reg in Register.select():
         seqs = [n.seq for n in Note.select(Note.seq).where(Note.register == reg.id, Note.seq.is_null(False))
                 .order_by(Note.seq)]
         expected = list(range(1, reg.next_seq))
-        results.append((seqs == expected, f"receipt numbers {reg.code}",
-                        f"{len(seqs)} receipts, gapless" if seqs == expected
-                        else f"gap or duplicate: {len(seqs)} receipts, counter at {reg.next_seq}"))
-    from tui_pos.services.loyalty import ledger_mismatches
+        out.append(Check(OK if seqs == expected else FAIL, f"receipt numbers {reg.code}",
+                         f"{len(seqs)} receipts, gapless" if seqs == expected
+                         else f"gap or duplicate: {len(seqs)} receipts, counter at {reg.next_seq}"))
     wrong = ledger_mismatches()
-    results.append((not wrong, "loyalty balances",
-                    "every balance equals the sum of its ledger" if not wrong
-                    else f"{len(wrong)} differ, e.g. {wrong[0][0]}: balance {wrong[0][1]}, ledger {wrong[0][2]}"))
+    out.append(Check(FAIL if wrong else OK, "loyalty balances",
+                     "every balance equals the sum of its ledger" if not wrong
+                     else f"{len(wrong)} differ from their ledger, e.g. {wrong[0][0]}: balance {wrong[0][1]}, "
+                          f"ledger {wrong[0][2]}"))
+    negative = Customer.select().where(Customer.points_balance < 0).count()
+    if negative:
+        out.append(Check(FAIL, "negative balances", f"{negative} customers have fewer than 0 points"))
+    stuck = PrintJob.select().where(PrintJob.state == "waiting", PrintJob.attempts >= 3).count()
+    waiting = PrintJob.select().where(PrintJob.state == "waiting").count()
+    out.append(Check(WARN if stuck else OK, "print queue",
+                     f"{waiting} waiting" + (f", {stuck} failed 3 times or more: check the printer" if stuck else "")))
     open_notes = Note.select().where(Note.status == "open").count()
-    results.append((True, "open notes", str(open_notes)))
-    results.append((True, "printer", f"kind {cfg.printer.kind}"))
-    return results
+    out.append(Check(OK, "open notes", str(open_notes)))
+    return out
 
 
-def backup(url: str, target: str) -> str:
-    """A consistent copy while registers keep selling."""
-    dest = Path(target)
-    if dest.exists():
-        raise FileExistsError(f"{dest} already exists; choose a new file name")
-    if is_sqlite():
-        src = db.connection()
-        out = sqlite3.connect(str(dest))
-        try:
-            src.backup(out)
-        finally:
-            out.close()
-        return str(dest)
-    if shutil.which("pg_dump") is None:
-        raise RuntimeError("pg_dump is not installed; install postgresql-client")
-    subprocess.run(["pg_dump", "--format=custom", "--file", str(dest), url], check=True)
-    return str(dest)
+def printer_checks(cfg: Config) -> list[Check]:
+    from tui_pos.hardware.printer import PrinterError, make_printer
+    if cfg.printer.kind == "none":
+        return [Check(WARN, "printer", "none configured ([printer] kind = \"none\"): receipts are not printed")]
+    try:
+        printer = make_printer(cfg.printer)
+    except PrinterError as exc:
+        return [Check(FAIL, "printer", str(exc))]
+    try:
+        said = printer.status()
+    except Exception as exc:  # noqa: BLE001 - any driver error is a finding
+        return [Check(FAIL, "printer", f"{printer.describe()}: {exc}")]
+    lowered = said.lower()
+    if lowered.startswith("cannot") or "offline" in lowered or "paper out" in lowered or "not writable" in lowered:
+        level = FAIL
+    elif "paper low" in lowered or "unknown" in lowered or "does not report" in lowered:
+        level = WARN
+    else:
+        level = OK
+    return [Check(level, "printer", f"{printer.describe()}: {said}")]
+
+
+def scanner_checks(cfg: Config) -> list[Check]:
+    from tui_pos.hardware.scanner import INPUT_DIR, parse_spec
+    try:
+        import evdev  # noqa: F401
+    except ImportError:
+        return [Check(WARN, "scanners", "evdev is not available: only keyboard-wedge scanners work")]
+    if not cfg.scanner.devices:
+        return [Check(OK, "scanners", "none configured: scanners typing as a keyboard work as they are")]
+    if not os.path.isdir(INPUT_DIR):
+        return [Check(FAIL, "scanners", f"{len(cfg.scanner.devices)} configured but there is no {INPUT_DIR} here")]
+    from tui_pos.hardware.scanner import EvdevBackend, matches
+    infos = EvdevBackend().devices()
+    out = []
+    for spec in cfg.scanner.devices:
+        parse_spec(spec)
+        found = [i for i in infos if matches(spec, i)]
+        if not found:
+            out.append(Check(FAIL, f"scanner {spec}", "not found: is it plugged in? (`tui-pos scanner list`)"))
+        elif not all(i.readable for i in found):
+            bad = next(i for i in found if not i.readable)
+            out.append(Check(FAIL, f"scanner {spec}", f"{bad.path}: {bad.problem} (udev rule in docs/kiosk.md)"))
+        else:
+            out.append(Check(OK, f"scanner {spec}", ", ".join(f"{i.path} ({i.name})" for i in found)))
+    return out
+
+
+def run_checks(cfg: Config, url: str, *, hardware: bool = True) -> list[Check]:
+    """Every check; the database must be bound already."""
+    checks = config_checks(cfg) + database_checks(cfg, url)
+    if hardware:
+        checks += printer_checks(cfg) + scanner_checks(cfg)
+    return checks
+
+
+__all__ = ["Check", "OK", "WARN", "FAIL", "run_checks", "config_checks", "database_checks", "printer_checks",
+           "scanner_checks"]

@@ -37,6 +37,8 @@ class Job:
     reprint: bool
     kick_drawer: bool
     attempts: int
+    kind: str = "receipt"       # receipt | report
+    body: str | None = None     # a report's rows as JSON
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class Spooler:
             if row is None:
                 return SpoolResult()
             now = self.clock()
-            job = Job(row.id, row.receipt_no or "", row.reprint, row.kick_drawer, row.attempts)
+            job = Job(row.id, row.receipt_no or "", row.reprint, row.kick_drawer, row.attempts, row.kind, row.body)
             if row.next_try_at and row.next_try_at > now:
                 return SpoolResult(waiting=waiting(self.register),
                                    retry_in=(row.next_try_at - now).total_seconds(), state="offline",
