@@ -164,24 +164,9 @@ def _day_report(cfg: Config, args: Namespace) -> int:
         dayclose.queue_print(register, report, cfg.printer.columns, money.plain)
         print("queued on the printer: the register prints it next")
     if args.what == "z" and args.number is None:
-        print(_daily_backup(cfg, args, report.number))
+        from tui_pos.services.backup import after_close
+        print(after_close(cfg.db_url(args.demo), cfg.backup.dir, cfg.backup.keep, register, report.number))
     return 0
-
-
-def _daily_backup(cfg: Config, args: Namespace, z_number: int) -> str:
-    """The close-of-day copy, when [backup] dir is set; one line saying what happened."""
-    if not cfg.backup.dir:
-        return "no daily backup: [backup] dir is not set"
-    from tui_pos.services.backup import BackupError, daily
-    try:
-        where = daily(cfg.db_url(args.demo), cfg.backup.dir, cfg.backup.keep, cfg.store.register, f"Z{z_number}")
-    except BackupError as exc:
-        log.error("daily backup failed: %s", exc)
-        return f"daily backup FAILED: {exc}"
-    except Exception as exc:  # noqa: BLE001
-        log.exception("daily backup failed")
-        return f"daily backup FAILED ({type(exc).__name__}: {exc}); the day is closed all the same"
-    return f"daily backup written to {where}"
 
 
 def cmd_export(cfg: Config, args: Namespace) -> int:

@@ -11,10 +11,10 @@ def make_app(tmp_path):
     from tui_pos.app import PosApp
     from tui_pos.models import db
 
-    def make(demo_users=True, scanner=None, scanner_backend=None, **printer):
+    def make(demo_users=True, scanner=None, scanner_backend=None, config=None, **printer):
         printer = printer or {"kind": "file", "path": str(tmp_path / "printer.bin")}
         cfg = from_dict({"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "printer": printer,
-                         "receipt": {"footer": ["Thank you!"]}, "scanner": scanner or {}})
+                         "receipt": {"footer": ["Thank you!"]}, "scanner": scanner or {}, **(config or {})})
         runtime = build(cfg)
         runtime.scanner_backend = scanner_backend
         import tui_pos.services.demo as demo

@@ -60,6 +60,7 @@ class SaleScreen(Screen):
                 priority=True),
         Binding("ctrl+d", "open_drawer", "Open drawer", show=False, id="sale.drawer", priority=True),
         Binding("ctrl+l", "loyalty", "Loyalty", show=False, id="sale.loyalty", priority=True),
+        Binding("ctrl+e", "day", "Close of day", show=False, id="sale.day", priority=True),
         Binding("f1", "keys", "Keys", id="sale.keys", priority=True),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
         Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
@@ -550,6 +551,11 @@ class SaleScreen(Screen):
             open_as(manager)
         self.app.push_screen(PromptDialog("Loyalty", "A manager PIN opens the loyalty statistics and settings.",
                                           password=True, placeholder="manager PIN"), approved)
+
+    def action_day(self) -> None:
+        """Ctrl+E: the X report, and the Z that closes the day (a manager's)."""
+        from tui_pos.screens.day import DayScreen
+        self.app.push_screen(DayScreen(self.money, self.user))
 
     def action_open_drawer(self) -> None:
         if not self.app.runtime.printer.has_drawer:

@@ -183,4 +183,21 @@ def daily(url: str, directory: str, keep: int, register: str, label: str) -> str
     return where
 
 
-__all__ = ["BackupError", "Facts", "backup", "daily", "facts_of", "restore"]
+def after_close(url: str, directory: str, keep: int, register: str, z_number: int) -> str:
+    """The daily copy after a Z, when [backup] dir is set: one line saying what happened (never raises:
+    the day is closed whatever becomes of its backup)."""
+    import logging
+    log = logging.getLogger(__name__)
+    if not directory:
+        return "no daily backup: [backup] dir is not set"
+    try:
+        return f"daily backup written to {daily(url, directory, keep, register, f'Z{z_number}')}"
+    except BackupError as exc:
+        log.error("daily backup failed: %s", exc)
+        return f"daily backup FAILED: {exc}"
+    except Exception as exc:  # noqa: BLE001
+        log.exception("daily backup failed")
+        return f"daily backup FAILED ({type(exc).__name__}: {exc}); the day is closed all the same"
+
+
+__all__ = ["after_close", "BackupError", "Facts", "backup", "daily", "facts_of", "restore"]
