@@ -37,7 +37,21 @@ class PosApp(App):
     BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit")]
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__()
+        from pathlib import Path
+
+        from tui_pos.widgets.console import CONSOLE, CONSOLE_CSS, theme_for, use_console_glyphs
+        theme = theme_for(runtime.config.ui.theme)
+        css = [Path(__file__).with_name("app.tcss")]
+        if theme == "console":
+            css.append(CONSOLE_CSS)   # borders from glyphs the console fonts have
+        use_console_glyphs(theme == "console")
+        super().__init__(css_path=css)
+        self.register_theme(CONSOLE)
+        try:
+            self.theme = theme
+        except Exception:  # noqa: BLE001 - InvalidThemeError: an unknown name in [ui] theme
+            log.warning("unknown [ui] theme %r; using textual-dark", theme)
+            self.theme = "textual-dark"
         self.runtime = runtime
         self.user: users.Person | None = None
         self.printed: list[str] = []  # receipt numbers sent to the printer (for support and tests)

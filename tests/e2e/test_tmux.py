@@ -33,6 +33,16 @@ def wait_for(text, timeout=20.0):
 
 @pytest.fixture
 def terminal(tmp_path):
+    yield from start(tmp_path, "xterm-256color", 100, 30)
+
+
+@pytest.fixture
+def console(tmp_path):
+    """The register as it runs on a thin client's Linux console: TERM=linux, 80x25."""
+    yield from start(tmp_path, "linux", 80, 25)
+
+
+def start(tmp_path, term, width, height):
     if shutil.which("tmux") is None:
         if os.environ.get("CI"):
             pytest.fail("tmux is required in CI")
@@ -43,7 +53,7 @@ def terminal(tmp_path):
     env_file.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "pos.db"}"\n'
                         f'[printer]\nkind = "file"\npath = "{printer}"\n'
                         '[receipt]\nfooter = ["See you soon"]\n')
-    env = dict(os.environ, TUI_POS_CONFIG=str(env_file), TERM="xterm-256color")
+    env = dict(os.environ, TUI_POS_CONFIG=str(env_file), TERM=term)
     products = tmp_path / "products.csv"
     products.write_text("barcode,sku,name,section,price,tax_rate,points,points_cost\n"
                         "4006381333931,ESP,Espresso,Coffee,1.50,7,,\n"
@@ -54,10 +64,19 @@ def terminal(tmp_path):
         done = subprocess.run([str(TUI_POS), *args], input=stdin, capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr
     tmux("kill-server", check=False)
-    tmux("new-session", "-d", "-s", "pos", "-x", "100", "-y", "30", "-e", f"TUI_POS_CONFIG={env_file}",
-         "-e", f"XDG_DATA_HOME={os.environ['XDG_DATA_HOME']}", str(TUI_POS))
+    tmux("new-session", "-d", "-s", "pos", "-x", str(width), "-y", str(height), "-e", f"TUI_POS_CONFIG={env_file}",
+         "-e", f"XDG_DATA_HOME={os.environ['XDG_DATA_HOME']}", "env", f"TERM={term}", str(TUI_POS))
     yield printer
     tmux("kill-server", check=False)
+
+
+def wait_gone(text, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text not in screen():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} stayed; screen was:\n{screen()}")
 
 
 def keys(*k):
@@ -93,3 +112,40 @@ def test_ring_up_and_pay_in_a_real_terminal(terminal):
     while time.monotonic() < deadline and tmux("has-session", "-t", "pos", check=False).returncode == 0:
         time.sleep(0.1)
     assert tmux("has-session", "-t", "pos", check=False).returncode != 0, screen()
+
+
+def test_the_linux_console_at_80x25_draws_only_what_its_fonts_have(console):
+    from tui_pos.widgets.console import unsupported
+    wait_for("Type your PIN")
+    assert not unsupported(screen()), screen()
+    keys("1111", "Enter")
+    wait_for("scan or type a code")
+    keys("4006381333931", "Enter")
+    wait_for("Espresso")
+    keys("2*CROI", "Enter")
+    wait_for("$5.00")
+    sale = screen()
+    assert len(sale.splitlines()[0]) <= 80 and "Butter croissant" in sale and "TOTAL" in sale
+    assert not unsupported(sale), sale
+    for key, title in (("F1", "Quit (manager PIN)"), ("F2", "Up/Down: pick"), ("F10", "Up/Down: tender"),
+                       ("C-e", "Close of day")):
+        keys(key)
+        wait_for(title)
+        assert not unsupported(screen()), screen()
+        keys("Escape")
+        wait_gone(title)
+    # resizing keeps the note and what was being typed
+    keys("123")
+    tmux("resize-window", "-t", "pos", "-x", "120", "-y", "40")
+    wait_for("Butter croissant")
+    tmux("resize-window", "-t", "pos", "-x", "80", "-y", "25")
+    wait_for("│  123 ")                                      # what was being typed is still there
+    assert "Butter croissant" in screen()
+    # (a key bound by the field, like Backspace, is applied after printable keys that arrive in the
+    # same read, so a person-paced pause goes between them)
+    keys("BSpace", "BSpace", "BSpace")
+    time.sleep(0.3)
+    keys("ESP", "Enter")
+    wait_for("$6.50")
+    after = screen()
+    assert "Espresso" in after and "Butter croissant" in after and not unsupported(after), after

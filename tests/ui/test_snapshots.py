@@ -154,3 +154,27 @@ class TestLoyaltyManagement:
             pilot.app.push_screen(CustomerLoyalty(ana.id, None, "R1", 1000))
             await pilot.pause()
         assert snap_compare(self.seeded(make_app), run_before=run_before, terminal_size=size)
+
+
+class TestLinuxConsole:
+    """The `console` theme (picked on TERM=linux) at the console's 80x25: 16 colours, single-line borders."""
+
+    def test_sale(self, snap_compare, make_app):
+        app = make_app(config={"ui": {"theme": "console"}})
+        assert snap_compare(app, run_before=ring_up, terminal_size=(80, 25))
+
+    def test_payment(self, snap_compare, make_app):
+        async def run_before(pilot):
+            await ring_up(pilot)
+            await pilot.press("f10")
+            await pilot.pause()
+        app = make_app(config={"ui": {"theme": "console"}})
+        assert snap_compare(app, run_before=run_before, terminal_size=(80, 25))
+
+    def test_keys(self, snap_compare, make_app):
+        async def run_before(pilot):
+            await ring_up(pilot)
+            await pilot.press("f1")
+            await pilot.pause()
+        app = make_app(config={"ui": {"theme": "console"}})
+        assert snap_compare(app, run_before=run_before, terminal_size=(80, 25))

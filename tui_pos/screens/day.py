@@ -6,6 +6,7 @@ import logging
 from typing import Callable
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -47,8 +48,7 @@ class DayScreen(ModalScreen[None]):
             with VerticalScroll(id="day-scroll"):
                 yield Static("Reading the day...", id="day-report")
             yield Static("", id="day-message")
-            yield Label("F5: X report again   Ctrl+P: print it   F10: close the day (Z, manager)   Escape: back",
-                        classes="dialog-help")
+            yield Label("F5 X report  Ctrl+P print  F10 close the day (Z)  Esc back", classes="dialog-help")
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -109,7 +109,7 @@ class DayScreen(ModalScreen[None]):
     def _show(self, report: dayreport.DayReport) -> None:
         self.report = report
         rows = dayreport.layout(report, 48, self.money)
-        self.query_one("#day-report", Static).update(escape(dayreport.as_text(rows)))
+        self.query_one("#day-report", Static).update(Text(dayreport.as_text(rows), no_wrap=True))
 
     def _say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#day-message", Static)

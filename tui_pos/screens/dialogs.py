@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
@@ -81,9 +81,10 @@ class InfoDialog(ModalScreen[None]):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog wide"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Label(self.text, markup=False)
+            with VerticalScroll(classes="info-body"):   # a long page scrolls (Up/Down) on a 25-row console
+                yield Label(self.text, markup=False)
             yield Label("Escape: close", classes="dialog-help")
 
     def action_close(self) -> None:

@@ -513,8 +513,12 @@ class SaleScreen(Screen):
     def action_keys(self) -> None:
         rows = [(self.app.get_key_display(b), b.description)
                 for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
-        text = "\n".join(f"{k:<8} {d}" for k, d in rows)
-        text += "\nCtrl+Q   Quit (manager PIN)\nEnter    add the code typed or scanned; 3*CODE adds three"
+        rows.append(("^q", "Quit (manager PIN)"))
+        cells = [f"{k:<5} {d}"[:40] for k, d in rows]
+        half = (len(cells) + 1) // 2     # two columns: every key on one 80x25 console screen
+        text = "\n".join(f"{left:<41}{right}".rstrip()
+                         for left, right in zip(cells[:half], cells[half:] + [""]))
+        text += "\nEnter add the code typed or scanned; 3*CODE adds three"
         self.app.push_screen(InfoDialog("Keys", text))
 
     def action_reprint(self) -> None:
