@@ -28,6 +28,54 @@ SCANNER_WORDS = {"gone": "Scanner GONE", "missing": "Scanner NOT FOUND", "denied
                  "busy": "Scanner BUSY"}
 
 
+def _styled(app: App, setting: str) -> list:
+    """CSS files and the theme for `[ui] theme` (console glyphs on the Linux console); call before App.__init__."""
+    from pathlib import Path
+
+    from tui_pos.widgets.console import CONSOLE_CSS, theme_for, use_console_glyphs
+    theme = theme_for(setting)
+    css = [Path(__file__).with_name("app.tcss")]
+    if theme == "console":
+        css.append(CONSOLE_CSS)   # borders from glyphs the console fonts have
+    use_console_glyphs(theme == "console")
+    app._wanted_theme = theme
+    return css
+
+
+def _apply_theme(app: App) -> None:
+    from tui_pos.widgets.console import CONSOLE
+    app.register_theme(CONSOLE)
+    try:
+        app.theme = app._wanted_theme
+    except Exception:  # noqa: BLE001 - InvalidThemeError: an unknown name in [ui] theme
+        log.warning("unknown [ui] theme %r; using textual-dark", app._wanted_theme)
+        app.theme = "textual-dark"
+
+
+class SupportApp(App):
+    """`tui-pos --support`: diagnostics only; see screens/support.py."""
+
+    TITLE = "tui-pos support"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, runtime: Runtime, log_path: str = "") -> None:
+        super().__init__(css_path=_styled(self, runtime.config.ui.theme))
+        _apply_theme(self)
+        self.runtime = runtime
+        self.log_path = log_path
+
+    def on_mount(self) -> None:
+        from tui_pos.screens.support import SupportScreen
+        self.push_screen(SupportScreen(self.runtime, self.log_path))
+
+    def _handle_exception(self, error: Exception) -> None:
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        log.error("unexpected error in support mode", exc_info=error)
+        self.notify("Something went wrong and was logged.", severity="error", timeout=10)
+
+
 class PosApp(App):
     """tui-pos."""
 
@@ -37,21 +85,8 @@ class PosApp(App):
     BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit")]
 
     def __init__(self, runtime: Runtime) -> None:
-        from pathlib import Path
-
-        from tui_pos.widgets.console import CONSOLE, CONSOLE_CSS, theme_for, use_console_glyphs
-        theme = theme_for(runtime.config.ui.theme)
-        css = [Path(__file__).with_name("app.tcss")]
-        if theme == "console":
-            css.append(CONSOLE_CSS)   # borders from glyphs the console fonts have
-        use_console_glyphs(theme == "console")
-        super().__init__(css_path=css)
-        self.register_theme(CONSOLE)
-        try:
-            self.theme = theme
-        except Exception:  # noqa: BLE001 - InvalidThemeError: an unknown name in [ui] theme
-            log.warning("unknown [ui] theme %r; using textual-dark", theme)
-            self.theme = "textual-dark"
+        super().__init__(css_path=_styled(self, runtime.config.ui.theme))
+        _apply_theme(self)
         self.runtime = runtime
         self.user: users.Person | None = None
         self.printed: list[str] = []  # receipt numbers sent to the printer (for support and tests)

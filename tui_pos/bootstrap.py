@@ -128,6 +128,16 @@ def build(config: Config, demo: bool = False) -> Runtime:
     return Runtime(config=config, sales=sales, printer=printer, money=money, demo=demo, spooler=spooler)
 
 
+def build_support(config: Config, demo: bool = False) -> Runtime:
+    """For `tui-pos --support`: the database as it is (never migrated, nothing created), no printer driven."""
+    from tui_pos.hardware.printer import NoPrinter
+    from tui_pos.models.migrations import check_schema
+    database = open_database(config, demo, upgrade=None)
+    check_schema(database)
+    return Runtime(config=config, sales=sale_service(config), printer=NoPrinter(),
+                   money=MoneyFormat(config.store.currency, config.store.locale), demo=demo)
+
+
 def close() -> None:
     if not db_proxy.is_closed():
         db_proxy.close()

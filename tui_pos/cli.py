@@ -21,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tui-pos", parents=[common],
                                      description="Keyboard-driven point of sale.")
     parser.add_argument("--version", action="version", version=f"tui-pos {__version__}")
+    parser.add_argument("--support", action="store_true",
+                        help="read-only diagnostics for support (over SSH): never sells, never grabs a scanner")
     sub = parser.add_subparsers(dest="command")
 
     sub.add_parser("init", parents=[common], help="create or upgrade the schema (safe to run again)")
@@ -127,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     from tui_pos import commands
     try:
+        if args.command is None and getattr(args, "support", False):
+            return commands.run_support(cfg, demo=args.demo)
         if args.command is None:
             return commands.run_app(cfg, demo=args.demo)
         handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))

@@ -53,6 +53,24 @@ def run_app(cfg: Config, demo: bool = False) -> int:
     return app.return_code or 0
 
 
+def run_support(cfg: Config, demo: bool = False) -> int:
+    """`tui-pos --support`: the diagnostics screen, beside a running register."""
+    from tui_pos.bootstrap import build_support, setup_logging
+    from tui_pos.models.db import explain
+    from tui_pos.models.migrations import SchemaOutOfDate
+    try:
+        runtime = build_support(cfg, demo=demo)
+    except SchemaOutOfDate as exc:
+        return _fail(f"support: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        log.exception("support mode could not start")
+        return _fail(f"support: cannot open the database {explain(exc, cfg.db_url(demo))}; "
+                     "`tui-pos doctor` says more")
+    from tui_pos.app import SupportApp
+    SupportApp(runtime, setup_logging()).run()
+    return 0
+
+
 def cmd_init(cfg: Config, args: Namespace) -> int:
     from tui_pos.models.migrations import LATEST, migrate
     database = _open(cfg, args, upgrade=None)  # bound and connected; migrated here
@@ -291,13 +309,8 @@ def cmd_printer(cfg: Config, args: Namespace) -> int:
 
 
 def _printer_test(cfg: Config) -> int:
-    import datetime as dt
-
-    from tui_pos.domain.money import MoneyFormat
-    from tui_pos.domain.pricing import PricedLine, note_totals
-    from tui_pos.domain.receipt import Receipt, ReceiptLine, layout
-    from tui_pos.hardware.printer import PrinterError, _escpos, make_printer, render
-    from tui_pos.services.printing import PaperOut
+    from tui_pos.hardware.printer import PrinterError, make_printer
+    from tui_pos.services.printing import PaperOut, capabilities, test_page
 
     try:
         printer = make_printer(cfg.printer)
@@ -305,21 +318,10 @@ def _printer_test(cfg: Config) -> int:
         return _fail(str(exc), 2)
     if printer.kind == "none":
         return _fail('no printer configured: set [printer] kind (file, network, usb, serial or cups)', 2)
-    caps = _escpos().Dummy(profile=cfg.printer.profile).profile
-    can = [name for name, feature in (("barcode", "barcodeB"), ("QR", "qrCode"), ("images", "bitImageRaster"),
-                                      ("cutter", "paperFullCut")) if caps.supports(feature)]
     print(f"printer: {printer.describe()}, profile {cfg.printer.profile} "
-          f"({', '.join(can) or 'text only'}), {cfg.printer.columns} columns")
+          f"({capabilities(cfg.printer.profile)}), {cfg.printer.columns} columns")
     print(f"it says: {printer.status()}")
-    totals = note_totals([PricedLine(1, 100, 700)])
-    receipt = Receipt(store_name=cfg.store.name, receipt_no="TEST-000000", when=dt.datetime.now(),
-                      cashier="support", sales_mode="test",
-                      lines=(ReceiptLine("Printer test", 1, 100, 100, 0, 100),), totals=totals,
-                      payments=(("cash", 100),), header=tuple(cfg.receipt.header),
-                      footer=("If you can read this, the printer works.",))
-    qr = cfg.receipt.qr.format(receipt="TEST-000000") if cfg.receipt.qr else ""
-    data = render(layout(receipt, cfg.printer.columns, MoneyFormat(cfg.store.currency, cfg.store.locale).plain),
-                  profile=cfg.printer.profile, qr=qr, logo=cfg.receipt.logo)
+    data = test_page(cfg)
     try:
         printer.send(data)
     except (PrinterError, PaperOut) as exc:

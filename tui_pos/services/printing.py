@@ -142,3 +142,29 @@ def record_drawer_open(register: str, user_id: int | None, approver_id: int | No
     from tui_pos.services import audit
     with db.atomic():
         audit.record("drawer.open", user_id=user_id, approved_by=approver_id, register=register)
+
+
+def capabilities(profile: str) -> str:
+    """What a python-escpos profile says the printer can do, in words."""
+    from tui_pos.hardware.printer import _escpos
+    caps = _escpos().Dummy(profile=profile).profile
+    can = [name for name, feature in (("barcode", "barcodeB"), ("QR", "qrCode"), ("images", "bitImageRaster"),
+                                      ("cutter", "paperFullCut")) if caps.supports(feature)]
+    return ", ".join(can) or "text only"
+
+
+def test_page(cfg) -> bytes:
+    """The printer test page: a one-line receipt with the store's header, as ESC/POS bytes."""
+    from tui_pos.domain.money import MoneyFormat
+    from tui_pos.domain.pricing import PricedLine, note_totals
+    from tui_pos.domain.receipt import Receipt, ReceiptLine, layout
+    from tui_pos.hardware.printer import render
+    totals = note_totals([PricedLine(1, 100, 700)])
+    receipt = Receipt(store_name=cfg.store.name, receipt_no="TEST-000000", when=_dt.datetime.now(),
+                      cashier="support", sales_mode="test",
+                      lines=(ReceiptLine("Printer test", 1, 100, 100, 0, 100),), totals=totals,
+                      payments=(("cash", 100),), header=tuple(cfg.receipt.header),
+                      footer=("If you can read this, the printer works.",))
+    qr = cfg.receipt.qr.format(receipt="TEST-000000") if cfg.receipt.qr else ""
+    return render(layout(receipt, cfg.printer.columns, MoneyFormat(cfg.store.currency, cfg.store.locale).plain),
+                  profile=cfg.printer.profile, qr=qr, logo=cfg.receipt.logo)
