@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_pos.bootstrap import Runtime
 from tui_pos.hardware.wedge import WedgeFilter
+from tui_pos.widgets.safety import Guarded, report_bug
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.sale import SaleScreen
@@ -52,7 +53,7 @@ def _apply_theme(app: App) -> None:
         app.theme = "textual-dark"
 
 
-class SupportApp(App):
+class SupportApp(Guarded, App):
     """`tui-pos --support`: diagnostics only; see screens/support.py."""
 
     TITLE = "tui-pos support"
@@ -72,11 +73,10 @@ class SupportApp(App):
         if self.is_headless:
             super()._handle_exception(error)
             return
-        log.error("unexpected error in support mode", exc_info=error)
-        self.notify("Something went wrong and was logged.", severity="error", timeout=10)
+        report_bug(self, error)
 
 
-class PosApp(App):
+class PosApp(Guarded, App):
     """tui-pos."""
 
     CSS_PATH = "app.tcss"
@@ -409,9 +409,7 @@ class PosApp(App):
         if self.is_headless:
             super()._handle_exception(error)
             return
-        log.error("unexpected error", exc_info=error)
-        self.notify("Something went wrong and was logged; the note is saved. Carry on, or call support.",
-                    severity="error", timeout=10)
+        report_bug(self, error)   # a loop outside the Guarded classes (a widget's own): logged, said briefly
 
     # ------------------------------------------------------------ quitting
 

@@ -37,7 +37,45 @@ def setup_logging() -> str:
         handler.addFilter(_quiet_escpos)
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+        journal = journal_handler()
+        if journal is not None:
+            journal.addFilter(_quiet_escpos)
+            root.addHandler(journal)
     return str(path)
+
+
+class _JournalFormatter(logging.Formatter):
+    """journald reads a `<N>` prefix as the line's priority (syslog levels)."""
+
+    LEVELS = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6, logging.DEBUG: 7}
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{self.LEVELS.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def journal_handler() -> logging.Handler | None:
+    """When systemd connects standard error to the journal (the kiosk unit), log there too.
+
+    systemd says so in JOURNAL_STREAM (device:inode of that stream); the
+    handler writes to a duplicate of fd 2, so it still reaches the journal
+    while Textual captures sys.stderr.
+    """
+    import os
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        dev, ino = (int(x) for x in stream.split(":"))
+        st = os.fstat(2)
+    except (ValueError, OSError):
+        return None
+    if (st.st_dev, st.st_ino) != (dev, ino):
+        return None
+    out = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    handler._tui_pos_journal = True  # type: ignore[attr-defined]
+    return handler
 
 
 def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = False):

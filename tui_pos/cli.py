@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("url", help="postgresql://user@host/db (an empty database)")
     backup = sub.add_parser("backup", parents=[common], help="consistent online copy of the database")
     backup.add_argument("file")
+    kiosk = sub.add_parser("kiosk", parents=[common],
+                           help="boot straight into tui-pos on a console (systemd unit + getty override)")
+    kiosk.add_argument("action", choices=["install", "uninstall"])
+    kiosk.add_argument("--user", default="pos", help="the user the register runs as (default: pos)")
+    kiosk.add_argument("--tty", type=int, default=1, help="the console it runs on (default: 1)")
+    kiosk.add_argument("--dry-run", action="store_true", help="print the files and commands; change nothing")
+    kiosk.add_argument("--root", default="/", help=argparse.SUPPRESS)   # tests: write under a directory
     restore = sub.add_parser("restore", parents=[common],
                              help="put a backup back (refuses one older than the database without --force)")
     restore.add_argument("file")
@@ -137,3 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         return handler(cfg, args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:   # `tui-pos report ... | head`: the reader left; not an error worth a traceback
+        import os as _os
+        _os.dup2(_os.open(_os.devnull, _os.O_WRONLY), sys.stdout.fileno())
+        return 0

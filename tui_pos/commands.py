@@ -435,3 +435,45 @@ def cmd_restore(cfg: Config, args: Namespace) -> int:
         return _fail(f"restore failed ({type(exc).__name__}: {exc})")
     print(said)
     return 0
+
+
+def cmd_kiosk(cfg: Config, args: Namespace) -> int:
+    """`kiosk install|uninstall [--user pos] [--tty 1] [--dry-run]` (docs/kiosk.md)."""
+    from pathlib import Path
+
+    from tui_pos.services import kiosk
+    try:
+        if args.action == "uninstall":
+            if args.dry_run:
+                print("would remove /etc/systemd/system/tui-pos-kiosk.service and every "
+                      "getty@tty*.service.d/tui-pos-kiosk.conf, then run systemctl disable and daemon-reload")
+                return 0
+            for line in kiosk.uninstall(root=args.root):
+                print(line)
+            return 0
+        kiosk.check_tty(args.tty)
+        try:
+            kiosk.check_user(args.user)
+        except kiosk.KioskError as exc:
+            if not args.dry_run:
+                raise
+            print(f"# note: {exc}".replace("; nothing was changed", ""))
+        script = Path(sys.executable).with_name("tui-pos")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "tui_pos"]
+        config = cfg.source if cfg.source != "defaults" else None
+        files = kiosk.render(args.user, args.tty, command, str(Path(config).resolve()) if config else None)
+        if args.dry_run:
+            for f in files:
+                print(f"# ---- {f.path}")
+                print(f.text)
+            for cmd in kiosk.commands_after_install(args.tty):
+                print("# then: " + " ".join(cmd))
+            print(f"# (dry run: nothing was written; the register starts on tty{args.tty} at the next boot)")
+            return 0
+        for line in kiosk.install(files, args.tty, root=args.root):
+            print(line)
+        print(f"the register starts on tty{args.tty} at the next boot "
+              f"(now: sudo systemctl start {kiosk.UNIT_NAME})")
+        return 0
+    except kiosk.KioskError as exc:
+        return _fail(f"kiosk {args.action}: {exc}")

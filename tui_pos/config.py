@@ -365,7 +365,11 @@ def find_config(explicit: str | None) -> Path | None:
 
 def load(explicit: str | None = None) -> Config:
     """Load and validate; raise ConfigError with one line on any problem."""
-    path = find_config(explicit)
+    try:
+        path = find_config(explicit)
+    except OSError as exc:   # a directory on the way that this user cannot look into
+        raise ConfigError(f"cannot look for the config file ({exc.strerror or exc}: {exc.filename}); "
+                          "pass --config FILE or set TUI_POS_CONFIG") from None
     if path is None:
         return from_dict({})
     try:

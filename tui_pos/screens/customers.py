@@ -14,6 +14,8 @@ from textual.widgets import Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.customer import format_phone
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.receipt import as_text, layout
@@ -45,7 +47,7 @@ class LookupOutcome:
     phone: str = ""
 
 
-class CustomerLookup(ModalScreen[LookupOutcome | None]):
+class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
     """Type a phone (any format), its last digits, a name, code, RUC or email; Enter attaches."""
 
     BINDINGS = [
@@ -229,7 +231,7 @@ FORM_FIELDS = [
 ]
 
 
-class CustomerForm(ModalScreen[CustomerView | None]):
+class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
     """Create or edit a customer; Ctrl+S saves. Fields marked * need a manager to change."""
 
     BINDINGS = [
@@ -340,7 +342,7 @@ class CustomerForm(ModalScreen[CustomerView | None]):
         self.dismiss(None)
 
 
-class CustomerDetail(ModalScreen[None]):
+class CustomerDetail(Guarded, ModalScreen[None]):
     """Seed 000's history: total spent, visits, average ticket, recent purchases."""
 
     BINDINGS = [Binding("escape", "close", "Close", id="detail.close")]

@@ -15,6 +15,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain import dayreport
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import parse_money
@@ -25,7 +27,7 @@ from tui_pos.services import dayclose, users
 log = logging.getLogger(__name__)
 
 
-class DayScreen(ModalScreen[None]):
+class DayScreen(Guarded, ModalScreen[None]):
     """The register's day so far (X); F10 closes it (Z) with the cash counted, a manager's act."""
 
     BINDINGS = [

@@ -10,8 +10,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from tui_pos.widgets.safety import Guarded
 
-class PromptDialog(ModalScreen[str | None]):
+
+class PromptDialog(Guarded, ModalScreen[str | None]):
     """One question, one answer: Enter returns the text, Escape returns None."""
 
     BINDINGS = [Binding("escape", "cancel", "Back", id="dialog.cancel")]
@@ -42,7 +44,7 @@ class PromptDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceDialog(ModalScreen[str | None]):
+class ChoiceDialog(Guarded, ModalScreen[str | None]):
     """Pick one of several options (Up/Down, Enter); Escape returns None."""
 
     BINDINGS = [Binding("escape", "cancel", "Back", id="dialog.cancel")]
@@ -70,7 +72,7 @@ class ChoiceDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class InfoDialog(ModalScreen[None]):
+class InfoDialog(Guarded, ModalScreen[None]):
     """A page of text; any of Escape or Enter closes it."""
 
     BINDINGS = [Binding("escape,enter", "close", "Close", id="dialog.close")]

@@ -9,10 +9,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.services import users
 
 
-class LoginScreen(Screen):
+class LoginScreen(Guarded, Screen):
     """Type the PIN, Enter."""
 
     class SignedIn(Message):

@@ -12,12 +12,14 @@ from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.errors import PosError
 from tui_pos.services.loyalty import NoteLoyalty, OfferLine
 from tui_pos.services.sales import SaleService, Summary
 
 
-class RedeemDialog(ModalScreen[Summary | None]):
+class RedeemDialog(Guarded, ModalScreen[Summary | None]):
     """Enter: the most allowed. 1-9: a preset. Tab, a number, Enter: that many. 0: none."""
 
     AUTO_FOCUS = ""  # nothing focused: keys 1-9 pick presets; Tab (or a digit past the presets) focuses the number field
@@ -101,7 +103,7 @@ class RedeemDialog(ModalScreen[Summary | None]):
         self.dismiss(None)
 
 
-class OfferScreen(ModalScreen[bool]):
+class OfferScreen(Guarded, ModalScreen[bool]):
     """Space: Offer/Offered on the highlighted line (a unit at a time). Enter validates, Escape leaves as it was.
 
     Dismisses True when the offers were saved, False when left unchanged.

@@ -16,13 +16,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.errors import PosError
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.widgets.charts import bar_chart, paired_chart
 
 
-class LoyaltyAdmin(ModalScreen[None]):
+class LoyaltyAdmin(Guarded, ModalScreen[None]):
     """Seed 000's "Go to Loyalty": statistics, the loyalties-per-customer report, the program."""
 
     BINDINGS = [
@@ -221,7 +223,7 @@ class ReportTable(DataTable):
         self.screen._load_report()
 
 
-class CustomerLoyalty(ModalScreen[None]):
+class CustomerLoyalty(Guarded, ModalScreen[None]):
     """Seed 001's Loyalty tab: the ledger, offers in progress and reached, the tier, adjustments."""
 
     PER_PAGE = 12

@@ -12,6 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import users
@@ -21,7 +23,7 @@ from tui_pos.services.sales import PayResult, SaleService, Summary
 from tui_pos.widgets.devices import DatabaseBack
 
 
-class PaymentScreen(ModalScreen[PayResult | None]):
+class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
     """Returns the completing PayResult, or None when the cashier goes back."""
 
     BINDINGS = [

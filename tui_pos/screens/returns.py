@@ -9,13 +9,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.errors import PosError
 from tui_pos.services import returns
 from tui_pos.services.sales import SaleService
 from tui_pos.widgets.devices import Scanned
 
 
-class ReturnScreen(ModalScreen[str | None]):
+class ReturnScreen(Guarded, ModalScreen[str | None]):
     """Returns the refund's receipt number, or None."""
 
     BINDINGS = [

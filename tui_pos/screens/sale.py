@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.codes import parse_qty
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.money import parse_money, parse_percent_bp
@@ -38,7 +40,7 @@ QTY_PREFIX = re.compile(r"^\s*\d+\s*[*xX]\s*$")   # "3*" typed before scanning
 
 
 
-class SaleScreen(Screen):
+class SaleScreen(Guarded, Screen):
     """Rings up the register's open note."""
 
     BINDINGS = [

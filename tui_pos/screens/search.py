@@ -12,10 +12,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.services import catalog
 
 
-class ProductSearch(ModalScreen[str | None]):
+class ProductSearch(Guarded, ModalScreen[str | None]):
     """Returns the SKU of the chosen product, or None."""
 
     BINDINGS = [

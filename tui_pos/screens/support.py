@@ -20,6 +20,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.safety import Guarded
+
 from tui_pos.domain.errors import PosError
 from tui_pos.models.db import worker_connection
 from tui_pos.screens.dialogs import PromptDialog
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 SELLING_KEYS = {"f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "enter"}
 
 
-class SupportScreen(Screen):
+class SupportScreen(Guarded, Screen):
     """Tabs of facts; F5 reads them again; Ctrl+R reprints; Ctrl+T sends a printer test page."""
 
     BINDINGS = [
