@@ -5,6 +5,7 @@ second process keeps completing sales while the backup is taken.
 """
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -205,3 +206,16 @@ def test_close_of_day_from_the_command_line_with_a_daily_backup(tmp_path, store)
     assert "Z REPORT #1" in out.stdout and "Counted" in out.stdout and "daily backup" not in out.stdout
     out = run(["report", "z", "--counted", "lots"], tmp_path, config=cfg)
     assert out.returncode == 2 and "letters" in out.stderr
+
+
+def test_backup_of_a_postgresql_database_is_a_pg_dump(pg_schema_url, tmp_path):
+    if shutil.which("pg_dump") is None:
+        pytest.skip("pg_dump not installed")
+    cfg = f'[database]\nurl = "{pg_schema_url}"\n'
+    assert run(["init"], tmp_path, config=cfg).returncode == 0
+    out = run(["backup", str(tmp_path / "store.dump")], tmp_path, config=cfg)
+    assert out.returncode == 0, out.stderr
+    listing = subprocess.run(["pg_restore", "--list", str(tmp_path / "store.dump")], capture_output=True, text=True)
+    assert listing.returncode == 0 and "TABLE DATA" in listing.stdout and " note " in listing.stdout
+    out = run(["restore", str(tmp_path / "store.dump")], tmp_path, config=cfg)
+    assert out.returncode == 1 and "pg_restore" in out.stderr
