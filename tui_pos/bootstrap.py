@@ -101,6 +101,7 @@ def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = 
 
 def sale_service(config: Config) -> SaleService:
     from tui_pos.domain.money import parse_percent_bp
+    from tui_pos.services.messaging import Settings
     return SaleService(
         config.store.register, point_of_sale=config.store.point_of_sale, store_name=config.store.name,
         default_mode=config.store.sales_mode, sales_modes=config.sale.sales_modes,
@@ -109,7 +110,7 @@ def sale_service(config: Config) -> SaleService:
         stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters,
         loyalty_block=config.receipt.loyalty_block, weighed_prefixes=config.scanner.weighed_prefixes,
         weighed_layout=config.scanner.weighed_layout, weighed_value=config.scanner.weighed_value,
-        print_queue=config.printer.kind != "none")
+        print_queue=config.printer.kind != "none", messaging=Settings.from_config(config))
 
 
 @dataclass

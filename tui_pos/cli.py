@@ -105,6 +105,29 @@ def _parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--tty", type=int, default=1, help="the console it runs on (default: 1)")
     kiosk.add_argument("--dry-run", action="store_true", help="print the files and commands; change nothing")
     kiosk.add_argument("--root", default="/", help=argparse.SUPPRESS)   # tests: write under a directory
+    msgs = sub.add_parser("messages", parents=[common], help="the customer messages' outbox")
+    msgs.add_argument("action", choices=["list", "send", "retry", "triggers", "stop", "unsubscribe"],
+                      help="list: the outbox; send: send what is due (--loop: keep sending); retry ID; "
+                           "triggers: queue birthdays and expiring points now; stop PHONE|EMAIL: a STOP reply; "
+                           "unsubscribe TOKEN")
+    msgs.add_argument("arg", nargs="?", default="", help="retry: a message id; stop: a phone or email; "
+                                                         "unsubscribe: the link's token")
+    msgs.add_argument("--state", choices=["queued", "sending", "sent", "failed"], help="list: only this state")
+    msgs.add_argument("--loop", action="store_true", help="send: keep going (every --every seconds)")
+    msgs.add_argument("--every", type=float, default=10.0, help=argparse.SUPPRESS)
+    camp = sub.add_parser("campaign", parents=[common], help="a message to a group or tier of customers")
+    camp.add_argument("action", choices=["preview", "send"])
+    who = camp.add_mutually_exclusive_group(required=True)
+    who.add_argument("--group", help="customers of this group")
+    who.add_argument("--tier", help="customers in this loyalty tier")
+    who.add_argument("--all", action="store_true", help="every customer who agreed")
+    camp.add_argument("--channel", choices=["sms", "email"], default="sms")
+    camp.add_argument("--text", required=True, help="the message; {name} and {store} are filled in")
+    camp.add_argument("--subject", default="", help="email subject")
+    camp.add_argument("--yes", action="store_true", help="send: do not ask to confirm")
+    cust = sub.add_parser("customer", parents=[common], help="customer records")
+    cust.add_argument("action", choices=["forget"])
+    cust.add_argument("code", help="the customer's code")
     restore = sub.add_parser("restore", parents=[common],
                              help="put a backup back (refuses one older than the database without --force)")
     restore.add_argument("file")

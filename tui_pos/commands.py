@@ -477,3 +477,96 @@ def cmd_kiosk(cfg: Config, args: Namespace) -> int:
         return 0
     except kiosk.KioskError as exc:
         return _fail(f"kiosk {args.action}: {exc}")
+
+
+def cmd_messages(cfg: Config, args: Namespace) -> int:
+    """The outbox from the command line (docs/messages.md)."""
+    import time
+
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import messaging
+    _open(cfg, args)
+    settings = messaging.Settings.from_config(cfg)
+    try:
+        if args.action == "list":
+            for r in reversed(messaging.outbox(state=args.state)):
+                when = (r.sent_at or r.created_at).strftime("%Y-%m-%d %H:%M")
+                line = f"{r.id:>6}  {when}  {r.state:<7} {r.channel:<5} {r.template:<9} {r.customer}"
+                if r.to:
+                    line += f"  to {r.to}"
+                if r.last_error:
+                    line += f"  ({r.last_error})"
+                print(line)
+            print(", ".join(f"{k} {v}" for k, v in sorted(messaging.counts().items())) or "the outbox is empty")
+            return 0
+        if args.action == "retry":
+            if not args.arg.isdigit():
+                return _fail("messages retry needs a message id (see `tui-pos messages list --state failed`)", 2)
+            messaging.retry(int(args.arg))
+            print(f"message {args.arg} queued again")
+            return 0
+        if args.action == "triggers":
+            done = messaging.run_triggers(settings)
+            print(f"queued: {done['birthday']} birthday, {done['expiry']} expiring points")
+            return 0
+        if args.action == "stop":
+            n = messaging.opt_out(args.arg, region=cfg.store.phone_region)
+            print(f"{n} customers opted out of marketing messages" if n else f"no customer has {args.arg!r}")
+            return 0 if n else 1
+        if args.action == "unsubscribe":
+            print(f"{messaging.unsubscribe(args.arg, settings)} opted out of marketing messages")
+            return 0
+        sender = messaging.sender_for(cfg)
+        if not sender.ready_channels():
+            print("no channel configured ([email] host, [sms] kind = \"http\"): messages stay queued")
+            return 0
+        sender.recover()
+        while True:
+            r = sender.send_due()
+            print(f"sent {r.sent}, failed {r.failed}, to retry {r.retrying}, waiting {r.waiting}", flush=True)
+            for e in r.errors:
+                print(f"  {e}", flush=True)
+            if not args.loop:
+                return 0
+            time.sleep(args.every)
+    except PosError as exc:
+        return _fail(f"messages {args.action}: {exc}")
+
+
+def cmd_campaign(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import messaging
+    _open(cfg, args)
+    settings = messaging.Settings.from_config(cfg)
+    audience = f"group:{args.group}" if args.group else f"tier:{args.tier}" if args.tier else "all"
+    try:
+        p = messaging.preview(settings, audience, args.channel, args.text, args.subject)
+        print(f"{p.count} customers ({audience}, {args.channel}, with consent and not opted out)")
+        if p.count:
+            print(f"the first reads: {p.sample}")
+        if args.action == "preview" or not p.count:
+            return 0
+        if not args.yes:
+            if not sys.stdin.isatty():
+                return _fail("campaign send: add --yes to send without being asked", 2)
+            if input(f"send to {p.count} customers? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("not sent")
+                return 1
+        cid, n = messaging.send_campaign(settings, audience, args.channel, args.text, args.subject)
+        print(f"campaign {cid}: {n} messages queued; the sender sends at most "
+              f"{settings.per_minute} a minute")
+        return 0
+    except PosError as exc:
+        return _fail(f"campaign {args.action}: {exc}", 2)
+
+
+def cmd_customer(cfg: Config, args: Namespace) -> int:
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import customers
+    _open(cfg, args)
+    try:
+        customers.forget(args.code)
+    except PosError as exc:
+        return _fail(f"customer forget: {exc}")
+    print(f"{args.code}: personal data erased; receipts and the ledger are kept, anonymous")
+    return 0

@@ -221,6 +221,26 @@ def _theme(v: Any) -> str:
     return v.strip()
 
 
+def _url_template(v: Any) -> str:
+    expected = 'a URL where {token} stands for the customer\'s signed token, such as "https://shop.example/p?t={token}"'
+    if not isinstance(v, str):
+        raise ValueError(expected)
+    if v and (not v.startswith(("http://", "https://")) or "{token}" not in v):
+        raise ValueError(expected)
+    try:
+        v.format(token="x")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(expected) from None
+    return v
+
+
+def _sms_body(v: Any) -> str:
+    expected = 'a request body where {to} is the phone and {text} the message, such as \'{"to": "{to}", "text": "{text}"}\''
+    if not isinstance(v, str) or "{to}" not in v or "{text}" not in v:
+        raise ValueError(expected)
+    return v
+
+
 # section -> key -> (default, validator)
 SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
     "store": {
@@ -293,6 +313,40 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "dir": ("", _str),
         "keep": (7, _int_range(1, 3650)),
     },
+    "messages": {
+        "profile_url": ("", _url_template),
+        "secret": ("", _str),
+        "unsubscribe_url": ("", _url_template),
+        "stop_text": ("Reply STOP to opt out.", _str),
+        "per_minute": (60, _int_range(1, 100000)),
+        "max_attempts": (5, _int_range(1, 100)),
+        "invite": (True, _bool),
+        "birthday": (True, _bool),
+        "birthday_hour": (9, _int_range(0, 23)),
+        "tier": (True, _bool),
+        "expiry": (True, _bool),
+        "expiry_days": (30, _int_range(1, 365)),
+        "templates": ("", _str),
+    },
+    "email": {
+        "host": ("", _str),
+        "port": (587, _int_range(1, 65535)),
+        "starttls": (True, _bool),
+        "ssl": (False, _bool),
+        "user": ("", _str),
+        "password": ("", _str),
+        "from": ("", _str),
+        "timeout": (10, _int_range(1, 120)),
+    },
+    "sms": {
+        "kind": ("none", _choice("none", "http")),
+        "url": ("", _str),
+        "method": ("POST", _choice("POST", "GET", "PUT")),
+        "auth": ("", _str),
+        "body": ('{"to": "{to}", "text": "{text}"}', _sms_body),
+        "content_type": ("application/json", _str),
+        "timeout": (10, _int_range(1, 120)),
+    },
 }
 
 
@@ -311,6 +365,9 @@ class Config:
     sale: SimpleNamespace
     ui: SimpleNamespace
     backup: SimpleNamespace
+    messages: SimpleNamespace
+    email: SimpleNamespace
+    sms: SimpleNamespace
     source: str = "defaults"
 
     def db_url(self, demo: bool = False) -> str:

@@ -151,6 +151,8 @@ class Customer(BaseModel):
     points_balance = IntegerField(default=0)   # always the sum of the ledger (tui-pos doctor checks)
     points_earned = IntegerField(default=0, index=True)  # lifetime, for tiers
     points_redeemed = IntegerField(default=0)  # lifetime, spent on money off and offered products (the report)
+    visits = IntegerField(default=0)           # paid sales: the second visit sends the profile invitation
+    marketing_opt_out = BooleanField(default=False)   # STOP or unsubscribe: no birthday or campaign messages
 
 
 class CustomerGroupMember(BaseModel):
@@ -338,6 +340,40 @@ class PrintJob(BaseModel):
     printed_at = DateTimeField(null=True)
 
 
+class Campaign(BaseModel):
+    """A message a manager sent to a group or a tier."""
+
+    name = CharField(default="")
+    channel = CharField()                      # sms | email
+    audience = CharField()                     # "group:VIP", "tier:Gold" or "all"
+    subject = CharField(default="")
+    text = TextField()
+    created_by = ForeignKeyField(User, null=True)
+    created_at = DateTimeField(default=utcnow)
+    count = IntegerField(default=0)
+
+
+class Message(BaseModel):
+    """The outbox: every message is a row; a worker sends them. `key` makes each trigger fire once."""
+
+    customer = ForeignKeyField(Customer, null=True, backref="messages", on_delete="SET NULL")
+    channel = CharField()                      # sms | email
+    template = CharField()                     # invite | birthday | tier | expiry | campaign
+    params = TextField(default="{}")           # what the template is filled with (JSON)
+    to = CharField(default="")                 # the address when it was sent (blank until then)
+    subject = CharField(default="")
+    body = TextField(default="")               # the text as sent (blank until then)
+    marketing = BooleanField(default=False)
+    state = CharField(default="queued", index=True)   # queued | sending | sent | failed
+    attempts = IntegerField(default=0)
+    last_error = CharField(default="")
+    key = CharField(unique=True)               # invite:12, birthday:12:2026, campaign:3:12 ...
+    campaign = ForeignKeyField(Campaign, null=True, backref="messages")
+    created_at = DateTimeField(default=utcnow)
+    next_try_at = DateTimeField(default=utcnow, index=True)
+    sent_at = DateTimeField(null=True, index=True)
+
+
 class AuditLog(BaseModel):
     """Append-only: overrides, cancellations, sign-ins, adjustments."""
 
@@ -352,6 +388,6 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, AuditLog]
+              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, Campaign, Message, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]

@@ -246,6 +246,17 @@ def m011_close_of_day(database: Database, migrator: SchemaMigrator) -> None:
     _add_column_if_missing(database, migrator, "print_job", "body", TextField(null=True))
 
 
+def m012_messages(database: Database, migrator: SchemaMigrator) -> None:
+    """The outbox and campaigns; visits and marketing opt-out on customers (visits counted from the notes)."""
+    from tui_pos.models import Campaign, Message
+    database.create_tables([Campaign, Message], safe=True)
+    _add_column_if_missing(database, migrator, "customer", "visits", IntegerField(default=0))
+    _add_column_if_missing(database, migrator, "customer", "marketing_opt_out", BooleanField(default=False))
+    database.execute_sql(
+        "UPDATE customer SET visits = (SELECT COUNT(*) FROM note n WHERE n.customer_id = customer.id "
+        "AND n.status = 'paid' AND n.kind = 'sale')")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -258,6 +269,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "loyalty_months", m009_loyalty_months),
     (10, "redeemed_and_ledger_dates", m010_redeemed_and_ledger_dates),
     (11, "close_of_day", m011_close_of_day),
+    (12, "messages", m012_messages),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -559,6 +559,34 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
     return created, updated, unchanged
 
 
+def forget(code: str, *, user_id: int | None = None) -> int:
+    """Erase a customer's personal data; their receipts and ledger stay, attached to an anonymous record.
+
+    The row keeps its id and code (receipts, the ledger and the day's reports
+    point at it) and its points; name, phones, email, birthday, RUC, notes,
+    cards, groups and search words go, consent is withdrawn, the record is
+    closed, and the outbox keeps no address or text of theirs. Audited.
+    Returns the customer's id.
+    """
+    from tui_pos.models import Message
+    with db.atomic():
+        c = Customer.get_or_none(Customer.code == code.strip())
+        if c is None:
+            raise InputError(f"No customer {code.strip()!r}.")
+        Customer.update(name="", phone=None, phone_rev=None, mobile=None, mobile_rev=None, email=None, contact="",
+                        birthday=None, fiscal_name="", ruc=None, dv="", ruc_type="", nt_person="", notes="",
+                        sms_consent=False, email_consent=False, marketing_opt_out=True, status="closed",
+                        price_rate=None).where(Customer.id == c.id).execute()
+        LoyaltyCard.delete().where(LoyaltyCard.customer == c.id).execute()
+        CustomerWord.delete().where(CustomerWord.customer == c.id).execute()
+        CustomerGroupMember.delete().where(CustomerGroupMember.customer == c.id).execute()
+        Message.update(to="", body="", subject="", params="{}").where(Message.customer == c.id).execute()
+        Message.update(state="failed", last_error="the customer was forgotten").where(
+            Message.customer == c.id, Message.state.in_(("queued", "sending"))).execute()
+        audit.record("customer.forget", user_id=user_id, customer_id=c.id, code=c.code)
+        return c.id
+
+
 def export_customers(out) -> int:
     """Write every customer as customers.csv (the import format); returns the count."""
     writer = csv.writer(out)

@@ -133,7 +133,7 @@ class SaleService:
                  stack_discounts: bool = False, block_defaulters: bool = False,
                  loyalty_block: str = "used", weighed_prefixes: list[str] | None = None,
                  weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price",
-                 print_queue: bool = False) -> None:
+                 print_queue: bool = False, messaging=None) -> None:
         self.register_code = register_code
         self.point_of_sale = point_of_sale
         self.store_name = store_name or point_of_sale
@@ -150,6 +150,7 @@ class SaleService:
         self.weighed_layout = weighed_layout
         self.weighed_value = weighed_value
         self.print_queue = print_queue   # completing a note queues its receipt in the same transaction
+        self.messaging = messaging       # services.messaging.Settings: triggers write outbox rows in the sale
         self._register_id: int | None = None
 
     # ----------------------------------------------------------- plumbing
@@ -713,10 +714,18 @@ class SaleService:
         Note.update(status="paid", seq=seq, receipt_no=receipt_no, closed_at=now,
                     total_cents=total_cents).where(Note.id == note.id).execute()
         if note.customer_id:
-            Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
-            if note.kind == "sale":  # `note` was read in this transaction; closing changed nothing settle reads
-                loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
-                               register=self.register_code, user_id=note.cashier_id)
+            if note.kind == "sale":
+                visits = update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
+                                          .where(Customer.id == note.customer_id), Customer.visits)
+                # `note` was read in this transaction; closing changed nothing settle reads
+                block = loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
+                                       register=self.register_code, user_id=note.cashier_id)
+                if self.messaging is not None:   # outbox rows only: nothing is sent from a sale
+                    from tui_pos.services import messaging
+                    messaging.after_sale(self.messaging, note.customer_id, visits=visits,
+                                         tier_before=note.tier_name, earned=block.earned if block else 0)
+            else:
+                Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
         if self.print_queue:
             if cash is None:
                 cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
