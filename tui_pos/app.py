@@ -106,6 +106,7 @@ class PosApp(Guarded, App):
         cfg = self.runtime.config
         self._start_scanners()
         self._drain_printer()  # receipts left waiting by the last run print now
+        self._start_messages()
         if users.users_exist():
             self.push_screen(LoginScreen(cfg.store.name, cfg.store.register))
         else:
@@ -117,6 +118,42 @@ class PosApp(Guarded, App):
         audit.record("user.sign_in", user_id=event.person.id, register=self.runtime.sales.register_code)
         self.switch_screen(SaleScreen(self.runtime.sales, self.runtime.money, event.person,
                                       self.runtime.config.store.phone_region))
+
+    # ------------------------------------------------------------ customer messages
+
+    MESSAGES_EVERY = 15.0          # seconds between two passes of the outbox
+    TRIGGERS_EVERY = 600.0         # seconds between two looks for birthdays and expiring points
+
+    def _start_messages(self) -> None:
+        """With a channel configured, send the outbox in a worker every MESSAGES_EVERY seconds (never on
+        the key path: a sale only writes a row) and run the time-based triggers now and then."""
+        from tui_pos.services import messaging
+        self.message_sender = messaging.sender_for(self.runtime.config)
+        self.message_result = None
+        self._triggers_at = 0.0
+        self._recovered = False
+        if not self.message_sender.ready_channels():
+            return
+        self.set_interval(self.MESSAGES_EVERY, self.send_messages)
+        self.set_timer(2.0, self.send_messages)
+
+    def send_messages(self) -> None:
+        if getattr(self, "message_sender", None) is not None and self.message_sender.ready_channels():
+            self._send_messages()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="messages-send", name="messages-send")
+    def _send_messages(self):
+        from tui_pos.services import messaging
+        sender = self.message_sender
+        if not self._recovered:
+            sender.recover()
+            self._recovered = True
+        if time.monotonic() - self._triggers_at > self.TRIGGERS_EVERY:
+            self._triggers_at = time.monotonic()
+            with worker_connection():
+                messaging.run_triggers(sender.settings)
+        self.message_result = sender.send_due()
+        return self.message_result
 
     # ------------------------------------------------------------ printing
 

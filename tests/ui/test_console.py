@@ -34,12 +34,13 @@ async def test_every_screen_on_the_console_uses_console_glyphs(make_app, monkeyp
         await pilot.pause()
         seen = {}
         for keys in [(), ("f1",), ("escape", "f2"), ("escape", "f3"), ("escape", "f10"), ("escape", "ctrl+e"),
-                     ("escape", "ctrl+l", *"2222", "enter")]:
+                     ("escape", "ctrl+l", *"2222", "enter"), ("escape", "ctrl+g", *"2222", "enter"),
+                     ("ctrl+t",)]:
             await pilot.press(*keys)
             await pilot.pause(0.3)
             seen[type(app.screen).__name__] = unsupported(drawn(app))
         assert set(seen) >= {"SaleScreen", "InfoDialog", "CustomerLookup", "ProductSearch", "PaymentScreen",
-                             "DayScreen", "LoyaltyAdmin"}
+                             "DayScreen", "LoyaltyAdmin", "MessagesScreen"}
         assert all(not bad for bad in seen.values()), seen
 
 

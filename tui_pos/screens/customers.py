@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -369,7 +370,25 @@ class CustomerDetail(Guarded, ModalScreen[None]):
             yield OptionList(*[Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent],
                              id="recent")
             yield Static("", id="receipt-view")
+            yield Static(Text(self._messages(c)), id="detail-messages")
             yield Label("Enter on a purchase: its receipt  Escape: close", classes="dialog-help")
+
+    def _messages(self, c) -> str:
+        """Seed 004: the messages sent to this customer, and what they agreed to."""
+        from tui_pos.services import messaging
+        rows = messaging.outbox(customer_id=self.customer_id, limit=8)
+        consent = (f"Messages: SMS {'yes' if c.sms_consent else 'no'}, email {'yes' if c.email_consent else 'no'}"
+                   + (", marketing opted out" if c.marketing_opt_out else ""))
+        lines = [consent]
+        for r in rows:
+            when = (r.sent_at or r.created_at).strftime("%Y-%m-%d %H:%M")
+            line = f"  {when}  {r.template:<9} {r.channel:<5} {r.state}"
+            if r.state == "failed" and r.last_error:
+                line += f": {r.last_error}"
+            lines.append(line)
+        if not rows:
+            lines.append("  none sent yet")
+        return "\n".join(lines)
 
     @on(OptionList.OptionSelected, "#recent")
     def _open(self, event: OptionList.OptionSelected) -> None:

@@ -63,6 +63,7 @@ class SaleScreen(Guarded, Screen):
         Binding("ctrl+d", "open_drawer", "Open drawer", show=False, id="sale.drawer", priority=True),
         Binding("ctrl+l", "loyalty", "Loyalty", show=False, id="sale.loyalty", priority=True),
         Binding("ctrl+e", "day", "Close of day", show=False, id="sale.day", priority=True),
+        Binding("ctrl+g", "messages", "Messages", show=False, id="sale.messages", priority=True),
         Binding("f1", "keys", "Keys", id="sale.keys", priority=True),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
         Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
@@ -556,6 +557,27 @@ class SaleScreen(Guarded, Screen):
                 return
             open_as(manager)
         self.app.push_screen(PromptDialog("Loyalty", "A manager PIN opens the loyalty statistics and settings.",
+                                          password=True, placeholder="manager PIN"), approved)
+
+    def action_messages(self) -> None:
+        """Ctrl+G: the outbox and campaigns, for managers (seeds 001, 004)."""
+        from tui_pos.screens.messages import MessagesScreen
+        from tui_pos.services.messaging import Settings
+        settings = self.sales.messaging or Settings.from_config(self.app.runtime.config)
+
+        def open_as(person: users.Person | None) -> None:
+            self.app.push_screen(MessagesScreen(settings, person))
+        if not users.users_exist() or (self.user is not None and self.user.role in users.MANAGER_ROLES):
+            open_as(self.user)
+            return
+
+        def approved(pin: str | None) -> None:
+            manager = users.manager_for(pin) if pin else None
+            if manager is None:
+                self.say("Messages and campaigns are a manager's: that PIN is not one.", error=True)
+                return
+            open_as(manager)
+        self.app.push_screen(PromptDialog("Messages", "A manager PIN opens the outbox and campaigns.",
                                           password=True, placeholder="manager PIN"), approved)
 
     def action_day(self) -> None:

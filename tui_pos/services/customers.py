@@ -60,6 +60,7 @@ class CustomerView:
     notes: str = ""
     sms_consent: bool = False
     email_consent: bool = False
+    marketing_opt_out: bool = False
     rate: str = ""
     groups: tuple[str, ...] = ()
     cards: tuple[str, ...] = ()
@@ -109,6 +110,7 @@ def _make_view(c: Customer, groups: tuple[str, ...], cards: tuple[str, ...]) -> 
         payment_status=c.payment_status, status=c.status, ruc=c.ruc or "", dv=c.dv, ruc_type=c.ruc_type,
         nt_person=c.nt_person, fiscal_name=c.fiscal_name, contact=c.contact, birthday=c.birthday,
         notes=c.notes, sms_consent=c.sms_consent, email_consent=c.email_consent,
+        marketing_opt_out=c.marketing_opt_out,
         rate=getattr(c, "rate_code", None) or "", groups=groups, cards=cards,
         points_balance=c.points_balance, points_earned=c.points_earned, last_visit_at=c.last_visit_at)
 
