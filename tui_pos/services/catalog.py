@@ -9,6 +9,8 @@ from pathlib import Path
 
 from peewee import JOIN
 
+from tui_pos.models.prepared import prepared
+
 from tui_pos.domain.codes import normalize_barcode, scanned_forms
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import search_key
@@ -45,17 +47,34 @@ def find_by_code(code: str) -> Product | None:
     """
     code = code.strip()
     forms = scanned_forms(code)
-    # one query: the exact barcode wins, then the SKU, then the other forms of the code
-    rows = (Product.select(Product, Barcode.code.alias("hit_code"))
-            .join(Barcode, JOIN.LEFT_OUTER, on=((Barcode.product == Product.id) & Barcode.code.in_(forms)))
-            .where(Product.active == True, Barcode.code.is_null(False) | (Product.sku == code.upper()))  # noqa: E712
-            .order_by(Product.id).objects())
+    forms = (forms + [forms[-1]] * 3)[:3]   # the statement takes three forms (scanned_forms gives one to three)
     best, rank = None, 4
-    for row in rows:
-        r = 1 if row.hit_code == code else 2 if row.sku == code.upper() else 3
+    # one query: the exact barcode wins, then the SKU, then the other forms of the code
+    for row in _q_find.rows(*forms, code.upper()):
+        values = dict(zip(_PRODUCT_COLUMNS, row))
+        r = 1 if values["hit_code"] == code else 2 if values["sku"] == code.upper() else 3
         if r < rank:
-            best, rank = row, r
+            del values["hit_code"]
+            values["tax_included"] = bool(values["tax_included"])
+            values["active"] = bool(values["active"])
+            best, rank = Product(**values), r
+            best._dirty.clear()
     return best
+
+
+_PRODUCT_COLUMNS = ("id", "sku", "name", "section_id", "price_cents", "tax_rate_bp", "tax_included", "points",
+                    "points_cost", "active", "hit_code")
+
+
+@prepared(4)
+def _q_find(form1, form2, form3, sku):
+    return (Product.select(Product.id, Product.sku, Product.name, Product.section, Product.price_cents,
+                           Product.tax_rate_bp, Product.tax_included, Product.points, Product.points_cost,
+                           Product.active, Barcode.code)
+            .join(Barcode, JOIN.LEFT_OUTER, on=((Barcode.product == Product.id)
+                                                & Barcode.code.in_([form1, form2, form3])))
+            .where(Product.active == True, Barcode.code.is_null(False) | (Product.sku == sku))  # noqa: E712
+            .order_by(Product.id))
 
 
 def search(text: str, limit: int = 50) -> list[ProductView]:

@@ -20,6 +20,7 @@ from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.text import search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
+from tui_pos.models.prepared import prepared
 from tui_pos.services import audit, users
 
 CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
@@ -78,11 +79,42 @@ class CustomerView:
         return self.name or rules.format_phone(self.phone) or self.code
 
 
+_VIEW_COLUMNS = ("id", "code", "name", "phone", "mobile", "email", "payment_status", "status", "ruc", "dv",
+                 "ruc_type", "nt_person", "fiscal_name", "contact", "birthday", "notes", "sms_consent",
+                 "email_consent", "marketing_opt_out", "points_balance", "points_earned", "last_visit_at")
+
+
+@prepared(1)
+def _q_view(a):
+    return (Customer.select(*[Customer._meta.fields[n] for n in _VIEW_COLUMNS], PriceRate.code)
+            .join(PriceRate, JOIN.LEFT_OUTER, on=(Customer.price_rate == PriceRate.id)).where(Customer.id == a))
+
+
+@prepared(1)
+def _q_view_groups(a):
+    return (CustomerGroup.select(CustomerGroup.name).join(CustomerGroupMember)
+            .where(CustomerGroupMember.customer == a).order_by(CustomerGroup.name))
+
+
+@prepared(1)
+def _q_view_cards(a):
+    return LoyaltyCard.select(LoyaltyCard.code).where(LoyaltyCard.customer == a).order_by(LoyaltyCard.id)
+
+
 def view(customer_id: int) -> CustomerView:
-    found = views([customer_id])
-    if not found:
+    """One customer as the screens show them (the register's hot path: prepared statements)."""
+    row = _q_view.one(customer_id)
+    if row is None:
         raise InputError("That customer no longer exists.")
-    return found[0]
+    values = dict(zip(_VIEW_COLUMNS, row))
+    for name in ("birthday", "last_visit_at"):   # SQLite hands dates back as text
+        values[name] = Customer._meta.fields[name].python_value(values[name])
+    for name in ("sms_consent", "email_consent", "marketing_opt_out"):
+        values[name] = bool(values[name])
+    for name in ("phone", "mobile", "email", "ruc"):
+        values[name] = values[name] or ""
+    return CustomerView(**values, rate=row[-1] or "", groups=tuple(g for (g,) in _q_view_groups.rows(customer_id)),
+                        cards=tuple(c for (c,) in _q_view_cards.rows(customer_id)))
 
 
 def views(ids: list[int]) -> list[CustomerView]:

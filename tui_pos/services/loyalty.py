@@ -10,7 +10,8 @@ from peewee import JOIN, fn
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
-from tui_pos.models.db import update_returning
+from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
+from tui_pos.models.prepared import Prepared, prepared
 
 
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
@@ -28,6 +29,44 @@ class Movement:
     balance_after: int
 
 
+_MOVE_STATEMENTS: dict[tuple[bool, bool, bool], Prepared] = {}
+
+
+def _move_statement(earned: bool, redeeming: bool, guarded: bool) -> Prepared:
+    """UPDATE customer ... RETURNING points_balance, one shape per kind of movement (prepared once)."""
+    key = (earned, redeeming, guarded)
+    if key not in _MOVE_STATEMENTS:
+        def build(customer, points):
+            changes = {Customer.points_balance: Customer.points_balance + points}
+            if earned:
+                changes[Customer.points_earned] = Customer.points_earned + points
+            if redeeming:
+                changes[Customer.points_redeemed] = Customer.points_redeemed - points
+            query = Customer.update(changes).where(Customer.id == customer)
+            if guarded:
+                query = query.where(Customer.points_balance + points >= 0)
+            return query.returning(Customer.points_balance)
+        _MOVE_STATEMENTS[key] = Prepared(build, 2)
+    return _MOVE_STATEMENTS[key]
+
+
+_MOVEMENT_FIELDS = ("at", "customer", "kind", "points", "balance_before", "balance_after", "counts_as_earned",
+                    "receipt_no", "product_sku", "register", "user", "reason")
+
+
+@prepared(len(_MOVEMENT_FIELDS))
+def _q_insert_movement(*args):
+    return LoyaltyMovement.insert({getattr(LoyaltyMovement, n): a for n, a in zip(_MOVEMENT_FIELDS, args)}).as_rowcount()
+
+
+@prepared(3)
+def _q_month(month, kind, points):
+    return (LoyaltyMonth.insert(month=month, kind=kind, points=points, movements=1)
+            .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind],
+                         update={LoyaltyMonth.points: LoyaltyMonth.points + points,
+                                 LoyaltyMonth.movements: LoyaltyMonth.movements + 1}))
+
+
 def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False, receipt_no: str | None = None,
          product_sku: str | None = None, register: str = "", user_id: int | None = None, reason: str = "",
          allow_negative: bool = False) -> Movement:
@@ -39,24 +78,25 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
     has written nothing, and any later failure rolls back the whole sale.
     """
     with db.atomic() if not db.in_transaction() else contextlib.nullcontext():
-        changes = {Customer.points_balance: Customer.points_balance + points}
-        if counts_as_earned:
-            changes[Customer.points_earned] = Customer.points_earned + points
-        if kind in REDEEMING:
-            changes[Customer.points_redeemed] = Customer.points_redeemed - points
-        query = Customer.update(changes).where(Customer.id == customer_id)
-        if not allow_negative and points < 0:
-            query = query.where(Customer.points_balance + points >= 0)
-        after = update_returning(query, Customer.points_balance)
+        guarded = not allow_negative and points < 0
+        if SQLITE_RETURNING or not is_sqlite():
+            after = _move_statement(counts_as_earned, kind in REDEEMING, guarded).scalar(customer_id, points)
+        else:
+            changes = {Customer.points_balance: Customer.points_balance + points}
+            if counts_as_earned:
+                changes[Customer.points_earned] = Customer.points_earned + points
+            if kind in REDEEMING:
+                changes[Customer.points_redeemed] = Customer.points_redeemed - points
+            query = Customer.update(changes).where(Customer.id == customer_id)
+            if guarded:
+                query = query.where(Customer.points_balance + points >= 0)
+            after = update_returning(query, Customer.points_balance)
         if after is None:
             raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
-        row = LoyaltyMovement.create(customer=customer_id, kind=kind, points=points, balance_before=after - points,
-                                     balance_after=after, counts_as_earned=counts_as_earned, receipt_no=receipt_no,
-                                     product_sku=product_sku, register=register, user=user_id, reason=reason)
-        (LoyaltyMonth.insert(month=row.at.strftime("%Y-%m"), kind=kind, points=points, movements=1)
-         .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind],
-                      update={LoyaltyMonth.points: LoyaltyMonth.points + points,
-                              LoyaltyMonth.movements: LoyaltyMonth.movements + 1}).execute())
+        at = utcnow()
+        _q_insert_movement.execute(at, customer_id, kind, points, after - points, after, counts_as_earned,
+                                   receipt_no, product_sku, register, user_id, reason)
+        _q_month.execute(at.strftime("%Y-%m"), kind, points)
         return Movement(kind, points, after - points, after)
 
 
@@ -192,20 +232,68 @@ class NoteLoyalty:
         return self.balance - self.redeem_points - self.offered_points
 
 
-def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[NoteLine]]:
-    rows = list(NoteLine.select(NoteLine, Product.points.alias("product_points"), Section.name.alias("section_name"))
-                .join(Product, JOIN.LEFT_OUTER, on=(NoteLine.product == Product.id))
-                .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
-                .where(NoteLine.note == note_id).order_by(NoteLine.id).objects())
+_EARN_FIELDS = (NoteLine.id, NoteLine.sku, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
+                NoteLine.tax_rate_bp, NoteLine.tax_included, NoteLine.discount_percent_bp, NoteLine.discount_cents,
+                NoteLine.offered_qty, NoteLine.reward_qty, NoteLine.discount_source, NoteLine.points_cost,
+                NoteLine.product, NoteLine.reward_offer)
+_EARN_NAMES = ("id", "sku", "name", "qty", "unit_price_cents", "tax_rate_bp", "tax_included", "discount_percent_bp",
+               "discount_cents", "offered_qty", "reward_qty", "discount_source", "points_cost", "product_id",
+               "reward_offer", "product_points", "section_name")
+
+
+@prepared(1)
+def _q_earn_lines(note):
+    return (NoteLine.select(*_EARN_FIELDS, Product.points, Section.name)
+            .join(Product, JOIN.LEFT_OUTER, on=(NoteLine.product == Product.id))
+            .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
+            .where(NoteLine.note == note).order_by(NoteLine.id))
+
+
+@dataclass
+class EarnRow:
+    """A line of a note as earning reads it (attributes as on NoteLine)."""
+
+    id: int
+    sku: str
+    name: str
+    qty: int
+    unit_price_cents: int
+    tax_rate_bp: int
+    tax_included: bool
+    discount_percent_bp: int
+    discount_cents: int
+    offered_qty: int
+    reward_qty: int
+    discount_source: str
+    points_cost: int | None
+    product_id: int | None
+    reward_offer: str
+    product_points: int | None
+    section_name: str | None
+
+
+def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
+    rows = [EarnRow(*r) for r in _q_earn_lines.rows(note_id)]
     out = []
     for ln in rows:
-        amounts = pricing.line_amounts(pricing.PricedLine(ln.qty, ln.unit_price_cents, ln.tax_rate_bp, ln.tax_included,
-                                                          ln.discount_percent_bp, ln.discount_cents,
-                                                          ln.offered_qty + ln.reward_qty))
+        amounts = pricing.line_amounts(pricing.PricedLine(ln.qty, ln.unit_price_cents, ln.tax_rate_bp,
+                                                          bool(ln.tax_included), ln.discount_percent_bp,
+                                                          ln.discount_cents, ln.offered_qty + ln.reward_qty))
         out.append(rules.EarnLine(paid_cents=amounts.total_cents, qty=ln.qty - ln.offered_qty - ln.reward_qty,
                                   product_points=ln.product_points, section=ln.section_name or "",
                                   percent_discount=bool(ln.discount_percent_bp) and ln.discount_source == "manual"))
     return out, rows
+
+
+@prepared(5)
+def _q_note_block(note, before, used, earned, after):
+    return Note.update(loyalty_before=before, loyalty_used=used, loyalty_earned=earned,
+                       loyalty_after=after).where(Note.id == note)
+
+
+@prepared(1)
+def _q_balance(customer):
+    return Customer.select(Customer.points_balance).where(Customer.id == customer)
 
 
 def multiplier_of(note: Note) -> Fraction:
@@ -217,7 +305,10 @@ def note_loyalty(note: Note, point_of_sale: str) -> NoteLoyalty | None:
     prog = program()
     if prog is None or not note.customer_id:
         return None
-    customer = Customer.get_by_id(note.customer_id)
+    balance = _q_balance.scalar(note.customer_id)
+    if balance is None:
+        raise Customer.DoesNotExist(f"customer {note.customer_id}")
+    customer = Customer(id=note.customer_id, points_balance=balance)
     lines, rows = _earn_lines(note.id)
     expiring, expiring_on = expiring_soon(customer.id)
     will_earn = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
@@ -289,11 +380,10 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
     if last is not None:
         after = last.balance_after  # the last movement's, written in this transaction
     else:
-        after = Customer.select(Customer.points_balance).where(Customer.id == note.customer_id).scalar()
+        after = _q_balance.scalar(note.customer_id)
     if before is None:
         before = after
-    Note.update(loyalty_before=before, loyalty_used=used, loyalty_earned=earned, loyalty_after=after).where(
-        Note.id == note.id).execute()
+    _q_note_block.execute(note.id, before, used, earned, after)
     return rules.Block(before, used, earned, after, note.tier_name, prog.mode == "value")
 
 

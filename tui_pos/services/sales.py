@@ -19,7 +19,8 @@ from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
                             PriceRate, PriceRateLine, Register, SpecificPrice, User, db, utcnow)
-from tui_pos.models.db import update_returning
+from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
+from tui_pos.models.prepared import prepared
 from tui_pos.services import audit, catalog, customers, loyalty, printing, users
 from tui_pos.services.customers import CustomerView
 
@@ -123,6 +124,193 @@ def _line_view(row: tuple) -> LineView:
                     price_source=row[10], discount_source=row[11], offered_qty=row[12] + row[13])
 
 
+# ---------------------------------------------------------------- hot statements (models/prepared.py)
+
+_NOTE_COLUMNS = ("id", "register_id", "kind", "status", "sales_mode", "cashier_id", "label", "seq", "receipt_no",
+                 "total_cents", "return_of_id", "customer_id", "tier_name", "tier_multiplier", "redeem_points",
+                 "redeem_cents", "loyalty_before", "loyalty_used", "loyalty_earned", "loyalty_after")
+_NOTE_FIELDS = [getattr(Note, name[:-3]) if name.endswith("_id") and name != "id" else getattr(Note, name)
+                for name in _NOTE_COLUMNS]
+_PLAIN = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
+          & (NoteLine.tax_included == True) & (NoteLine.offered_qty == 0)  # noqa: E712
+          & (NoteLine.reward_qty == 0))
+
+
+@prepared(1)
+def _q_note(a):
+    return Note.select(*_NOTE_FIELDS).where(Note.id == a)
+
+
+@prepared(1)
+def _q_plain_groups(a):
+    return (NoteLine.select(NoteLine.tax_rate_bp, fn.COUNT(NoteLine.id), fn.SUM(NoteLine.qty),
+                            fn.SUM(NoteLine.qty * NoteLine.unit_price_cents))
+            .where(NoteLine.note == a, _PLAIN).group_by(NoteLine.tax_rate_bp))
+
+
+@prepared(1)
+def _q_other_lines(a):
+    return NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == a, ~_PLAIN)
+
+
+@prepared(1)
+def _q_paid(a):
+    return Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(Payment.note == a)
+
+
+@prepared(1)
+def _q_line(a):
+    return NoteLine.select(*_LINE_FIELDS).where(NoteLine.id == a)
+
+
+@prepared(1)
+def _q_lines(a):
+    return NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == a).order_by(NoteLine.id)
+
+
+@prepared(2)
+def _q_same_line(note, product):
+    return (NoteLine.select(NoteLine.id, NoteLine.qty)
+            .where(NoteLine.note == note, NoteLine.product == product,
+                   NoteLine.price_source.not_in(("manual", "weighed")), NoteLine.discount_source != "manual")
+            .order_by(NoteLine.id.desc()).limit(1))
+
+
+@prepared(2)
+def _q_set_qty(line, qty):
+    return NoteLine.update(qty=qty).where(NoteLine.id == line)
+
+
+@prepared(2)
+def _q_specific(product, today):
+    return (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
+            .where(SpecificPrice.product == product,
+                   (SpecificPrice.start_date.is_null()) | (SpecificPrice.start_date <= today),
+                   (SpecificPrice.end_date.is_null()) | (SpecificPrice.end_date >= today)))
+
+
+_NEW_LINE = ("note", "product", "sku", "name", "qty", "unit_price_cents", "price_source", "list_price_cents",
+             "tax_rate_bp", "tax_included", "discount_percent_bp", "points_cost", "discount_source",
+             "discount_cents", "offered_qty", "reward_qty", "reward_offer", "created_at")
+
+
+@prepared(len(_NEW_LINE))
+def _q_insert_line(*args):
+    query = NoteLine.insert({getattr(NoteLine, name): arg for name, arg in zip(_NEW_LINE, args)})
+    if SQLITE_RETURNING or not is_sqlite():
+        query = query.returning(NoteLine.id)
+    return query
+
+
+@prepared(1)
+def _q_payments(a):
+    return Payment.select(Payment.tender, Payment.amount_cents).where(Payment.note == a).order_by(Payment.id)
+
+
+@prepared(1)
+def _q_current(register):
+    return (Note.select(Note.id).where(Note.register == register, Note.status == "open", Note.kind == "sale")
+            .order_by(Note.id.desc()).limit(1))
+
+
+_NEW_NOTE = ("register", "kind", "status", "sales_mode", "cashier", "label", "opened_at", "total_cents",
+             "tier_name", "tier_multiplier", "redeem_points", "redeem_cents")
+
+
+@prepared(len(_NEW_NOTE))
+def _q_insert_note(*args):
+    query = Note.insert({getattr(Note, n): a for n, a in zip(_NEW_NOTE, args)})
+    if SQLITE_RETURNING or not is_sqlite():
+        query = query.returning(Note.id)
+    return query
+
+
+_CUSTOMER_PRICING = ("id", "code", "name", "status", "price_rate_id", "points_earned", "points_balance")
+
+
+@prepared(1)
+def _q_customer(a):
+    return Customer.select(Customer.id, Customer.code, Customer.name, Customer.status, Customer.price_rate,
+                           Customer.points_earned, Customer.points_balance).where(Customer.id == a)
+
+
+def _customer(customer_id: int) -> Customer | None:
+    row = _q_customer.one(customer_id)
+    if row is None:
+        return None
+    c = Customer(**dict(zip(_CUSTOMER_PRICING, row)))
+    c._dirty.clear()
+    return c
+
+
+@prepared(1)
+def _q_group_discounts(customer):
+    return (CustomerGroup.select(CustomerGroup.discount_bp).join(CustomerGroupMember)
+            .where(CustomerGroupMember.customer == customer))
+
+
+@prepared(5)
+def _q_attach(note, customer, tier_name, tier_multiplier, zero):
+    return Note.update(customer=customer, tier_name=tier_name, tier_multiplier=tier_multiplier,
+                       redeem_points=zero, redeem_cents=zero).where(Note.id == note)
+
+
+@prepared(1)
+def _q_clear_offers(note):
+    return NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note)
+
+
+@prepared(1)
+def _q_reprice_lines(note):
+    return (NoteLine.select(NoteLine.id, NoteLine.product, NoteLine.price_source, NoteLine.list_price_cents,
+                            NoteLine.discount_source, NoteLine.unit_price_cents, NoteLine.discount_percent_bp,
+                            NoteLine.discount_cents)
+            .where(NoteLine.note == note, NoteLine.product.is_null(False)).order_by(NoteLine.id))
+
+
+@prepared(6)
+def _q_reprice(line, price, price_source, percent, cents, discount_source):
+    return NoteLine.update(unit_price_cents=price, price_source=price_source, discount_percent_bp=percent,
+                           discount_cents=cents, discount_source=discount_source).where(NoteLine.id == line)
+
+
+@prepared(3)
+def _q_redeem(note, points, cents):
+    return Note.update(redeem_points=points, redeem_cents=cents).where(Note.id == note)
+
+
+_NEW_PAYMENT = ("note", "tender", "amount_cents", "created_at", "request_id")
+
+
+@prepared(len(_NEW_PAYMENT))
+def _q_insert_payment(*args):
+    return Payment.insert({getattr(Payment, n): a for n, a in zip(_NEW_PAYMENT, args)}).as_rowcount()
+
+
+@prepared(1)
+def _q_next_seq(register):
+    return (Register.update(next_seq=Register.next_seq + 1).where(Register.id == register)
+            .returning(Register.next_seq))
+
+
+@prepared(6)
+def _q_close(note, status, seq, receipt_no, closed_at, total):
+    return Note.update(status=status, seq=seq, receipt_no=receipt_no, closed_at=closed_at,
+                       total_cents=total).where(Note.id == note)
+
+
+@prepared(2)
+def _q_visit(customer, at):
+    return (Customer.update(last_visit_at=at, visits=Customer.visits + 1).where(Customer.id == customer)
+            .returning(Customer.visits))
+
+
+def _note_from_row(row: tuple) -> Note:
+    note = Note(**dict(zip(_NOTE_COLUMNS, row)))
+    note._dirty.clear()
+    return note
+
+
 class SaleService:
     """The register's note workflow, bound to one register."""
 
@@ -168,7 +356,8 @@ class SaleService:
         return self._register_id
 
     def _note(self, note_id: int, *, editable: bool = True) -> Note:
-        note = Note.get_or_none(Note.id == note_id)
+        row = _q_note.one(note_id)
+        note = _note_from_row(row) if row else None
         if note is None or note.register_id != self.register_id:
             raise PosError("That note is not on this register.")
         if editable and note.status != "open":
@@ -182,8 +371,7 @@ class SaleService:
         return line
 
     def _paid(self, note_id: int) -> int:
-        return Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(
-            Payment.note == note_id).scalar()
+        return int(_q_paid.scalar(note_id) or 0)
 
     def _approver(self, approver_id: int | None, action: str, message: str) -> int | None:
         """The manager approving `action`; raise NeedsManager when one is needed."""
@@ -196,51 +384,43 @@ class SaleService:
             raise NeedsManager(action, "That PIN is not a manager's: " + message)
         return approver.id
 
-    def _summary_parts(self, note_id: int) -> tuple[list, list, int, int]:
-        """What a note's totals are made of: priced lines, summed plain groups, money off with points, paid."""
-        plain = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
-                 & (NoteLine.tax_included == True) & (NoteLine.offered_qty == 0)  # noqa: E712
-                 & (NoteLine.reward_qty == 0))
-        groups = [pricing.PlainGroup(*row) for row in NoteLine.select(
-            NoteLine.tax_rate_bp, fn.COUNT(NoteLine.id), fn.SUM(NoteLine.qty),
-            fn.SUM(NoteLine.qty * NoteLine.unit_price_cents))
-            .where(NoteLine.note == note_id, plain).group_by(NoteLine.tax_rate_bp).tuples()]
-        rows = NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id, ~plain).tuples()
-        paid = Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(Payment.note == note_id)
-        redeemed, paid_cents = (Note.select(Note.redeem_cents, paid.alias("paid")).where(Note.id == note_id)
-                                .tuples().first() or (0, 0))
-        return [_priced(r) for r in rows], groups, redeemed or 0, int(paid_cents or 0)
+    def _summary_parts(self, note_id: int, redeemed: int | None = None) -> tuple[list, list, int, int]:
+        """What a note's totals are made of: priced lines, summed plain groups, money off with points, paid.
 
-    def summary(self, note_id: int) -> Summary:
+        `redeemed`: the note's redeem_cents when the caller has just read the note in this transaction.
+        """
+        groups = [pricing.PlainGroup(int(r[0]), int(r[1]), int(r[2]), int(r[3]))
+                  for r in _q_plain_groups.rows(note_id)]
+        rows = _q_other_lines.rows(note_id)
+        if redeemed is None:
+            redeemed = _q_note.one(note_id)[_NOTE_COLUMNS.index("redeem_cents")]
+        return [_priced(r) for r in rows], groups, redeemed or 0, self._paid(note_id)
+
+    def summary(self, note_id: int, redeemed: int | None = None) -> Summary:
         """Totals of a note: plain lines summed by the database, the rest priced here."""
-        priced, groups, redeemed, paid = self._summary_parts(note_id)
+        priced, groups, redeemed, paid = self._summary_parts(note_id, redeemed)
         return Summary(note_id, pricing.note_totals(priced, groups, redeemed), paid)
 
     def view(self, note_id: int, *, note: Note | None = None) -> NoteView:
         """The note as the screen shows it (`note`: the row already read and updated in this transaction)."""
         if note is None:
             note = self._note(note_id, editable=False)
-        rows = list(NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == note_id)
-                    .order_by(NoteLine.id).tuples())
+        rows = _q_lines.rows(note_id)
         totals = pricing.note_totals([_priced(r) for r in rows], (), note.redeem_cents)
-        payments = tuple(Payment.select(Payment.tender, Payment.amount_cents)
-                         .where(Payment.note == note_id).order_by(Payment.id).tuples())
+        payments = tuple(_q_payments.rows(note_id))
         return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
                         tuple(_line_view(r) for r in rows),
                         Summary(note.id, totals, sum(p[1] for p in payments)), payments,
                         customers.view(note.customer_id) if note.customer_id else None)
 
     def line_view(self, line_id: int) -> LineView:
-        return _line_view(NoteLine.select(*_LINE_FIELDS).where(NoteLine.id == line_id).tuples().get())
+        return _line_view(_q_line.one(line_id))
 
     # ----------------------------------------------------------- notes
 
     def current_note(self) -> int | None:
         """The open note of this register (after a crash: the one being rung up)."""
-        note = (Note.select(Note.id).where(Note.register == self.register_id, Note.status == "open",
-                                           Note.kind == "sale")
-                .order_by(Note.id.desc()).first())
-        return note.id if note else None
+        return _q_current.scalar(self.register_id)
 
     def open_note(self, cashier_id: int | None = None) -> int:
         """The open note, or a new one. A new note reads the loyalty program's version afresh,
@@ -250,8 +430,8 @@ class SaleService:
             existing = self.current_note()
             if existing is not None:
                 return existing
-            return Note.create(register=self.register_id, sales_mode=self.default_mode,
-                               cashier=cashier_id).id
+            return _q_insert_note.insert(self.register_id, "sale", "open", self.default_mode, cashier_id, "",
+                                         utcnow(), 0, "", "1", 0, 0)
 
     def set_sales_mode(self, note_id: int, mode: str) -> None:
         if mode not in self.sales_modes:
@@ -301,27 +481,25 @@ class SaleService:
                     discount_percent_bp=context[1], points_cost=None,
                     discount_source="group" if context[1] else "").id
                 return self.line_view(line_id), self.summary(note_id)
-            same = (NoteLine.select().where(
-                NoteLine.note == note_id, NoteLine.product == product.id,
-                NoteLine.price_source.not_in(("manual", "weighed")), NoteLine.discount_source != "manual")
-                .order_by(NoteLine.id.desc()).first())
+            same = _q_same_line.one(note_id, product.id)
             if same is not None:
-                qty = same.qty + entry.qty
+                qty = same[1] + entry.qty
                 if qty > MAX_QTY:
                     raise InputError(f"{product.name} would reach {qty}; a line holds at most {MAX_QTY}.")
-                NoteLine.update(qty=qty).where(NoteLine.id == same.id).execute()
-                line_id = same.id
+                _q_set_qty.execute(same[0], qty)
+                line = self.line_view(same[0])
             else:
                 context = self._customer_pricing(note)
                 choice = self._price(product.id, product.price_cents, context)
-                line_id = NoteLine.create(
-                    note=note_id, product=product.id, sku=product.sku, name=product.name,
-                    qty=entry.qty, unit_price_cents=choice.price_cents, price_source=choice.source,
-                    list_price_cents=product.price_cents, tax_rate_bp=product.tax_rate_bp,
-                    tax_included=product.tax_included, discount_percent_bp=context[1],
-                    points_cost=product.points_cost,
-                    discount_source="group" if context[1] else "").id
-            return self.line_view(line_id), self.summary(note_id)
+                source = "group" if context[1] else ""
+                line_id = _q_insert_line.insert(
+                    note_id, product.id, product.sku, product.name, entry.qty, choice.price_cents, choice.source,
+                    product.price_cents, product.tax_rate_bp, bool(product.tax_included), context[1],
+                    product.points_cost, source, 0, 0, 0, "", utcnow())
+                line = _line_view((line_id, product.sku, product.name, entry.qty, choice.price_cents,
+                                   product.price_cents, product.tax_rate_bp, bool(product.tax_included),
+                                   context[1], 0, choice.source, source, 0, 0))
+            return line, self.summary(note_id, note.redeem_cents)
 
     def scan(self, note_id: int, text: str) -> ScanResult:
         """What the code field does: a product (barcode or SKU), else a customer's loyalty card."""
@@ -343,7 +521,7 @@ class SaleService:
         if not note.customer_id:
             return None, 0
         if customer is None or customer.id != note.customer_id:
-            customer = Customer.get_by_id(note.customer_id)
+            customer = _customer(note.customer_id)
         rate_id = None
         if customer.price_rate_id:
             today = _dt.date.today()
@@ -351,8 +529,7 @@ class SaleService:
             if rate.active and (rate.start_date is None or rate.start_date <= today) and (
                     rate.end_date is None or today <= rate.end_date):
                 rate_id = rate.id
-        discounts = [g.discount_bp for g in CustomerGroup.select(CustomerGroup.discount_bp)
-                     .join(CustomerGroupMember).where(CustomerGroupMember.customer == customer.id)]
+        discounts = [d for (d,) in _q_group_discounts.rows(customer.id)]
         discounts.append(loyalty.tier_of(customer.points_earned).discount_bp)
         return rate_id, customer_rules.group_discount_bp([d for d in discounts if d], self.stack_discounts)
 
@@ -364,34 +541,32 @@ class SaleService:
             if line is not None:
                 rate_cents = customer_rules.rate_price(retail_cents, line.price_cents, line.discount_bp)
         else:
-            today = _dt.date.today()
-            specific = (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
-                        .where(SpecificPrice.product == product_id,
-                               (SpecificPrice.start_date.is_null()) | (SpecificPrice.start_date <= today),
-                               (SpecificPrice.end_date.is_null()) | (SpecificPrice.end_date >= today)).scalar())
+            specific = _q_specific.scalar(product_id, _dt.date.today())
         return customer_rules.best_price(retail_cents, has_rate=rate_id is not None, rate_cents=rate_cents,
                                          specific_cents=specific)
 
     def _reprice(self, note: Note, customer: Customer | None = None) -> None:
         """Prices and automatic discounts of every line again (a customer came or went)."""
         context = self._customer_pricing(note, customer)
-        for line in NoteLine.select().where(NoteLine.note == note.id, NoteLine.product.is_null(False)):
-            changes = {}
-            if line.price_source not in ("manual", "weighed"):
-                choice = self._price(line.product_id, line.list_price_cents, context)
-                changes.update(unit_price_cents=choice.price_cents, price_source=choice.source)
-            if line.discount_source != "manual":
-                changes.update(discount_percent_bp=context[1], discount_cents=0,
-                               discount_source="group" if context[1] else "")
-            changes = {k: v for k, v in changes.items() if getattr(line, k) != v}  # unchanged lines: no write
-            if changes:
-                NoteLine.update(**changes).where(NoteLine.id == line.id).execute()
+        for lid, product_id, price_source, list_price, discount_source, price, percent, cents in \
+                _q_reprice_lines.rows(note.id):
+            now = (price, price_source, percent, cents, discount_source)
+            new_price, new_source = price, price_source
+            if price_source not in ("manual", "weighed"):
+                choice = self._price(product_id, list_price, context)
+                new_price, new_source = choice.price_cents, choice.source
+            new_percent, new_cents, new_dsource = percent, cents, discount_source
+            if discount_source != "manual":
+                new_percent, new_cents, new_dsource = context[1], 0, "group" if context[1] else ""
+            wanted = (new_price, new_source, new_percent, new_cents, new_dsource)
+            if wanted != now:   # unchanged lines: no write
+                _q_reprice.execute(lid, *wanted)
 
     def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
         """Attach a customer and reprice the note by their rate and groups."""
         with db.atomic():
             note = self._note(note_id)
-            customer = Customer.get_or_none(Customer.id == customer_id)
+            customer = _customer(customer_id)
             if customer is None:
                 raise InputError("That customer no longer exists.")
             if customer.status == "closed":
@@ -400,9 +575,8 @@ class SaleService:
                 raise InputError("Payment has started on this note: the customer cannot change now.")
             loyalty.expire_points(customer.id)  # points past their time go before the balance is shown
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
-            Note.update(customer=customer_id, tier_name=tier.name, tier_multiplier=tier.multiplier,
-                        redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
-            NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note_id).execute()
+            _q_attach.execute(note_id, customer_id, tier.name, str(tier.multiplier), 0)
+            _q_clear_offers.execute(note_id)
             note.customer_id = customer_id
             self._reprice(note, customer)
             note.redeem_points = note.redeem_cents = 0
@@ -514,7 +688,7 @@ class SaleService:
             note = self._note(note_id)
             state = self._loyalty_state(note)
             prog = state.program
-            priced, groups, _, paid = self._summary_parts(note_id)
+            priced, groups, _, paid = self._summary_parts(note_id, note.redeem_cents)
             if paid:
                 raise InputError("Payment has started on this note: points can no longer be redeemed.")
             total = pricing.note_totals(priced, groups, 0).total_cents  # without any redemption
@@ -540,7 +714,7 @@ class SaleService:
                 problem = prog.check_redemption(points, value, balance, total)
                 if problem:
                     raise InputError(problem)
-            Note.update(redeem_points=points, redeem_cents=value).where(Note.id == note_id).execute()
+            _q_redeem.execute(note_id, points, value)
             return Summary(note_id, pricing.note_totals(priced, groups, value), paid)
 
     def offer_lines(self, note_id: int) -> list["loyalty.OfferLine"]:
@@ -661,7 +835,7 @@ class SaleService:
                 if taken is not None:
                     return self._taken(taken)
             note = self._note(note_id)
-            s = self.summary(note_id)
+            s = self.summary(note_id, note.redeem_cents)
             if s.totals.line_count == 0:
                 raise InputError("The note is empty: scan something first.")
             if self.block_defaulters and note.customer_id and not s.paid_cents:
@@ -682,7 +856,7 @@ class SaleService:
             if problem and not (amount_cents == 0 and s.due_cents == 0):
                 raise InputError(problem)
             if amount_cents or request_id:
-                Payment.create(note=note_id, tender=tender, amount_cents=amount_cents, request_id=request_id)
+                _q_insert_payment.execute(note_id, tender, amount_cents, utcnow(), request_id)
             settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents + amount_cents)
             summary = Summary(note_id, s.totals, settlement.paid_cents)
             if not settlement.complete:
@@ -706,17 +880,22 @@ class SaleService:
 
     def _close(self, note: Note, total_cents: int, *, cash: bool | None = None) -> str:
         """Give the note the register's next receipt number and close it (in a transaction)."""
-        seq = update_returning(
-            Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id),
-            Register.next_seq) - 1
+        if SQLITE_RETURNING or not is_sqlite():
+            seq = _q_next_seq.scalar(self.register_id) - 1
+        else:
+            seq = update_returning(
+                Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id),
+                Register.next_seq) - 1
         receipt_no = f"{self.register_code}-{seq:06d}"
         now = utcnow()
-        Note.update(status="paid", seq=seq, receipt_no=receipt_no, closed_at=now,
-                    total_cents=total_cents).where(Note.id == note.id).execute()
+        _q_close.execute(note.id, "paid", seq, receipt_no, now, total_cents)
         if note.customer_id:
             if note.kind == "sale":
-                visits = update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
-                                          .where(Customer.id == note.customer_id), Customer.visits)
+                if SQLITE_RETURNING or not is_sqlite():
+                    visits = _q_visit.scalar(note.customer_id, now)
+                else:
+                    visits = update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
+                                              .where(Customer.id == note.customer_id), Customer.visits)
                 # `note` was read in this transaction; closing changed nothing settle reads
                 block = loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
                                        register=self.register_code, user_id=note.cashier_id)

@@ -47,7 +47,7 @@ def _matches(offer: StampOffer, sku: str, section: str) -> bool:
 
 
 def progress(customer_id: int, program: Program | None) -> list[Progress]:
-    if program is None:
+    if program is None or not program.offers:
         return []
     cards = {c.offer: c for c in StampCard.select().where(StampCard.customer == customer_id)}
     return [Progress(o.name, cards[o.name].units if o.name in cards else 0, o.count,
