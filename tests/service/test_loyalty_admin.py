@@ -139,3 +139,27 @@ def test_statistics_with_known_answers(program):
     assert stats.outstanding_points == 2500 + balance_b and stats.liability_cents == stats.outstanding_points
     # the monthly totals are kept with the ledger
     assert sum(m.points for m in LoyaltyMonth.select()) == sum(m.points for m in LoyaltyMovement.select())
+
+
+def test_monthly_totals_move_to_one_row_per_register_on_upgrade(db_url):
+    """Migration 13: a database with one row per month and kind keeps its totals, now sharded by register."""
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    from tui_pos.services import loyalty_admin
+    database = bind(db_url)
+    migrate(database, target=12)
+    database.execute_sql("DROP INDEX loyalty_month_month_kind_shard")
+    database.execute_sql("ALTER TABLE loyalty_month DROP COLUMN shard")
+    database.execute_sql("CREATE UNIQUE INDEX loyalty_month_month_kind ON loyalty_month (month, kind)")
+    database.execute_sql("INSERT INTO loyalty_month (month, kind, points, movements) VALUES ('2026-11', 'earn', 5, 1)")
+    assert migrate(database) == [13]
+    c = customers.create({"name": "Ana"}, region="PA")
+    loyalty.move(c.id, 7, "earn", counts_as_earned=True, register="R1")
+    loyalty.move(c.id, 3, "earn", counts_as_earned=True, register="R2")
+    month = LoyaltyMovement.select().first().at.strftime("%Y-%m")
+    rows = {(m.month, m.shard): m.points for m in LoyaltyMonth.select().where(LoyaltyMonth.kind == "earn")}
+    assert rows[("2026-11", "")] == 5 and rows[(month, "R1")] == 7 and rows[(month, "R2")] == 3
+    import datetime as dt
+    stats = loyalty_admin.statistics(today=dt.date(int(month[:4]), int(month[5:]), 15))
+    assert dict((m, i) for m, i, _ in stats.months)[month] == 10 + (5 if month == "2026-11" else 0)
+    database.close()

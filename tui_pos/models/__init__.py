@@ -201,9 +201,10 @@ class LoyaltyMonth(BaseModel):
     kind = CharField()                 # earn | redeem | offer | return | adjust | expire
     points = IntegerField(default=0)
     movements = IntegerField(default=0)
+    shard = CharField(default="")      # the register that wrote it: registers never wait on each other's row
 
     class Meta:
-        indexes = ((("month", "kind"), True),)
+        indexes = ((("month", "kind", "shard"), True),)
 
 
 class LoyaltyProgram(BaseModel):

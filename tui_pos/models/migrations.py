@@ -257,6 +257,17 @@ def m012_messages(database: Database, migrator: SchemaMigrator) -> None:
         "AND n.status = 'paid' AND n.kind = 'sale')")
 
 
+def m013_loyalty_month_shards(database: Database, migrator: SchemaMigrator) -> None:
+    """Monthly loyalty totals kept per register: eight registers earning at once no longer queue on one row."""
+    if "shard" not in {c.name for c in database.get_columns("loyalty_month")}:
+        run_ops(migrator.add_column("loyalty_month", "shard", CharField(default="")))
+    for ix in database.get_indexes("loyalty_month"):
+        if ix.unique and ix.columns == ["month", "kind"]:
+            run_ops(migrator.drop_index("loyalty_month", ix.name))
+    if not any(ix.unique and ix.columns == ["month", "kind", "shard"] for ix in database.get_indexes("loyalty_month")):
+        run_ops(migrator.add_index("loyalty_month", ("month", "kind", "shard"), True))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -270,6 +281,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (10, "redeemed_and_ledger_dates", m010_redeemed_and_ledger_dates),
     (11, "close_of_day", m011_close_of_day),
     (12, "messages", m012_messages),
+    (13, "loyalty_month_shards", m013_loyalty_month_shards),
 ]
 
 LATEST = MIGRATIONS[-1][0]

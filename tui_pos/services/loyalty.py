@@ -59,10 +59,10 @@ def _q_insert_movement(*args):
     return LoyaltyMovement.insert({getattr(LoyaltyMovement, n): a for n, a in zip(_MOVEMENT_FIELDS, args)}).as_rowcount()
 
 
-@prepared(3)
-def _q_month(month, kind, points):
-    return (LoyaltyMonth.insert(month=month, kind=kind, points=points, movements=1)
-            .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind],
+@prepared(4)
+def _q_month(month, kind, points, shard):
+    return (LoyaltyMonth.insert(month=month, kind=kind, points=points, movements=1, shard=shard)
+            .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.shard],
                          update={LoyaltyMonth.points: LoyaltyMonth.points + points,
                                  LoyaltyMonth.movements: LoyaltyMonth.movements + 1}))
 
@@ -96,7 +96,7 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
         at = utcnow()
         _q_insert_movement.execute(at, customer_id, kind, points, after - points, after, counts_as_earned,
                                    receipt_no, product_sku, register, user_id, reason)
-        _q_month.execute(at.strftime("%Y-%m"), kind, points)
+        _q_month.execute(at.strftime("%Y-%m"), kind, points, register)
         return Movement(kind, points, after - points, after)
 
 

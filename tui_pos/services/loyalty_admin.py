@@ -341,8 +341,10 @@ def statistics(months: int = 12, top: int = 10, today: _dt.date | None = None) -
             by_tier.insert(0, ("(below the first tier)", int(counts[-1])))
     first = _month_back(today, months - 1)
     month_rows = {}
-    for month, kind, points in (LoyaltyMonth.select(LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.points)
-                                .where(LoyaltyMonth.month >= first).tuples()):
+    for month, kind, points in (LoyaltyMonth.select(LoyaltyMonth.month, LoyaltyMonth.kind, fn.SUM(LoyaltyMonth.points))
+                                .where(LoyaltyMonth.month >= first).group_by(LoyaltyMonth.month, LoyaltyMonth.kind)
+                                .tuples()):
+        points = int(points or 0)   # the registers' rows of the month, added up
         issued, redeemed = month_rows.get(month, (0, 0))
         if kind in ("earn", "adjust") and points > 0:
             issued += points
