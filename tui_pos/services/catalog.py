@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import datetime as _dt
+
 from peewee import JOIN
 
 from tui_pos.models.prepared import prepared
@@ -50,27 +52,30 @@ def find_by_code(code: str) -> Product | None:
     forms = (forms + [forms[-1]] * 3)[:3]   # the statement takes three forms (scanned_forms gives one to three)
     best, rank = None, 4
     # one query: the exact barcode wins, then the SKU, then the other forms of the code
-    for row in _q_find.rows(*forms, code.upper()):
+    for row in _q_find.rows(*forms, code.upper(), _dt.date.today()):
         values = dict(zip(_PRODUCT_COLUMNS, row))
         r = 1 if values["hit_code"] == code else 2 if values["sku"] == code.upper() else 3
         if r < rank:
             del values["hit_code"]
+            specific = values.pop("specific_cents")
             values["tax_included"] = bool(values["tax_included"])
             values["active"] = bool(values["active"])
             best, rank = Product(**values), r
             best._dirty.clear()
+            best.specific_cents = specific   # today's specific price, read with it (None: none)
     return best
 
 
 _PRODUCT_COLUMNS = ("id", "sku", "name", "section_id", "price_cents", "tax_rate_bp", "tax_included", "points",
-                    "points_cost", "active", "hit_code")
+                    "points_cost", "active", "hit_code", "specific_cents")
 
 
-@prepared(4)
-def _q_find(form1, form2, form3, sku):
+@prepared(5)
+def _q_find(form1, form2, form3, sku, today):
+    from tui_pos.services.sales import specific_price_of
     return (Product.select(Product.id, Product.sku, Product.name, Product.section, Product.price_cents,
                            Product.tax_rate_bp, Product.tax_included, Product.points, Product.points_cost,
-                           Product.active, Barcode.code)
+                           Product.active, Barcode.code, specific_price_of(Product.id, today))
             .join(Barcode, JOIN.LEFT_OUTER, on=((Barcode.product == Product.id)
                                                 & Barcode.code.in_([form1, form2, form3])))
             .where(Product.active == True, Barcode.code.is_null(False) | (Product.sku == sku))  # noqa: E712

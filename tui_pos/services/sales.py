@@ -138,7 +138,8 @@ _PLAIN = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
 
 @prepared(1)
 def _q_note(a):
-    return Note.select(*_NOTE_FIELDS).where(Note.id == a)
+    paid = Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(Payment.note == Note.id)
+    return Note.select(*_NOTE_FIELDS, paid).where(Note.id == a)   # paid: what the summary needs, read at once
 
 
 @prepared(1)
@@ -260,11 +261,19 @@ def _q_clear_offers(note):
     return NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note)
 
 
-@prepared(1)
-def _q_reprice_lines(note):
+def specific_price_of(product_column, today):
+    """Today's lowest specific price of a product, as a subquery column (NULL: none)."""
+    return (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
+            .where(SpecificPrice.product == product_column,
+                   (SpecificPrice.start_date.is_null()) | (SpecificPrice.start_date <= today),
+                   (SpecificPrice.end_date.is_null()) | (SpecificPrice.end_date >= today)))
+
+
+@prepared(2)
+def _q_reprice_lines(note, today):
     return (NoteLine.select(NoteLine.id, NoteLine.product, NoteLine.price_source, NoteLine.list_price_cents,
                             NoteLine.discount_source, NoteLine.unit_price_cents, NoteLine.discount_percent_bp,
-                            NoteLine.discount_cents)
+                            NoteLine.discount_cents, specific_price_of(NoteLine.product, today))
             .where(NoteLine.note == note, NoteLine.product.is_null(False)).order_by(NoteLine.id))
 
 
@@ -305,9 +314,13 @@ def _q_visit(customer, at):
             .returning(Customer.visits))
 
 
+_UNREAD = object()   # a specific price not looked up yet
+
+
 def _note_from_row(row: tuple) -> Note:
     note = Note(**dict(zip(_NOTE_COLUMNS, row)))
     note._dirty.clear()
+    note.paid_now = int(row[len(_NOTE_COLUMNS)] or 0)   # payments when read (this transaction adds none before use)
     return note
 
 
@@ -384,21 +397,21 @@ class SaleService:
             raise NeedsManager(action, "That PIN is not a manager's: " + message)
         return approver.id
 
-    def _summary_parts(self, note_id: int, redeemed: int | None = None) -> tuple[list, list, int, int]:
+    def _summary_parts(self, note_id: int, note: Note | None = None) -> tuple[list, list, int, int]:
         """What a note's totals are made of: priced lines, summed plain groups, money off with points, paid.
 
-        `redeemed`: the note's redeem_cents when the caller has just read the note in this transaction.
+        `note`: the note as the caller read it in this transaction (its money off and payments).
         """
         groups = [pricing.PlainGroup(int(r[0]), int(r[1]), int(r[2]), int(r[3]))
                   for r in _q_plain_groups.rows(note_id)]
         rows = _q_other_lines.rows(note_id)
-        if redeemed is None:
-            redeemed = _q_note.one(note_id)[_NOTE_COLUMNS.index("redeem_cents")]
-        return [_priced(r) for r in rows], groups, redeemed or 0, self._paid(note_id)
+        if note is None:
+            note = _note_from_row(_q_note.one(note_id))
+        return [_priced(r) for r in rows], groups, note.redeem_cents or 0, note.paid_now
 
-    def summary(self, note_id: int, redeemed: int | None = None) -> Summary:
+    def summary(self, note_id: int, note: Note | None = None) -> Summary:
         """Totals of a note: plain lines summed by the database, the rest priced here."""
-        priced, groups, redeemed, paid = self._summary_parts(note_id, redeemed)
+        priced, groups, redeemed, paid = self._summary_parts(note_id, note)
         return Summary(note_id, pricing.note_totals(priced, groups, redeemed), paid)
 
     def view(self, note_id: int, *, note: Note | None = None) -> NoteView:
@@ -490,7 +503,8 @@ class SaleService:
                 line = self.line_view(same[0])
             else:
                 context = self._customer_pricing(note)
-                choice = self._price(product.id, product.price_cents, context)
+                choice = self._price(product.id, product.price_cents, context,
+                                     getattr(product, "specific_cents", _UNREAD))
                 source = "group" if context[1] else ""
                 line_id = _q_insert_line.insert(
                     note_id, product.id, product.sku, product.name, entry.qty, choice.price_cents, choice.source,
@@ -499,7 +513,7 @@ class SaleService:
                 line = _line_view((line_id, product.sku, product.name, entry.qty, choice.price_cents,
                                    product.price_cents, product.tax_rate_bp, bool(product.tax_included),
                                    context[1], 0, choice.source, source, 0, 0))
-            return line, self.summary(note_id, note.redeem_cents)
+            return line, self.summary(note_id, note)
 
     def scan(self, note_id: int, text: str) -> ScanResult:
         """What the code field does: a product (barcode or SKU), else a customer's loyalty card."""
@@ -533,14 +547,18 @@ class SaleService:
         discounts.append(loyalty.tier_of(customer.points_earned).discount_bp)
         return rate_id, customer_rules.group_discount_bp([d for d in discounts if d], self.stack_discounts)
 
-    def _price(self, product_id: int, retail_cents: int, context: tuple[int | None, int]) -> customer_rules.PriceChoice:
+    def _price(self, product_id: int, retail_cents: int, context: tuple[int | None, int],
+               specific: object = None) -> customer_rules.PriceChoice:
+        """The line's price: `specific` is today's specific price when the caller read it already
+        (None: there is none), else `_UNREAD`."""
         rate_id = context[0]
-        rate_cents = specific = None
+        rate_cents = None
         if rate_id is not None:
+            specific = None
             line = PriceRateLine.get_or_none(PriceRateLine.rate == rate_id, PriceRateLine.product == product_id)
             if line is not None:
                 rate_cents = customer_rules.rate_price(retail_cents, line.price_cents, line.discount_bp)
-        else:
+        elif specific is _UNREAD:
             specific = _q_specific.scalar(product_id, _dt.date.today())
         return customer_rules.best_price(retail_cents, has_rate=rate_id is not None, rate_cents=rate_cents,
                                          specific_cents=specific)
@@ -548,12 +566,12 @@ class SaleService:
     def _reprice(self, note: Note, customer: Customer | None = None) -> None:
         """Prices and automatic discounts of every line again (a customer came or went)."""
         context = self._customer_pricing(note, customer)
-        for lid, product_id, price_source, list_price, discount_source, price, percent, cents in \
-                _q_reprice_lines.rows(note.id):
+        for lid, product_id, price_source, list_price, discount_source, price, percent, cents, specific in \
+                _q_reprice_lines.rows(note.id, _dt.date.today()):
             now = (price, price_source, percent, cents, discount_source)
             new_price, new_source = price, price_source
             if price_source not in ("manual", "weighed"):
-                choice = self._price(product_id, list_price, context)
+                choice = self._price(product_id, list_price, context, specific)
                 new_price, new_source = choice.price_cents, choice.source
             new_percent, new_cents, new_dsource = percent, cents, discount_source
             if discount_source != "manual":
@@ -571,7 +589,7 @@ class SaleService:
                 raise InputError("That customer no longer exists.")
             if customer.status == "closed":
                 raise InputError(f"{customer.name or customer.code} is closed and cannot be attached to a note.")
-            if self._paid(note_id):
+            if note.paid_now:
                 raise InputError("Payment has started on this note: the customer cannot change now.")
             loyalty.expire_points(customer.id)  # points past their time go before the balance is shown
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
@@ -688,7 +706,7 @@ class SaleService:
             note = self._note(note_id)
             state = self._loyalty_state(note)
             prog = state.program
-            priced, groups, _, paid = self._summary_parts(note_id, note.redeem_cents)
+            priced, groups, _, paid = self._summary_parts(note_id, note)
             if paid:
                 raise InputError("Payment has started on this note: points can no longer be redeemed.")
             total = pricing.note_totals(priced, groups, 0).total_cents  # without any redemption
@@ -835,7 +853,7 @@ class SaleService:
                 if taken is not None:
                     return self._taken(taken)
             note = self._note(note_id)
-            s = self.summary(note_id, note.redeem_cents)
+            s = self.summary(note_id, note)
             if s.totals.line_count == 0:
                 raise InputError("The note is empty: scan something first.")
             if self.block_defaulters and note.customer_id and not s.paid_cents:
