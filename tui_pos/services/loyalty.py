@@ -272,6 +272,13 @@ class EarnRow:
     section_name: str | None
 
 
+def priced(r: EarnRow) -> pricing.PricedLine:
+    """A line as pricing reads it (the note's totals)."""
+    return pricing.PricedLine(qty=r.qty, unit_price_cents=r.unit_price_cents, tax_rate_bp=r.tax_rate_bp,
+                              tax_included=bool(r.tax_included), discount_percent_bp=r.discount_percent_bp,
+                              discount_cents=r.discount_cents, offered_qty=r.offered_qty + r.reward_qty)
+
+
 def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
     rows = [EarnRow(*r) for r in _q_earn_lines.rows(note_id)]
     out = []
@@ -283,12 +290,6 @@ def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
                                   product_points=ln.product_points, section=ln.section_name or "",
                                   percent_discount=bool(ln.discount_percent_bp) and ln.discount_source == "manual"))
     return out, rows
-
-
-@prepared(5)
-def _q_note_block(note, before, used, earned, after):
-    return Note.update(loyalty_before=before, loyalty_used=used, loyalty_earned=earned,
-                       loyalty_after=after).where(Note.id == note)
 
 
 @prepared(1)
@@ -341,16 +342,19 @@ def can_offer(note: Note, point_of_sale: str) -> bool:
 
 # ====================================================================== completing a sale
 
-def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, user_id: int | None) -> rules.Block | None:
+def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, user_id: int | None,
+           earn: tuple | None = None) -> rules.Block | None:
     """Write the sale's movements, in the sale's transaction: redemption, offers, then earnings.
 
+    Returns the receipt's loyalty block, which the caller stores on the note.
     A debit that the balance no longer covers raises BalanceChanged and the
     whole sale rolls back: the cashier is told, nothing is half-written.
+    `earn`: `_earn_lines(note.id)` when the caller read it in this transaction.
     """
     prog = program()
     if prog is None or not note.customer_id:
         return None
-    lines, rows = _earn_lines(note.id)
+    lines, rows = earn if earn is not None else _earn_lines(note.id)
     before = None
     last = None
     used = 0
@@ -383,7 +387,6 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
         after = _q_balance.scalar(note.customer_id)
     if before is None:
         before = after
-    _q_note_block.execute(note.id, before, used, earned, after)
     return rules.Block(before, used, earned, after, note.tier_name, prog.mode == "value")
 
 

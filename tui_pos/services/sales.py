@@ -308,6 +308,13 @@ def _q_close(note, status, seq, receipt_no, closed_at, total):
                        total_cents=total).where(Note.id == note)
 
 
+@prepared(10)
+def _q_close_with_block(note, status, seq, receipt_no, closed_at, total, before, used, earned, after):
+    return Note.update(status=status, seq=seq, receipt_no=receipt_no, closed_at=closed_at, total_cents=total,
+                       loyalty_before=before, loyalty_used=used, loyalty_earned=earned,
+                       loyalty_after=after).where(Note.id == note)
+
+
 @prepared(2)
 def _q_visit(customer, at):
     return (Customer.update(last_visit_at=at, visits=Customer.visits + 1).where(Customer.id == customer)
@@ -853,7 +860,14 @@ class SaleService:
                 if taken is not None:
                     return self._taken(taken)
             note = self._note(note_id)
-            s = self.summary(note_id, note)
+            earn = None
+            if note.customer_id and note.kind == "sale" and loyalty.program() is not None:
+                # loyalty reads every line anyway: the totals come from the same rows
+                earn = loyalty._earn_lines(note_id)
+                s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (),
+                                                         note.redeem_cents), note.paid_now)
+            else:
+                s = self.summary(note_id, note)
             if s.totals.line_count == 0:
                 raise InputError("The note is empty: scan something first.")
             if self.block_defaulters and note.customer_id and not s.paid_cents:
@@ -882,7 +896,7 @@ class SaleService:
             # the drawer opens when cash was taken: this payment, or an earlier one of the note
             cash = tender == "cash" and bool(amount_cents or request_id) or bool(s.paid_cents) and Payment.select().where(
                 Payment.note == note_id, Payment.tender == "cash").exists()
-            receipt_no = self._close(note, s.totals.total_cents, cash=cash)
+            receipt_no = self._close(note, s.totals.total_cents, cash=cash, earn=earn)
             return PayResult(summary, completed=True, change_cents=settlement.change_cents,
                              receipt_no=receipt_no, cash_taken=cash)
 
@@ -896,8 +910,13 @@ class SaleService:
         change = pricing.Settlement(summary.totals.total_cents, summary.paid_cents).change_cents
         return PayResult(summary, completed=True, change_cents=change, receipt_no=note.receipt_no, cash_taken=cash)
 
-    def _close(self, note: Note, total_cents: int, *, cash: bool | None = None) -> str:
-        """Give the note the register's next receipt number and close it (in a transaction)."""
+    def _close(self, note: Note, total_cents: int, *, cash: bool | None = None, earn=None) -> str:
+        """Give the note the register's next receipt number and close it (in a transaction).
+
+        A sale's loyalty movements are written first (they carry the receipt
+        number), then one UPDATE closes the note with its loyalty block.
+        `earn`: the note's lines as loyalty reads them, when the caller has them.
+        """
         if SQLITE_RETURNING or not is_sqlite():
             seq = _q_next_seq.scalar(self.register_id) - 1
         else:
@@ -906,7 +925,7 @@ class SaleService:
                 Register.next_seq) - 1
         receipt_no = f"{self.register_code}-{seq:06d}"
         now = utcnow()
-        _q_close.execute(note.id, "paid", seq, receipt_no, now, total_cents)
+        block = None
         if note.customer_id:
             if note.kind == "sale":
                 if SQLITE_RETURNING or not is_sqlite():
@@ -914,15 +933,20 @@ class SaleService:
                 else:
                     visits = update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
                                               .where(Customer.id == note.customer_id), Customer.visits)
-                # `note` was read in this transaction; closing changed nothing settle reads
+                # `note` was read in this transaction; nothing settle reads has changed since
                 block = loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
-                                       register=self.register_code, user_id=note.cashier_id)
+                                       register=self.register_code, user_id=note.cashier_id, earn=earn)
                 if self.messaging is not None:   # outbox rows only: nothing is sent from a sale
                     from tui_pos.services import messaging
                     messaging.after_sale(self.messaging, note.customer_id, visits=visits,
                                          tier_before=note.tier_name, earned=block.earned if block else 0)
             else:
                 Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
+        if block is None:
+            _q_close.execute(note.id, "paid", seq, receipt_no, now, total_cents)
+        else:
+            _q_close_with_block.execute(note.id, "paid", seq, receipt_no, now, total_cents, block.previous,
+                                        block.used, block.earned, block.new)
         if self.print_queue:
             if cash is None:
                 cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
