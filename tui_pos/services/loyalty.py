@@ -301,7 +301,7 @@ def multiplier_of(note: Note) -> Fraction:
     return Fraction(Decimal(note.tier_multiplier or "1"))
 
 
-def note_loyalty(note: Note, point_of_sale: str) -> NoteLoyalty | None:
+def note_loyalty(note: Note, point_of_sale: str, earn: tuple | None = None) -> NoteLoyalty | None:
     """The customer's balance and tier and what this note will earn (None without customer or program)."""
     prog = program()
     if prog is None or not note.customer_id:
@@ -310,7 +310,7 @@ def note_loyalty(note: Note, point_of_sale: str) -> NoteLoyalty | None:
     if balance is None:
         raise Customer.DoesNotExist(f"customer {note.customer_id}")
     customer = Customer(id=note.customer_id, points_balance=balance)
-    lines, rows = _earn_lines(note.id)
+    lines, rows = earn if earn is not None else _earn_lines(note.id)
     expiring, expiring_on = expiring_soon(customer.id)
     will_earn = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                     sales_mode=note.sales_mode, point_of_sale=point_of_sale) if rows else 0

@@ -139,7 +139,10 @@ _PLAIN = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
 @prepared(1)
 def _q_note(a):
     paid = Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(Payment.note == Note.id)
-    return Note.select(*_NOTE_FIELDS, paid).where(Note.id == a)   # paid: what the summary needs, read at once
+    count = Payment.select(fn.COUNT(Payment.id)).where(Payment.note == Note.id)
+    offers = NoteLine.select(fn.COUNT(NoteLine.id)).where(
+        NoteLine.note == Note.id, (NoteLine.offered_qty != 0) | (NoteLine.reward_qty != 0) | (NoteLine.reward_offer != ""))
+    return Note.select(*_NOTE_FIELDS, paid, count, offers).where(Note.id == a)   # what the summary needs, at once
 
 
 @prepared(1)
@@ -328,6 +331,8 @@ def _note_from_row(row: tuple) -> Note:
     note = Note(**dict(zip(_NOTE_COLUMNS, row)))
     note._dirty.clear()
     note.paid_now = int(row[len(_NOTE_COLUMNS)] or 0)   # payments when read (this transaction adds none before use)
+    note.payments_now = int(row[len(_NOTE_COLUMNS) + 1] or 0)
+    note.offer_lines_now = int(row[len(_NOTE_COLUMNS) + 2] or 0)   # lines with units offered or rewarded
     return note
 
 
@@ -427,7 +432,7 @@ class SaleService:
             note = self._note(note_id, editable=False)
         rows = _q_lines.rows(note_id)
         totals = pricing.note_totals([_priced(r) for r in rows], (), note.redeem_cents)
-        payments = tuple(_q_payments.rows(note_id))
+        payments = tuple(_q_payments.rows(note_id)) if note.payments_now else ()
         return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
                         tuple(_line_view(r) for r in rows),
                         Summary(note.id, totals, sum(p[1] for p in payments)), payments,
@@ -601,7 +606,8 @@ class SaleService:
             loyalty.expire_points(customer.id)  # points past their time go before the balance is shown
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
             _q_attach.execute(note_id, customer_id, tier.name, str(tier.multiplier), 0)
-            _q_clear_offers.execute(note_id)
+            if note.offer_lines_now:
+                _q_clear_offers.execute(note_id)
             note.customer_id = customer_id
             self._reprice(note, customer)
             note.redeem_points = note.redeem_cents = 0
@@ -696,10 +702,10 @@ class SaleService:
         """The note's loyalty state, or InputError saying what is missing (no customer, no program)."""
         return self._loyalty_state(self._note(note_id))
 
-    def _loyalty_state(self, note: Note) -> "loyalty.NoteLoyalty":
+    def _loyalty_state(self, note: Note, earn: tuple | None = None) -> "loyalty.NoteLoyalty":
         if not note.customer_id:
             raise InputError("Attach a customer first (F2): points belong to a customer.")
-        state = loyalty.note_loyalty(note, self.point_of_sale)
+        state = loyalty.note_loyalty(note, self.point_of_sale, earn=earn)
         if state is None:
             raise InputError("No loyalty program yet: import one with `tui-pos import loyalty FILE.toml`.")
         return state
@@ -711,9 +717,10 @@ class SaleService:
         """
         with db.atomic():
             note = self._note(note_id)
-            state = self._loyalty_state(note)
+            earn = loyalty._earn_lines(note_id) if note.customer_id else None
+            state = self._loyalty_state(note, earn)
             prog = state.program
-            priced, groups, _, paid = self._summary_parts(note_id, note)
+            priced, groups, paid = [loyalty.priced(r) for r in earn[1]], [], note.paid_now   # the same rows
             if paid:
                 raise InputError("Payment has started on this note: points can no longer be redeemed.")
             total = pricing.note_totals(priced, groups, 0).total_cents  # without any redemption
