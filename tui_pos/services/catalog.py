@@ -9,7 +9,7 @@ from pathlib import Path
 
 import datetime as _dt
 
-from peewee import JOIN
+from peewee import JOIN, fn
 
 from tui_pos.models.prepared import prepared
 
@@ -41,41 +41,56 @@ def _view(p: Product, section: str = "", barcode: str = "") -> ProductView:
                        section, barcode)
 
 
-def find_by_code(code: str) -> Product | None:
+def find_by_code(code: str, note_id: int | None = None) -> Product | None:
     """An active product by barcode, else by SKU (case-insensitive).
 
     A UPC-A scanned as 12 digits is the same item as its EAN-13 with a leading
-    0, and a UPC-E is found by its expanded UPC-A (`scanned_forms`).
+    0, and a UPC-E is found by its expanded UPC-A (`scanned_forms`). The
+    product comes with today's specific price (`specific_cents`) and, given a
+    note, the line of that note a scan of it adds to (`same_line`: (id, qty) or None).
     """
     code = code.strip()
     forms = scanned_forms(code)
     forms = (forms + [forms[-1]] * 3)[:3]   # the statement takes three forms (scanned_forms gives one to three)
     best, rank = None, 4
     # one query: the exact barcode wins, then the SKU, then the other forms of the code
-    for row in _q_find.rows(*forms, code.upper(), _dt.date.today()):
+    for row in _q_find.rows(*forms, code.upper(), _dt.date.today(), note_id or 0):
         values = dict(zip(_PRODUCT_COLUMNS, row))
         r = 1 if values["hit_code"] == code else 2 if values["sku"] == code.upper() else 3
         if r < rank:
             del values["hit_code"]
             specific = values.pop("specific_cents")
+            same = (values.pop("same_id"), values.pop("same_qty"))
             values["tax_included"] = bool(values["tax_included"])
             values["active"] = bool(values["active"])
             best, rank = Product(**values), r
             best._dirty.clear()
             best.specific_cents = specific   # today's specific price, read with it (None: none)
+            best.same_line = same if same[0] is not None else None
     return best
 
 
 _PRODUCT_COLUMNS = ("id", "sku", "name", "section_id", "price_cents", "tax_rate_bp", "tax_included", "points",
-                    "points_cost", "active", "hit_code", "specific_cents")
+                    "points_cost", "active", "hit_code", "specific_cents", "same_id", "same_qty")
 
 
-@prepared(5)
-def _q_find(form1, form2, form3, sku, today):
+def _same_line(note, product_column, column):
+    """The note's line that another scan of the product raises (not re-priced or re-discounted by hand)."""
+    from tui_pos.models import NoteLine
+    newest = (NoteLine.select(fn.MAX(NoteLine.id))
+              .where(NoteLine.note == note, NoteLine.product == product_column,
+                     NoteLine.price_source.not_in(("manual", "weighed")), NoteLine.discount_source != "manual"))
+    alias = NoteLine.alias()
+    return alias.select(getattr(alias, column)).where(alias.id == newest)
+
+
+@prepared(6)
+def _q_find(form1, form2, form3, sku, today, note):
     from tui_pos.services.sales import specific_price_of
     return (Product.select(Product.id, Product.sku, Product.name, Product.section, Product.price_cents,
                            Product.tax_rate_bp, Product.tax_included, Product.points, Product.points_cost,
-                           Product.active, Barcode.code, specific_price_of(Product.id, today))
+                           Product.active, Barcode.code, specific_price_of(Product.id, today),
+                           _same_line(note, Product.id, "id"), _same_line(note, Product.id, "qty"))
             .join(Barcode, JOIN.LEFT_OUTER, on=((Barcode.product == Product.id)
                                                 & Barcode.code.in_([form1, form2, form3])))
             .where(Product.active == True, Barcode.code.is_null(False) | (Product.sku == sku))  # noqa: E712

@@ -12,7 +12,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peewee import JOIN, fn
+from peewee import JOIN, Value, fn
 
 from tui_pos.domain import customer as rules
 from tui_pos.domain import ruc as ruc_rules
@@ -90,15 +90,13 @@ def _q_view(a):
             .join(PriceRate, JOIN.LEFT_OUTER, on=(Customer.price_rate == PriceRate.id)).where(Customer.id == a))
 
 
-@prepared(1)
-def _q_view_groups(a):
-    return (CustomerGroup.select(CustomerGroup.name).join(CustomerGroupMember)
-            .where(CustomerGroupMember.customer == a).order_by(CustomerGroup.name))
-
-
-@prepared(1)
-def _q_view_cards(a):
-    return LoyaltyCard.select(LoyaltyCard.code).where(LoyaltyCard.customer == a).order_by(LoyaltyCard.id)
+@prepared(2)
+def _q_view_tags(a, b):
+    """A customer's groups and cards in one statement: ("g", name, id) and ("c", code, id) rows."""
+    groups = (CustomerGroup.select(Value("g"), CustomerGroup.name, CustomerGroup.id).join(CustomerGroupMember)
+              .where(CustomerGroupMember.customer == a))
+    cards = LoyaltyCard.select(Value("c"), LoyaltyCard.code, LoyaltyCard.id).where(LoyaltyCard.customer == b)
+    return groups + cards   # UNION ALL
 
 
 def view(customer_id: int) -> CustomerView:
@@ -113,8 +111,10 @@ def view(customer_id: int) -> CustomerView:
         values[name] = bool(values[name])
     for name in ("phone", "mobile", "email", "ruc"):
         values[name] = values[name] or ""
-    return CustomerView(**values, rate=row[-1] or "", groups=tuple(g for (g,) in _q_view_groups.rows(customer_id)),
-                        cards=tuple(c for (c,) in _q_view_cards.rows(customer_id)))
+    tags = _q_view_tags.rows(customer_id, customer_id)
+    return CustomerView(**values, rate=row[-1] or "",
+                        groups=tuple(sorted(name for kind, name, _ in tags if kind == "g")),
+                        cards=tuple(code for kind, code, _ in sorted((t for t in tags if t[0] == "c"), key=lambda t: t[2])))
 
 
 def views(ids: list[int]) -> list[CustomerView]:

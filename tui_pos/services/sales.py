@@ -173,14 +173,6 @@ def _q_lines(a):
 
 
 @prepared(2)
-def _q_same_line(note, product):
-    return (NoteLine.select(NoteLine.id, NoteLine.qty)
-            .where(NoteLine.note == note, NoteLine.product == product,
-                   NoteLine.price_source.not_in(("manual", "weighed")), NoteLine.discount_source != "manual")
-            .order_by(NoteLine.id.desc()).limit(1))
-
-
-@prepared(2)
 def _q_set_qty(line, qty):
     return NoteLine.update(qty=qty).where(NoteLine.id == line)
 
@@ -477,7 +469,7 @@ class SaleService:
         entry = parse_entry(text)
         with db.atomic():
             note = self._note(note_id)
-            product = catalog.find_by_code(entry.code)
+            product = catalog.find_by_code(entry.code, note_id)
             weighed = None
             if product is None:
                 weighed = parse_weighed(entry.code, self.weighed_prefixes, self.weighed_layout, self.weighed_value)
@@ -506,7 +498,7 @@ class SaleService:
                     discount_percent_bp=context[1], points_cost=None,
                     discount_source="group" if context[1] else "").id
                 return self.line_view(line_id), self.summary(note_id)
-            same = _q_same_line.one(note_id, product.id)
+            same = product.same_line
             if same is not None:
                 qty = same[1] + entry.qty
                 if qty > MAX_QTY:
