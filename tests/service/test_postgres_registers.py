@@ -72,7 +72,7 @@ def test_eight_registers_keep_every_balance_equal_to_its_ledger(pg_schema_url):
     results = []
     for p in procs:
         out, err = p.communicate(timeout=240)
-        assert p.returncode == 0, err[-2000:]
+        assert p.returncode == 0, err[-6000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
     bind(pg_schema_url)
     assert sum(r["paid"] for r in results) == 8 * per_register
