@@ -356,3 +356,12 @@ def test_nothing_is_sent_twice_across_restarts(tmp_path, gateway):
     bind(f"sqlite:///{tmp_path / 'pos.db'}")
     m = Message.get(Message.key == "stuck")
     assert m.state == "failed" and "interrupted while sending" in m.last_error
+
+
+def test_the_record_carries_the_marketing_opt_out(demo):
+    c = person()
+    assert not customers.view(c.id).marketing_opt_out
+    customers.update(c.id, {"marketing_opt_out": "yes"}, region="PA")
+    assert customers.view(c.id).marketing_opt_out
+    settings = messaging.Settings.from_config(config())
+    assert messaging.preview(settings, "all", "sms", "Hola").count == 0

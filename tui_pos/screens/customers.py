@@ -276,6 +276,8 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
                     yield Checkbox("SMS consent", value=bool(self.customer and self.customer.sms_consent), id="f-sms_consent")
                     yield Checkbox("Email consent", value=bool(self.customer and self.customer.email_consent),
                                    id="f-email_consent")
+                    yield Checkbox("No marketing (STOP)", value=bool(self.customer and self.customer.marketing_opt_out),
+                                   id="f-marketing_opt_out")
             yield Static("", id="form-message")
             yield Label("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
 
@@ -283,6 +285,7 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
         data = {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in FORM_FIELDS}
         data["sms_consent"] = self.query_one("#f-sms_consent", Checkbox).value
         data["email_consent"] = self.query_one("#f-email_consent", Checkbox).value
+        data["marketing_opt_out"] = self.query_one("#f-marketing_opt_out", Checkbox).value
         if self.customer is not None:
             # only what changed, so that a cashier editing a phone is not asked for a manager
             before = self._initial()

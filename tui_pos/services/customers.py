@@ -24,6 +24,7 @@ from tui_pos.models.prepared import prepared
 from tui_pos.services import audit, users
 
 CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
+                  "marketing_opt_out",
                   "notes", "cards")
 MANAGER_FIELDS = ("fiscal_name", "ruc", "dv", "ruc_type", "nt_person", "groups", "rate", "payment_status",
                   "status")
@@ -186,6 +187,7 @@ def clean(data: dict, region: str) -> dict:
     attempt("notes", lambda v: str(v or "").strip())
     attempt("sms_consent", _bool)
     attempt("email_consent", _bool)
+    attempt("marketing_opt_out", _bool)
 
     def ruc_type(v):
         v = str(v or "").strip().lower()
@@ -272,7 +274,7 @@ def _apply(customer: Customer, values: dict) -> list[str]:
     """Write clean values to a customer row; returns the fields that changed."""
     changed = []
     simple = ("name", "phone", "mobile", "email", "contact", "birthday", "fiscal_name", "ruc", "dv", "ruc_type",
-              "nt_person", "payment_status", "status", "sms_consent", "email_consent", "notes")
+              "nt_person", "payment_status", "status", "sms_consent", "email_consent", "marketing_opt_out", "notes")
     for fld in simple:
         if fld in values and getattr(customer, fld) != values[fld]:
             setattr(customer, fld, values[fld])

@@ -93,6 +93,12 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
     waiting = PrintJob.select().where(PrintJob.state == "waiting").count()
     out.append(Check(WARN if stuck else OK, "print queue",
                      f"{waiting} waiting" + (f", {stuck} failed 3 times or more: check the printer" if stuck else "")))
+    from tui_pos.models import Message
+    failed = Message.select().where(Message.state == "failed").count()
+    queued = Message.select().where(Message.state == "queued").count()
+    out.append(Check(WARN if failed else OK, "messages",
+                     f"{queued} queued, {failed} failed" + (": see `tui-pos messages list --state failed`"
+                                                            if failed else "")))
     open_notes = Note.select().where(Note.status == "open").count()
     out.append(Check(OK, "open notes", str(open_notes)))
     return out
