@@ -4,7 +4,6 @@ from textual.widgets import DataTable, Select, TextArea
 
 from tui_pos.models import Customer, CustomerGroup, CustomerGroupMember, Message
 from tui_pos.services import customers, messaging
-from tui_pos.services.sales import SaleService
 
 from helpers import until
 from tests.servers import SmsGateway

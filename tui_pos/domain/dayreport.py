@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from tui_pos.domain import pricing
-from tui_pos.domain.receipt import Row, two_cols
+from tui_pos.domain.receipt import Row, percent_text, two_cols
 
 
 @dataclass(frozen=True)
@@ -168,11 +168,6 @@ def _taxes_after_redemption(totals: pricing.Totals, redeemed: int) -> tuple[pric
     return tuple(rows)
 
 
-def _percent(bp: int) -> str:
-    whole, frac = divmod(bp, 100)
-    return f"{whole}%" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0") + "%"
-
-
 def layout(report: DayReport, columns: int, money: Callable[[int], str]) -> list[Row]:
     """The report as printed (and shown on screen), at `columns` characters."""
     title = (f"Z REPORT #{report.number}" if report.kind == "Z" else "X REPORT (day not closed)")
@@ -198,7 +193,7 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str]) -> list
     rows += [line(f"  {tender}", amount) for tender, amount in report.tenders]
     rows += [Row(rule), Row("BY TAX RATE", bold=True)]
     for t in report.taxes:
-        rows.append(Row(two_cols(f"  {_percent(t.rate_bp)} on {money(t.base_cents)}", money(t.tax_cents), columns)))
+        rows.append(Row(two_cols(f"  {percent_text(t.rate_bp)} on {money(t.base_cents)}", money(t.tax_cents), columns)))
     if not report.taxes:
         rows.append(Row("  none"))
     rows += [Row(rule), Row("BY SECTION", bold=True)]

@@ -71,7 +71,8 @@ def two_cols(left: str, right: str, width: int) -> str:
     return left + " " * (width - len(left) - len(right)) + right
 
 
-def _percent(bp: int) -> str:
+def percent_text(bp: int) -> str:
+    """Basis points as printed: 700 -> 7%, 1050 -> 10.5%."""
     whole, frac = divmod(bp, 100)
     return f"{whole}%" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0") + "%"
 
@@ -104,7 +105,7 @@ def layout(receipt: Receipt, columns: int, money: Callable[[int], str]) -> list[
         if line.discount_cents:
             label = "  Discount"
             if line.discount_percent_bp:
-                label += " " + _percent(line.discount_percent_bp)
+                label += " " + percent_text(line.discount_percent_bp)
             rows.append(Row(two_cols(label, money(-line.discount_cents), columns)))
         if line.offered_qty:
             rows.append(Row(two_cols(f"  {line.offered_qty} x {line.name}"[:columns - 9], "Offered", columns)))
@@ -119,7 +120,7 @@ def layout(receipt: Receipt, columns: int, money: Callable[[int], str]) -> list[
     rows.append(Row(two_cols("TOTAL", money(t.total_cents), columns), bold=True))
     for tax in t.taxes:
         if tax.rate_bp:
-            rows.append(Row(two_cols(f"Tax {_percent(tax.rate_bp)} on {money(tax.base_cents)}",
+            rows.append(Row(two_cols(f"Tax {percent_text(tax.rate_bp)} on {money(tax.base_cents)}",
                                      money(tax.tax_cents), columns)))
         else:
             rows.append(Row(two_cols("Tax exempt", money(tax.total_cents), columns)))

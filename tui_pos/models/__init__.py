@@ -24,6 +24,11 @@ def utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
 
+def local_time(at: _dt.datetime) -> _dt.datetime:
+    """A stored time (naive UTC) as people read it: this machine's local time, naive."""
+    return at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
+
+
 class BaseModel(Model):
     """Every model: bound to the proxy, snake_case table names."""
 
@@ -391,4 +396,4 @@ ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
               LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, Campaign, Message, AuditLog]
 
-__all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "utcnow"]
+__all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

@@ -8,7 +8,6 @@ neither. Both reports can be printed through the print queue.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 
@@ -17,15 +16,11 @@ from peewee import JOIN, fn
 from tui_pos.domain import dayreport, pricing
 from tui_pos.domain.errors import InputError
 from tui_pos.models import (DayClose, LoyaltyMovement, Note, NoteLine, Payment, PrintJob, Product, Register,
-                            Section, User, db, utcnow)
+                            Section, User, db, local_time, utcnow)
 from tui_pos.services import audit
 
 log = logging.getLogger(__name__)
 
-
-def _local(at: _dt.datetime) -> _dt.datetime:
-    """A stored (naive UTC) time as the register's local time, for the report."""
-    return at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 def _register_id(register: str) -> int | None:
@@ -71,10 +66,10 @@ def _gather(register: str, kind: str, *, day_close_id: int | None, opening_float
     facts = [dayreport.NoteFacts(kind=n[1], total_cents=n[2], paid_cents=paid.get(n[0], 0),
                                  redeemed_cents=n[3] or 0) for n in notes]
     opened = min((n[5] for n in notes if n[5]), default=None)
-    opened = _local(opened) if opened else None
+    opened = local_time(opened) if opened else None
     return dayreport.build(kind, register, number if number is not None else _next_number(register),
                            notes=facts, payments=payments, lines=lines, points=points, opened_at=opened,
-                           printed_at=_local(utcnow()), opening_float_cents=opening_float_cents,
+                           printed_at=local_time(utcnow()), opening_float_cents=opening_float_cents,
                            counted_cents=counted_cents, user=user)
 
 

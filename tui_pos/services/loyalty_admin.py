@@ -15,7 +15,8 @@ from peewee import SQL, Case, fn
 from tui_pos.domain import loyalty as rules
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, LoyaltyMonth, LoyaltyMovement,
-                            LoyaltyProgram, Note, Product, Section, StampCard, StampEvent, db, utcnow)
+                            LoyaltyProgram, Note, Product, Section, StampCard, StampEvent, db, local_time,
+                            utcnow)
 from tui_pos.services import audit, loyalty
 
 REPORT_COLUMNS = ["code", "name", "phone", "tier", "balance", "earned", "redeemed", "last_visit"]
@@ -158,13 +159,9 @@ def ledger_page(customer_id: int, page: int = 0, per_page: int = 15) -> tuple[li
     page = max(0, min(page, pages - 1))
     rows = (LoyaltyMovement.select().where(LoyaltyMovement.customer == customer_id)
             .order_by(LoyaltyMovement.id.desc()).offset(page * per_page).limit(per_page))
-    return [LedgerRow(_local(r.at), r.receipt_no or "", r.product_sku or "", r.kind, r.balance_before, r.points,
+    return [LedgerRow(local_time(r.at), r.receipt_no or "", r.product_sku or "", r.kind, r.balance_before, r.points,
                       r.balance_after, r.reason) for r in rows], pages
 
-
-def _local(at: _dt.datetime) -> _dt.datetime:
-    """Stored times are naive UTC; people read local time."""
-    return at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 # ====================================================================== the report (seed 002)

@@ -18,7 +18,8 @@ from tui_pos.domain.loyalty import Block as LoyaltyBlock
 from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
-                            PriceRate, PriceRateLine, Register, SpecificPrice, User, db, utcnow)
+                            PriceRate, PriceRateLine, Register, SpecificPrice, User, db, local_time,
+                            utcnow)
 from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
 from tui_pos.models.prepared import prepared
 from tui_pos.services import audit, catalog, customers, loyalty, printing, users
@@ -994,7 +995,7 @@ class SaleService:
         paid = sum(p[1] for p in payments)
         change = pricing.Settlement(totals.total_cents, paid).change_cents
         cashier = note.cashier.name if note.cashier_id else ""
-        when = (note.closed_at or note.opened_at).replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
+        when = local_time(note.closed_at or note.opened_at)
         return Receipt(store_name=self.store_name, receipt_no=note.receipt_no, when=when,
                        cashier=cashier, sales_mode=note.sales_mode, lines=tuple(lines), totals=totals,
                        payments=payments, change_cents=change, kind=note.kind,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tui_pos import __version__
 from tui_pos.config import Config
-from tui_pos.models import Note, Register
+from tui_pos.models import Note, Register, local_time
 from tui_pos.models.db import safe_url
 
 SECRET_WORDS = ("password", "token", "secret", "auth", "key")
@@ -59,12 +59,9 @@ def last_receipts(register: str, limit: int = 10) -> list[ReceiptRow]:
         return []
     rows = (Note.select(Note.receipt_no, Note.closed_at, Note.kind, Note.total_cents)
             .where(Note.register == reg.id, Note.status == "paid").order_by(Note.seq.desc()).limit(limit))
-    return [ReceiptRow(r.receipt_no, _local(r.closed_at) if r.closed_at else None, r.kind, r.total_cents)
+    return [ReceiptRow(r.receipt_no, local_time(r.closed_at) if r.closed_at else None, r.kind, r.total_cents)
             for r in rows]
 
-
-def _local(at: _dt.datetime) -> _dt.datetime:
-    return at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
 
 
 def log_tail(path: str | Path, lines: int = 30) -> list[str]:
