@@ -553,7 +553,7 @@ class SaleService:
         return rate_id, customer_rules.group_discount_bp([d for d in discounts if d], self.stack_discounts)
 
     def _price(self, product_id: int, retail_cents: int, context: tuple[int | None, int],
-               specific: object = None) -> customer_rules.PriceChoice:
+               specific: object = _UNREAD) -> customer_rules.PriceChoice:
         """The line's price: `specific` is today's specific price when the caller read it already
         (None: there is none), else `_UNREAD`."""
         rate_id = context[0]
