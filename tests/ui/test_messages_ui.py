@@ -68,10 +68,10 @@ async def test_outbox_campaign_and_history(make_app):
             await pilot.press("ctrl+p")
             await pilot.pause()
             preview = text(app, "#campaign-preview")
-            assert "1 customers will get it" in preview and "Hola Ana, 2x1 hoy en" in preview
+            assert "1 customer will get it" in preview and "Hola Ana, 2x1 hoy en" in preview
             await pilot.press("ctrl+s")
             await pilot.pause()
-            await pilot.press("enter")              # "Send it to 1 customers"
+            await pilot.press("enter")              # "Send it to 1 customer"
             await pilot.pause()
             assert "1 messages queued" in text(app, "#messages-message")
             await pilot.press("escape")

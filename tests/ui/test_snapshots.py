@@ -178,3 +178,23 @@ class TestLinuxConsole:
             await pilot.pause()
         app = make_app(config={"ui": {"theme": "console"}})
         assert snap_compare(app, run_before=run_before, terminal_size=(80, 25))
+
+
+class TestMessagesScreen:
+    def test_campaign_preview_at_80x24(self, snap_compare, make_app):
+        async def run_before(pilot):
+            from textual.widgets import Select, TextArea
+
+            from tui_pos.services import customers
+            customers.create({"name": "Ana", "mobile": "6123-4567", "sms_consent": True}, region="PA")
+            await pilot.press(*"2222", "enter")
+            await pilot.pause()
+            await pilot.press("ctrl+g")
+            await pilot.pause()
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            pilot.app.screen.query_one("#campaign-channel", Select).value = "sms"
+            pilot.app.screen.query_one("#campaign-text", TextArea).text = "Hola {name}: 2x1 today at {store}"
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+        assert snap_compare(make_app(), run_before=run_before, terminal_size=(80, 24))

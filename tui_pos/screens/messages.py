@@ -21,6 +21,10 @@ from tui_pos.widgets.safety import Guarded
 
 log = logging.getLogger(__name__)
 
+def _customers(n: int) -> str:
+    return f"{n} customer" if n == 1 else f"{n} customers"
+
+
 STATES = [("every state", ""), ("queued", "queued"), ("failed", "failed"), ("sent", "sent")]
 
 
@@ -63,7 +67,7 @@ class MessagesScreen(Guarded, ModalScreen[None]):
                     yield Static("Write the message ({name} and {store} are filled in), Ctrl+P to preview.",
                                  id="campaign-preview")
             yield Static("", id="messages-message")
-            yield Label("Ctrl+T tab  F5 refresh  Ctrl+R retry a failed one  Ctrl+P preview  Ctrl+S send  Esc close",
+            yield Label("Ctrl+T tab  F5 refresh  Ctrl+R retry  Ctrl+P preview  Ctrl+S send  Esc close",
                         classes="dialog-help")
 
     def on_mount(self) -> None:
@@ -136,7 +140,7 @@ class MessagesScreen(Guarded, ModalScreen[None]):
             self.query_one("#campaign-preview", Static).update(Text(str(exc), style="bold red"))
             return
         self.previewed = (audience, channel, text, subject, p.count)
-        lines = [f"{p.count} customers will get it ({channel}, with consent, not opted out)."]
+        lines = [f"{_customers(p.count)} will get it ({channel}, with consent, not opted out)."]
         if p.count:
             lines.append(f"The first reads: {p.sample}")
         lines.append("Ctrl+S sends it." if p.count else "Nobody to send it to.")
@@ -168,8 +172,8 @@ class MessagesScreen(Guarded, ModalScreen[None]):
             retry_now = getattr(self.app, "send_messages", None)
             if retry_now:
                 retry_now()
-        self.app.push_screen(ChoiceDialog(f"Send to {count} customers?",
-                                          [("send", f"Send it to {count} customers"), ("no", "Not now")]), answered)
+        self.app.push_screen(ChoiceDialog(f"Send to {_customers(count)}?",
+                                          [("send", f"Send it to {_customers(count)}"), ("no", "Not now")]), answered)
 
     # ------------------------------------------------------------ plumbing
 
