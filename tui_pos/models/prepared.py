@@ -20,9 +20,10 @@ import re
 import threading
 from typing import Any, Callable
 
+import peewee
 from peewee import SQL
 
-from tui_pos.models.db import db
+from tui_pos.models.db import SQLITE_RETURNING, db, is_sqlite
 
 _MARK = re.compile(r"__ARG(\d+)__")
 
@@ -70,29 +71,96 @@ class Prepared:
             return compiled
 
     def cursor(self, *values):
+        """Run the statement; in a batch (models.db.batch) it is only sent: read it with `fetch_*`."""
         _, sql, order = self._compile()
         return db.obj.execute_sql(sql, [values[v] if is_arg else v for is_arg, v in order])
 
+    def send(self, *values):
+        """Send the statement to be read later, after statements sent since (or after the batch).
+
+        On PostgreSQL in a batch the result is on its way; elsewhere the
+        statement has run, and its rows are taken now so that later writes on
+        the same connection cannot change what a late read sees (SQLite steps
+        a cursor as it is read).
+        """
+        cursor = self.cursor(*values)
+        return cursor if not is_sqlite() else _Taken(cursor)
+
     def rows(self, *values) -> list[tuple]:
-        return self.cursor(*values).fetchall()
+        return fetch_rows(self.cursor(*values))
 
     def one(self, *values) -> tuple | None:
-        return self.cursor(*values).fetchone()
+        return fetch_one(self.cursor(*values))
 
     def scalar(self, *values):
-        row = self.cursor(*values).fetchone()
-        return row[0] if row else None
+        return fetch_scalar(self.cursor(*values))
 
     def execute(self, *values) -> int:
-        """An UPDATE or DELETE: the rows it changed."""
+        """An UPDATE or DELETE: the rows it changed (in a batch: unknown until a later read, so do not ask)."""
         return db.obj.rows_affected(self.cursor(*values))
 
     def insert(self, *values) -> int:
         """An INSERT built with `.returning(Model.id)` where the database has RETURNING: the new id."""
-        cursor = self.cursor(*values)
-        if cursor.description:
-            return cursor.fetchone()[0]
+        return inserted_id(self.cursor(*values))
+
+
+class _Taken:
+    """A SQLite cursor's outcome, taken at once (what `send` returns there)."""
+
+    __slots__ = ("rows", "lastrowid", "rowcount", "description")
+
+    def __init__(self, cursor) -> None:
+        self.description = cursor.description
+        self.rows = cursor.fetchall() if cursor.description else []
+        self.lastrowid = cursor.lastrowid
+        self.rowcount = cursor.rowcount
+
+    def fetchall(self) -> list[tuple]:
+        rows, self.rows = self.rows, []
+        return rows
+
+    def fetchone(self) -> tuple | None:
+        return self.rows.pop(0) if self.rows else None
+
+
+class Ready:
+    """A value already in hand, read like a sent statement's one-row result."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, *row) -> None:
+        self.row = row
+
+    def fetchone(self) -> tuple:
+        return self.row
+
+    def fetchall(self) -> list[tuple]:
+        return [self.row]
+
+
+# Reading a sent statement's result. In a batch the driver's error surfaces here (the
+# statement ran on the server meanwhile), so it is turned into peewee's, as execute_sql does.
+
+def fetch_rows(cursor) -> list[tuple]:
+    with peewee.__exception_wrapper__:
+        return cursor.fetchall()
+
+
+def fetch_one(cursor) -> tuple | None:
+    with peewee.__exception_wrapper__:
+        return cursor.fetchone()
+
+
+def fetch_scalar(cursor):
+    row = fetch_one(cursor)
+    return row[0] if row else None
+
+
+def inserted_id(cursor) -> int:
+    """The id of a row inserted by a statement sent with `.returning(Model.id)` (lastrowid without RETURNING)."""
+    if is_sqlite() and not SQLITE_RETURNING:
         return cursor.lastrowid
+    return fetch_one(cursor)[0]   # (a batch's cursor has no description until it is read)
 
 
 def prepared(nargs: int) -> Callable[[Callable[..., Any]], Prepared]:
@@ -102,4 +170,4 @@ def prepared(nargs: int) -> Callable[[Callable[..., Any]], Prepared]:
     return wrap
 
 
-__all__ = ["Arg", "Prepared", "prepared"]
+__all__ = ["Arg", "Prepared", "Ready", "fetch_one", "fetch_rows", "fetch_scalar", "inserted_id", "prepared"]

@@ -11,7 +11,7 @@ import datetime as _dt
 
 from peewee import JOIN, fn
 
-from tui_pos.models.prepared import prepared
+from tui_pos.models.prepared import fetch_rows, prepared
 
 from tui_pos.domain.codes import normalize_barcode, scanned_forms
 from tui_pos.domain.errors import InputError, PosError
@@ -49,12 +49,22 @@ def find_by_code(code: str, note_id: int | None = None) -> Product | None:
     product comes with today's specific price (`specific_cents`) and, given a
     note, the line of that note a scan of it adds to (`same_line`: (id, qty) or None).
     """
+    return read_find(send_find(code, note_id))
+
+
+def send_find(code: str, note_id: int | None = None) -> tuple:
+    """`find_by_code` sent (in a batch, with the statements beside it); `read_find` reads it."""
     code = code.strip()
     forms = scanned_forms(code)
     forms = (forms + [forms[-1]] * 3)[:3]   # the statement takes three forms (scanned_forms gives one to three)
-    best, rank = None, 4
     # one query: the exact barcode wins, then the SKU, then the other forms of the code
-    for row in _q_find.rows(*forms, code.upper(), _dt.date.today(), note_id or 0):
+    return code, _q_find.send(*forms, code.upper(), _dt.date.today(), note_id or 0)
+
+
+def read_find(sent: tuple) -> Product | None:
+    code, cursor = sent
+    best, rank = None, 4
+    for row in fetch_rows(cursor):
         values = dict(zip(_PRODUCT_COLUMNS, row))
         r = 1 if values["hit_code"] == code else 2 if values["sku"] == code.upper() else 3
         if r < rank:

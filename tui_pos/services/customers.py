@@ -20,7 +20,7 @@ from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.text import search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
-from tui_pos.models.prepared import prepared
+from tui_pos.models.prepared import fetch_one, fetch_rows, prepared
 from tui_pos.services import audit, users
 
 CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
@@ -102,7 +102,16 @@ def _q_view_tags(a, b):
 
 def view(customer_id: int) -> CustomerView:
     """One customer as the screens show them (the register's hot path: prepared statements)."""
-    row = _q_view.one(customer_id)
+    return read_view(send_view(customer_id))
+
+
+def send_view(customer_id: int) -> tuple:
+    """`view` sent (in a batch, with the statements beside it); `read_view` reads it."""
+    return _q_view.send(customer_id), _q_view_tags.send(customer_id, customer_id)
+
+
+def read_view(sent: tuple) -> CustomerView:
+    row = fetch_one(sent[0])
     if row is None:
         raise InputError("That customer no longer exists.")
     values = dict(zip(_VIEW_COLUMNS, row))
@@ -112,7 +121,7 @@ def view(customer_id: int) -> CustomerView:
         values[name] = bool(values[name])
     for name in ("phone", "mobile", "email", "ruc"):
         values[name] = values[name] or ""
-    tags = _q_view_tags.rows(customer_id, customer_id)
+    tags = fetch_rows(sent[1])
     return CustomerView(**values, rate=row[-1] or "",
                         groups=tuple(sorted(name for kind, name, _ in tags if kind == "g")),
                         cards=tuple(code for kind, code, _ in sorted((t for t in tags if t[0] == "c"), key=lambda t: t[2])))

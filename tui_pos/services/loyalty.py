@@ -11,7 +11,7 @@ from peewee import JOIN, fn
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
 from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
-from tui_pos.models.prepared import Prepared, prepared
+from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, prepared
 
 
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
@@ -78,26 +78,55 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
     has written nothing, and any later failure rolls back the whole sale.
     """
     with db.atomic() if not db.in_transaction() else contextlib.nullcontext():
-        guarded = not allow_negative and points < 0
-        if SQLITE_RETURNING or not is_sqlite():
-            after = _move_statement(counts_as_earned, kind in REDEEMING, guarded).scalar(customer_id, points)
-        else:
-            changes = {Customer.points_balance: Customer.points_balance + points}
-            if counts_as_earned:
-                changes[Customer.points_earned] = Customer.points_earned + points
-            if kind in REDEEMING:
-                changes[Customer.points_redeemed] = Customer.points_redeemed - points
-            query = Customer.update(changes).where(Customer.id == customer_id)
-            if guarded:
-                query = query.where(Customer.points_balance + points >= 0)
-            after = update_returning(query, Customer.points_balance)
-        if after is None:
-            raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
-        at = utcnow()
-        _q_insert_movement.execute(at, customer_id, kind, points, after - points, after, counts_as_earned,
-                                   receipt_no, product_sku, register, user_id, reason)
-        _q_month.execute(at.strftime("%Y-%m"), kind, points, register)
-        return Movement(kind, points, after - points, after)
+        sent = _send_move(customer_id, points, kind, counts_as_earned=counts_as_earned, product_sku=product_sku,
+                          reason=reason, allow_negative=allow_negative)
+        return _write_move(sent, receipt_no=receipt_no, register=register, user_id=user_id)
+
+
+@dataclass(frozen=True)
+class _SentMove:
+    """A balance UPDATE sent (its RETURNING not read yet) and what its ledger row will say."""
+
+    customer_id: int
+    points: int
+    kind: str
+    counts_as_earned: bool
+    product_sku: str | None
+    reason: str
+    after: object   # the cursor of UPDATE ... RETURNING points_balance
+
+
+def _send_move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False,
+               product_sku: str | None = None, reason: str = "", allow_negative: bool = False) -> _SentMove:
+    """The balance half of `move`: the conditional UPDATE, sent (in a batch, not waited for)."""
+    guarded = not allow_negative and points < 0
+    if SQLITE_RETURNING or not is_sqlite():
+        after = _move_statement(counts_as_earned, kind in REDEEMING, guarded).send(customer_id, points)
+    else:
+        changes = {Customer.points_balance: Customer.points_balance + points}
+        if counts_as_earned:
+            changes[Customer.points_earned] = Customer.points_earned + points
+        if kind in REDEEMING:
+            changes[Customer.points_redeemed] = Customer.points_redeemed - points
+        query = Customer.update(changes).where(Customer.id == customer_id)
+        if guarded:
+            query = query.where(Customer.points_balance + points >= 0)
+        after = Ready(update_returning(query, Customer.points_balance))
+    return _SentMove(customer_id, points, kind, counts_as_earned, product_sku, reason, after)
+
+
+def _write_move(sent: _SentMove, *, receipt_no: str | None, register: str, user_id: int | None) -> Movement:
+    """The ledger half of `move`: read the balance after the UPDATE (BalanceChanged if it matched no row)
+    and append the movement and its month's total."""
+    after = fetch_scalar(sent.after)
+    if after is None:
+        raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
+    points = sent.points
+    at = utcnow()
+    _q_insert_movement.send(at, sent.customer_id, sent.kind, points, after - points, after, sent.counts_as_earned,
+                            receipt_no, sent.product_sku, register, user_id, sent.reason)
+    _q_month.send(at.strftime("%Y-%m"), sent.kind, points, register)
+    return Movement(sent.kind, points, after - points, after)
 
 
 def opening_balance(customer_id: int, points: int, *, user_id: int | None = None) -> Movement:
@@ -147,18 +176,33 @@ def program() -> rules.Program | None:
     makes several calls within a few milliseconds); a new note and this
     process's own saves make the next call check again (`forget_program`).
     """
-    global _cached, _checked_at, _checked_on
-    now = time.monotonic()
-    if _checked_on is db.obj and now - _checked_at < PROGRAM_RECHECK:
+    if _checked_on is db.obj and time.monotonic() - _checked_at < PROGRAM_RECHECK:
         return _cached[1]
-    row = LoyaltyProgram.select(LoyaltyProgram.id, LoyaltyProgram.updated_at).order_by(LoyaltyProgram.id.desc()).first()
-    _checked_at, _checked_on = now, db.obj
+    return take_program_check(send_program_check())
+
+
+@prepared(0)
+def _q_program_version():
+    return LoyaltyProgram.select(LoyaltyProgram.id, LoyaltyProgram.updated_at).order_by(
+        LoyaltyProgram.id.desc()).limit(1)
+
+
+def send_program_check():
+    """The program's version, sent (a new note sends it with its own statements); see `take_program_check`."""
+    return _q_program_version.send()
+
+
+def take_program_check(sent) -> rules.Program | None:
+    """The program after a version check sent by `send_program_check` (re-read if it changed)."""
+    global _cached, _checked_at, _checked_on
+    row = fetch_one(sent)
+    _checked_at, _checked_on = time.monotonic(), db.obj
     if row is None:
         _cached = (None, None)
         return None
-    key = (row.id, row.updated_at)
+    key = (row[0], str(row[1]))   # the stored time, as text on both databases
     if _cached[0] != key:
-        document = LoyaltyProgram.get_by_id(row.id).document
+        document = LoyaltyProgram.get_by_id(row[0]).document
         _cached = (key, rules.Program.from_stored(json.loads(document)))
     return _cached[1]
 
@@ -280,7 +324,16 @@ def priced(r: EarnRow) -> pricing.PricedLine:
 
 
 def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
-    rows = [EarnRow(*r) for r in _q_earn_lines.rows(note_id)]
+    return read_earn_lines(send_earn_lines(note_id))
+
+
+def send_earn_lines(note_id: int):
+    """`_earn_lines` sent (in a batch, with the statements beside it); `read_earn_lines` reads it."""
+    return _q_earn_lines.send(note_id)
+
+
+def read_earn_lines(sent) -> tuple[list[rules.EarnLine], list[EarnRow]]:
+    rows = [EarnRow(*r) for r in fetch_rows(sent)]
     out = []
     for ln in rows:
         amounts = pricing.line_amounts(pricing.PricedLine(ln.qty, ln.unit_price_cents, ln.tax_rate_bp,
@@ -297,16 +350,31 @@ def _q_balance(customer):
     return Customer.select(Customer.points_balance).where(Customer.id == customer)
 
 
+@prepared(1)
+def _q_note_balance(note):
+    return Customer.select(Customer.points_balance).where(
+        Customer.id == Note.select(Note.customer).where(Note.id == note))
+
+
+def send_note_balance(note_id: int):
+    """The balance of the note's customer, sent before the note is read (no row: no customer)."""
+    return _q_note_balance.send(note_id)
+
+
 def multiplier_of(note: Note) -> Fraction:
     return Fraction(Decimal(note.tier_multiplier or "1"))
 
 
-def note_loyalty(note: Note, point_of_sale: str, earn: tuple | None = None) -> NoteLoyalty | None:
-    """The customer's balance and tier and what this note will earn (None without customer or program)."""
+def note_loyalty(note: Note, point_of_sale: str, earn: tuple | None = None,
+                 balance: int | None = None) -> NoteLoyalty | None:
+    """The customer's balance and tier and what this note will earn (None without customer or program).
+
+    `earn`, `balance`: the note's lines and the customer's balance when the caller read them."""
     prog = program()
     if prog is None or not note.customer_id:
         return None
-    balance = _q_balance.scalar(note.customer_id)
+    if balance is None:
+        balance = _q_balance.scalar(note.customer_id)
     if balance is None:
         raise Customer.DoesNotExist(f"customer {note.customer_id}")
     customer = Customer(id=note.customer_id, points_balance=balance)
@@ -351,31 +419,52 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
     whole sale rolls back: the cashier is told, nothing is half-written.
     `earn`: `_earn_lines(note.id)` when the caller read it in this transaction.
     """
+    sent = send_settle(note, point_of_sale=point_of_sale, earn=earn)
+    return write_settle(sent, receipt_no, register=register, user_id=user_id) if sent is not None else None
+
+
+@dataclass(frozen=True)
+class SentSettle:
+    program: rules.Program
+    note: Note
+    moves: tuple[_SentMove, ...]
+    used: int
+    earned: int
+
+
+def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None) -> SentSettle | None:
+    """The balance half of `settle`: every balance UPDATE of the sale sent, before the receipt number
+    is known (None: no customer or no program)."""
     prog = program()
     if prog is None or not note.customer_id:
         return None
     lines, rows = earn if earn is not None else _earn_lines(note.id)
-    before = None
-    last = None
+    moves = []
     used = 0
     if note.redeem_points:
-        m = move(note.customer_id, -note.redeem_points, "redeem", receipt_no=receipt_no, register=register,
-                 user_id=user_id, reason=f"{note.redeem_cents} cents off")
-        before, last = m.balance_before, m
+        moves.append(_send_move(note.customer_id, -note.redeem_points, "redeem",
+                                reason=f"{note.redeem_cents} cents off"))
         used += note.redeem_points
     for r in rows:
         if r.offered_qty:
             cost = r.offered_qty * (r.points_cost or 0)
-            m = move(note.customer_id, -cost, "offer", receipt_no=receipt_no, product_sku=r.sku, register=register,
-                     user_id=user_id, reason=f"{r.offered_qty} offered")
-            before = m.balance_before if before is None else before
-            last = m
+            moves.append(_send_move(note.customer_id, -cost, "offer", product_sku=r.sku,
+                                    reason=f"{r.offered_qty} offered"))
             used += cost
     earned = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
     if earned:
-        m = move(note.customer_id, earned, "earn", counts_as_earned=True, receipt_no=receipt_no, register=register,
-                 user_id=user_id)
+        moves.append(_send_move(note.customer_id, earned, "earn", counts_as_earned=True))
+    return SentSettle(prog, note, tuple(moves), used, earned)
+
+
+def write_settle(sent: SentSettle, receipt_no: str, *, register: str, user_id: int | None) -> rules.Block:
+    """The ledger half of `settle`: the movements, with the receipt number; the receipt's block."""
+    note, prog = sent.note, sent.program
+    before = None
+    last = None
+    for s in sent.moves:
+        m = _write_move(s, receipt_no=receipt_no, register=register, user_id=user_id)
         before = m.balance_before if before is None else before
         last = m
     if prog.offers:
@@ -387,7 +476,7 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
         after = _q_balance.scalar(note.customer_id)
     if before is None:
         before = after
-    return rules.Block(before, used, earned, after, note.tier_name, prog.mode == "value")
+    return rules.Block(before, sent.used, sent.earned, after, note.tier_name, prog.mode == "value")
 
 
 def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sale: str, register: str,

@@ -2,6 +2,12 @@
 
 Every method is one transaction and returns plain data; a change is on disk
 before the method returns, so the screen never shows what is not saved.
+
+The register's hot steps (open, scan, customer, points, pay) run as batches
+(models.db.batch): they send the reads that depend only on their arguments
+together, then the writes and the reads that follow them, and read the results
+when the transaction has committed. On PostgreSQL that is two or three round
+trips a step instead of one per statement.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
                             PriceRate, PriceRateLine, Register, SpecificPrice, User, db, local_time,
                             utcnow)
-from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
-from tui_pos.models.prepared import prepared
+from tui_pos.models.db import SQLITE_RETURNING, batch, is_sqlite, update_returning
+from tui_pos.models.prepared import Ready, fetch_one, fetch_rows, fetch_scalar, inserted_id, prepared
 from tui_pos.services import audit, catalog, customers, loyalty, printing, users
 from tui_pos.services.customers import CustomerView
 
@@ -232,7 +238,10 @@ def _q_customer(a):
 
 
 def _customer(customer_id: int) -> Customer | None:
-    row = _q_customer.one(customer_id)
+    return _customer_from_row(_q_customer.one(customer_id))
+
+
+def _customer_from_row(row: tuple | None) -> Customer | None:
     if row is None:
         return None
     c = Customer(**dict(zip(_CUSTOMER_PRICING, row)))
@@ -290,6 +299,11 @@ _NEW_PAYMENT = ("note", "tender", "amount_cents", "created_at", "request_id")
 @prepared(len(_NEW_PAYMENT))
 def _q_insert_payment(*args):
     return Payment.insert({getattr(Payment, n): a for n, a in zip(_NEW_PAYMENT, args)}).as_rowcount()
+
+
+@prepared(1)
+def _q_by_request(request_id):
+    return Payment.select(Payment.id).where(Payment.request_id == request_id)
 
 
 @prepared(1)
@@ -374,7 +388,10 @@ class SaleService:
         return self._register_id
 
     def _note(self, note_id: int, *, editable: bool = True) -> Note:
-        row = _q_note.one(note_id)
+        return self._checked(fetch_one(_q_note.send(note_id)), editable=editable)
+
+    def _checked(self, row: tuple | None, *, editable: bool = True) -> Note:
+        """The note read by `_q_note`, if it is this register's (and open, when `editable`)."""
         note = _note_from_row(row) if row else None
         if note is None or note.register_id != self.register_id:
             raise PosError("That note is not on this register.")
@@ -419,17 +436,41 @@ class SaleService:
         priced, groups, redeemed, paid = self._summary_parts(note_id, note)
         return Summary(note_id, pricing.note_totals(priced, groups, redeemed), paid)
 
+    @staticmethod
+    def _send_summary(note_id: int) -> tuple:
+        """`summary` sent (in a batch, after the writes it must see); `_read_summary` reads it."""
+        return note_id, _q_plain_groups.send(note_id), _q_other_lines.send(note_id)
+
+    @staticmethod
+    def _read_summary(sent: tuple, note: Note) -> Summary:
+        """`note`: the note as read in the same transaction (its money off and payments)."""
+        note_id, groups_cursor, others_cursor = sent
+        groups = [pricing.PlainGroup(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in fetch_rows(groups_cursor)]
+        priced = [_priced(r) for r in fetch_rows(others_cursor)]
+        return Summary(note_id, pricing.note_totals(priced, groups, note.redeem_cents or 0), note.paid_now)
+
     def view(self, note_id: int, *, note: Note | None = None) -> NoteView:
         """The note as the screen shows it (`note`: the row already read and updated in this transaction)."""
         if note is None:
             note = self._note(note_id, editable=False)
-        rows = _q_lines.rows(note_id)
+        return self._read_view(self._send_view(note))
+
+    @staticmethod
+    def _send_view(note: Note) -> tuple:
+        """`view` sent (in a batch, after the writes it must see); `_read_view` reads it."""
+        return (note, _q_lines.send(note.id), _q_payments.send(note.id) if note.payments_now else None,
+                customers.send_view(note.customer_id) if note.customer_id else None)
+
+    @staticmethod
+    def _read_view(sent: tuple) -> NoteView:
+        note, sent_lines, sent_payments, sent_customer = sent
+        rows = fetch_rows(sent_lines)
         totals = pricing.note_totals([_priced(r) for r in rows], (), note.redeem_cents)
-        payments = tuple(_q_payments.rows(note_id)) if note.payments_now else ()
+        payments = tuple(fetch_rows(sent_payments)) if sent_payments is not None else ()
         return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
                         tuple(_line_view(r) for r in rows),
                         Summary(note.id, totals, sum(p[1] for p in payments)), payments,
-                        customers.view(note.customer_id) if note.customer_id else None)
+                        customers.read_view(sent_customer) if sent_customer is not None else None)
 
     def line_view(self, line_id: int) -> LineView:
         return _line_view(_q_line.one(line_id))
@@ -443,13 +484,16 @@ class SaleService:
     def open_note(self, cashier_id: int | None = None) -> int:
         """The open note, or a new one. A new note reads the loyalty program's version afresh,
         so a change made on any register takes effect on the next note here."""
-        loyalty.forget_program()
-        with db.atomic():
-            existing = self.current_note()
-            if existing is not None:
-                return existing
-            return _q_insert_note.insert(self.register_id, "sale", "open", self.default_mode, cashier_id, "",
-                                         utcnow(), 0, "", "1", 0, 0)
+        register_id = self.register_id
+        with batch(implicit=True):
+            current = _q_current.send(register_id)
+            program = loyalty.send_program_check()
+            existing = fetch_scalar(current)
+            if existing is None:
+                new = _q_insert_note.send(register_id, "sale", "open", self.default_mode, cashier_id, "",
+                                          utcnow(), 0, "", "1", 0, 0)
+        loyalty.take_program_check(program)
+        return existing if existing is not None else inserted_id(new)
 
     def set_sales_mode(self, note_id: int, mode: str) -> None:
         if mode not in self.sales_modes:
@@ -468,9 +512,11 @@ class SaleService:
         a new line. A new line is priced for the note's customer (seed 003).
         """
         entry = parse_entry(text)
-        with db.atomic():
-            note = self._note(note_id)
-            product = catalog.find_by_code(entry.code, note_id)
+        with batch(implicit=True):
+            sent_note = _q_note.send(note_id)
+            found = catalog.send_find(entry.code, note_id)
+            note = self._checked(fetch_one(sent_note))
+            product = catalog.read_find(found)
             weighed = None
             if product is None:
                 weighed = parse_weighed(entry.code, self.weighed_prefixes, self.weighed_layout, self.weighed_value)
@@ -504,21 +550,29 @@ class SaleService:
                 qty = same[1] + entry.qty
                 if qty > MAX_QTY:
                     raise InputError(f"{product.name} would reach {qty}; a line holds at most {MAX_QTY}.")
-                _q_set_qty.execute(same[0], qty)
-                line = self.line_view(same[0])
+                _q_set_qty.send(same[0], qty)
+                sent_line = _q_line.send(same[0])
+                sent_summary = self._send_summary(note_id)
+                new_line = None
             else:
                 context = self._customer_pricing(note)
                 choice = self._price(product.id, product.price_cents, context,
                                      getattr(product, "specific_cents", _UNREAD))
                 source = "group" if context[1] else ""
-                line_id = _q_insert_line.insert(
+                sent_line = _q_insert_line.send(
                     note_id, product.id, product.sku, product.name, entry.qty, choice.price_cents, choice.source,
                     product.price_cents, product.tax_rate_bp, bool(product.tax_included), context[1],
                     product.points_cost, source, 0, 0, 0, "", utcnow())
-                line = _line_view((line_id, product.sku, product.name, entry.qty, choice.price_cents,
-                                   product.price_cents, product.tax_rate_bp, bool(product.tax_included),
-                                   context[1], 0, choice.source, source, 0, 0))
-            return line, self.summary(note_id, note)
+                sent_summary = self._send_summary(note_id)
+                new_line = (product.sku, product.name, entry.qty, choice.price_cents, product.price_cents,
+                            product.tax_rate_bp, bool(product.tax_included), context[1], 0, choice.source, source,
+                            0, 0)
+        # committed: read what the batch sent
+        if new_line is None:
+            line = _line_view(fetch_one(sent_line))
+        else:
+            line = _line_view((inserted_id(sent_line), *new_line))
+        return line, self._read_summary(sent_summary, note)
 
     def scan(self, note_id: int, text: str) -> ScanResult:
         """What the code field does: a product (barcode or SKU), else a customer's loyalty card."""
@@ -535,8 +589,11 @@ class SaleService:
 
     # ----------------------------------------------------------- customers and prices
 
-    def _customer_pricing(self, note: Note, customer: Customer | None = None) -> tuple[int | None, int]:
-        """(the customer's valid rate id or None, the automatic group discount in bp)."""
+    def _customer_pricing(self, note: Note, customer: Customer | None = None,
+                          group_discounts: list[int] | None = None) -> tuple[int | None, int]:
+        """(the customer's valid rate id or None, the automatic group discount in bp).
+
+        `group_discounts`: the customer's groups' discounts when the caller read them."""
         if not note.customer_id:
             return None, 0
         if customer is None or customer.id != note.customer_id:
@@ -548,7 +605,8 @@ class SaleService:
             if rate.active and (rate.start_date is None or rate.start_date <= today) and (
                     rate.end_date is None or today <= rate.end_date):
                 rate_id = rate.id
-        discounts = [d for (d,) in _q_group_discounts.rows(customer.id)]
+        discounts = list(group_discounts) if group_discounts is not None else [
+            d for (d,) in _q_group_discounts.rows(customer.id)]
         discounts.append(loyalty.tier_of(customer.points_earned).discount_bp)
         return rate_id, customer_rules.group_discount_bp([d for d in discounts if d], self.stack_discounts)
 
@@ -568,11 +626,16 @@ class SaleService:
         return customer_rules.best_price(retail_cents, has_rate=rate_id is not None, rate_cents=rate_cents,
                                          specific_cents=specific)
 
-    def _reprice(self, note: Note, customer: Customer | None = None) -> None:
-        """Prices and automatic discounts of every line again (a customer came or went)."""
-        context = self._customer_pricing(note, customer)
-        for lid, product_id, price_source, list_price, discount_source, price, percent, cents, specific in \
-                _q_reprice_lines.rows(note.id, _dt.date.today()):
+    def _reprice(self, note: Note, customer: Customer | None = None, *, group_discounts: list[int] | None = None,
+                 lines: list[tuple] | None = None) -> None:
+        """Prices and automatic discounts of every line again (a customer came or went).
+
+        `group_discounts`, `lines`: what `_q_group_discounts` and `_q_reprice_lines` read, when the caller
+        sent them already (a batch)."""
+        context = self._customer_pricing(note, customer, group_discounts)
+        if lines is None:
+            lines = _q_reprice_lines.rows(note.id, _dt.date.today())
+        for lid, product_id, price_source, list_price, discount_source, price, percent, cents, specific in lines:
             now = (price, price_source, percent, cents, discount_source)
             new_price, new_source = price, price_source
             if price_source not in ("manual", "weighed"):
@@ -583,13 +646,18 @@ class SaleService:
                 new_percent, new_cents, new_dsource = context[1], 0, "group" if context[1] else ""
             wanted = (new_price, new_source, new_percent, new_cents, new_dsource)
             if wanted != now:   # unchanged lines: no write
-                _q_reprice.execute(lid, *wanted)
+                _q_reprice.send(lid, *wanted)
 
     def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
         """Attach a customer and reprice the note by their rate and groups."""
-        with db.atomic():
-            note = self._note(note_id)
-            customer = _customer(customer_id)
+        with batch():
+            # what is read depends only on the arguments: sent at once
+            sent_note = _q_note.send(note_id)
+            sent_customer = _q_customer.send(customer_id)
+            sent_groups = _q_group_discounts.send(customer_id)
+            sent_lines = _q_reprice_lines.send(note_id, _dt.date.today())
+            note = self._checked(fetch_one(sent_note))
+            customer = _customer_from_row(fetch_one(sent_customer))
             if customer is None:
                 raise InputError("That customer no longer exists.")
             if customer.status == "closed":
@@ -598,13 +666,15 @@ class SaleService:
                 raise InputError("Payment has started on this note: the customer cannot change now.")
             loyalty.expire_points(customer.id)  # points past their time go before the balance is shown
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
-            _q_attach.execute(note_id, customer_id, tier.name, str(tier.multiplier), 0)
+            _q_attach.send(note_id, customer_id, tier.name, str(tier.multiplier), 0)
             if note.offer_lines_now:
-                _q_clear_offers.execute(note_id)
+                _q_clear_offers.send(note_id)
             note.customer_id = customer_id
-            self._reprice(note, customer)
+            self._reprice(note, customer, group_discounts=[d for (d,) in fetch_rows(sent_groups)],
+                          lines=fetch_rows(sent_lines))
             note.redeem_points = note.redeem_cents = 0
-            return self.view(note_id, note=note)
+            sent_view = self._send_view(note)
+        return self._read_view(sent_view)
 
     def detach_customer(self, note_id: int) -> NoteView:
         with db.atomic():
@@ -695,10 +765,10 @@ class SaleService:
         """The note's loyalty state, or InputError saying what is missing (no customer, no program)."""
         return self._loyalty_state(self._note(note_id))
 
-    def _loyalty_state(self, note: Note, earn: tuple | None = None) -> "loyalty.NoteLoyalty":
+    def _loyalty_state(self, note: Note, earn: tuple | None = None, balance: int | None = None) -> "loyalty.NoteLoyalty":
         if not note.customer_id:
             raise InputError("Attach a customer first (F2): points belong to a customer.")
-        state = loyalty.note_loyalty(note, self.point_of_sale, earn=earn)
+        state = loyalty.note_loyalty(note, self.point_of_sale, earn=earn, balance=balance)
         if state is None:
             raise InputError("No loyalty program yet: import one with `tui-pos import loyalty FILE.toml`.")
         return state
@@ -708,10 +778,14 @@ class SaleService:
 
         Checked against the balance now; debited when the sale completes (in its transaction).
         """
-        with db.atomic():
-            note = self._note(note_id)
-            earn = loyalty._earn_lines(note_id) if note.customer_id else None
-            state = self._loyalty_state(note, earn)
+        with batch(implicit=True):
+            sent_note = _q_note.send(note_id)
+            sent_earn = loyalty.send_earn_lines(note_id)
+            sent_balance = loyalty.send_note_balance(note_id)
+            note = self._checked(fetch_one(sent_note))
+            earn = loyalty.read_earn_lines(sent_earn)
+            balance = fetch_scalar(sent_balance)
+            state = self._loyalty_state(note, earn if note.customer_id else None, balance)
             prog = state.program
             priced, groups, paid = [loyalty.priced(r) for r in earn[1]], [], note.paid_now   # the same rows
             if paid:
@@ -719,7 +793,7 @@ class SaleService:
             total = pricing.note_totals(priced, groups, 0).total_cents  # without any redemption
             balance = state.balance - state.offered_points
             if points == 0:
-                Note.update(redeem_points=0, redeem_cents=0).where(Note.id == note_id).execute()
+                _q_redeem.send(note_id, 0, 0)
                 return Summary(note_id, pricing.note_totals(priced, groups, 0), paid)
             if preset is not None:
                 if not 1 <= preset <= len(prog.presets):
@@ -739,7 +813,7 @@ class SaleService:
                 problem = prog.check_redemption(points, value, balance, total)
                 if problem:
                     raise InputError(problem)
-            _q_redeem.execute(note_id, points, value)
+            _q_redeem.send(note_id, points, value)
             return Summary(note_id, pricing.note_totals(priced, groups, value), paid)
 
     def offer_lines(self, note_id: int) -> list["loyalty.OfferLine"]:
@@ -854,20 +928,20 @@ class SaleService:
         """
         if tender not in self.tenders:
             raise InputError(f"Unknown tender {tender!r}: use one of {', '.join(self.tenders)}.")
-        with db.atomic():
-            if request_id is not None:
-                taken = Payment.get_or_none(Payment.request_id == request_id)
+        with batch():
+            sent_taken = _q_by_request.send(request_id) if request_id is not None else None
+            sent_note = _q_note.send(note_id)
+            sent_earn = loyalty.send_earn_lines(note_id)   # every line: the totals, and what loyalty reads
+            if sent_taken is not None:
+                taken = fetch_one(sent_taken)
                 if taken is not None:
-                    return self._taken(taken)
-            note = self._note(note_id)
-            earn = None
-            if note.customer_id and note.kind == "sale" and loyalty.program() is not None:
-                # loyalty reads every line anyway: the totals come from the same rows
-                earn = loyalty._earn_lines(note_id)
-                s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (),
-                                                         note.redeem_cents), note.paid_now)
-            else:
-                s = self.summary(note_id, note)
+                    return self._taken(Payment.get_by_id(taken[0]))
+            note = self._checked(fetch_one(sent_note))
+            earn = loyalty.read_earn_lines(sent_earn)
+            s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (), note.redeem_cents),
+                        note.paid_now)
+            if not (note.customer_id and note.kind == "sale"):
+                earn = None
             if s.totals.line_count == 0:
                 raise InputError("The note is empty: scan something first.")
             if self.block_defaulters and note.customer_id and not s.paid_cents:
@@ -888,7 +962,7 @@ class SaleService:
             if problem and not (amount_cents == 0 and s.due_cents == 0):
                 raise InputError(problem)
             if amount_cents or request_id:
-                _q_insert_payment.execute(note_id, tender, amount_cents, utcnow(), request_id)
+                _q_insert_payment.send(note_id, tender, amount_cents, utcnow(), request_id)
             settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents + amount_cents)
             summary = Summary(note_id, s.totals, settlement.paid_cents)
             if not settlement.complete:
@@ -917,25 +991,33 @@ class SaleService:
         number), then one UPDATE closes the note with its loyalty block.
         `earn`: the note's lines as loyalty reads them, when the caller has them.
         """
-        if SQLITE_RETURNING or not is_sqlite():
-            seq = _q_next_seq.scalar(self.register_id) - 1
+        # sent first, read together: the receipt number, the visit, and every balance UPDATE of the sale
+        returning = SQLITE_RETURNING or not is_sqlite()
+        if returning:
+            sent_seq = _q_next_seq.send(self.register_id)
         else:
-            seq = update_returning(
+            sent_seq = Ready(update_returning(
                 Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id),
-                Register.next_seq) - 1
-        receipt_no = f"{self.register_code}-{seq:06d}"
+                Register.next_seq))
         now = utcnow()
         block = None
+        sent_settle = None
+        if note.customer_id and note.kind == "sale":
+            if returning:
+                sent_visits = _q_visit.send(note.customer_id, now)
+            else:
+                sent_visits = Ready(update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
+                                                     .where(Customer.id == note.customer_id), Customer.visits))
+            # `note` was read in this transaction; nothing settle reads has changed since
+            sent_settle = loyalty.send_settle(note, point_of_sale=self.point_of_sale, earn=earn)
+        seq = fetch_scalar(sent_seq) - 1
+        receipt_no = f"{self.register_code}-{seq:06d}"
         if note.customer_id:
             if note.kind == "sale":
-                if SQLITE_RETURNING or not is_sqlite():
-                    visits = _q_visit.scalar(note.customer_id, now)
-                else:
-                    visits = update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
-                                              .where(Customer.id == note.customer_id), Customer.visits)
-                # `note` was read in this transaction; nothing settle reads has changed since
-                block = loyalty.settle(note, receipt_no, point_of_sale=self.point_of_sale,
-                                       register=self.register_code, user_id=note.cashier_id, earn=earn)
+                visits = fetch_scalar(sent_visits)
+                if sent_settle is not None:
+                    block = loyalty.write_settle(sent_settle, receipt_no, register=self.register_code,
+                                                 user_id=note.cashier_id)
                 if self.messaging is not None:   # outbox rows only: nothing is sent from a sale
                     from tui_pos.services import messaging
                     messaging.after_sale(self.messaging, note.customer_id, visits=visits,
@@ -943,9 +1025,9 @@ class SaleService:
             else:
                 Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
         if block is None:
-            _q_close.execute(note.id, "paid", seq, receipt_no, now, total_cents)
+            _q_close.send(note.id, "paid", seq, receipt_no, now, total_cents)
         else:
-            _q_close_with_block.execute(note.id, "paid", seq, receipt_no, now, total_cents, block.previous,
+            _q_close_with_block.send(note.id, "paid", seq, receipt_no, now, total_cents, block.previous,
                                         block.used, block.earned, block.new)
         if self.print_queue:
             if cash is None:

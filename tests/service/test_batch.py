@@ -1,0 +1,109 @@
+"""models.db.batch: one transaction sent as a pipeline (PostgreSQL), plain atomic() on SQLite.
+
+The register's hot steps run in batches, so what a batch promises is what a
+sale's safety rests on: all of it or none of it, errors raised (as peewee's)
+before the block is left, reads seeing exactly what was sent before them.
+"""
+
+from __future__ import annotations
+
+import peewee
+import pytest
+
+from tui_pos.models import Customer, db
+from tui_pos.models.db import batch, is_sqlite
+from tui_pos.models.prepared import fetch_one, fetch_scalar, prepared
+
+MODES = [pytest.param(False, id="explicit"), pytest.param(True, id="implicit")]
+
+
+@prepared(2)
+def _q_set_points(customer, points):
+    return Customer.update(points_balance=points).where(Customer.id == customer)
+
+
+@prepared(1)
+def _q_points(customer):
+    return Customer.select(Customer.points_balance).where(Customer.id == customer)
+
+
+@pytest.fixture
+def customer(database):
+    return Customer.create(code="C-1", name="Ana", points_balance=10).id
+
+
+def _points(cid: int) -> int:
+    return Customer.get_by_id(cid).points_balance
+
+
+@pytest.mark.parametrize("implicit", MODES)
+def test_a_batch_commits_everything_and_reads_see_what_was_sent_before_them(customer, implicit):
+    with batch(implicit=implicit):
+        before = _q_points.send(customer)
+        _q_set_points.send(customer, 25)
+        after = _q_points.send(customer)
+        Customer.create(code="C-2", name="Luis")
+    assert fetch_scalar(before) == 10     # read after the batch: what the statement saw when it ran
+    assert fetch_scalar(after) == 25
+    assert _points(customer) == 25 and Customer.select().count() == 2
+    if not is_sqlite():
+        assert db.obj.connection().info.transaction_status == 0   # idle: nothing left open
+
+
+@pytest.mark.parametrize("implicit", MODES)
+def test_an_exception_in_the_block_after_writes_undoes_them(customer, implicit):
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused):
+        with batch(implicit=implicit):
+            _q_set_points.send(customer, 99)
+            Customer.create(code="C-2", name="Luis")
+            assert fetch_scalar(_q_points.send(customer)) == 99   # a read in the middle waits, then goes on
+            raise Refused()
+    assert _points(customer) == 10 and Customer.select().count() == 1
+    Customer.create(code="C-3", name="Rosa")           # the connection is usable at once
+    assert Customer.select().count() == 2
+
+
+@pytest.mark.parametrize("implicit", MODES)
+def test_a_failing_statement_raises_peewees_error_and_nothing_is_kept(customer, implicit):
+    with pytest.raises(peewee.IntegrityError):
+        with batch(implicit=implicit):
+            _q_set_points.send(customer, 50)
+            Customer.insert(code="C-1", name="same code").execute()   # unique code: fails on the server
+            _q_set_points.send(customer, 60)                          # skipped by the server
+    assert _points(customer) == 10 and Customer.select().count() == 1
+    assert Customer.create(code="C-2", name="Luis").id
+
+
+def test_a_row_count_in_an_explicit_batch_is_the_real_one(customer):
+    with batch():
+        changed = Customer.update(points_balance=Customer.points_balance + 1).where(Customer.id == customer).execute()
+        none = Customer.update(points_balance=0).where(Customer.id == -1).execute()
+    assert (changed, none) == (1, 0)
+    assert _points(customer) == 11
+
+
+@pytest.mark.postgres
+def test_an_implicit_batch_refuses_a_row_count_and_keeps_nothing(pg_schema_url):
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    migrate(bind(pg_schema_url))
+    cid = Customer.create(code="C-1", name="Ana", points_balance=10).id
+    with pytest.raises(RuntimeError, match="row count"):
+        with batch(implicit=True):
+            _q_set_points.send(cid, 70)
+            Customer.update(points_balance=80).where(Customer.id == cid).execute()
+    assert _points(cid) == 10
+    db.close()
+
+
+def test_a_batch_inside_a_transaction_is_part_of_it(customer):
+    with pytest.raises(ZeroDivisionError):
+        with db.atomic():
+            with batch():
+                _q_set_points.send(customer, 40)
+            assert fetch_one(_q_points.send(customer)) == (40,)
+            1 / 0
+    assert _points(customer) == 10
