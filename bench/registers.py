@@ -28,22 +28,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 PG = os.environ.get("BENCH_PG_URL", os.environ.get("TUI_POS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 REGISTERS = int(os.environ.get("BENCH_REGISTERS", "8"))
-CUSTOMERS = 20
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "20"))
 
 WORKER = textwrap.dedent('''
-    import json, sys, time
+    import json, os, sys, time
     from tui_pos.domain.errors import InputError
     from tui_pos.models.db import bind
     from tui_pos.services.loyalty import BalanceChanged
     from tui_pos.services.sales import SaleService
     url, register, start, stop = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
     ids = [int(c) for c in sys.argv[5].split(",")]
-    bind(url).connect()
+    database = bind(url)
+    database.connect()
+    backend = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+
+    def server_cpu():
+        """CPU seconds of this register's PostgreSQL backend (same machine: /proc; 0.0 if unreadable)."""
+        try:
+            with open(f"/proc/{backend}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            return 0.0
     sales = SaleService(register)
     sales.register_id
     times, complete, redeemed, refused, i = [], [], 0, 0, int(register[1:])
     while time.time() < start:
         time.sleep(0.0005)
+    cpu0, server0 = time.process_time(), server_cpu()
     while time.time() < stop:
         t0 = time.perf_counter()
         note = sales.open_note()
@@ -71,7 +83,8 @@ WORKER = textwrap.dedent('''
         complete.append(t2 - t1)
         redeemed += want
         i += 1
-    print(json.dumps({"times": times, "complete": complete, "redeemed": redeemed, "refused": refused}))
+    print(json.dumps({"times": times, "complete": complete, "redeemed": redeemed, "refused": refused,
+                      "cpu": time.process_time() - cpu0, "server_cpu": server_cpu() - server0}))
 ''')
 
 
@@ -113,6 +126,8 @@ def main() -> None:
             if p.returncode:
                 raise SystemExit(f"a register failed:\n{err[-3000:]}")
             results.append(json.loads(out.strip().splitlines()[-1]))
+        pg_cpu = sum(r["server_cpu"] for r in results)
+        client_cpu = sum(r["cpu"] for r in results)
         times = [t for r in results for t in r["times"]]
         complete = [t for r in results for t in r["complete"]]
 
@@ -140,6 +155,8 @@ def main() -> None:
               f"p99 {pct(times, 99) * 1000:.1f} ms (target <= 50 ms)")
         print(f"completion alone (pay, in one transaction): median {statistics.median(complete) * 1000:.1f} ms  "
               f"p99 {pct(complete, 99) * 1000:.1f} ms")
+        print(f"CPU per sale: registers {client_cpu / total * 1000:.1f} ms, PostgreSQL {pg_cpu / total * 1000:.1f} ms "
+              f"(this machine has {os.cpu_count()} cores)")
         print(f"redemptions refused because another register spent the points first: "
               f"{sum(r['refused'] for r in results)}")
         print(f"discrepancies: {len(problems)}" + "".join(f"\n  {p}" for p in problems))

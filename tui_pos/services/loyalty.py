@@ -6,7 +6,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from peewee import JOIN, fn
+from peewee import EXCLUDED, JOIN, fn
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
@@ -420,63 +420,141 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
     `earn`: `_earn_lines(note.id)` when the caller read it in this transaction.
     """
     sent = send_settle(note, point_of_sale=point_of_sale, earn=earn)
-    return write_settle(sent, receipt_no, register=register, user_id=user_id) if sent is not None else None
+    return write_settle(sent, receipt_no, register=register, user_id=user_id)[0] if sent is not None else None
 
 
 @dataclass(frozen=True)
 class SentSettle:
     program: rules.Program
     note: Note
-    moves: tuple[_SentMove, ...]
+    moves: tuple[tuple[str, int, str | None, str], ...]   # (kind, points, product sku, reason), in order
     used: int
     earned: int
+    after: object    # UPDATE customer ... RETURNING points_balance, visits (sent)
 
 
-def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None) -> SentSettle | None:
-    """The balance half of `settle`: every balance UPDATE of the sale sent, before the receipt number
-    is known (None: no customer or no program)."""
+def _settle_statement(guarded: bool, visit: bool) -> Prepared:
+    """The sale's one UPDATE of its customer: every debit, the earning and (`visit`) the visit at once."""
+    key = ("settle", guarded, visit)
+    if key not in _MOVE_STATEMENTS:
+        def build(customer, delta, spent, earned, at):
+            changes = {Customer.points_balance: Customer.points_balance + delta,
+                       Customer.points_earned: Customer.points_earned + earned,
+                       Customer.points_redeemed: Customer.points_redeemed + spent}
+            if visit:
+                changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: at})
+            query = Customer.update(changes).where(Customer.id == customer)
+            if guarded:   # the debits come first: the balance must cover them all before anything is earned
+                query = query.where(Customer.points_balance - spent >= 0)
+            return query.returning(Customer.points_balance, Customer.visits)
+        _MOVE_STATEMENTS[key] = Prepared(build, 5)
+    return _MOVE_STATEMENTS[key]
+
+
+def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, visit_at=None) -> SentSettle | None:
+    """The balance half of `settle`, sent before the receipt number is known: one conditional UPDATE of
+    the customer that makes every debit, adds the earning and counts the visit (`visit_at`, when given).
+    None: no customer or no program."""
     prog = program()
     if prog is None or not note.customer_id:
         return None
     lines, rows = earn if earn is not None else _earn_lines(note.id)
-    moves = []
-    used = 0
+    moves: list[tuple[str, int, str | None, str]] = []
     if note.redeem_points:
-        moves.append(_send_move(note.customer_id, -note.redeem_points, "redeem",
-                                reason=f"{note.redeem_cents} cents off"))
-        used += note.redeem_points
+        moves.append(("redeem", -note.redeem_points, None, f"{note.redeem_cents} cents off"))
     for r in rows:
         if r.offered_qty:
-            cost = r.offered_qty * (r.points_cost or 0)
-            moves.append(_send_move(note.customer_id, -cost, "offer", product_sku=r.sku,
-                                    reason=f"{r.offered_qty} offered"))
-            used += cost
+            moves.append(("offer", -r.offered_qty * (r.points_cost or 0), r.sku, f"{r.offered_qty} offered"))
+    used = -sum(m[1] for m in moves)
     earned = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
     if earned:
-        moves.append(_send_move(note.customer_id, earned, "earn", counts_as_earned=True))
-    return SentSettle(prog, note, tuple(moves), used, earned)
+        moves.append(("earn", earned, None, ""))
+    delta = earned - used
+    if SQLITE_RETURNING or not is_sqlite():
+        after = _settle_statement(used > 0, visit_at is not None).send(note.customer_id, delta, used, earned,
+                                                                         visit_at or utcnow())
+    else:   # SQLite before 3.35: the UPDATE, then the row
+        changes = {Customer.points_balance: Customer.points_balance + delta,
+                   Customer.points_earned: Customer.points_earned + earned,
+                   Customer.points_redeemed: Customer.points_redeemed + used}
+        if visit_at is not None:
+            changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: visit_at})
+        query = Customer.update(changes).where(Customer.id == note.customer_id)
+        if used:
+            query = query.where(Customer.points_balance - used >= 0)
+        row = None
+        if query.execute() == 1:
+            row = Customer.select(Customer.points_balance, Customer.visits).where(
+                Customer.id == note.customer_id).tuples().first()
+        after = Ready(*row) if row else Ready(None, None)
+    return SentSettle(prog, note, tuple(moves), used, earned, after)
 
 
-def write_settle(sent: SentSettle, receipt_no: str, *, register: str, user_id: int | None) -> rules.Block:
-    """The ledger half of `settle`: the movements, with the receipt number; the receipt's block."""
+_MOVEMENT_ROWS: dict[int, Prepared] = {}
+_MONTH_ROWS: dict[int, Prepared] = {}
+
+
+def _movement_rows(n: int) -> Prepared:
+    """INSERT of n ledger rows in one statement (prepared once per n)."""
+    if n not in _MOVEMENT_ROWS:
+        width = len(_MOVEMENT_FIELDS)
+
+        def build(*args):
+            fields = [getattr(LoyaltyMovement, name) for name in _MOVEMENT_FIELDS]
+            return LoyaltyMovement.insert_many([args[i * width:(i + 1) * width] for i in range(n)],
+                                               fields=fields).as_rowcount()
+        _MOVEMENT_ROWS[n] = Prepared(build, n * width)
+    return _MOVEMENT_ROWS[n]
+
+
+def _month_rows(n: int) -> Prepared:
+    """The monthly totals of n kinds in one upsert (each kind once: a row cannot be updated twice)."""
+    if n not in _MONTH_ROWS:
+        def build(*args):
+            rows = [args[i * 5:(i + 1) * 5] for i in range(n)]
+            fields = [LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.points, LoyaltyMonth.movements,
+                      LoyaltyMonth.shard]
+            return (LoyaltyMonth.insert_many(rows, fields=fields)
+                    .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.shard],
+                                 update={LoyaltyMonth.points: LoyaltyMonth.points + EXCLUDED.points,
+                                         LoyaltyMonth.movements: LoyaltyMonth.movements + EXCLUDED.movements}))
+        _MONTH_ROWS[n] = Prepared(build, n * 5)
+    return _MONTH_ROWS[n]
+
+
+def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
+                 user_id: int | None) -> tuple[rules.Block, int | None]:
+    """The ledger half of `settle`: the movements, with the receipt number, in one INSERT, and their
+    months in one upsert. Returns the receipt's block and the customer's visits (None: not counted)."""
     note, prog = sent.note, sent.program
-    before = None
-    last = None
-    for s in sent.moves:
-        m = _write_move(s, receipt_no=receipt_no, register=register, user_id=user_id)
-        before = m.balance_before if before is None else before
-        last = m
+    row = fetch_one(sent.after)
+    if row is None or row[0] is None:
+        raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
+    after, visits = row[0], (row[1] if len(row) > 1 else None)
+    if sent.moves:
+        at = utcnow()
+        balance = after - sum(points for _, points, _, _ in sent.moves)   # before the first movement
+        before = balance
+        values: list = []
+        months: dict[str, list[int]] = {}
+        for kind, points, sku, reason in sent.moves:
+            values += [at, note.customer_id, kind, points, balance, balance + points, kind == "earn", receipt_no,
+                       sku, register, user_id, reason]
+            balance += points
+            month = months.setdefault(kind, [0, 0])
+            month[0] += points
+            month[1] += 1
+        _movement_rows(len(sent.moves)).send(*values)
+        stamp = at.strftime("%Y-%m")
+        _month_rows(len(months)).send(*[v for kind, (points, count) in months.items()
+                                        for v in (stamp, kind, points, count, register)])
+    else:
+        before = after
     if prog.offers:
         from tui_pos.services import stamps
         stamps.settle(note.id, note.customer_id, prog, receipt_no)
-    if last is not None:
-        after = last.balance_after  # the last movement's, written in this transaction
-    else:
-        after = _q_balance.scalar(note.customer_id)
-    if before is None:
-        before = after
-    return rules.Block(before, sent.used, sent.earned, after, note.tier_name, prog.mode == "value")
+    return rules.Block(before, sent.used, sent.earned, after, note.tier_name, prog.mode == "value"), visits
 
 
 def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sale: str, register: str,

@@ -1001,23 +1001,27 @@ class SaleService:
                 Register.next_seq))
         now = utcnow()
         block = None
-        sent_settle = None
+        sent_settle = sent_visits = None
         if note.customer_id and note.kind == "sale":
-            if returning:
-                sent_visits = _q_visit.send(note.customer_id, now)
-            else:
-                sent_visits = Ready(update_returning(Customer.update(last_visit_at=now, visits=Customer.visits + 1)
-                                                     .where(Customer.id == note.customer_id), Customer.visits))
-            # `note` was read in this transaction; nothing settle reads has changed since
-            sent_settle = loyalty.send_settle(note, point_of_sale=self.point_of_sale, earn=earn)
+            # `note` was read in this transaction; nothing settle reads has changed since. With a
+            # program, one UPDATE of the customer counts the visit and moves the points
+            sent_settle = loyalty.send_settle(note, point_of_sale=self.point_of_sale, earn=earn, visit_at=now)
+            if sent_settle is None:
+                if returning:
+                    sent_visits = _q_visit.send(note.customer_id, now)
+                else:
+                    sent_visits = Ready(update_returning(
+                        Customer.update(last_visit_at=now, visits=Customer.visits + 1)
+                        .where(Customer.id == note.customer_id), Customer.visits))
         seq = fetch_scalar(sent_seq) - 1
         receipt_no = f"{self.register_code}-{seq:06d}"
         if note.customer_id:
             if note.kind == "sale":
-                visits = fetch_scalar(sent_visits)
                 if sent_settle is not None:
-                    block = loyalty.write_settle(sent_settle, receipt_no, register=self.register_code,
-                                                 user_id=note.cashier_id)
+                    block, visits = loyalty.write_settle(sent_settle, receipt_no, register=self.register_code,
+                                                         user_id=note.cashier_id)
+                else:
+                    visits = fetch_scalar(sent_visits)
                 if self.messaging is not None:   # outbox rows only: nothing is sent from a sale
                     from tui_pos.services import messaging
                     messaging.after_sale(self.messaging, note.customer_id, visits=visits,
