@@ -12,7 +12,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peewee import JOIN, Value, fn
+from peewee import JOIN, SQL, Value, fn
 
 from tui_pos.domain import customer as rules
 from tui_pos.domain import ruc as ruc_rules
@@ -87,16 +87,17 @@ _VIEW_COLUMNS = ("id", "code", "name", "phone", "mobile", "email", "payment_stat
 
 @prepared(1)
 def _q_view(a):
-    return (Customer.select(*[Customer._meta.fields[n] for n in _VIEW_COLUMNS], PriceRate.code)
+    return (Customer.select(*[Customer._meta.fields[n] for n in _VIEW_COLUMNS], PriceRate.code, Customer.price_rate)
             .join(PriceRate, JOIN.LEFT_OUTER, on=(Customer.price_rate == PriceRate.id)).where(Customer.id == a))
 
 
 @prepared(2)
 def _q_view_tags(a, b):
-    """A customer's groups and cards in one statement: ("g", name, id) and ("c", code, id) rows."""
-    groups = (CustomerGroup.select(Value("g"), CustomerGroup.name, CustomerGroup.id).join(CustomerGroupMember)
-              .where(CustomerGroupMember.customer == a))
-    cards = LoyaltyCard.select(Value("c"), LoyaltyCard.code, LoyaltyCard.id).where(LoyaltyCard.customer == b)
+    """A customer's groups and cards in one statement: ("g", name, id, discount) and ("c", code, id, 0) rows."""
+    groups = (CustomerGroup.select(Value("g"), CustomerGroup.name, CustomerGroup.id, CustomerGroup.discount_bp)
+              .join(CustomerGroupMember).where(CustomerGroupMember.customer == a))
+    cards = (LoyaltyCard.select(Value("c"), LoyaltyCard.code, LoyaltyCard.id, SQL("0"))
+             .where(LoyaltyCard.customer == b))
     return groups + cards   # UNION ALL
 
 
@@ -111,6 +112,11 @@ def send_view(customer_id: int) -> tuple:
 
 
 def read_view(sent: tuple) -> CustomerView:
+    return read_view_for_pricing(sent)[0]
+
+
+def read_view_for_pricing(sent: tuple) -> tuple[CustomerView, int | None, list[int]]:
+    """The view, with what pricing needs besides: the customer's rate id and their groups' discounts (bp)."""
     row = fetch_one(sent[0])
     if row is None:
         raise InputError("That customer no longer exists.")
@@ -122,9 +128,11 @@ def read_view(sent: tuple) -> CustomerView:
     for name in ("phone", "mobile", "email", "ruc"):
         values[name] = values[name] or ""
     tags = fetch_rows(sent[1])
-    return CustomerView(**values, rate=row[-1] or "",
-                        groups=tuple(sorted(name for kind, name, _ in tags if kind == "g")),
-                        cards=tuple(code for kind, code, _ in sorted((t for t in tags if t[0] == "c"), key=lambda t: t[2])))
+    rate_code, rate_id = row[len(_VIEW_COLUMNS)], row[len(_VIEW_COLUMNS) + 1]
+    view = CustomerView(**values, rate=rate_code or "",
+                        groups=tuple(sorted(t[1] for t in tags if t[0] == "g")),
+                        cards=tuple(t[1] for t in sorted((t for t in tags if t[0] == "c"), key=lambda t: t[2])))
+    return view, rate_id, [int(t[3]) for t in tags if t[0] == "g"]
 
 
 def views(ids: list[int]) -> list[CustomerView]:

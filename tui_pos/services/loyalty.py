@@ -192,12 +192,23 @@ def send_program_check():
     return _q_program_version.send()
 
 
+def program_version_columns() -> list:
+    """The program's version as two columns for another statement's SELECT (NULLs: no program);
+    its row goes to `take_program_row`. A new note reads it with its own first statement."""
+    newest = LoyaltyProgram.select(LoyaltyProgram.id).order_by(LoyaltyProgram.id.desc()).limit(1)
+    return [newest, LoyaltyProgram.select(LoyaltyProgram.updated_at).where(LoyaltyProgram.id == newest)]
+
+
 def take_program_check(sent) -> rules.Program | None:
     """The program after a version check sent by `send_program_check` (re-read if it changed)."""
+    return take_program_row(fetch_one(sent))
+
+
+def take_program_row(row: tuple | None) -> rules.Program | None:
+    """The program, given its version as (id, updated_at) (re-read if it changed; None or NULLs: none)."""
     global _cached, _checked_at, _checked_on
-    row = fetch_one(sent)
     _checked_at, _checked_on = time.monotonic(), db.obj
-    if row is None:
+    if row is None or row[0] is None:
         _cached = (None, None)
         return None
     key = (row[0], str(row[1]))   # the stored time, as text on both databases
@@ -348,17 +359,6 @@ def read_earn_lines(sent) -> tuple[list[rules.EarnLine], list[EarnRow]]:
 @prepared(1)
 def _q_balance(customer):
     return Customer.select(Customer.points_balance).where(Customer.id == customer)
-
-
-@prepared(1)
-def _q_note_balance(note):
-    return Customer.select(Customer.points_balance).where(
-        Customer.id == Note.select(Note.customer).where(Note.id == note))
-
-
-def send_note_balance(note_id: int):
-    """The balance of the note's customer, sent before the note is read (no row: no customer)."""
-    return _q_note_balance.send(note_id)
 
 
 def multiplier_of(note: Note) -> Fraction:

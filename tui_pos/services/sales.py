@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import SQL, Select, fn
 
 from tui_pos.domain import pricing
 from tui_pos.domain.codes import MAX_QTY, bad_check_digit, check_qty, parse_entry, parse_weighed
@@ -143,25 +143,47 @@ _PLAIN = ((NoteLine.discount_percent_bp == 0) & (NoteLine.discount_cents == 0)
           & (NoteLine.reward_qty == 0))
 
 
-@prepared(1)
-def _q_note(a):
+def _note_query(a, *extra):
     paid = Payment.select(fn.COALESCE(fn.SUM(Payment.amount_cents), 0)).where(Payment.note == Note.id)
     count = Payment.select(fn.COUNT(Payment.id)).where(Payment.note == Note.id)
     offers = NoteLine.select(fn.COUNT(NoteLine.id)).where(
         NoteLine.note == Note.id, (NoteLine.offered_qty != 0) | (NoteLine.reward_qty != 0) | (NoteLine.reward_offer != ""))
-    return Note.select(*_NOTE_FIELDS, paid, count, offers).where(Note.id == a)   # what the summary needs, at once
+    return Note.select(*_NOTE_FIELDS, paid, count, offers, *extra).where(Note.id == a)   # what the summary needs, at once
 
 
 @prepared(1)
-def _q_plain_groups(a):
-    return (NoteLine.select(NoteLine.tax_rate_bp, fn.COUNT(NoteLine.id), fn.SUM(NoteLine.qty),
-                            fn.SUM(NoteLine.qty * NoteLine.unit_price_cents))
-            .where(NoteLine.note == a, _PLAIN).group_by(NoteLine.tax_rate_bp))
+def _q_note(a):
+    return _note_query(a)
 
 
 @prepared(1)
-def _q_other_lines(a):
-    return NoteLine.select(*_LINE_FIELDS).where(NoteLine.note == a, ~_PLAIN)
+def _q_note_and_balance(a):
+    """The note, then its customer's points balance (NULL: no customer)."""
+    return _note_query(a, Customer.select(Customer.points_balance).where(Customer.id == Note.customer))
+
+
+@prepared(2)
+def _q_totals(a, b):
+    """What a note's totals are made of, in one statement: its plain lines summed by tax rate, rows
+    (0, count, -, -, qty, amount, -, tax rate, -...), and its other lines one by one, (1, *_LINE_FIELDS)."""
+    null = SQL("NULL")
+    groups = (NoteLine.select(SQL("0"), fn.COUNT(NoteLine.id), null, null, fn.SUM(NoteLine.qty),
+                              fn.SUM(NoteLine.qty * NoteLine.unit_price_cents), null, NoteLine.tax_rate_bp,
+                              null, null, null, null, null, null, null)
+              .where(NoteLine.note == a, _PLAIN).group_by(NoteLine.tax_rate_bp))
+    others = NoteLine.select(SQL("1"), *_LINE_FIELDS).where(NoteLine.note == b, ~_PLAIN)
+    return groups + others   # UNION ALL
+
+
+def _totals_parts(rows: list[tuple]) -> tuple[list, list]:
+    """`_q_totals` rows as (priced other lines, summed plain groups)."""
+    priced, groups = [], []
+    for r in rows:
+        if r[0] == 0:
+            groups.append(pricing.PlainGroup(int(r[7]), int(r[1]), int(r[4]), int(r[5])))
+        else:
+            priced.append(_priced(r[1:]))
+    return priced, groups
 
 
 @prepared(1)
@@ -214,6 +236,14 @@ def _q_payments(a):
 def _q_current(register):
     return (Note.select(Note.id).where(Note.register == register, Note.status == "open", Note.kind == "sale")
             .order_by(Note.id.desc()).limit(1))
+
+
+@prepared(1)
+def _q_current_and_program(register):
+    """The register's open note and the loyalty program's version, in one statement (a new note's)."""
+    current = (Note.select(Note.id).where(Note.register == register, Note.status == "open", Note.kind == "sale")
+               .order_by(Note.id.desc()).limit(1))
+    return Select(columns=[current, *loyalty.program_version_columns()])
 
 
 _NEW_NOTE = ("register", "kind", "status", "sales_mode", "cashier", "label", "opened_at", "total_cents",
@@ -276,10 +306,10 @@ def specific_price_of(product_column, today):
 
 @prepared(2)
 def _q_reprice_lines(note, today):
-    return (NoteLine.select(NoteLine.id, NoteLine.product, NoteLine.price_source, NoteLine.list_price_cents,
-                            NoteLine.discount_source, NoteLine.unit_price_cents, NoteLine.discount_percent_bp,
-                            NoteLine.discount_cents, specific_price_of(NoteLine.product, today))
-            .where(NoteLine.note == note, NoteLine.product.is_null(False)).order_by(NoteLine.id))
+    """Every line of the note as the screen shows it (`_LINE_FIELDS`), then its product and today's
+    specific price: what repricing reads, and the note's lines afterwards without reading them again."""
+    return (NoteLine.select(*_LINE_FIELDS, NoteLine.product, specific_price_of(NoteLine.product, today))
+            .where(NoteLine.note == note).order_by(NoteLine.id))
 
 
 @prepared(6)
@@ -424,12 +454,10 @@ class SaleService:
 
         `note`: the note as the caller read it in this transaction (its money off and payments).
         """
-        groups = [pricing.PlainGroup(int(r[0]), int(r[1]), int(r[2]), int(r[3]))
-                  for r in _q_plain_groups.rows(note_id)]
-        rows = _q_other_lines.rows(note_id)
+        priced, groups = _totals_parts(_q_totals.rows(note_id, note_id))
         if note is None:
             note = _note_from_row(_q_note.one(note_id))
-        return [_priced(r) for r in rows], groups, note.redeem_cents or 0, note.paid_now
+        return priced, groups, note.redeem_cents or 0, note.paid_now
 
     def summary(self, note_id: int, note: Note | None = None) -> Summary:
         """Totals of a note: plain lines summed by the database, the rest priced here."""
@@ -439,14 +467,13 @@ class SaleService:
     @staticmethod
     def _send_summary(note_id: int) -> tuple:
         """`summary` sent (in a batch, after the writes it must see); `_read_summary` reads it."""
-        return note_id, _q_plain_groups.send(note_id), _q_other_lines.send(note_id)
+        return note_id, _q_totals.send(note_id, note_id)
 
     @staticmethod
     def _read_summary(sent: tuple, note: Note) -> Summary:
         """`note`: the note as read in the same transaction (its money off and payments)."""
-        note_id, groups_cursor, others_cursor = sent
-        groups = [pricing.PlainGroup(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in fetch_rows(groups_cursor)]
-        priced = [_priced(r) for r in fetch_rows(others_cursor)]
+        note_id, totals_cursor = sent
+        priced, groups = _totals_parts(fetch_rows(totals_cursor))
         return Summary(note_id, pricing.note_totals(priced, groups, note.redeem_cents or 0), note.paid_now)
 
     def view(self, note_id: int, *, note: Note | None = None) -> NoteView:
@@ -486,13 +513,12 @@ class SaleService:
         so a change made on any register takes effect on the next note here."""
         register_id = self.register_id
         with batch(implicit=True):
-            current = _q_current.send(register_id)
-            program = loyalty.send_program_check()
-            existing = fetch_scalar(current)
+            row = fetch_one(_q_current_and_program.send(register_id))
+            existing = row[0]
             if existing is None:
                 new = _q_insert_note.send(register_id, "sale", "open", self.default_mode, cashier_id, "",
                                           utcnow(), 0, "", "1", 0, 0)
-        loyalty.take_program_check(program)
+        loyalty.take_program_row(row[1:])
         return existing if existing is not None else inserted_id(new)
 
     def set_sales_mode(self, note_id: int, mode: str) -> None:
@@ -627,15 +653,25 @@ class SaleService:
                                          specific_cents=specific)
 
     def _reprice(self, note: Note, customer: Customer | None = None, *, group_discounts: list[int] | None = None,
-                 lines: list[tuple] | None = None) -> None:
+                 lines: list[tuple] | None = None, offers_cleared: bool = False) -> list[tuple]:
         """Prices and automatic discounts of every line again (a customer came or went).
 
         `group_discounts`, `lines`: what `_q_group_discounts` and `_q_reprice_lines` read, when the caller
-        sent them already (a batch)."""
+        sent them already (a batch). Returns the lines as they are now (`_LINE_FIELDS` rows; with
+        `offers_cleared`, no unit offered or rewarded)."""
         context = self._customer_pricing(note, customer, group_discounts)
         if lines is None:
             lines = _q_reprice_lines.rows(note.id, _dt.date.today())
-        for lid, product_id, price_source, list_price, discount_source, price, percent, cents, specific in lines:
+        out = []
+        for row in lines:
+            (lid, sku, name, qty, price, list_price, tax_rate, tax_included, percent, cents, price_source,
+             discount_source, offered, reward, product_id, specific) = row
+            if offers_cleared:
+                offered = reward = 0
+            if product_id is None:   # not a catalogue product: nothing to reprice
+                out.append((lid, sku, name, qty, price, list_price, tax_rate, tax_included, percent, cents,
+                            price_source, discount_source, offered, reward))
+                continue
             now = (price, price_source, percent, cents, discount_source)
             new_price, new_source = price, price_source
             if price_source not in ("manual", "weighed"):
@@ -647,34 +683,45 @@ class SaleService:
             wanted = (new_price, new_source, new_percent, new_cents, new_dsource)
             if wanted != now:   # unchanged lines: no write
                 _q_reprice.send(lid, *wanted)
+            out.append((lid, sku, name, qty, new_price, list_price, tax_rate, tax_included, new_percent, new_cents,
+                        new_source, new_dsource, offered, reward))
+        return out
 
     def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
         """Attach a customer and reprice the note by their rate and groups."""
         with batch():
-            # what is read depends only on the arguments: sent at once
+            # what is read depends only on the arguments: sent at once, the customer as the panel shows them
             sent_note = _q_note.send(note_id)
-            sent_customer = _q_customer.send(customer_id)
-            sent_groups = _q_group_discounts.send(customer_id)
+            sent_customer = customers.send_view(customer_id)
             sent_lines = _q_reprice_lines.send(note_id, _dt.date.today())
             note = self._checked(fetch_one(sent_note))
-            customer = _customer_from_row(fetch_one(sent_customer))
-            if customer is None:
-                raise InputError("That customer no longer exists.")
+            shown, rate_id, group_discounts = customers.read_view_for_pricing(sent_customer)
+            customer = Customer(id=shown.id, code=shown.code, name=shown.name, status=shown.status,
+                                price_rate=rate_id, points_earned=shown.points_earned,
+                                points_balance=shown.points_balance)
             if customer.status == "closed":
                 raise InputError(f"{customer.name or customer.code} is closed and cannot be attached to a note.")
             if note.paid_now:
                 raise InputError("Payment has started on this note: the customer cannot change now.")
-            loyalty.expire_points(customer.id)  # points past their time go before the balance is shown
+            # points past their time go before the balance is shown
+            expired = loyalty.expire_points(customer.id)
             tier = loyalty.tier_of(customer.points_earned)  # the tier held when the note was opened
             _q_attach.send(note_id, customer_id, tier.name, str(tier.multiplier), 0)
             if note.offer_lines_now:
                 _q_clear_offers.send(note_id)
             note.customer_id = customer_id
-            self._reprice(note, customer, group_discounts=[d for (d,) in fetch_rows(sent_groups)],
-                          lines=fetch_rows(sent_lines))
+            rows = self._reprice(note, customer, group_discounts=group_discounts, lines=fetch_rows(sent_lines),
+                                 offers_cleared=bool(note.offer_lines_now))
             note.redeem_points = note.redeem_cents = 0
-            sent_view = self._send_view(note)
-        return self._read_view(sent_view)
+            sent_again = customers.send_view(customer_id) if expired else None
+            sent_payments = _q_payments.send(note_id) if note.payments_now else None
+        if sent_again is not None:
+            shown = customers.read_view(sent_again)
+        payments = tuple(fetch_rows(sent_payments)) if sent_payments is not None else ()
+        totals = pricing.note_totals([_priced(r) for r in rows], (), 0)
+        return NoteView(note.id, note.status, note.kind, note.sales_mode, note.label,
+                        tuple(_line_view(r) for r in rows),
+                        Summary(note.id, totals, sum(p[1] for p in payments)), payments, shown)
 
     def detach_customer(self, note_id: int) -> NoteView:
         with db.atomic():
@@ -779,12 +826,12 @@ class SaleService:
         Checked against the balance now; debited when the sale completes (in its transaction).
         """
         with batch(implicit=True):
-            sent_note = _q_note.send(note_id)
+            sent_note = _q_note_and_balance.send(note_id)
             sent_earn = loyalty.send_earn_lines(note_id)
-            sent_balance = loyalty.send_note_balance(note_id)
-            note = self._checked(fetch_one(sent_note))
+            row = fetch_one(sent_note)
+            note = self._checked(row)
             earn = loyalty.read_earn_lines(sent_earn)
-            balance = fetch_scalar(sent_balance)
+            balance = row[-1]
             state = self._loyalty_state(note, earn if note.customer_id else None, balance)
             prog = state.program
             priced, groups, paid = [loyalty.priced(r) for r in earn[1]], [], note.paid_now   # the same rows
