@@ -330,3 +330,42 @@ def test_stamp_offer_progress_reward_and_return(sales, demo, tmp_path):
     returns.refund(sales, first, {latt.line_id: 3})
     card = StampCard.get(StampCard.customer == c.id)
     assert (card.units, card.rewards) == (9, 0)
+
+
+def test_a_sale_on_sqlite_without_returning(sqlite_database, tmp_path, monkeypatch):
+    """SQLite before 3.35 (Debian 11) has no RETURNING: the receipt number, the visit and the one
+    UPDATE that moves a sale's points are read back by a SELECT in the same transaction."""
+    import importlib
+    from tui_pos.services.demo import seed_demo
+    from tui_pos.services.sales import SaleService
+    for name in ("tui_pos.models.db", "tui_pos.models.prepared", "tui_pos.services.loyalty",
+                 "tui_pos.services.sales"):   # (tui_pos.models.db is also the name of the proxy)
+        monkeypatch.setattr(importlib.import_module(name), "SQLITE_RETURNING", False)
+    seed_demo(with_loyalty=False)
+    path = tmp_path / "loyalty.toml"
+    path.write_text(PROGRAM)
+    loyalty.import_program(path)
+    sales = SaleService("R1")
+    c = customer(points=300)
+    note = sales.open_note()
+    line, _ = sales.add_item(note, "2*LATT")     # 7.00 of Coffee: 14 points
+    assert line.id
+    sales.attach_customer(note, c.id)
+    sales.redeem(note, 100)
+    result = sales.pay(note)
+    assert result.completed and result.receipt_no == "R1-000001"
+    moves = [(m.kind, m.points, m.balance_before, m.balance_after) for m in LoyaltyMovement.select()
+             .where(LoyaltyMovement.receipt_no == result.receipt_no).order_by(LoyaltyMovement.id)]
+    assert moves[0] == ("redeem", -100, 300, 200)
+    assert moves[1][0] == "earn" and moves[1][2] == 200 and moves[1][3] == 200 + moves[1][1]
+    assert balance(c.id) == ledger_sum(c.id) == moves[1][3]
+    from tui_pos.models import Customer
+    assert Customer.get_by_id(c.id).visits == 1
+    with pytest.raises(BalanceChanged):           # the one UPDATE still refuses points spent elsewhere
+        note2 = sales.open_note()
+        sales.add_item(note2, "LATT")
+        sales.attach_customer(note2, c.id)
+        sales.redeem(note2, 200)
+        loyalty.move(c.id, -150, "adjust")
+        sales.pay(note2)
+    assert balance(c.id) == ledger_sum(c.id)
