@@ -9,7 +9,7 @@ from pathlib import Path
 
 import datetime as _dt
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from tui_pos.models.prepared import fetch_rows, prepared
 
@@ -96,15 +96,19 @@ def _same_line(note, product_column, column):
 
 @prepared(6)
 def _q_find(form1, form2, form3, sku, today, note):
+    """Products by barcode (any of three forms) and by SKU: two index lookups in one statement, whatever
+    the size of the catalogue (one join with an OR across both tables read every product)."""
     from tui_pos.services.sales import specific_price_of
-    return (Product.select(Product.id, Product.sku, Product.name, Product.section, Product.price_cents,
-                           Product.tax_rate_bp, Product.tax_included, Product.points, Product.points_cost,
-                           Product.active, Barcode.code, specific_price_of(Product.id, today),
-                           _same_line(note, Product.id, "id"), _same_line(note, Product.id, "qty"))
-            .join(Barcode, JOIN.LEFT_OUTER, on=((Barcode.product == Product.id)
-                                                & Barcode.code.in_([form1, form2, form3])))
-            .where(Product.active == True, Barcode.code.is_null(False) | (Product.sku == sku))  # noqa: E712
-            .order_by(Product.id))
+
+    def columns(hit_code):
+        return (Product.id, Product.sku, Product.name, Product.section, Product.price_cents, Product.tax_rate_bp,
+                Product.tax_included, Product.points, Product.points_cost, Product.active, hit_code,
+                specific_price_of(Product.id, today), _same_line(note, Product.id, "id"),
+                _same_line(note, Product.id, "qty"))
+    by_barcode = (Product.select(*columns(Barcode.code)).join(Barcode, on=(Barcode.product == Product.id))
+                  .where(Barcode.code.in_([form1, form2, form3]), Product.active == True))  # noqa: E712
+    by_sku = Product.select(*columns(SQL("NULL"))).where(Product.sku == sku, Product.active == True)  # noqa: E712
+    return (by_barcode + by_sku).order_by(SQL("1"))   # UNION ALL, by product id
 
 
 def search(text: str, limit: int = 50) -> list[ProductView]:

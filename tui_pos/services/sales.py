@@ -364,13 +364,26 @@ def _q_visit(customer, at):
 _UNREAD = object()   # a specific price not looked up yet
 
 
-def _note_from_row(row: tuple) -> Note:
-    note = Note(**dict(zip(_NOTE_COLUMNS, row)))
-    note._dirty.clear()
-    note.paid_now = int(row[len(_NOTE_COLUMNS)] or 0)   # payments when read (this transaction adds none before use)
-    note.payments_now = int(row[len(_NOTE_COLUMNS) + 1] or 0)
-    note.offer_lines_now = int(row[len(_NOTE_COLUMNS) + 2] or 0)   # lines with units offered or rewarded
-    return note
+class NoteRow:
+    """A note as the hot path reads it (`_q_note`): its columns, as on Note, and what was counted with it.
+
+    A plain object: making a peewee Model costs more than the statement that reads it (its
+    fields' defaults and descriptors), and a note is read at every step of a sale.
+    """
+
+    __slots__ = _NOTE_COLUMNS + ("paid_now", "payments_now", "offer_lines_now")
+
+    def __init__(self, row: tuple) -> None:
+        for name, value in zip(_NOTE_COLUMNS, row):
+            setattr(self, name, value)
+        n = len(_NOTE_COLUMNS)
+        self.paid_now = int(row[n] or 0)   # payments when read (this transaction adds none before use)
+        self.payments_now = int(row[n + 1] or 0)
+        self.offer_lines_now = int(row[n + 2] or 0)   # lines with units offered or rewarded
+
+
+def _note_from_row(row: tuple) -> NoteRow:
+    return NoteRow(row)
 
 
 class SaleService:
@@ -417,10 +430,10 @@ class SaleService:
             self._register_id = reg.id
         return self._register_id
 
-    def _note(self, note_id: int, *, editable: bool = True) -> Note:
+    def _note(self, note_id: int, *, editable: bool = True) -> NoteRow:
         return self._checked(fetch_one(_q_note.send(note_id)), editable=editable)
 
-    def _checked(self, row: tuple | None, *, editable: bool = True) -> Note:
+    def _checked(self, row: tuple | None, *, editable: bool = True) -> NoteRow:
         """The note read by `_q_note`, if it is this register's (and open, when `editable`)."""
         note = _note_from_row(row) if row else None
         if note is None or note.register_id != self.register_id:
