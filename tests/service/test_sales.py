@@ -218,3 +218,21 @@ def test_a_payment_retried_with_its_request_id_is_taken_once(sales):
     assert done.completed and retried == done and retried.change_cents == 1000 + 500 - 975
     assert Payment.select().where(Payment.note == note).count() == 2
     assert Note.get_by_id(note).receipt_no == done.receipt_no
+
+
+def test_completing_a_sale_opens_the_next_note_in_its_transaction(sales, cashier_id):
+    note = sales.open_note(cashier_id)
+    sales.add_item(note, "CAPP")
+    partial = sales.pay(note, "card", 100)
+    assert not partial.completed and partial.next_note_id is None     # nothing opened before completion
+    result = sales.pay(note)
+    nxt = result.next_note_id
+    opened = Note.get_by_id(nxt)
+    assert (opened.status, opened.kind, opened.cashier_id, opened.register_id) == (
+        "open", "sale", cashier_id, Note.get_by_id(note).register_id)
+    assert sales.current_note() == nxt == sales.open_note(cashier_id)   # no second open note
+    assert Note.select().where(Note.status == "open").count() == 1
+    assert NoteLine.select().where(NoteLine.note == nxt).count() == 0
+    with pytest.raises(InputError, match="empty"):   # a failed completion opens nothing
+        sales.pay(nxt)
+    assert Note.select().where(Note.status == "open").count() == 1

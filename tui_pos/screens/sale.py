@@ -424,8 +424,9 @@ class SaleScreen(Guarded, Screen):
 
     # ------------------------------------------------------------ note actions
 
-    def new_note(self) -> None:
-        self.note_id = self.sales.open_note(self.user.id if self.user else None)
+    def new_note(self, note_id: int | None = None) -> None:
+        """Go on with a new note: `note_id` when the completed sale opened it, else the register's open one."""
+        self.note_id = note_id or self.sales.open_note(self.user.id if self.user else None)
         self.load_note()
 
     def action_park(self) -> None:
@@ -501,7 +502,7 @@ class SaleScreen(Guarded, Screen):
                 self._show_summary(self.sales.summary(self.note_id))
                 return
             change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
-            self.new_note()
+            self.new_note(result.next_note_id)
             self.say(f"Paid: receipt {result.receipt_no}.{change}")
             self.app.receipt_queued()
         self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money), finished)

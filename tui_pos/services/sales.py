@@ -109,6 +109,7 @@ class PayResult:
     change_cents: int = 0
     receipt_no: str = ""
     cash_taken: bool = False
+    next_note_id: int | None = None   # completing a sale opens the register's next note in its transaction
 
 
 _LINE_FIELDS = (NoteLine.id, NoteLine.sku, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
@@ -992,12 +993,14 @@ class SaleService:
             sent_taken = _q_by_request.send(request_id) if request_id is not None else None
             sent_note = _q_note.send(note_id)
             sent_earn = loyalty.send_earn_lines(note_id)   # every line: the totals, and what loyalty reads
+            sent_program = loyalty.send_program_check()    # the next note, opened below, sees the program afresh
             if sent_taken is not None:
                 taken = fetch_one(sent_taken)
                 if taken is not None:
                     return self._taken(Payment.get_by_id(taken[0]))
             note = self._checked(fetch_one(sent_note))
             earn = loyalty.read_earn_lines(sent_earn)
+            loyalty.take_program_check(sent_program)
             s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (), note.redeem_cents),
                         note.paid_now)
             if not (note.customer_id and note.kind == "sale"):
@@ -1031,8 +1034,12 @@ class SaleService:
             cash = tender == "cash" and bool(amount_cents or request_id) or bool(s.paid_cents) and Payment.select().where(
                 Payment.note == note_id, Payment.tender == "cash").exists()
             receipt_no = self._close(note, s.totals.total_cents, cash=cash, earn=earn)
-            return PayResult(summary, completed=True, change_cents=settlement.change_cents,
-                             receipt_no=receipt_no, cash_taken=cash)
+            # the register's next note, in the same transaction: the screen goes on with it (the sale
+            # screen would open one now anyway), and a crash after the commit finds it open
+            sent_next = _q_insert_note.send(self.register_id, "sale", "open", self.default_mode, note.cashier_id,
+                                            "", utcnow(), 0, "", "1", 0, 0) if note.kind == "sale" else None
+        return PayResult(summary, completed=True, change_cents=settlement.change_cents, receipt_no=receipt_no,
+                         cash_taken=cash, next_note_id=inserted_id(sent_next) if sent_next is not None else None)
 
     def _taken(self, payment: Payment) -> PayResult:
         """The outcome of a payment already taken (a retry of the same request)."""
@@ -1042,7 +1049,10 @@ class SaleService:
             return PayResult(summary, completed=False, cash_taken=payment.tender == "cash")
         cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
         change = pricing.Settlement(summary.totals.total_cents, summary.paid_cents).change_cents
-        return PayResult(summary, completed=True, change_cents=change, receipt_no=note.receipt_no, cash_taken=cash)
+        # the note the completion opened (the register's open one: the cashier could not go on without it)
+        next_note = self.current_note() if note.kind == "sale" else None
+        return PayResult(summary, completed=True, change_cents=change, receipt_no=note.receipt_no, cash_taken=cash,
+                         next_note_id=next_note)
 
     def _close(self, note: Note, total_cents: int, *, cash: bool | None = None, earn=None) -> str:
         """Give the note the register's next receipt number and close it (in a transaction).
