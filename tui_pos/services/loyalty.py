@@ -10,7 +10,7 @@ from peewee import EXCLUDED, JOIN, fn
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
-from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
+from tui_pos.models.db import SQLITE_RETURNING, is_sqlite
 from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, prepared
 
 
@@ -29,25 +29,52 @@ class Movement:
     balance_after: int
 
 
-_MOVE_STATEMENTS: dict[tuple[bool, bool, bool], Prepared] = {}
+_BALANCE_UPDATES: dict[tuple[bool, bool], Prepared] = {}
 
 
-def _move_statement(earned: bool, redeeming: bool, guarded: bool) -> Prepared:
-    """UPDATE customer ... RETURNING points_balance, one shape per kind of movement (prepared once)."""
-    key = (earned, redeeming, guarded)
-    if key not in _MOVE_STATEMENTS:
-        def build(customer, points):
-            changes = {Customer.points_balance: Customer.points_balance + points}
-            if earned:
-                changes[Customer.points_earned] = Customer.points_earned + points
-            if redeeming:
-                changes[Customer.points_redeemed] = Customer.points_redeemed - points
+def _balance_update(guarded: bool, visit: bool) -> Prepared:
+    """UPDATE customer ... RETURNING points_balance, visits: the one statement that moves a balance.
+
+    Arguments: (customer, delta, earned, redeemed, need, at): the balance moves by `delta`, the
+    lifetime totals by `earned` and `redeemed`; `guarded`: only if the balance covers `need` first
+    (so two registers cannot spend the same points); `visit`: the visit is counted at `at`.
+    """
+    key = (guarded, visit)
+    if key not in _BALANCE_UPDATES:
+        def build(customer, delta, earned, redeemed, need, at):
+            changes = {Customer.points_balance: Customer.points_balance + delta,
+                       Customer.points_earned: Customer.points_earned + earned,
+                       Customer.points_redeemed: Customer.points_redeemed + redeemed}
+            if visit:
+                changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: at})
             query = Customer.update(changes).where(Customer.id == customer)
             if guarded:
-                query = query.where(Customer.points_balance + points >= 0)
-            return query.returning(Customer.points_balance)
-        _MOVE_STATEMENTS[key] = Prepared(build, 2)
-    return _MOVE_STATEMENTS[key]
+                query = query.where(Customer.points_balance - need >= 0)
+            return query.returning(Customer.points_balance, Customer.visits)
+        _BALANCE_UPDATES[key] = Prepared(build, 6)
+    return _BALANCE_UPDATES[key]
+
+
+def _send_balance_update(customer_id: int, delta: int, *, earned: int = 0, redeemed: int = 0, need: int = 0,
+                         visit_at=None):
+    """`_balance_update` sent: a cursor whose row is (balance after, visits), or no row when the balance
+    did not cover `need` (or the customer is gone). SQLite before 3.35 has no RETURNING: the UPDATE,
+    then the row, in the caller's transaction."""
+    if SQLITE_RETURNING or not is_sqlite():
+        return _balance_update(need > 0, visit_at is not None).send(customer_id, delta, earned, redeemed, need,
+                                                                     visit_at or utcnow())
+    changes = {Customer.points_balance: Customer.points_balance + delta,
+               Customer.points_earned: Customer.points_earned + earned,
+               Customer.points_redeemed: Customer.points_redeemed + redeemed}
+    if visit_at is not None:
+        changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: visit_at})
+    query = Customer.update(changes).where(Customer.id == customer_id)
+    if need > 0:
+        query = query.where(Customer.points_balance - need >= 0)
+    if query.execute() != 1:
+        return Ready(None, None)
+    return Ready(*Customer.select(Customer.points_balance, Customer.visits).where(
+        Customer.id == customer_id).tuples().first())
 
 
 _MOVEMENT_FIELDS = ("at", "customer", "kind", "points", "balance_before", "balance_after", "counts_as_earned",
@@ -100,18 +127,8 @@ def _send_move(customer_id: int, points: int, kind: str, *, counts_as_earned: bo
                product_sku: str | None = None, reason: str = "", allow_negative: bool = False) -> _SentMove:
     """The balance half of `move`: the conditional UPDATE, sent (in a batch, not waited for)."""
     guarded = not allow_negative and points < 0
-    if SQLITE_RETURNING or not is_sqlite():
-        after = _move_statement(counts_as_earned, kind in REDEEMING, guarded).send(customer_id, points)
-    else:
-        changes = {Customer.points_balance: Customer.points_balance + points}
-        if counts_as_earned:
-            changes[Customer.points_earned] = Customer.points_earned + points
-        if kind in REDEEMING:
-            changes[Customer.points_redeemed] = Customer.points_redeemed - points
-        query = Customer.update(changes).where(Customer.id == customer_id)
-        if guarded:
-            query = query.where(Customer.points_balance + points >= 0)
-        after = Ready(update_returning(query, Customer.points_balance))
+    after = _send_balance_update(customer_id, points, earned=points if counts_as_earned else 0,
+                                 redeemed=-points if kind in REDEEMING else 0, need=-points if guarded else 0)
     return _SentMove(customer_id, points, kind, counts_as_earned, product_sku, reason, after)
 
 
@@ -188,7 +205,8 @@ def _q_program_version():
 
 
 def send_program_check():
-    """The program's version, sent (a new note sends it with its own statements); see `take_program_check`."""
+    """The program's version, sent (pay sends it with its first reads, for the note it opens); see
+    `take_program_check`."""
     return _q_program_version.send()
 
 
@@ -433,24 +451,6 @@ class SentSettle:
     after: object    # UPDATE customer ... RETURNING points_balance, visits (sent)
 
 
-def _settle_statement(guarded: bool, visit: bool) -> Prepared:
-    """The sale's one UPDATE of its customer: every debit, the earning and (`visit`) the visit at once."""
-    key = ("settle", guarded, visit)
-    if key not in _MOVE_STATEMENTS:
-        def build(customer, delta, spent, earned, at):
-            changes = {Customer.points_balance: Customer.points_balance + delta,
-                       Customer.points_earned: Customer.points_earned + earned,
-                       Customer.points_redeemed: Customer.points_redeemed + spent}
-            if visit:
-                changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: at})
-            query = Customer.update(changes).where(Customer.id == customer)
-            if guarded:   # the debits come first: the balance must cover them all before anything is earned
-                query = query.where(Customer.points_balance - spent >= 0)
-            return query.returning(Customer.points_balance, Customer.visits)
-        _MOVE_STATEMENTS[key] = Prepared(build, 5)
-    return _MOVE_STATEMENTS[key]
-
-
 def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, visit_at=None) -> SentSettle | None:
     """The balance half of `settle`, sent before the receipt number is known: one conditional UPDATE of
     the customer that makes every debit, adds the earning and counts the visit (`visit_at`, when given).
@@ -470,24 +470,8 @@ def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, vi
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
     if earned:
         moves.append(("earn", earned, None, ""))
-    delta = earned - used
-    if SQLITE_RETURNING or not is_sqlite():
-        after = _settle_statement(used > 0, visit_at is not None).send(note.customer_id, delta, used, earned,
-                                                                         visit_at or utcnow())
-    else:   # SQLite before 3.35: the UPDATE, then the row
-        changes = {Customer.points_balance: Customer.points_balance + delta,
-                   Customer.points_earned: Customer.points_earned + earned,
-                   Customer.points_redeemed: Customer.points_redeemed + used}
-        if visit_at is not None:
-            changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: visit_at})
-        query = Customer.update(changes).where(Customer.id == note.customer_id)
-        if used:
-            query = query.where(Customer.points_balance - used >= 0)
-        row = None
-        if query.execute() == 1:
-            row = Customer.select(Customer.points_balance, Customer.visits).where(
-                Customer.id == note.customer_id).tuples().first()
-        after = Ready(*row) if row else Ready(None, None)
+    after = _send_balance_update(note.customer_id, earned - used, earned=earned, redeemed=used, need=used,
+                                 visit_at=visit_at)
     return SentSettle(prog, note, tuple(moves), used, earned, after)
 
 
@@ -526,12 +510,12 @@ def _month_rows(n: int) -> Prepared:
 def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
                  user_id: int | None) -> tuple[rules.Block, int | None]:
     """The ledger half of `settle`: the movements, with the receipt number, in one INSERT, and their
-    months in one upsert. Returns the receipt's block and the customer's visits (None: not counted)."""
+    months in one upsert. Returns the receipt's block and the customer's visits."""
     note, prog = sent.note, sent.program
     row = fetch_one(sent.after)
     if row is None or row[0] is None:
         raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
-    after, visits = row[0], (row[1] if len(row) > 1 else None)
+    after, visits = row[0], row[1]
     if sent.moves:
         at = utcnow()
         balance = after - sum(points for _, points, _, _ in sent.moves)   # before the first movement
