@@ -96,7 +96,8 @@ class Prepared:
         return fetch_scalar(self.cursor(*values))
 
     def execute(self, *values) -> int:
-        """An UPDATE or DELETE: the rows it changed (in a batch: unknown until a later read, so do not ask)."""
+        """An UPDATE or DELETE: the rows it changed (in a batch this waits for the server; an implicit
+        batch refuses it: use `send` there)."""
         return db.obj.rows_affected(self.cursor(*values))
 
     def insert(self, *values) -> int:
