@@ -35,3 +35,15 @@ def test_the_registers_benchmark_runs_briefly_and_finds_no_discrepancy(pg_schema
     run = _bench("registers.py", BENCH_PG_URL=PG_URL, BENCH_REGISTERS="2", BENCH_SECONDS="1")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "discrepancies: 0" in run.stdout and "CPU per sale" in run.stdout
+
+
+def test_the_hardware_benchmark_runs_briefly():
+    run = _bench("hardware.py", BENCH_SCANS="5")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "evdev (FIFO)" in run.stdout and "receipts printed" in run.stdout
+
+
+def test_the_screen_benchmarks_run_briefly():
+    run = _bench("run_all.py", BENCH_SCANS="5", BENCH_STARTS="1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "scan-to-line latency" in run.stdout and "peak RSS" in run.stdout
