@@ -23,6 +23,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/hardware.py
 	$(BIN)/python bench/registers.py
 	$(BIN)/python bench/loyalty.py
+	$(BIN)/python bench/customers.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

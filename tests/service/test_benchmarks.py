@@ -47,3 +47,9 @@ def test_the_screen_benchmarks_run_briefly():
     run = _bench("run_all.py", BENCH_SCANS="5", BENCH_STARTS="1")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "scan-to-line latency" in run.stdout and "peak RSS" in run.stdout
+
+
+def test_the_customers_benchmark_runs_at_a_small_size():
+    run = _bench("customers.py", BENCH_CUSTOMERS="2000", BENCH_IMPORT="500")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "full phone" in run.stdout and "name prefix" in run.stdout
