@@ -236,3 +236,39 @@ def test_completing_a_sale_opens_the_next_note_in_its_transaction(sales, cashier
     with pytest.raises(InputError, match="empty"):   # a failed completion opens nothing
         sales.pay(nxt)
     assert Note.select().where(Note.status == "open").count() == 1
+
+
+def test_a_scan_finds_the_notes_earlier_line_by_note_not_by_product_history(sales):
+    """A scan looks up the note's earlier line of the product. With an index on product alone, PostgreSQL's
+    generic plan (no statistics yet) read that product's lines in every note ever sold: each scan got slower
+    with the store's history. Migration 14 indexes the lines by (note, product) instead."""
+    from tui_pos.models import db
+    from tui_pos.models.db import is_sqlite
+    from tui_pos.services.catalog import _q_find
+    indexes = [ix.columns for ix in db.get_indexes("note_line")]
+    assert ["note_id", "product_id"] in indexes and ["note_id"] not in indexes
+    for _ in range(30):                      # history: many notes with the same product
+        note = sales.open_note()
+        sales.add_item(note, "CAPP")
+        sales.pay(note)
+    note = sales.open_note()
+    sales.add_item(note, "CAPP")
+    assert sales.add_item(note, "CAPP")[0].qty == 2     # the earlier line is found and raised
+    if is_sqlite():
+        return
+    _, sql, order = _q_find._compile()
+    values = ["x", "x", "x", "CAPP", "2026-11-27", note]
+    args = [values[v] if is_arg else v for is_arg, v in order]
+    parts = sql.split("%s")
+    numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))
+    db.execute_sql("SET plan_cache_mode = force_generic_plan")   # what the register runs after 5 scans
+    db.execute_sql(f"PREPARE find_probe AS {numbered}")
+    try:
+        literals = ", ".join("NULL" if a is None else "TRUE" if a is True else "FALSE" if a is False
+                             else str(a) if isinstance(a, int) else "'" + str(a).replace("'", "''") + "'"
+                             for a in args)
+        plan = "\n".join(r[0] for r in db.execute_sql(f"EXPLAIN EXECUTE find_probe({literals})").fetchall())
+    finally:
+        db.execute_sql("DEALLOCATE find_probe")
+        db.execute_sql("RESET plan_cache_mode")
+    assert "note_line_product_id" not in plan and "note_line_note_id_product_id" in plan, plan

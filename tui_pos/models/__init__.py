@@ -298,7 +298,7 @@ class Note(BaseModel):
 class NoteLine(BaseModel):
     """One line of a note; a snapshot of the product when it was rung up."""
 
-    note = ForeignKeyField(Note, backref="lines", on_delete="CASCADE")
+    note = ForeignKeyField(Note, backref="lines", on_delete="CASCADE", index=False)   # (note, product) below
     product = ForeignKeyField(Product, null=True)
     sku = CharField()
     name = CharField()
@@ -317,6 +317,9 @@ class NoteLine(BaseModel):
     points_cost = IntegerField(null=True)       # the product's points_cost when rung up
     discount_source = CharField(default="")     # "" | manual | group
     created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("note", "product"), False),)   # a note's lines, and its earlier line of a product (migration 14)
 
 
 class Payment(BaseModel):

@@ -268,6 +268,23 @@ def m013_loyalty_month_shards(database: Database, migrator: SchemaMigrator) -> N
         run_ops(migrator.add_index("loyalty_month", ("month", "kind", "shard"), True))
 
 
+def m014_note_lines_by_note_and_product(database: Database, migrator: SchemaMigrator) -> None:
+    """Note lines indexed by (note, product), in place of the index on note alone.
+
+    A scan looks for the note's earlier line of the same product. With only the
+    two single-column indexes, PostgreSQL without fresh statistics (autovacuum
+    off, or a new store) picked the one on product and read that product's lines
+    in every note ever rung up: each scan got slower with the store's history.
+    The two-column index answers both that lookup and every lookup by note.
+    """
+    indexes = database.get_indexes("note_line")
+    if not any(ix.columns == ["note_id", "product_id"] for ix in indexes):
+        run_ops(migrator.add_index("note_line", ("note_id", "product_id"), False))
+    for ix in indexes:
+        if ix.columns == ["note_id"] and not ix.unique:
+            run_ops(migrator.drop_index("note_line", ix.name))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -282,6 +299,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (11, "close_of_day", m011_close_of_day),
     (12, "messages", m012_messages),
     (13, "loyalty_month_shards", m013_loyalty_month_shards),
+    (14, "note_lines_by_note_and_product", m014_note_lines_by_note_and_product),
 ]
 
 LATEST = MIGRATIONS[-1][0]
