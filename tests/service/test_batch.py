@@ -107,3 +107,53 @@ def test_a_batch_inside_a_transaction_is_part_of_it(customer):
             assert fetch_one(_q_points.send(customer)) == (40,)
             1 / 0
     assert _points(customer) == 10
+
+
+def _prepared_on_server() -> int:
+    db.obj.execute_sql("SELECT 1")   # psycopg sends a pending DEALLOCATE after the next statement
+    db.obj.execute_sql("SELECT 2")
+    return db.obj.execute_sql("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+
+
+@pytest.fixture
+def pg_customer(pg_schema_url):
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    database = bind(pg_schema_url)
+    migrate(database)
+    yield Customer.create(code="C-1", name="Ana", points_balance=10).id
+    database.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["implicit", "explicit", "atomic"])
+def test_a_refusal_before_any_write_keeps_the_prepared_statements(pg_customer, how):
+    """psycopg drops every prepared statement (DEALLOCATE ALL) when it sees a ROLLBACK. A step refused
+    after its reads and before any write ends with COMMIT instead (or the implicit batch's Sync), so a
+    cashier's mistake does not make the register parse and plan its next ~150 statements afresh."""
+    customer = pg_customer
+
+    class Refused(Exception):
+        pass
+
+    def block():
+        return db.atomic() if how == "atomic" else batch(implicit=how == "implicit")
+
+    for points in range(6):                 # psycopg prepares a statement at its fifth run
+        with block():
+            _q_set_points.send(customer, points)
+            fetch_scalar(_q_points.send(customer))
+    prepared_before = _prepared_on_server()
+    assert prepared_before >= 2
+    with pytest.raises(Refused):
+        with block():
+            assert fetch_scalar(_q_points.send(customer)) == 5
+            raise Refused()
+    assert db.obj.connection().info.transaction_status == 0   # idle: the transaction ended
+    assert _prepared_on_server() == prepared_before
+    # after a write, a refusal still undoes it (and psycopg starts its statements over)
+    with pytest.raises(Refused):
+        with block():
+            _q_set_points.send(customer, 77)
+            raise Refused()
+    assert _points(customer) == 5

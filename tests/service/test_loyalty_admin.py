@@ -152,7 +152,7 @@ def test_monthly_totals_move_to_one_row_per_register_on_upgrade(db_url):
     database.execute_sql("ALTER TABLE loyalty_month DROP COLUMN shard")
     database.execute_sql("CREATE UNIQUE INDEX loyalty_month_month_kind ON loyalty_month (month, kind)")
     database.execute_sql("INSERT INTO loyalty_month (month, kind, points, movements) VALUES ('2026-11', 'earn', 5, 1)")
-    assert migrate(database) == [13]
+    assert migrate(database, target=13) == [13]
     c = customers.create({"name": "Ana"}, region="PA")
     loyalty.move(c.id, 7, "earn", counts_as_earned=True, register="R1")
     loyalty.move(c.id, 3, "earn", counts_as_earned=True, register="R2")

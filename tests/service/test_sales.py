@@ -241,12 +241,13 @@ def test_completing_a_sale_opens_the_next_note_in_its_transaction(sales, cashier
 def test_a_scan_finds_the_notes_earlier_line_by_note_not_by_product_history(sales):
     """A scan looks up the note's earlier line of the product. With an index on product alone, PostgreSQL's
     generic plan (no statistics yet) read that product's lines in every note ever sold: each scan got slower
-    with the store's history. Migration 14 indexes the lines by (note, product) instead."""
+    with the store's history. Migration 14 indexes the lines by (note, product) instead, and by product
+    alone no more."""
     from tui_pos.models import db
     from tui_pos.models.db import is_sqlite
     from tui_pos.services.catalog import _q_find
     indexes = [ix.columns for ix in db.get_indexes("note_line")]
-    assert ["note_id", "product_id"] in indexes and ["note_id"] not in indexes
+    assert ["note_id", "product_id"] in indexes and ["note_id"] not in indexes and ["product_id"] not in indexes
     for _ in range(30):                      # history: many notes with the same product
         note = sales.open_note()
         sales.add_item(note, "CAPP")
@@ -272,3 +273,24 @@ def test_a_scan_finds_the_notes_earlier_line_by_note_not_by_product_history(sale
         db.execute_sql("DEALLOCATE find_probe")
         db.execute_sql("RESET plan_cache_mode")
     assert "note_line_product_id" not in plan and "note_line_note_id_product_id" in plan, plan
+
+
+def test_migration_14_reindexes_the_lines_of_an_older_database(db_url):
+    """A version-13 database (lines indexed by note and by product) keeps its lines and gets the new index."""
+    from tui_pos.models import db
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    from tui_pos.services.demo import seed_demo
+    from tui_pos.services.sales import SaleService
+    database = bind(db_url)
+    migrate(database, target=13)
+    assert {("note_id",), ("product_id",)} <= {tuple(ix.columns) for ix in db.get_indexes("note_line")}
+    seed_demo(with_loyalty=False)
+    sales = SaleService("R1")
+    note = sales.open_note()
+    sales.add_item(note, "CAPP")
+    assert migrate(database) == [14]
+    columns = [ix.columns for ix in db.get_indexes("note_line")]
+    assert ["note_id", "product_id"] in columns and ["note_id"] not in columns and ["product_id"] not in columns
+    assert sales.add_item(note, "CAPP")[0].qty == 2 and NoteLine.select().count() == 1
+    database.close()

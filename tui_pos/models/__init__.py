@@ -299,7 +299,7 @@ class NoteLine(BaseModel):
     """One line of a note; a snapshot of the product when it was rung up."""
 
     note = ForeignKeyField(Note, backref="lines", on_delete="CASCADE", index=False)   # (note, product) below
-    product = ForeignKeyField(Product, null=True)
+    product = ForeignKeyField(Product, null=True, index=False)   # never looked up alone: (note, product)
     sku = CharField()
     name = CharField()
     qty = IntegerField()                      # negative on a return

@@ -32,6 +32,7 @@ class PostgresDatabase(PostgresqlDatabase):
     """
 
     def begin(self, isolation_level=None):
+        self._state.wrote = False
         if isolation_level or self._isolation_level or not self._pipelines():
             return super().begin(isolation_level)
         # connect now, as peewee's BEGIN would: connecting resets the transaction stack, which must
@@ -45,6 +46,8 @@ class PostgresDatabase(PostgresqlDatabase):
         self._state.pending_begin = True
 
     def _execute_cursor(self, sql, params, **cursor_options):
+        if not getattr(self._state, "wrote", True) and not _reads_only(sql):
+            self._state.wrote = True
         if not getattr(self._state, "pending_begin", False):
             return super()._execute_cursor(sql, params, **cursor_options)
         self._state.pending_begin = False
@@ -66,7 +69,20 @@ class PostgresDatabase(PostgresqlDatabase):
         return super().commit()
 
     def rollback(self):
+        """Undo the transaction; one that only read ends with COMMIT (or, in an implicit batch, its Sync).
+
+        psycopg forgets every prepared statement when it sees a ROLLBACK (in
+        case the transaction had created what they refer to), so after one
+        the register's next five runs of each of its ~30 hot statements are
+        parsed and planned afresh. A cashier's mistake (an unknown code, more
+        points than the balance) is refused after the reads and before any
+        write: ending such a transaction with COMMIT undoes nothing that a
+        ROLLBACK would, and keeps the statements prepared.
+        """
+        wrote = getattr(self._state, "wrote", True)
         if getattr(self._state, "batch", False) == "implicit":
+            if not wrote:
+                return   # the Sync ends a transaction that only read
             # an explicit ROLLBACK ends the pipeline's implicit transaction (the protocol's
             # "Pipelining" section): what was sent before it is undone, the Sync commits nothing
             with peewee.__exception_wrapper__:
@@ -75,10 +91,13 @@ class PostgresDatabase(PostgresqlDatabase):
         if getattr(self._state, "pending_begin", False):
             self._state.pending_begin = False
             return
+        if not wrote:
+            return super().commit()
         return super().rollback()
 
     def close(self):
         self._state.pending_begin = False
+        self._state.wrote = True
         self._state.batch = False
         return super().close()
 
@@ -100,6 +119,11 @@ class PostgresDatabase(PostgresqlDatabase):
         import psycopg
         return bool(psycopg.Pipeline.is_supported())
 
+
+
+def _reads_only(sql: str) -> bool:
+    """A statement that changes nothing a ROLLBACK would undo: peewee's SELECTs (and their UNIONs)."""
+    return sql.lstrip("( ").startswith("SELECT")
 
 
 register_database(PostgresDatabase, "postgres", "postgresql")
