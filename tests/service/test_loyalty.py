@@ -369,3 +369,25 @@ def test_a_sale_on_sqlite_without_returning(sqlite_database, tmp_path, monkeypat
         loyalty.move(c.id, -150, "adjust")
         sales.pay(note2)
     assert balance(c.id) == ledger_sum(c.id)
+
+
+def test_a_program_changed_on_another_register_is_read_again_by_the_completion(sales, program):
+    """Completing a sale reads the program's version with the note, for the note it opens: a change saved
+    elsewhere (no forget_program in this process) is seen at once, without waiting for the recheck."""
+    import datetime as dt
+    import json
+
+    from tui_pos.models import LoyaltyProgram
+    c = customer()
+    note = sales.open_note()
+    sales.add_item(note, "MUG")
+    sales.attach_customer(note, c.id)
+    assert str(loyalty.program().tiers[0].multiplier) == "1"
+    row = LoyaltyProgram.select().order_by(LoyaltyProgram.id.desc()).first()
+    document = json.loads(row.document)
+    document["tiers"][0]["multiplier"] = "3"        # what another register's manager saved meanwhile
+    (LoyaltyProgram.update(document=json.dumps(document), updated_at=row.updated_at + dt.timedelta(seconds=1))
+     .where(LoyaltyProgram.id == row.id).execute())
+    assert str(loyalty.program().tiers[0].multiplier) == "1"   # within the recheck time: the cached one
+    assert sales.pay(note).completed
+    assert str(loyalty.program().tiers[0].multiplier) == "3"   # the completion read it again

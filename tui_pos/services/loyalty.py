@@ -205,8 +205,8 @@ def _q_program_version():
 
 
 def send_program_check():
-    """The program's version, sent (pay sends it with its first reads, for the note it opens); see
-    `take_program_check`."""
+    """The program's version, sent; see `take_program_check`. (Pay and a new note read it with the
+    note, as `program_version_columns`.)"""
     return _q_program_version.send()
 
 

@@ -163,6 +163,13 @@ def _q_note_and_balance(a):
     return _note_query(a, Customer.select(Customer.points_balance).where(Customer.id == Note.customer))
 
 
+@prepared(1)
+def _q_note_and_program(a):
+    """The note, then the loyalty program's version (id, updated_at; NULLs: no program): pay's first read,
+    for the note the completion opens."""
+    return _note_query(a, *loyalty.program_version_columns())
+
+
 @prepared(2)
 def _q_totals(a, b):
     """What a note's totals are made of, in one statement: its plain lines summed by tax rate, rows
@@ -991,16 +998,17 @@ class SaleService:
             raise InputError(f"Unknown tender {tender!r}: use one of {', '.join(self.tenders)}.")
         with batch():
             sent_taken = _q_by_request.send(request_id) if request_id is not None else None
-            sent_note = _q_note.send(note_id)
+            # the program's version comes with the note: the next note, opened below, sees it afresh
+            sent_note = _q_note_and_program.send(note_id)
             sent_earn = loyalty.send_earn_lines(note_id)   # every line: the totals, and what loyalty reads
-            sent_program = loyalty.send_program_check()    # the next note, opened below, sees the program afresh
             if sent_taken is not None:
                 taken = fetch_one(sent_taken)
                 if taken is not None:
                     return self._taken(Payment.get_by_id(taken[0]))
-            note = self._checked(fetch_one(sent_note))
+            row = fetch_one(sent_note)
+            note = self._checked(row)
             earn = loyalty.read_earn_lines(sent_earn)
-            loyalty.take_program_check(sent_program)
+            loyalty.take_program_row(row[-2:])
             s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (), note.redeem_cents),
                         note.paid_now)
             if not (note.customer_id and note.kind == "sale"):
