@@ -102,3 +102,24 @@ def test_migrate_to_refuses_a_database_in_use(tmp_path, pg_schema_url):
     with pytest.raises(TransferError, match="expected a postgresql"):
         migrate_to(f"sqlite:///{tmp_path / 'other.db'}")
     source.close()
+
+
+def test_doctor_reads_the_servers_durability_and_upkeep_settings(pg_schema_url, tmp_path):
+    """Each setting as the server has it: OK when it keeps sales safe and the tables kept up, else what to do."""
+    import psycopg
+    assert run(["init"], tmp_path, pg_schema_url).returncode == 0
+    out = run(["doctor"], tmp_path, pg_schema_url)
+    assert "Traceback" not in out.stderr
+    with psycopg.connect(pg_schema_url.split("?")[0]) as conn:
+        actual = {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                  for name in ("fsync", "synchronous_commit", "full_page_writes", "autovacuum")}
+    lines = {line.split(None, 1)[1].split(":")[0]: line for line in out.stdout.splitlines()
+             if line.split(None, 1)[1].startswith("server ")}
+    assert set(lines) == {f"server {name}" for name in actual}, out.stdout
+    for name, value in actual.items():
+        line = lines[f"server {name}"]
+        good = value in ("on", "local", "remote_write", "remote_apply")
+        assert line.startswith("OK") == good and value in line, line
+        if not good:
+            assert line.startswith("WARN" if name != "fsync" else "FAIL") and "set " in line
+    assert out.returncode == (1 if actual["fsync"] != "on" else 0)

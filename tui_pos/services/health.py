@@ -74,6 +74,8 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
         mode = db.execute_sql("PRAGMA journal_mode").fetchone()[0]
         out.append(Check(OK if mode == "wal" else WARN, "journal mode",
                          mode if mode == "wal" else f"{mode} (expected wal: readers then block writers)"))
+    else:
+        out.extend(server_setting_checks())
     for reg in Register.select():
         seqs = [n.seq for n in Note.select(Note.seq).where(Note.register == reg.id, Note.seq.is_null(False))
                 .order_by(Note.seq)]
@@ -101,6 +103,29 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
                                                             if failed else "")))
     open_notes = Note.select().where(Note.status == "open").count()
     out.append(Check(OK, "open notes", str(open_notes)))
+    return out
+
+
+# PostgreSQL settings a store's server needs: (name, the good values, level otherwise, what it means)
+_SERVER_SETTINGS = (
+    ("fsync", ("on",), FAIL, "a power cut can corrupt the database and lose sales: set fsync = on"),
+    ("synchronous_commit", ("on", "local", "remote_write", "remote_apply"), WARN,
+     "a sale the cashier saw completed can vanish if the server crashes: set synchronous_commit = on"),
+    ("full_page_writes", ("on",), WARN, "a crash mid-write can leave torn pages: set full_page_writes = on"),
+    ("autovacuum", ("on",), WARN,
+     "old row versions pile up and the planner has no statistics, so every sale gets slower as the "
+     "store sells: set autovacuum = on (or run VACUUM ANALYZE every night)"),
+)
+
+
+def server_setting_checks() -> list[Check]:
+    """The PostgreSQL server's durability and upkeep settings (read with SHOW: any user may)."""
+    from tui_pos.models import db
+    out = []
+    for name, good, level, meaning in _SERVER_SETTINGS:
+        value = db.execute_sql(f"SHOW {name}").fetchone()[0]
+        out.append(Check(OK, f"server {name}", value) if value in good
+                   else Check(level, f"server {name}", f"{value}: {meaning}"))
     return out
 
 
