@@ -127,10 +127,11 @@ def pg_customer(pg_schema_url):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("how", ["implicit", "explicit", "atomic"])
-def test_a_refusal_before_any_write_keeps_the_prepared_statements(pg_customer, how):
+def test_a_refusal_keeps_the_prepared_statements(pg_customer, how):
     """psycopg drops every prepared statement (DEALLOCATE ALL) when it sees a ROLLBACK. A step refused
-    after its reads and before any write ends with COMMIT instead (or the implicit batch's Sync), so a
-    cashier's mistake does not make the register parse and plan its next ~150 statements afresh."""
+    after its reads and before any write ends with COMMIT instead (or the implicit batch's Sync), and one
+    that changed rows rolls back past psycopg's cache, so a cashier's mistake or a redemption lost to
+    another register does not make the register parse and plan its next ~150 statements afresh."""
     customer = pg_customer
 
     class Refused(Exception):
@@ -151,9 +152,41 @@ def test_a_refusal_before_any_write_keeps_the_prepared_statements(pg_customer, h
             raise Refused()
     assert db.obj.connection().info.transaction_status == 0   # idle: the transaction ended
     assert _prepared_on_server() == prepared_before
-    # after a write, a refusal still undoes it (and psycopg starts its statements over)
+    # after a write, a refusal still undoes it, and the statements stay prepared (rows changed, no schema)
     with pytest.raises(Refused):
         with block():
             _q_set_points.send(customer, 77)
             raise Refused()
     assert _points(customer) == 5
+    assert _prepared_on_server() == prepared_before
+    # a savepoint rolled back inside a transaction keeps them too
+    with block() if how != "implicit" else db.atomic():
+        with pytest.raises(Refused):
+            with db.atomic():
+                _q_set_points.send(customer, 78)
+                raise Refused()
+        _q_set_points.send(customer, 6)
+    assert _points(customer) == 6
+    assert _prepared_on_server() == prepared_before
+
+
+@pytest.mark.postgres
+def test_a_rolled_back_schema_change_still_makes_psycopg_forget_its_statements(pg_customer):
+    """What a rolled-back CREATE made is gone: statements prepared on it must not be kept."""
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(Refused):
+        with db.atomic():
+            db.obj.execute_sql("CREATE TABLE scratch (n INTEGER)")
+            for n in range(6):
+                db.obj.execute_sql("INSERT INTO scratch (n) VALUES (%s)", (n,))
+            assert db.obj.execute_sql("SELECT count(*) FROM pg_prepared_statements "
+                                      "WHERE statement LIKE 'INSERT INTO scratch%%'").fetchone()[0] == 1
+            raise Refused()
+    assert db.obj.execute_sql("SELECT count(*) FROM pg_prepared_statements "
+                              "WHERE statement LIKE 'INSERT INTO scratch%%'").fetchone()[0] == 0
+    db.obj.execute_sql("CREATE TABLE scratch (n INTEGER, m INTEGER)")   # made again: the statement works
+    for n in range(6):
+        db.obj.execute_sql("INSERT INTO scratch (n) VALUES (%s)", (n,))
+    assert db.obj.execute_sql("SELECT count(*) FROM scratch").fetchone()[0] == 6

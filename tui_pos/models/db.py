@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -33,6 +34,7 @@ class PostgresDatabase(PostgresqlDatabase):
 
     def begin(self, isolation_level=None):
         self._state.wrote = False
+        self._state.schema_kept = True
         if isolation_level or self._isolation_level or not self._pipelines():
             return super().begin(isolation_level)
         # connect now, as peewee's BEGIN would: connecting resets the transaction stack, which must
@@ -48,6 +50,11 @@ class PostgresDatabase(PostgresqlDatabase):
     def _execute_cursor(self, sql, params, **cursor_options):
         if not getattr(self._state, "wrote", True) and not _reads_only(sql):
             self._state.wrote = True
+        if getattr(self._state, "schema_kept", False) and not _keeps_schema(sql):
+            self._state.schema_kept = False
+        if sql.startswith("ROLLBACK TO SAVEPOINT") and getattr(self._state, "schema_kept", False):
+            with self._keeping_prepared():   # a savepoint's rows undone: the statements still stand
+                return super()._execute_cursor(sql, params, **cursor_options)
         if not getattr(self._state, "pending_begin", False):
             return super()._execute_cursor(sql, params, **cursor_options)
         self._state.pending_begin = False
@@ -77,7 +84,10 @@ class PostgresDatabase(PostgresqlDatabase):
         parsed and planned afresh. A cashier's mistake (an unknown code, more
         points than the balance) is refused after the reads and before any
         write: ending such a transaction with COMMIT undoes nothing that a
-        ROLLBACK would, and keeps the statements prepared.
+        ROLLBACK would, and keeps the statements prepared. A transaction that
+        changed rows (a redemption refused because another register spent
+        the points first) rolls back, past psycopg's cache when it touched
+        no schema (`_keeping_prepared`).
         """
         wrote = getattr(self._state, "wrote", True)
         if getattr(self._state, "batch", False) == "implicit":
@@ -85,7 +95,7 @@ class PostgresDatabase(PostgresqlDatabase):
                 return   # the Sync ends a transaction that only read
             # an explicit ROLLBACK ends the pipeline's implicit transaction (the protocol's
             # "Pipelining" section): what was sent before it is undone, the Sync commits nothing
-            with peewee.__exception_wrapper__:
+            with self._keeping_prepared(), peewee.__exception_wrapper__:
                 self.cursor().execute("ROLLBACK")
             return
         if getattr(self._state, "pending_begin", False):
@@ -93,11 +103,33 @@ class PostgresDatabase(PostgresqlDatabase):
             return
         if not wrote:
             return super().commit()
-        return super().rollback()
+        with self._keeping_prepared():
+            return super().rollback()
+
+    @contextlib.contextmanager
+    def _keeping_prepared(self):
+        """Run a ROLLBACK without psycopg forgetting its prepared statements, when the transaction only
+        read and changed rows (no CREATE, ALTER, DROP, SET...): what they refer to is all still there.
+
+        psycopg drops them on a ROLLBACK it sees go by; it does not look at a statement while
+        `prepare_threshold` is None (the connection's documented switch), so the ROLLBACK is sent that way.
+        """
+        conn = self._state.conn
+        if conn is None or not getattr(self._state, "schema_kept", False) \
+                or not hasattr(conn, "prepare_threshold"):   # psycopg 3 only
+            yield
+            return
+        threshold = conn.prepare_threshold
+        conn.prepare_threshold = None
+        try:
+            yield
+        finally:
+            conn.prepare_threshold = threshold
 
     def close(self):
         self._state.pending_begin = False
         self._state.wrote = True
+        self._state.schema_kept = False
         self._state.batch = False
         return super().close()
 
@@ -124,6 +156,14 @@ class PostgresDatabase(PostgresqlDatabase):
 def _reads_only(sql: str) -> bool:
     """A statement that changes nothing a ROLLBACK would undo: peewee's SELECTs (and their UNIONs)."""
     return sql.lstrip("( ").startswith("SELECT")
+
+
+_ROWS_ONLY = ("SELECT", "INSERT", "UPDATE", "DELETE", "SAVEPOINT", "RELEASE", "ROLLBACK TO SAVEPOINT")
+
+
+def _keeps_schema(sql: str) -> bool:
+    """A statement that reads or changes rows only (no table, index or setting made or changed)."""
+    return sql.lstrip("( ").startswith(_ROWS_ONLY)
 
 
 register_database(PostgresDatabase, "postgres", "postgresql")
