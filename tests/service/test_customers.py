@@ -197,3 +197,45 @@ def test_import_errors_and_nothing_written(demo, tmp_path, row, where):
 def test_birthday_and_consent(demo):
     c = customers.create({"name": "B", "birthday": "2000-02-29", "sms_consent": True}, region=R)
     assert c.birthday == dt.date(2000, 2, 29) and c.sms_consent
+
+
+def test_attaching_a_discounted_customer_updates_all_the_lines_in_one_statement(sales, manager_id):
+    """F2 on a long note: the lines whose price stays and that only take the group's discount are one
+    UPDATE, not one each; a line the cashier discounted keeps its discount. (A line whose price changes,
+    by a rate, is written on its own: test_rate_prices_the_note...)"""
+    import logging
+    customers.set_group("VIP", 1000)
+    prices.add_specific_price("ESP", "1.00")
+    c = customers.create({"name": "Eve", "groups": "VIP"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    codes = ("LATT", "CAPP", "CROI", "MUG", "ESP")
+    for code in codes:
+        sales.add_item(note, code)
+    by_sku = {ln.sku: ln for ln in sales.view(note).lines}
+    sales.set_discount(note, by_sku["MUG"].id, percent_bp=500, user_id=manager_id)
+    seen = []
+
+    class Statements(logging.Handler):
+        def emit(self, record):
+            seen.append(record.msg[0] if isinstance(record.msg, tuple) else str(record.msg))
+
+    handler, logger = Statements(level=logging.DEBUG), logging.getLogger("peewee")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        view = sales.attach_customer(note, c.id)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = {ln.sku: (ln.unit_price_cents, ln.discount_percent_bp, ln.discount_source) for ln in view.lines}
+    croi, mug = by_sku["CROI"].unit_price_cents, by_sku["MUG"].unit_price_cents
+    assert lines == {"LATT": (350, 1000, "group"), "CAPP": (325, 1000, "group"), "CROI": (croi, 1000, "group"),
+                     "MUG": (mug, 500, "manual"), "ESP": (100, 1000, "group")}
+    assert lines == {ln.sku: (ln.unit_price_cents, ln.discount_percent_bp, ln.discount_source)
+                     for ln in sales.view(note).lines}   # as stored
+    updates = [sql for sql in seen if sql.startswith('UPDATE "note_line"')]
+    assert len(updates) == 1, updates
+    detached = sales.detach_customer(note)
+    assert {ln.sku: (ln.discount_percent_bp, ln.discount_source) for ln in detached.lines} == {
+        "LATT": (0, ""), "CAPP": (0, ""), "CROI": (0, ""), "MUG": (500, "manual"), "ESP": (0, "")}
