@@ -239,3 +239,20 @@ def test_attaching_a_discounted_customer_updates_all_the_lines_in_one_statement(
     detached = sales.detach_customer(note)
     assert {ln.sku: (ln.discount_percent_bp, ln.discount_source) for ln in detached.lines} == {
         "LATT": (0, ""), "CAPP": (0, ""), "CROI": (0, ""), "MUG": (500, "manual"), "ESP": (0, "")}
+
+
+def test_attaching_to_a_note_of_many_lines_discounts_every_one(sales, manager_id):
+    """The one UPDATE goes in parts of 500 lines: every line is discounted, however many."""
+    from tui_pos.models import NoteLine, Product
+    customers.set_group("VIP", 1000)
+    c = customers.create({"name": "Eve", "groups": "VIP"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    sales.add_item(note, "LATT")
+    product = Product.get(Product.sku == "CAPP")
+    NoteLine.insert_many([{"note": note, "product": product.id, "sku": "CAPP", "name": "Cappuccino", "qty": 1,
+                           "unit_price_cents": product.price_cents, "list_price_cents": product.price_cents,
+                           "tax_rate_bp": product.tax_rate_bp} for _ in range(1100)]).execute()
+    view = sales.attach_customer(note, c.id)
+    assert len(view.lines) == 1101
+    stored = [ln.discount_percent_bp for ln in sales.view(note).lines]
+    assert len(stored) == 1101 and set(stored) == {1000}

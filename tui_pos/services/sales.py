@@ -710,9 +710,10 @@ class SaleService:
             out.append((lid, sku, name, qty, new_price, list_price, tax_rate, tax_included, new_percent, new_cents,
                         new_source, new_dsource, offered, reward))
         for (percent, cents, source), ids in discounted.items():
-            # sent, not counted: a row count would wait for the server in the middle of the batch
-            db.obj.execute(NoteLine.update(discount_percent_bp=percent, discount_cents=cents,
-                                           discount_source=source).where(NoteLine.id.in_(ids)))
+            for i in range(0, len(ids), 500):   # within any SQLite's limit of bound values
+                # sent, not counted: a row count would wait for the server in the middle of the batch
+                db.obj.execute(NoteLine.update(discount_percent_bp=percent, discount_cents=cents,
+                                               discount_source=source).where(NoteLine.id.in_(ids[i:i + 500])))
         return out
 
     def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
