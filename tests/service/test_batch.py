@@ -190,3 +190,39 @@ def test_a_rolled_back_schema_change_still_makes_psycopg_forget_its_statements(p
     for n in range(6):
         db.obj.execute_sql("INSERT INTO scratch (n) VALUES (%s)", (n,))
     assert db.obj.execute_sql("SELECT count(*) FROM scratch").fetchone()[0] == 6
+
+
+def _data_segments_sent(fd: int) -> int:
+    """TCP data segments the socket `fd` has sent (Linux's tcp_info.tcpi_data_segs_out, at byte 156)."""
+    import os
+    import socket
+    import struct
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    finally:
+        sock.close()
+    return struct.unpack_from("I", info, 156)[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("implicit", MODES)
+def test_a_batch_writes_to_the_server_once_per_read(pg_customer, implicit):
+    """psycopg writes each statement of a pipeline on its own (and the server's backend wakes for each);
+    a batch's statements wait until a result is read or the batch ends, and then go in one write.
+    Counted in the TCP segments the register's socket sent: psycopg's own way sent 12-14 here."""
+    conn = db.obj.connection()
+    if conn.info.host.startswith("/"):
+        pytest.skip("the test database is on a Unix socket: no TCP segments to count")
+    _q_points.rows(pg_customer)   # prepared statements and the connection's setup out of the way
+    before = _data_segments_sent(conn.pgconn.socket)
+    with batch(implicit=implicit):
+        sent = [_q_points.send(pg_customer) for _ in range(5)]
+        _q_set_points.send(pg_customer, 7)
+        assert fetch_scalar(sent[0]) == 10   # one write: (BEGIN,) six statements and a flush request
+        after = _q_points.send(pg_customer)
+        _q_set_points.send(pg_customer, 8)
+    # the second: two statements, (COMMIT and) the Sync
+    assert _data_segments_sent(conn.pgconn.socket) - before == 2
+    assert [fetch_scalar(c) for c in sent[1:]] == [10, 10, 10, 10] and fetch_scalar(after) == 7
+    assert _points(pg_customer) == 8
