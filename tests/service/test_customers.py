@@ -242,7 +242,8 @@ def test_attaching_a_discounted_customer_updates_all_the_lines_in_one_statement(
 
 
 def test_attaching_to_a_note_of_many_lines_discounts_every_one(sales, manager_id):
-    """The one UPDATE goes in parts of 500 lines: every line is discounted, however many."""
+    """The one UPDATE goes in parts of 512 lines (the last padded to a power of two with its last id): every
+    line is discounted, however many."""
     from tui_pos.models import NoteLine, Product
     customers.set_group("VIP", 1000)
     c = customers.create({"name": "Eve", "groups": "VIP"}, region=R, approver_id=manager_id)

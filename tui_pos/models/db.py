@@ -280,6 +280,7 @@ def send_together(pipeline) -> None:
     from psycopg import generators
 
     pgconn = pipeline.pgconn
+    sync = pgconn.pipeline_sync
 
     def hand_over(self) -> bool:
         """Give the queued commands to libpq without flushing; True if one was a Sync."""
@@ -288,7 +289,7 @@ def send_together(pipeline) -> None:
         while commands:
             command = commands.popleft()
             command()
-            synced = synced or command == pgconn.pipeline_sync
+            synced = synced or command == sync
         return synced
 
     def communicate(self):

@@ -27,7 +27,7 @@ from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, 
                             PriceRate, PriceRateLine, Register, SpecificPrice, User, db, local_time,
                             utcnow)
 from tui_pos.models.db import SQLITE_RETURNING, batch, is_sqlite, update_returning
-from tui_pos.models.prepared import Ready, fetch_one, fetch_rows, fetch_scalar, inserted_id, prepared
+from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, inserted_id, prepared
 from tui_pos.services import audit, catalog, customers, loyalty, printing, users
 from tui_pos.services.customers import CustomerView
 
@@ -324,6 +324,24 @@ def _q_reprice_lines(note, today):
 def _q_reprice(line, price, price_source, percent, cents, discount_source):
     return NoteLine.update(unit_price_cents=price, price_source=price_source, discount_percent_bp=percent,
                            discount_cents=cents, discount_source=discount_source).where(NoteLine.id == line)
+
+
+_DISCOUNT_PART = 512   # lines per UPDATE: 515 bound values, within any SQLite's limit (999)
+_q_discounts: dict[int, Prepared] = {}
+
+
+def _q_discount_lines(size: int) -> Prepared:
+    """UPDATE of the automatic discount of `size` lines (percent, cents, source, then the line ids).
+
+    Built once per size, and F2 uses only powers of two (padding with the last id), so at most ten
+    statements: building an UPDATE with peewee each time cost about 0.4 ms, a sixth of a sale's CPU."""
+    q = _q_discounts.get(size)
+    if q is None:
+        q = _q_discounts[size] = Prepared(
+            lambda percent, cents, source, *ids: NoteLine.update(
+                discount_percent_bp=percent, discount_cents=cents, discount_source=source).where(
+                NoteLine.id.in_(list(ids))), 3 + size)
+    return q
 
 
 @prepared(3)
@@ -710,10 +728,11 @@ class SaleService:
             out.append((lid, sku, name, qty, new_price, list_price, tax_rate, tax_included, new_percent, new_cents,
                         new_source, new_dsource, offered, reward))
         for (percent, cents, source), ids in discounted.items():
-            for i in range(0, len(ids), 500):   # within any SQLite's limit of bound values
+            for i in range(0, len(ids), _DISCOUNT_PART):
+                part = ids[i:i + _DISCOUNT_PART]
+                size = 1 << (len(part) - 1).bit_length()
                 # sent, not counted: a row count would wait for the server in the middle of the batch
-                db.obj.execute(NoteLine.update(discount_percent_bp=percent, discount_cents=cents,
-                                               discount_source=source).where(NoteLine.id.in_(ids[i:i + 500])))
+                _q_discount_lines(size).send(percent, cents, source, *part, *[part[-1]] * (size - len(part)))
         return out
 
     def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
