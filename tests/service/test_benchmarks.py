@@ -34,7 +34,7 @@ def test_the_loyalty_benchmark_runs_at_a_small_size():
 def test_the_registers_benchmark_runs_briefly_and_finds_no_discrepancy(pg_schema_url):
     run = _bench("registers.py", BENCH_PG_URL=PG_URL, BENCH_REGISTERS="2", BENCH_SECONDS="1")
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "discrepancies: 0" in run.stdout and "CPU per sale" in run.stdout
+    assert "discrepancies: 0" in run.stdout and "CPU per sale" in run.stdout and "paced at 200 sales/s" in run.stdout
 
 
 def test_the_hardware_benchmark_runs_briefly():
