@@ -126,10 +126,12 @@ async def on_screen(db_path: Path) -> tuple[float, float, float]:
             stall = max(stall, now - last - 0.005)
             last = now
             screen = app.screen
-            if isinstance(screen, LoyaltyAdmin) and screen.query("#report-message"):
-                if done["stats"] is None and "Enrolled" in str(screen.query_one("#stats-figures").render()):
+            if isinstance(screen, LoyaltyAdmin):
+                # each widget looked for on its own: the screen may be part-way through mounting
+                figures, message = screen.query("#stats-figures"), screen.query("#report-message")
+                if done["stats"] is None and figures and "Enrolled" in str(figures.first().render()):
                     done["stats"] = now - t0
-                if done["report"] is None and "customers." in str(screen.query_one("#report-message").render()):
+                if done["report"] is None and message and "customers." in str(message.first().render()):
                     done["report"] = now - t0
             if now - t0 > 120:
                 raise TimeoutError("the Loyalty screen never finished")
