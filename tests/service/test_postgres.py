@@ -123,3 +123,41 @@ def test_doctor_reads_the_servers_durability_and_upkeep_settings(pg_schema_url, 
         if not good:
             assert line.startswith("WARN" if name != "fsync" else "FAIL") and "set " in line
     assert out.returncode == (1 if actual["fsync"] != "on" else 0)
+
+
+def test_registers_starting_together_on_a_new_store_share_its_rows(pg_schema_url):
+    """Eight registers (three codes) open on an empty store at once: one point of sale, one row per register
+    code, and every register of a code has the same id. The first insert wins and the others find its row
+    (INSERT ... ON CONFLICT DO NOTHING: no failed insert for the server to log as an error)."""
+    import threading
+
+    from tui_pos.models import PointOfSale, Register
+    from tui_pos.services.sales import SaleService
+    database = bind(pg_schema_url)
+    migrate(database)
+    database.close()
+    barrier = threading.Barrier(8)
+    found: dict[int, tuple[str, int]] = {}
+    errors = []
+
+    def start(n: int) -> None:
+        try:
+            sales = SaleService(f"R{n % 3 + 1}")
+            barrier.wait(timeout=30)
+            found[n] = (sales.register_code, sales.register_id)
+        except Exception as exc:   # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(found) == 8
+    ids = {code: {rid for c, rid in found.values() if c == code} for code, _ in found.values()}
+    assert all(len(v) == 1 for v in ids.values()) and len(ids) == 3
+    assert PointOfSale.select().count() == 1
+    assert sorted((r.code, r.id) for r in Register.select()) == sorted((c, v.pop()) for c, v in ids.items())
+    database.close()

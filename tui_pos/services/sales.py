@@ -448,12 +448,18 @@ class SaleService:
     def register_id(self) -> int:
         """This register's row, created with its point of sale on first use."""
         if self._register_id is None:
+            # registers starting together on a new store: the first insert wins, the others find its row
+            # (no failed INSERT, so no error in the server's log and no savepoint to roll back)
             with db.atomic():
-                pos, _ = PointOfSale.get_or_create(code=self.point_of_sale,
-                                                   defaults={"name": self.store_name})
-                reg, _ = Register.get_or_create(code=self.register_code,
-                                                defaults={"point_of_sale": pos.id})
-            self._register_id = reg.id
+                pos = PointOfSale.get_or_none(PointOfSale.code == self.point_of_sale)
+                if pos is None:
+                    PointOfSale.insert(code=self.point_of_sale, name=self.store_name).on_conflict_ignore().execute()
+                    pos = PointOfSale.get(PointOfSale.code == self.point_of_sale)
+                reg = Register.get_or_none(Register.code == self.register_code)
+                if reg is None:
+                    Register.insert(code=self.register_code, point_of_sale=pos.id).on_conflict_ignore().execute()
+                    reg = Register.get(Register.code == self.register_code)
+                self._register_id = reg.id
         return self._register_id
 
     def _note(self, note_id: int, *, editable: bool = True) -> NoteRow:
