@@ -106,8 +106,8 @@ def test_second_visit_invites_once_with_a_signed_link(shop, gateway):
     assert (sent.state, sent.to, sent.attempts) == ("sent", "+50761234567", 1) and "Café Sol" in sent.body
 
 
-def test_no_invitation_without_consent_or_with_a_complete_profile(shop):
-    quiet = person("Luis", sms=False, mobile="6123-4568")
+def test_no_invitation_when_declined_or_with_a_complete_profile(shop):
+    quiet = person("Luis", sms=False, mobile="6123-4568", invite_declined=True)
     done = person("Rosa", mobile="6123-4569", email="rosa@example.com", birthday="1990-05-01")
     for _ in range(2):
         sell(shop, quiet.id)
@@ -249,7 +249,8 @@ def test_consent_withdrawn_and_opt_out_are_honoured_when_sending(demo, gateway):
     assert (r.sent, r.failed) == (0, 2) and not gateway.received
     reasons = {m.key: m.last_error for m in Message.select()}
     assert reasons == {"a": "no SMS consent on the customer's record",
-                       "b": "the customer opted out of marketing messages"}
+                       "b": "no SMS consent on the customer's record"}     # STOP withdraws the SMS consent
+    assert Customer.get_by_id(b.id).marketing_opt_out
 
 
 def test_campaign_counts_previews_and_is_paced(demo, gateway):

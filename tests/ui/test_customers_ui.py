@@ -29,13 +29,31 @@ async def test_unknown_phone_creates_and_attaches(make_app):
     async with app.run_test(size=(100, 30)) as pilot:
         await type_code(pilot, "ESP")
         await lookup(pilot, "6123-4567")
-        assert "Enter creates one" in str(app.screen.query_one("#lookup-message").render())
+        shown = str(app.screen.query_one("#lookup-message").render())
+        assert "Enter: create it (SMS invitation on the 2nd visit)" in shown and "N: create, no SMS" in shown
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, SaleScreen)
         assert "+507 6123-4567" in panel(app)
         view = app.runtime.sales.view(app.screen.note_id)
         assert view.customer.phone == "+50761234567"
+        assert not view.customer.invite_declined
+
+
+async def test_n_creates_the_customer_without_the_invitation(make_app):
+    """Seed 004's invitation, declined at the counter with one key; N is typed as usual everywhere else."""
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await lookup(pilot, "Nn")                     # a name search: N is a letter here
+        assert app.screen.query_one("#query").value == "Nn"
+        await pilot.press("escape")
+        await lookup(pilot, "6123-4567")
+        await pilot.press("N")
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen)
+        view = app.runtime.sales.view(app.screen.note_id)
+        assert view.customer.phone == "+50761234567" and view.customer.invite_declined
+        assert "no SMS" in str(app.screen.query_one("#message").render())
 
 
 async def test_lookup_by_suffix_and_name_attaches_single_match(make_app):

@@ -130,6 +130,52 @@ class Profile:
         return bool(self.name.strip() and self.email and self.birthday)
 
 
+SERVICE = {"invite"}            # about the account the customer just asked for: sent unless declined
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a customer's record says about messages (a snapshot; the rule below reads only this)."""
+
+    open: bool = True
+    sms_consent: bool = False
+    email_consent: bool = False
+    marketing_opt_out: bool = False
+    invite_declined: bool = False
+
+
+def refusal(template: str, channel: str, reach: Reach, marketing: bool | None = None) -> str | None:
+    """Why this message may not go to this customer on this channel, or None when it may.
+
+    Seeds 001 and 004: the customer gives a phone at the counter and "will
+    automatically receive a SMS for the creation of his account after his first
+    visits". That invitation is a service message about the account they asked
+    for: it goes by SMS unless they declined it (at the counter, or by replying
+    STOP). Everything else (birthdays, campaigns, tier and expiring-points
+    notices) needs the customer's explicit consent for that channel, and
+    birthdays and campaigns also honour the marketing opt-out.
+    """
+    if marketing is None:
+        marketing = template in MARKETING
+    if template in SERVICE:
+        if not reach.open:
+            return "the customer is closed or was forgotten"
+        if channel != "sms":
+            return "the invitation goes by SMS only"
+        if reach.invite_declined:
+            return "the customer declined the invitation SMS"
+        return None
+    if not reach.open:
+        return "the customer is closed or was forgotten"
+    if channel == "sms" and not reach.sms_consent:
+        return "no SMS consent on the customer's record"
+    if channel == "email" and not reach.email_consent:
+        return "no email consent on the customer's record"
+    if marketing and reach.marketing_opt_out:
+        return "the customer opted out of marketing messages"
+    return None
+
+
 def sms_number(phone: str | None) -> str:
     """The E.164 number to text, or InputError saying why this phone cannot receive an SMS."""
     import phonenumbers
@@ -156,5 +202,5 @@ def email_address(email: str | None) -> str:
     return email
 
 
-__all__ = ["BUILT_IN", "MARKETING", "PLACEHOLDERS", "Profile", "TemplateError", "check", "email_address", "fill",
+__all__ = ["BUILT_IN", "MARKETING", "PLACEHOLDERS", "Profile", "Reach", "SERVICE", "refusal", "TemplateError", "check", "email_address", "fill",
            "language", "parse_template", "built_in", "placeholders", "sign", "sms_number", "verify"]

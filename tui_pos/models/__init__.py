@@ -158,6 +158,7 @@ class Customer(BaseModel):
     points_redeemed = IntegerField(default=0)  # lifetime, spent on money off and offered products (the report)
     visits = IntegerField(default=0)           # paid sales: the second visit sends the profile invitation
     marketing_opt_out = BooleanField(default=False)   # STOP or unsubscribe: no birthday or campaign messages
+    invite_declined = BooleanField(default=False)     # said no to the account invitation SMS (counter, STOP)
 
 
 class CustomerGroupMember(BaseModel):
@@ -383,6 +384,26 @@ class Message(BaseModel):
     sent_at = DateTimeField(null=True, index=True)
 
 
+class ConsentEvent(BaseModel):
+    """Append-only: each consent given or withdrawn, what it covers, when, where and by whom.
+
+    `purpose` is `marketing` (birthdays, campaigns, tier and expiry notices on
+    that channel) or `invite` (the account invitation, a service message);
+    `source` is where it happened: counter, portal, import, stop, unsubscribe,
+    forget, cli. `user` is the signed-in cashier for the counter, else null
+    (the customer themself).
+    """
+
+    customer = ForeignKeyField(Customer, backref="consents", on_delete="CASCADE")
+    channel = CharField()                      # sms | email
+    purpose = CharField()                      # marketing | invite
+    granted = BooleanField()
+    source = CharField()
+    user = ForeignKeyField(User, null=True)
+    register = CharField(default="")
+    at = DateTimeField(default=utcnow)
+
+
 class AuditLog(BaseModel):
     """Append-only: overrides, cancellations, sign-ins, adjustments."""
 
@@ -397,6 +418,7 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, Campaign, Message, AuditLog]
+              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, Campaign, Message, ConsentEvent,
+              AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

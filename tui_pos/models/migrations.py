@@ -288,6 +288,13 @@ def m014_note_lines_by_note_and_product(database: Database, migrator: SchemaMigr
             run_ops(migrator.drop_index("note_line", ix.name))
 
 
+def m015_consent(database: Database, migrator: SchemaMigrator) -> None:
+    """Consent as a log (what, when, where, by whom) and the invitation declined at the counter."""
+    from tui_pos.models import ConsentEvent
+    _add_column_if_missing(database, migrator, "customer", "invite_declined", BooleanField(default=False))
+    database.create_tables([ConsentEvent], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -303,6 +310,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (12, "messages", m012_messages),
     (13, "loyalty_month_shards", m013_loyalty_month_shards),
     (14, "note_lines_by_note_and_product", m014_note_lines_by_note_and_product),
+    (15, "consent", m015_consent),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_pos.widgets.safety import Guarded
 
-from tui_pos.domain.customer import format_phone
+from tui_pos.domain.customer import format_phone, normalize_phone
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.receipt import as_text, layout
 from tui_pos.services import customers, users
@@ -46,6 +46,18 @@ class LookupOutcome:
     action: str               # attach | detach | create_phone
     customer_id: int | None = None
     phone: str = ""
+    invite: bool = True       # create_phone: the account invitation SMS on the second visit (N at the counter: no)
+
+
+class QueryInput(Input):
+    """The lookup's field: N is typed as usual, except when a new phone is shown, where it is the
+    screen's "create, no SMS" key (a focused Input otherwise keeps every letter from the bindings)."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        screen = self.screen
+        if key in ("n", "N") and isinstance(screen, CustomerLookup) and screen.new_phone_shown():
+            return False
+        return super().check_consume_key(key, character)
 
 
 class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
@@ -60,6 +72,8 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         Binding("ctrl+d", "detail", "History", id="customer.detail", priority=True),
         Binding("ctrl+r", "detach", "Remove from note", id="customer.detach", priority=True),
         Binding("ctrl+l", "loyalty", "Loyalty", id="customer.loyalty", priority=True),
+        # only while a new phone is shown (check_action), else N is typed as usual
+        Binding("n,N", "create_no_sms", "Create, no SMS", show=False, id="customer.create_no_sms", priority=True),
     ]
 
     def __init__(self, region: str, user: users.Person | None, register: str, money: Callable[[int], str],
@@ -77,7 +91,7 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="lookup"):
             yield Label("Customer", classes="dialog-title")
-            yield Input(value=self.initial, id="query",
+            yield QueryInput(value=self.initial, id="query",
                         placeholder="phone, last 4 digits, name, code, RUC, email, group:NAME or tier:NAME")
             yield OptionList(id="found")
             yield Static("", id="lookup-message")
@@ -119,7 +133,29 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         found.add_options([Option(describe(c), id=str(c.id)) for c in result.customers])
         if result.customers:
             found.highlighted = 0
-        self._say(result.message)
+        if result.new_phone:
+            self._say(f"{result.message}\n[b]Enter[/]: create it (SMS invitation on the 2nd visit)   "
+                      "[b]N[/]: create, no SMS")
+        else:
+            self._say(result.message)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "create_no_sms":
+            return self.new_phone_shown()
+        return True
+
+    def new_phone_shown(self) -> bool:
+        """The list shows a new phone for exactly what is typed (not an older search)."""
+        if not self.result.new_phone or self.result.customers:
+            return False
+        try:
+            return normalize_phone(self.query_one("#query", Input).value, self.phone_region) == self.result.new_phone
+        except PosError:
+            return False
+
+    def action_create_no_sms(self) -> None:
+        """Seed 004's invitation declined at the counter: the customer is created, and never texted for it."""
+        self.dismiss(LookupOutcome("create_phone", phone=self.result.new_phone, invite=False))
 
     def _say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#lookup-message", Static)
@@ -278,6 +314,9 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
                                    id="f-email_consent")
                     yield Checkbox("No marketing (STOP)", value=bool(self.customer and self.customer.marketing_opt_out),
                                    id="f-marketing_opt_out")
+                with Horizontal(classes="form-row"):
+                    yield Checkbox("No account invitation SMS",
+                                   value=bool(self.customer and self.customer.invite_declined), id="f-invite_declined")
             yield Static("", id="form-message")
             yield Label("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
 
@@ -286,10 +325,13 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
         data["sms_consent"] = self.query_one("#f-sms_consent", Checkbox).value
         data["email_consent"] = self.query_one("#f-email_consent", Checkbox).value
         data["marketing_opt_out"] = self.query_one("#f-marketing_opt_out", Checkbox).value
+        data["invite_declined"] = self.query_one("#f-invite_declined", Checkbox).value
         if self.customer is not None:
             # only what changed, so that a cashier editing a phone is not asked for a manager
             before = self._initial()
-            before_flags = {"sms_consent": self.customer.sms_consent, "email_consent": self.customer.email_consent}
+            before_flags = {"sms_consent": self.customer.sms_consent, "email_consent": self.customer.email_consent,
+                            "marketing_opt_out": self.customer.marketing_opt_out,
+                            "invite_declined": self.customer.invite_declined}
             data = {k: v for k, v in data.items() if v != {**before, **before_flags}.get(k, "")}
             if "ruc" in data or "dv" in data or "nt_person" in data:
                 data.update(ruc=self.query_one("#f-ruc", Input).value, dv=self.query_one("#f-dv", Input).value,
@@ -378,11 +420,14 @@ class CustomerDetail(Guarded, ModalScreen[None]):
 
     def _messages(self, c) -> str:
         """Seed 004: the messages sent to this customer, and what they agreed to."""
-        from tui_pos.services import messaging
+        from tui_pos.services import consent, messaging
         rows = messaging.outbox(customer_id=self.customer_id, limit=8)
-        consent = (f"Messages: SMS {'yes' if c.sms_consent else 'no'}, email {'yes' if c.email_consent else 'no'}"
-                   + (", marketing opted out" if c.marketing_opt_out else ""))
-        lines = [consent]
+        state = (f"Messages: SMS {'yes' if c.sms_consent else 'no'}, email {'yes' if c.email_consent else 'no'}"
+                 + (", marketing opted out" if c.marketing_opt_out else "")
+                 + (", invitation declined" if c.invite_declined else ""))
+        lines = [state]
+        for e in consent.history(self.customer_id, limit=3):
+            lines.append(f"  {e.at:%Y-%m-%d %H:%M}  {e.text}")
         for r in rows:
             when = (r.sent_at or r.created_at).strftime("%Y-%m-%d %H:%M")
             line = f"  {when}  {r.template:<9} {r.channel:<5} {r.state}"

@@ -328,7 +328,8 @@ class SaleScreen(Guarded, Screen):
                 return
             if outcome.action == "create_phone":
                 created = self.guarded(lambda: customers.create_with_phone(
-                    outcome.phone, region=self.phone_region, user_id=uid, register=self.sales.register_code))
+                    outcome.phone, region=self.phone_region, user_id=uid, register=self.sales.register_code,
+                    invite=outcome.invite))
                 if created is None:
                     return
                 customer_id = created.id
@@ -338,7 +339,10 @@ class SaleScreen(Guarded, Screen):
             if view is not None:
                 self.load_note()
                 label = view.customer.label if view.customer else ""
-                self.say(("New customer " if outcome.action == "create_phone" else "Customer ") + f"{label} attached.")
+                if outcome.action == "create_phone":
+                    self.say(f"New customer {label} attached" + ("." if outcome.invite else ", no SMS."))
+                else:
+                    self.say(f"Customer {label} attached.")
         self.app.push_screen(CustomerLookup(self.phone_region, self.user, self.sales.register_code, self.money,
                                             receipt_text_for(self.sales, self.money.plain),
                                             initial), chosen)

@@ -21,13 +21,14 @@ from tui_pos.domain.text import search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
 from tui_pos.models.prepared import fetch_one, fetch_rows, prepared
-from tui_pos.services import audit, users
+from tui_pos.services import audit, consent, users
 
 CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
-                  "marketing_opt_out",
+                  "marketing_opt_out", "invite_declined",
                   "notes", "cards")
 MANAGER_FIELDS = ("fiscal_name", "ruc", "dv", "ruc_type", "nt_person", "groups", "rate", "payment_status",
                   "status")
+CONSENT_COLUMNS = ["sms_consent", "email_consent"]   # optional in customers.csv: yes/no, recorded as "import"
 CSV_COLUMNS = ["code", "name", "phone", "mobile", "email", "ruc", "dv", "ruc_type", "fiscal_name", "group",
                "rate", "card", "payment_status", "status", "birthday", "points"]
 
@@ -63,6 +64,7 @@ class CustomerView:
     sms_consent: bool = False
     email_consent: bool = False
     marketing_opt_out: bool = False
+    invite_declined: bool = False
     rate: str = ""
     groups: tuple[str, ...] = ()
     cards: tuple[str, ...] = ()
@@ -82,7 +84,7 @@ class CustomerView:
 
 _VIEW_COLUMNS = ("id", "code", "name", "phone", "mobile", "email", "payment_status", "status", "ruc", "dv",
                  "ruc_type", "nt_person", "fiscal_name", "contact", "birthday", "notes", "sms_consent",
-                 "email_consent", "marketing_opt_out", "points_balance", "points_earned", "last_visit_at")
+                 "email_consent", "marketing_opt_out", "invite_declined", "points_balance", "points_earned", "last_visit_at")
 
 
 @prepared(1)
@@ -123,7 +125,7 @@ def read_view_for_pricing(sent: tuple) -> tuple[CustomerView, int | None, list[i
     values = dict(zip(_VIEW_COLUMNS, row))
     for name in ("birthday", "last_visit_at"):   # SQLite hands dates back as text
         values[name] = Customer._meta.fields[name].python_value(values[name])
-    for name in ("sms_consent", "email_consent", "marketing_opt_out"):
+    for name in ("sms_consent", "email_consent", "marketing_opt_out", "invite_declined"):
         values[name] = bool(values[name])
     for name in ("phone", "mobile", "email", "ruc"):
         values[name] = values[name] or ""
@@ -160,7 +162,7 @@ def _make_view(c: Customer, groups: tuple[str, ...], cards: tuple[str, ...]) -> 
         payment_status=c.payment_status, status=c.status, ruc=c.ruc or "", dv=c.dv, ruc_type=c.ruc_type,
         nt_person=c.nt_person, fiscal_name=c.fiscal_name, contact=c.contact, birthday=c.birthday,
         notes=c.notes, sms_consent=c.sms_consent, email_consent=c.email_consent,
-        marketing_opt_out=c.marketing_opt_out,
+        marketing_opt_out=c.marketing_opt_out, invite_declined=c.invite_declined,
         rate=getattr(c, "rate_code", None) or "", groups=groups, cards=cards,
         points_balance=c.points_balance, points_earned=c.points_earned, last_visit_at=c.last_visit_at)
 
@@ -205,6 +207,7 @@ def clean(data: dict, region: str) -> dict:
     attempt("sms_consent", _bool)
     attempt("email_consent", _bool)
     attempt("marketing_opt_out", _bool)
+    attempt("invite_declined", _bool)
 
     def ruc_type(v):
         v = str(v or "").strip().lower()
@@ -287,11 +290,16 @@ def _check_unique(values: dict, customer_id: int | None) -> None:
         raise FormError(errors)
 
 
-def _apply(customer: Customer, values: dict) -> list[str]:
-    """Write clean values to a customer row; returns the fields that changed."""
+def _apply(customer: Customer, values: dict, *, source: str = "counter", user_id: int | None = None,
+           register: str = "") -> list[str]:
+    """Write clean values to a customer row; returns the fields that changed.
+
+    A change of consent is also written to the consent log with `source` (where it was given or withdrawn) and
+    `user_id` (who took it), in the same transaction."""
     changed = []
     simple = ("name", "phone", "mobile", "email", "contact", "birthday", "fiscal_name", "ruc", "dv", "ruc_type",
-              "nt_person", "payment_status", "status", "sms_consent", "email_consent", "marketing_opt_out", "notes")
+              "nt_person", "payment_status", "status", "sms_consent", "email_consent", "marketing_opt_out",
+              "invite_declined", "notes")
     for fld in simple:
         if fld in values and getattr(customer, fld) != values[fld]:
             setattr(customer, fld, values[fld])
@@ -311,6 +319,8 @@ def _apply(customer: Customer, values: dict) -> list[str]:
             customer.price_rate = rate_id
             changed.append("rate")
     customer.save()
+    consent.record_changes(customer.id, {f: values[f] for f in changed if f in consent.FIELDS}, source=source,
+                           user_id=user_id, register=register)
     if "name" in changed:
         _index_words(customer.id, customer.name)
     if "groups" in values:
@@ -350,7 +360,7 @@ def _needs_manager(fields: list[str], approver_id: int | None) -> int | None:
 
 
 def create(data: dict, *, region: str, user_id: int | None = None, approver_id: int | None = None,
-           register: str = "") -> CustomerView:
+           register: str = "", source: str = "counter") -> CustomerView:
     """A new customer; any field may be left for later except that something identifies them."""
     values = clean(data, region)
     if not (values.get("name") or values.get("phone") or values.get("mobile") or values.get("cards")):
@@ -365,14 +375,14 @@ def create(data: dict, *, region: str, user_id: int | None = None, approver_id: 
         customer = Customer.create(code=code or f"TMP-{utcnow().timestamp()}")
         if not code:
             customer.code = f"C{customer.id:06d}"
-        _apply(customer, values)
+        _apply(customer, values, source=source, user_id=user_id, register=register)
         audit.record("customer.create", user_id=user_id, approved_by=approved, register=register,
                      customer=customer.code, fields=sorted(k for k in values if values[k] not in (None, "", [])))
         return view(customer.id)
 
 
 def update(customer_id: int, data: dict, *, region: str, user_id: int | None = None,
-           approver_id: int | None = None, register: str = "") -> CustomerView:
+           approver_id: int | None = None, register: str = "", source: str = "counter") -> CustomerView:
     """Change fields; the manager-only ones need `approver_id` (NeedsManager otherwise)."""
     values = clean(data, region)
     with db.atomic():
@@ -385,7 +395,7 @@ def update(customer_id: int, data: dict, *, region: str, user_id: int | None = N
                    and not (f in ("groups", "cards") and sorted(current[f]) == sorted(values[f]))]
         approved = _needs_manager(touched, approver_id)
         _check_unique(values, customer_id)
-        changed = _apply(customer, values)
+        changed = _apply(customer, values, source=source, user_id=user_id, register=register)
         gated = [f for f in changed if f in MANAGER_FIELDS]
         if changed:
             audit.record("customer.update", user_id=user_id, approved_by=approved, register=register,
@@ -395,9 +405,19 @@ def update(customer_id: int, data: dict, *, region: str, user_id: int | None = N
         return view(customer_id)
 
 
-def create_with_phone(phone: str, *, region: str, user_id: int | None = None, register: str = "") -> CustomerView:
-    """Seed 001: an unknown phone at the register becomes a customer; details can follow."""
-    return create({"phone": phone}, region=region, user_id=user_id, register=register)
+def create_with_phone(phone: str, *, region: str, user_id: int | None = None, register: str = "",
+                      invite: bool = True) -> CustomerView:
+    """Seed 001: an unknown phone at the register becomes a customer; details can follow.
+
+    The customer "will automatically receive a SMS for the creation of his account after his first visits"
+    (seed 004) unless they say no at the counter (`invite=False`); either answer is in the consent log."""
+    with db.atomic():
+        created = create({"phone": phone, "invite_declined": not invite}, region=region, user_id=user_id,
+                         register=register)
+        if invite:   # no field changed, but the cashier told them and they did not say no: keep that too
+            consent.record(created.id, "invite_declined", False, source="counter", user_id=user_id,
+                           register=register)
+        return created
 
 
 # ------------------------------------------------------------------ finding
@@ -471,7 +491,7 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
     found = tuple(views(ids[:limit]))
     message = ""
     if not found:
-        message = (f"No customer with {raw}: Enter creates one with phone {rules.format_phone(new_phone)}."
+        message = (f"No customer with {raw}: a new one with phone {rules.format_phone(new_phone)}."
                    if new_phone else f"No customer matches {raw!r}.")
     return LookupResult(found, new_phone, message)
 
@@ -563,11 +583,14 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
                     raise ImportError_(path, line, None, "", "the number of fields differs from the header")
                 if not any((v or "").strip() for v in row.values()):
                     continue
-                col = lambda name: CSV_COLUMNS.index(name) + 1  # noqa: E731
+                col = lambda name: header.index(name) + 1  # noqa: E731
                 data = {k: row[k] for k in ("name", "phone", "mobile", "email", "ruc", "dv", "ruc_type",
                                             "fiscal_name", "rate", "payment_status", "status", "birthday")}
                 data["groups"] = row["group"]
                 data["cards"] = row["card"]
+                for optional_column in CONSENT_COLUMNS:     # consent given to the system the file comes from
+                    if optional_column in header and (row[optional_column] or "").strip():
+                        data[optional_column] = row[optional_column]
                 try:
                     values = clean(data, region)
                 except FormError as exc:
@@ -593,11 +616,11 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
                         customer = Customer.create(code=code or f"TMP-{line}")
                         if not code:
                             customer.code = f"C{customer.id:06d}"
-                        _apply(customer, values)
+                        _apply(customer, values, source="import", user_id=user_id)
                         created += 1
                         if points_text and int(points_text) and opening_points:
                             opening_points(customer.id, int(points_text), line)
-                    elif _apply(customer, values):
+                    elif _apply(customer, values, source="import", user_id=user_id):
                         updated += 1
                     else:
                         unchanged += 1
@@ -626,9 +649,13 @@ def forget(code: str, *, user_id: int | None = None) -> int:
         c = Customer.get_or_none(Customer.code == code.strip())
         if c is None:
             raise InputError(f"No customer {code.strip()!r}.")
+        withdrawn = {f: (f == "invite_declined") for f in consent.FIELDS
+                     if getattr(c, f) != (f == "invite_declined")}
+        consent.record_changes(c.id, withdrawn, source="forget", user_id=user_id)
         Customer.update(name="", phone=None, phone_rev=None, mobile=None, mobile_rev=None, email=None, contact="",
                         birthday=None, fiscal_name="", ruc=None, dv="", ruc_type="", nt_person="", notes="",
-                        sms_consent=False, email_consent=False, marketing_opt_out=True, status="closed",
+                        sms_consent=False, email_consent=False, marketing_opt_out=True, invite_declined=True,
+                        status="closed",
                         price_rate=None).where(Customer.id == c.id).execute()
         LoyaltyCard.delete().where(LoyaltyCard.customer == c.id).execute()
         CustomerWord.delete().where(CustomerWord.customer == c.id).execute()

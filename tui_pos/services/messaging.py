@@ -30,7 +30,7 @@ from tui_pos.domain import messages as rules
 from tui_pos.domain.errors import InputError
 from tui_pos.models import Campaign, Customer, CustomerGroup, CustomerGroupMember, Message, db, utcnow
 from tui_pos.models.db import is_sqlite, worker_connection
-from tui_pos.services import audit
+from tui_pos.services import audit, consent
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +97,18 @@ def queue(customer_id: int | None, channel: str, template: str, key: str, params
     return bool(added)
 
 
-def channel_for(c: Customer, *, marketing: bool = False) -> str | None:
-    """The channel to reach a customer on: SMS with consent and a phone, else email with consent."""
-    if c.status != "open" or (marketing and c.marketing_opt_out):
-        return None
-    if c.sms_consent and (c.mobile or c.phone):
-        return "sms"
-    if c.email_consent and c.email:
+def reach(c: Customer) -> rules.Reach:
+    return rules.Reach(open=(c.status == "open"), sms_consent=c.sms_consent, email_consent=c.email_consent,
+                       marketing_opt_out=c.marketing_opt_out, invite_declined=c.invite_declined)
+
+
+def channel_for(c: Customer, *, marketing: bool = False, template: str = "") -> str | None:
+    """The channel to reach a customer on: SMS when the rule allows it and there is a phone, else email."""
+    state = reach(c)
+    if c.mobile or c.phone:
+        if rules.refusal(template, "sms", state, marketing) is None:
+            return "sms"
+    if c.email and rules.refusal(template, "email", state, marketing) is None:
         return "email"
     return None
 
@@ -117,13 +122,13 @@ def after_sale(settings: Settings, customer_id: int, *, visits: int | None, tier
         return
     c = Customer.get_by_id(customer_id)
     if wants_invite and not rules.Profile(c.name, c.email or "", c.birthday).complete \
-            and c.sms_consent and (c.mobile or c.phone):
+            and (c.mobile or c.phone) and rules.refusal("invite", "sms", reach(c)) is None:
         queue(c.id, "sms", "invite", f"invite:{c.id}")
     if wants_tier:
         from tui_pos.services import loyalty
         tier = loyalty.tier_of(c.points_earned)
         if tier.name and tier.name != tier_before:
-            channel = channel_for(c)
+            channel = channel_for(c, template="tier")
             if channel:
                 queue(c.id, channel, "tier", f"tier:{c.id}:{tier.name}", {"tier": tier.name})
 
@@ -140,7 +145,7 @@ def run_triggers(settings: Settings, now: _dt.datetime | None = None) -> dict[st
         with db.atomic():
             for c in Customer.select().where(Customer.birthday.is_null(False), expr == month_day,
                                              Customer.status == "open", Customer.marketing_opt_out == False):  # noqa: E712
-                channel = channel_for(c, marketing=True)
+                channel = channel_for(c, marketing=True, template="birthday")
                 if channel and queue(c.id, channel, "birthday", f"birthday:{c.id}:{today.year}"):
                     queued["birthday"] += 1
     if settings.expiry:
@@ -151,7 +156,7 @@ def run_triggers(settings: Settings, now: _dt.datetime | None = None) -> dict[st
                                                  (Customer.sms_consent == True) | (Customer.email_consent == True))  # noqa: E712
             for c in candidates.iterator():
                 points, first = loyalty.expiring_soon(c.id, settings.expiry_days, today)
-                channel = channel_for(c)
+                channel = channel_for(c, template="expiry")
                 if points > 0 and first and channel:
                     with db.atomic():
                         if queue(c.id, channel, "expiry", f"expiry:{c.id}:{first.isoformat()}",
@@ -276,18 +281,10 @@ class SendResult:
 
 def render(settings: Settings, m: Message, c: Customer) -> tuple[str, str, str]:
     """(address, subject, text) of a message, or InputError (a template, an address, consent) saying why not."""
-    if c.status != "open" and m.template != "invite":
-        raise InputError("the customer is closed or was forgotten")
-    if m.channel == "sms":
-        if not c.sms_consent:
-            raise InputError("no SMS consent on the customer's record")
-        to = rules.sms_number(c.mobile or c.phone)
-    else:
-        if not c.email_consent:
-            raise InputError("no email consent on the customer's record")
-        to = rules.email_address(c.email)
-    if m.marketing and c.marketing_opt_out:
-        raise InputError("the customer opted out of marketing messages")
+    why_not = rules.refusal(m.template, m.channel, reach(c), m.marketing)
+    if why_not:
+        raise InputError(why_not)
+    to = rules.sms_number(c.mobile or c.phone) if m.channel == "sms" else rules.email_address(c.email)
     params = json.loads(m.params or "{}")
     if m.template == "campaign":
         subject, text = params.get("subject") or "{store}", "{text} {stop}"
@@ -532,20 +529,38 @@ def send_campaign(settings: Settings, audience: str, channel: str, text: str, su
 
 # ====================================================================== opting out
 
+WITHDRAWN_BY = {"sms": {"sms_consent": False, "invite_declined": True}, "email": {"email_consent": False}}
+
+
+def _withdraw(customers_: list[Customer], channel: str, source: str) -> None:
+    """STOP (sms) or unsubscribe (email): consent on that channel withdrawn, logged, and no more marketing."""
+    change = WITHDRAWN_BY[channel]
+    for c in customers_:
+        consent.record_changes(c.id, {f: v for f, v in change.items() if getattr(c, f) != v}, source=source)
+    ids = [c.id for c in customers_]
+    if ids:
+        Customer.update(marketing_opt_out=True, **change).where(Customer.id.in_(ids)).execute()
+
+
 def opt_out(address: str, *, region: str = "PA") -> int:
-    """A STOP reply (a phone) or an unsubscribe (an email): no more marketing messages; returns customers."""
+    """A STOP reply (a phone) or an unsubscribe (an email); returns the customers it reached.
+
+    STOP withdraws SMS consent and declines the invitation (no SMS at all any more); an email unsubscribe
+    withdraws email consent. Both set the marketing opt-out and are in the consent log."""
     from tui_pos.domain.customer import normalize_phone
     address = address.strip()
     with db.atomic():
         if "@" in address:
-            q = Customer.update(marketing_opt_out=True).where(fn.LOWER(Customer.email) == address.lower())
+            channel, source = "email", "unsubscribe"
+            found = list(Customer.select().where(fn.LOWER(Customer.email) == address.lower()))
         else:
+            channel, source = "sms", "stop"
             phone = normalize_phone(address, region)
-            q = Customer.update(marketing_opt_out=True).where((Customer.mobile == phone) | (Customer.phone == phone))
-        n = q.execute()
-        if n:
-            audit.record("customer.opt_out", address=address, customers=n)
-        return n
+            found = list(Customer.select().where((Customer.mobile == phone) | (Customer.phone == phone)))
+        _withdraw(found, channel, source)
+        if found:
+            audit.record("customer.opt_out", address=address, customers=len(found))
+        return len(found)
 
 
 def unsubscribe(token: str, settings: Settings) -> str:
@@ -554,9 +569,10 @@ def unsubscribe(token: str, settings: Settings) -> str:
     if code is None:
         raise InputError("That unsubscribe token is not one of ours (or [messages] secret changed).")
     with db.atomic():
-        n = Customer.update(marketing_opt_out=True).where(Customer.code == code).execute()
-        if not n:
+        found = list(Customer.select().where(Customer.code == code))
+        if not found:
             raise InputError(f"No customer {code}.")
+        _withdraw(found, "email", "unsubscribe")
         audit.record("customer.opt_out", code=code, via="unsubscribe link")
     return code
 
