@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from tui_pos.widgets.safety import Guarded
 
@@ -32,6 +32,7 @@ from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
 from tui_pos.models.db import is_connection_error
 from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned
+from tui_pos.widgets.keybar import KeyBar
 from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class SaleScreen(Guarded, Screen):
     """Rings up the register's open note."""
 
     BINDINGS = [
+        # the key bar shows these in this order: the key that ends every sale first
+        Binding("f10", "pay", "Pay", id="sale.pay", priority=True),
         Binding("f2", "customer", "Customer", id="sale.customer", priority=True),
         Binding("f3", "search", "Search", id="sale.search", priority=True),
         Binding("f4", "redeem", "Points", id="sale.redeem", priority=True),
@@ -51,8 +54,7 @@ class SaleScreen(Guarded, Screen):
         Binding("f6", "discount", "Discount", id="sale.discount", priority=True),
         Binding("f7", "return", "Return", id="sale.return", priority=True),
         Binding("f8", "price", "Price", id="sale.price", priority=True),
-        Binding("f9", "delete_line", "Delete line", id="sale.delete_line", priority=True),
-        Binding("f10", "pay", "Pay", id="sale.pay", priority=True),
+        Binding("f9", "delete_line", "Delete", id="sale.delete_line", priority=True),
         Binding("f11", "park", "Park", id="sale.park", priority=True),
         Binding("f12", "resume", "Parked", id="sale.resume", priority=True),
         Binding("ctrl+o", "sales_mode", "Mode", show=False, id="sale.mode", priority=True),
@@ -94,7 +96,7 @@ class SaleScreen(Guarded, Screen):
                 yield Static(id="totals")
         yield Static("", id="message")
         yield Input(placeholder="scan or type a code, N*CODE for a quantity", id="code")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.note_id = self.sales.open_note(self.user.id if self.user else None)

@@ -17,9 +17,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.keybar import KeyBar
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
@@ -59,7 +60,7 @@ class SupportScreen(Guarded, Screen):
                     with VerticalScroll():
                         yield Static("Reading...", id=f"support-{tab_id}")
         yield Static("", id="message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.action_refresh()
