@@ -92,4 +92,5 @@ async def test_customer_history_lists_the_messages(make_app):
         app.push_screen(CustomerDetail(c.id, app.runtime.money, lambda n: n))
         await pilot.pause()
         shown = text(app, "#detail-messages")
-        assert "SMS yes, email no, marketing opted out" in shown and "tier" in shown and "queued" in shown
+        assert "SMS no, email no, marketing opted out, invitation declined" in shown     # STOP withdrew SMS
+        assert "withdrew SMS messages (stop)" in shown and "tier" in shown and "queued" in shown

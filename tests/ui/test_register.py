@@ -220,3 +220,24 @@ async def test_quit_needs_a_manager_pin(make_app):
         await pilot.press(*"2222", "enter")
         await pilot.pause()
     assert app.return_code in (0, None)
+
+
+async def test_a_function_key_pressed_right_after_enter_waits_for_the_code_typed_before_it(make_app):
+    """ESP, Enter and F2 in one burst: Espresso is added first, then the customer dialog opens empty
+    (a priority F2 used to jump ahead of the Enter and carry "ESP" into the lookup)."""
+    from tui_pos.screens.customers import CustomerLookup
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        from textual import events
+        # all five in the app's queue at once, as a fast scanner and hand put them (Pilot.press would wait
+        # for each key to be handled before sending the next)
+        for key, char in (("E", "E"), ("S", "S"), ("P", "P"), ("enter", "\r"), ("f2", None)):
+            app.post_message(events.Key(key, char))
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CustomerLookup)
+        assert app.screen.query_one("#query").value == ""
+        await pilot.press("escape")
+        await pilot.pause()
+        view = app.runtime.sales.view(app.screen.note_id)
+        assert [line.name for line in view.lines] == ["Espresso"]

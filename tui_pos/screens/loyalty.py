@@ -141,8 +141,12 @@ class OfferScreen(Guarded, ModalScreen[bool]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, title in (("item", "Item"), ("qty", "Qty"), ("cost", "Points each"), ("state", "")):
-            table.add_column(title, key=key)
+        # the state column is as wide as its longest word from the start: "Offered" must never be cut to
+        # "Offer" (at 80 columns the cut made Space look like it did nothing)
+        widest = max(len(w) for w in ("Offer", "Offered x99", "not enough points", "no reward left"))
+        for key, title, width in (("item", "Item", None), ("qty", "Qty", None), ("cost", "Points", None),
+                                  ("state", "", widest)):
+            table.add_column(title, key=key, width=width)
         for kind, ln in self.rows:
             cost = str(ln.points_cost) if kind == "p" else f"reward: {ln.offer}"
             table.add_row(ln.name, str(ln.qty), cost, "", key=f"{kind}{ln.line_id}")

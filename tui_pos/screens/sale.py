@@ -41,22 +41,41 @@ QTY_PREFIX = re.compile(r"^\s*\d+\s*[*xX]\s*$")   # "3*" typed before scanning
 
 
 
+class CodeInput(Input):
+    """The code field: Enter adds the code at once, before the field reads its next key.
+
+    Input posts Submitted, which reaches the screen after any key already queued behind the Enter: a
+    fast "ESP", Enter, F2 opened the customer dialog with "ESP" in it and the Espresso was lost.
+    """
+
+    def __init__(self, on_enter: Callable[[str], bool], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.on_enter = on_enter
+
+    async def action_submit(self) -> None:
+        if self.on_enter(self.value):
+            self.value = ""
+
+
 class SaleScreen(Guarded, Screen):
     """Rings up the register's open note."""
 
     BINDINGS = [
-        # the key bar shows these in this order: the key that ends every sale first
-        Binding("f10", "pay", "Pay", id="sale.pay", priority=True),
-        Binding("f2", "customer", "Customer", id="sale.customer", priority=True),
-        Binding("f3", "search", "Search", id="sale.search", priority=True),
-        Binding("f4", "redeem", "Points", id="sale.redeem", priority=True),
-        Binding("f5", "quantity", "Qty", id="sale.quantity", priority=True),
-        Binding("f6", "discount", "Discount", id="sale.discount", priority=True),
-        Binding("f7", "return", "Return", id="sale.return", priority=True),
-        Binding("f8", "price", "Price", id="sale.price", priority=True),
-        Binding("f9", "delete_line", "Delete", id="sale.delete_line", priority=True),
-        Binding("f11", "park", "Park", id="sale.park", priority=True),
-        Binding("f12", "resume", "Parked", id="sale.resume", priority=True),
+        # The key bar shows these in this order: the key that ends every sale first. The F-keys are not
+        # priority bindings: they reach the screen through the code field, after the keys typed or scanned
+        # before them (a priority key jumped ahead: "ESP", Enter, F2 typed fast took "ESP" into the lookup
+        # and lost the Espresso). The Ctrl keys stay priority: the field binds some of them (Ctrl+E, Ctrl+X).
+        Binding("f10", "pay", "Pay", id="sale.pay"),
+        Binding("f2", "customer", "Customer", id="sale.customer"),
+        Binding("f3", "search", "Search", id="sale.search"),
+        Binding("f4", "redeem", "Points", id="sale.redeem"),
+        Binding("f5", "quantity", "Qty", id="sale.quantity"),
+        Binding("f6", "discount", "Discount", id="sale.discount"),
+        Binding("f7", "return", "Return", id="sale.return"),
+        Binding("f8", "price", "Price", id="sale.price"),
+        Binding("f9", "delete_line", "Delete", id="sale.delete_line"),
+        Binding("f11", "park", "Park", id="sale.park"),
+        Binding("f12", "resume", "Parked", id="sale.resume"),
         Binding("ctrl+o", "sales_mode", "Mode", show=False, id="sale.mode", priority=True),
         Binding("ctrl+x", "cancel_note", "Cancel note", show=False, id="sale.cancel", priority=True),
         Binding("ctrl+p", "reprint", "Reprint", show=False, id="sale.reprint", priority=True),
@@ -66,7 +85,7 @@ class SaleScreen(Guarded, Screen):
         Binding("ctrl+l", "loyalty", "Loyalty", show=False, id="sale.loyalty", priority=True),
         Binding("ctrl+e", "day", "Close of day", show=False, id="sale.day", priority=True),
         Binding("ctrl+g", "messages", "Messages", show=False, id="sale.messages", priority=True),
-        Binding("f1", "keys", "Keys", id="sale.keys", priority=True),
+        Binding("f1", "keys", "Keys", id="sale.keys"),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
         Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
         Binding("escape", "clear", "Clear", show=False, id="sale.clear"),
@@ -95,7 +114,7 @@ class SaleScreen(Guarded, Screen):
                 yield Static(id="customer")
                 yield Static(id="totals")
         yield Static("", id="message")
-        yield Input(placeholder="scan or type a code, N*CODE for a quantity", id="code")
+        yield CodeInput(self.add_code, placeholder="scan or type a code, N*CODE for a quantity", id="code")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -251,10 +270,6 @@ class SaleScreen(Guarded, Screen):
 
     # ------------------------------------------------------------ scanning
 
-    @on(Input.Submitted, "#code")
-    def _code(self, event: Input.Submitted) -> None:
-        if self.add_code(event.value):
-            event.input.value = ""
 
     def on_scanned(self, event: Scanned) -> None:
         """A scanner's code: a product or a customer card. A typed `3*` in the field multiplies it."""
@@ -446,7 +461,7 @@ class SaleScreen(Guarded, Screen):
 
     def action_resume(self) -> None:
         parked = self.sales.parked()
-        options = [(str(p.id), f"{p.label}  ·  {p.line_count} lines  ·  {self.money(p.total_cents)}")
+        options = [(str(p.id), f"{p.label}  ·  {p.line_count} line{'' if p.line_count == 1 else 's'}  ·  {self.money(p.total_cents)}")
                    for p in parked]
 
         def chosen(note_id: str | None) -> None:

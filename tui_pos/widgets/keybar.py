@@ -96,9 +96,17 @@ class KeyBar(Widget, can_focus=False):
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
+        self.app.screen_change_signal.unsubscribe(self)
+
+    def _screen_changed(self, top) -> None:
+        """Under a dialog, this screen's keys are not the ones that work: the bar steps aside (the
+        dialog says its own keys), so F10 never reads "Pay" while it means "Refund"."""
+        if self.is_attached:
+            self.visible = top is self.screen
 
     def _bindings_changed(self, _screen) -> None:
         if self.is_attached:
