@@ -24,6 +24,7 @@ from tui_pos.services import customers, users
 from tui_pos.services.loyalty import tier_of
 from tui_pos.services.customers import CustomerView, FormError, LookupResult
 from tui_pos.widgets.devices import Scanned
+from tui_pos.widgets.keybar import HelpLine
 
 
 def describe(c: CustomerView) -> str:
@@ -95,7 +96,7 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
                         placeholder="phone, its last 4 digits, name, card, code, RUC, email, group:X")
             yield OptionList(id="found")
             yield Static("", id="lookup-message")
-            yield Label("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"
+            yield HelpLine("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"
                         "Ctrl+N new  Ctrl+E edit  Ctrl+D history  Ctrl+L loyalty  Ctrl+R off the note",
                         classes="dialog-help")
 
@@ -318,7 +319,7 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
                     yield Checkbox("No account invitation SMS",
                                    value=bool(self.customer and self.customer.invite_declined), id="f-invite_declined")
             yield Static("", id="form-message")
-            yield Label("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
+            yield HelpLine("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
 
     def _data(self) -> dict:
         data = {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in FORM_FIELDS}
@@ -416,7 +417,7 @@ class CustomerDetail(Guarded, ModalScreen[None]):
                              id="recent")
             yield Static("", id="receipt-view")
             yield Static(Text(self._messages(c)), id="detail-messages")
-            yield Label("Enter on a purchase: its receipt  Escape: close", classes="dialog-help")
+            yield HelpLine("Enter on a purchase: its receipt  Escape: close", classes="dialog-help")
 
     def _messages(self, c) -> str:
         """Seed 004: the messages sent to this customer, and what they agreed to."""

@@ -23,6 +23,7 @@ from tui_pos.domain.money import parse_money
 from tui_pos.models.db import worker_connection
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import dayclose, users
+from tui_pos.widgets.keybar import HelpLine
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class DayScreen(Guarded, ModalScreen[None]):
             with VerticalScroll(id="day-scroll"):
                 yield Static("Reading the day...", id="day-report")
             yield Static("", id="day-message")
-            yield Label("F5 X report  Ctrl+P print  F10 close the day (Z)  Esc back", classes="dialog-help")
+            yield HelpLine("F5 X report  Ctrl+P print  F10 close the day (Z)  Esc back", classes="dialog-help")
 
     def on_mount(self) -> None:
         self.action_refresh()

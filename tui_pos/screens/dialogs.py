@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui_pos.widgets.safety import Guarded
+from tui_pos.widgets.keybar import HelpLine
 
 
 class PromptDialog(Guarded, ModalScreen[str | None]):
@@ -34,7 +35,7 @@ class PromptDialog(Guarded, ModalScreen[str | None]):
                 yield Label(self.prompt, classes="dialog-prompt")
             yield Input(value=self.value, password=self.password, placeholder=self.placeholder,
                         id="answer")
-            yield Label("Enter: OK   Escape: back", classes="dialog-help")
+            yield HelpLine("Enter: OK   Escape: back", classes="dialog-help")
 
     @on(Input.Submitted, "#answer")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -62,7 +63,7 @@ class ChoiceDialog(Guarded, ModalScreen[str | None]):
                 yield OptionList(*[Option(label, id=key) for key, label in self.options], id="choices")
             else:
                 yield Label(self.empty, classes="dialog-prompt")
-            yield Label("Enter: choose   Escape: back", classes="dialog-help")
+            yield HelpLine("Enter: choose   Escape: back", classes="dialog-help")
 
     @on(OptionList.OptionSelected, "#choices")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -87,7 +88,7 @@ class InfoDialog(Guarded, ModalScreen[None]):
             yield Label(self.title_text, classes="dialog-title")
             with VerticalScroll(classes="info-body"):   # a long page scrolls (Up/Down) on a 25-row console
                 yield Label(self.text, markup=False)
-            yield Label("Escape: close", classes="dialog-help")
+            yield HelpLine("Escape: close", classes="dialog-help")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -17,6 +17,7 @@ from tui_pos.widgets.safety import Guarded
 from tui_pos.domain.errors import PosError
 from tui_pos.services.loyalty import NoteLoyalty, OfferLine
 from tui_pos.services.sales import SaleService, Summary
+from tui_pos.widgets.keybar import HelpLine
 
 
 class RedeemDialog(Guarded, ModalScreen[Summary | None]):
@@ -52,7 +53,7 @@ class RedeemDialog(Guarded, ModalScreen[Summary | None]):
                          f"Presets:\n{presets}", id="redeem-info")
             yield Input(placeholder="points (Tab to type a number)", id="redeem-points", restrict=r"\d*")
             yield Static("", id="redeem-message")
-            yield Label("Enter: most allowed  1-9: preset  Tab: type points  0: none  Escape: back",
+            yield HelpLine("Enter: most allowed  1-9: preset  Tab: type points  0: none  Escape: back",
                         classes="dialog-help")
 
     def on_mount(self) -> None:
@@ -136,7 +137,7 @@ class OfferScreen(Guarded, ModalScreen[bool]):
             yield Label("Offer with points", classes="dialog-title")
             yield DataTable(id="offer-lines", cursor_type="row")
             yield Static("", id="offer-left")
-            yield Label("Space: Offer/Offered  Enter: validate  Escape: without offering",
+            yield HelpLine("Space: Offer/Offered  Enter: validate  Escape: without offering",
                         classes="dialog-help")
 
     def on_mount(self) -> None:

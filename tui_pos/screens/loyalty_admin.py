@@ -22,6 +22,7 @@ from tui_pos.domain.errors import PosError
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.widgets.charts import bar_chart, paired_chart
+from tui_pos.widgets.keybar import HelpLine
 
 
 class LoyaltyAdmin(Guarded, ModalScreen[None]):
@@ -72,7 +73,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
                 with TabPane("Program", id="tab-program"):
                     yield TextArea(text, id="program-text", language=None, soft_wrap=False)
                     yield Static(escape(problem), id="program-message", classes="error" if problem else "")
-            yield Label("Ctrl+T: next tab   Enter in a filter: apply   Ctrl+S: save the program   "
+            yield HelpLine("Ctrl+T: next tab   Enter in a filter: apply   Ctrl+S: save the program   "
                         "F5: refresh   Escape: close", classes="dialog-help")
 
     def on_mount(self) -> None:
@@ -249,7 +250,7 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
             yield Static("", id="account-offers")
             yield DataTable(id="ledger", cursor_type="row")
             yield Static("", id="account-message")
-            yield Label("PgUp/PgDn: newer/older   Ctrl+A: add or remove points (manager)   Escape: close",
+            yield HelpLine("PgUp/PgDn: newer/older   Ctrl+A: add or remove points (manager)   Escape: close",
                         classes="dialog-help")
 
     def on_mount(self) -> None:

@@ -18,6 +18,7 @@ from tui_pos.models.db import worker_connection
 from tui_pos.screens.dialogs import ChoiceDialog
 from tui_pos.services import customers, loyalty, messaging, users
 from tui_pos.widgets.safety import Guarded
+from tui_pos.widgets.keybar import HelpLine
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class MessagesScreen(Guarded, ModalScreen[None]):
                     yield Static("Write the message ({name} and {store} are filled in), Ctrl+P to preview.",
                                  id="campaign-preview")
             yield Static("", id="messages-message")
-            yield Label("Ctrl+T tab  F5 refresh  Ctrl+R retry  Ctrl+P preview  Ctrl+S send  Esc close",
+            yield HelpLine("Ctrl+T tab  F5 refresh  Ctrl+R retry  Ctrl+P preview  Ctrl+S send  Esc close",
                         classes="dialog-help")
 
     def on_mount(self) -> None:

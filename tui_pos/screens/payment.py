@@ -21,6 +21,7 @@ from tui_pos.domain.money import parse_money
 from tui_pos.models.db import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
 from tui_pos.widgets.devices import DatabaseBack
+from tui_pos.widgets.keybar import HelpLine
 
 
 class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
@@ -47,7 +48,7 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
                 yield OptionList(*[Option(t.capitalize(), id=t) for t in self.sales.tenders], id="tenders")
                 yield Input(placeholder="amount (empty: rest in cash)", id="amount")
             yield Static("", id="pay-message")
-            yield Label("Up/Down: tender   Enter: pay   Escape: back to the note", classes="dialog-help")
+            yield HelpLine("Up/Down: tender   Enter: pay   Escape: back to the note", classes="dialog-help")
 
     def on_mount(self) -> None:
         self.query_one("#tenders", OptionList).highlighted = 0

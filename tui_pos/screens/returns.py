@@ -15,6 +15,7 @@ from tui_pos.domain.errors import PosError
 from tui_pos.services import returns
 from tui_pos.services.sales import SaleService
 from tui_pos.widgets.devices import Scanned
+from tui_pos.widgets.keybar import HelpLine
 
 
 class ReturnScreen(Guarded, ModalScreen[str | None]):
@@ -44,7 +45,7 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
             yield Input(placeholder="scan or type the receipt number, e.g. R1-000042", id="receipt")
             yield DataTable(id="return-lines", cursor_type="row")
             yield Static("", id="return-info")
-            yield Label("Space: all/none  +/-: quantity  Ctrl+T: tender  F10: refund  Escape: back",
+            yield HelpLine("Space: all/none  +/-: quantity  Ctrl+T: tender  F10: refund  Escape: back",
                         classes="dialog-help")
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.services import catalog
+from tui_pos.widgets.keybar import HelpLine
 
 
 class ProductSearch(Guarded, ModalScreen[str | None]):
@@ -36,7 +37,7 @@ class ProductSearch(Guarded, ModalScreen[str | None]):
             yield Label("Find a product", classes="dialog-title")
             yield Input(value=self.initial, placeholder="name, SKU or barcode", id="query")
             yield OptionList(id="results")
-            yield Label("Type to search   Up/Down: move   Enter: add   Escape: back", classes="dialog-help")
+            yield HelpLine("Type to search   Up/Down: move   Enter: add   Escape: back", classes="dialog-help")
 
     def on_mount(self) -> None:
         self._refresh(self.initial)

@@ -34,7 +34,7 @@ def rows(items: list[tuple[str, str]], width: int) -> list[list[tuple[str, str]]
     out: list[list[tuple[str, str]]] = [[]]
     used = 0
     for key, label in items:
-        size = len(key) + 1 + len(label)
+        size = len(key) + (1 + len(label) if label else 0)
         need = size if not out[-1] else used + GAP + size
         if out[-1] and need > width:
             out.append([])
@@ -43,6 +43,41 @@ def rows(items: list[tuple[str, str]], width: int) -> list[list[tuple[str, str]]
             used = need
         out[-1].append((key, label))
     return out if out[0] else []
+
+
+class HelpLine(Widget, can_focus=False):
+    """A dialog's help ("Enter: pay  Escape: back"): wrapped between its items, never inside one.
+
+    Items are separated by two spaces or a line break in the text; a plain Label wrapped "Ctrl+R off the
+    note" as "Ctrl+R off the" and "note" at 80 columns.
+    """
+
+    DEFAULT_CSS = """
+    HelpLine {
+        height: auto;
+        width: 100%;
+    }
+    """
+
+    def __init__(self, text: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.text = text
+
+    def update(self, text: str) -> None:
+        self.text = text
+        self.refresh(layout=True)
+
+    def _rows(self, width: int) -> list[list[tuple[str, str]]]:
+        items = [(part.strip(), "") for part in re.split(r" {2,}|\n", self.text) if part.strip()]
+        return rows(items, max(1, width))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(1, len(self._rows(width)))
+
+    def render(self) -> Text:
+        width = self.content_region.width or self.size.width
+        return Text("\n".join((" " * GAP).join(k for k, _ in row) for row in self._rows(width)),
+                    no_wrap=True, overflow="crop")
 
 
 class KeyBar(Widget, can_focus=False):
