@@ -8,6 +8,7 @@ import datetime as _dt
 from typing import Callable
 
 from rich.markup import escape
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -255,8 +256,12 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#ledger", DataTable)
-        for name in ("Date", "Receipt", "Product", "Kind", "Before", "Points", "After", "Reason"):
+        # seed 001: "the date of the order, the product concerned, the previous loyalty balance, the amount of
+        # accumulated loyalty points (in positive or negative) and the new balance"; what a movement is about
+        # (its product, or an adjustment's reason) is last and wraps, so the row fits 80 columns
+        for name in ("Date", "Receipt", "Kind", "Before", "Points", "After"):
             table.add_column(name, key=name.lower())
+        table.add_column("Product or reason", key="what", width=20)
         self.refresh_account()
 
     def refresh_account(self) -> None:
@@ -279,8 +284,9 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         table = self.query_one("#ledger", DataTable)
         table.clear()
         for r in rows:
-            table.add_row(r.at.strftime("%Y-%m-%d %H:%M"), r.receipt_no, r.product, r.kind, str(r.before),
-                          f"{r.points:+d}", str(r.after), r.reason)
+            what = " · ".join(t for t in (r.product, r.reason) if t)
+            table.add_row(r.at.strftime("%Y-%m-%d"), r.receipt_no, r.kind, str(r.before), f"{r.points:+d}",
+                          str(r.after), Text(what), height=None)
         self._say(f"Page {self.page + 1} of {pages}, newest first.")
 
     def action_page(self, step: int) -> None:

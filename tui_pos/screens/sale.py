@@ -32,7 +32,7 @@ from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
 from tui_pos.models.db import is_connection_error
 from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned
-from tui_pos.widgets.keybar import KeyBar
+from tui_pos.widgets.keybar import KeyBar, key_label
 from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
@@ -536,9 +536,9 @@ class SaleScreen(Guarded, Screen):
         self.app.push_screen(ReturnScreen(self.sales, self.money, self.user.id if self.user else None), finished)
 
     def action_keys(self) -> None:
-        rows = [(self.app.get_key_display(b), b.description)
+        rows = [(key_label(self.app.get_key_display(b)), b.description)
                 for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
-        rows.append(("^q", "Quit (manager PIN)"))
+        rows.append(("^Q", "Quit (manager PIN)"))
         cells = [f"{k:<5} {d}"[:40] for k, d in rows]
         half = (len(cells) + 1) // 2     # two columns: every key on one 80x25 console screen
         text = "\n".join(f"{left:<41}{right}".rstrip()

@@ -15,8 +15,9 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-# (title, width, right-aligned); a width of 0 takes the room the others leave
-COLUMNS = (("Item", 0, False), ("Qty", 5, True), ("Price", 10, True), ("Disc", 8, True), ("Total", 10, True))
+# (title, least width, right-aligned). A figure column is as wide as its widest cell (a price or a total is
+# never cut); the item's name takes the room the figures leave, so at 80 columns a 26-letter name fits.
+COLUMNS = (("Item", 0, False), ("Qty", 3, True), ("Price", 6, True), ("Disc", 7, True), ("Total", 6, True))
 KEEP_ON_FLIP = 3  # rows of context kept at the top after a page flip
 
 
@@ -34,6 +35,7 @@ class NoteLines(Widget):
         self.cursor = -1
         self.top = 0
         self._header_style = Style(bold=True, underline=True)
+        self._widths = self._fit({})
         self._cursor_style = Style(reverse=True)
 
     # ---------------------------------------------------------------- API
@@ -48,18 +50,24 @@ class NoteLines(Widget):
 
     def clear(self) -> None:
         self.keys, self.cells, self.cursor, self.top = [], {}, -1, 0
+        self._widths = self._fit({})
         self.refresh()
 
     def set_rows(self, rows: list[tuple[str, tuple[str, ...]]]) -> None:
         """Replace everything (a note loaded or resumed); the cursor goes to the last row."""
         self.keys = [k for k, _ in rows]
         self.cells = dict(rows)
+        self._widths = self._fit(self.cells)
         self.cursor = len(self.keys) - 1
         self.top = self._top_for(self.cursor, flip=True)
         self.refresh()
 
     def upsert(self, key: str, cells: tuple[str, ...]) -> None:
         """Add a row, or change one; the cursor moves to it."""
+        wider = [max(w, len(text)) for w, text in zip(self._widths, cells)]
+        if wider != self._widths:
+            self._widths = wider
+            self.refresh()
         if key in self.cells:
             self.cells[key] = cells
             self._move(self.keys.index(key), changed=self.keys.index(key))
@@ -73,6 +81,7 @@ class NoteLines(Widget):
             return
         del self.cells[key]
         self.keys.remove(key)
+        self._widths = self._fit(self.cells)
         self.cursor = min(self.cursor, len(self.keys) - 1)
         self.top = self._top_for(self.cursor, flip=True) if self.cursor >= 0 else 0
         self.refresh()
@@ -112,9 +121,18 @@ class NoteLines(Widget):
         if 1 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
+    @staticmethod
+    def _fit(cells: dict[str, tuple[str, ...]]) -> list[int]:
+        """Each figure column's width: its least, its title, or its widest cell."""
+        widths = [max(least, len(title)) for title, least, _ in COLUMNS]
+        for row in cells.values():
+            widths = [max(w, len(text)) for w, text in zip(widths, row)]
+        return widths
+
     def _layout(self, width: int) -> list[int]:
-        fixed = sum(w for _, w, _ in COLUMNS) + len(COLUMNS)  # one space before each column
-        return [w or max(6, width - fixed) for _, w, _ in COLUMNS]
+        figures = self._widths[1:]
+        fixed = sum(figures) + len(COLUMNS)  # one space before each column
+        return [max(6, width - fixed)] + figures
 
     def _strip(self, cells: tuple[str, ...], width: int, style: Style | None) -> Strip:
         parts = []
