@@ -53,8 +53,8 @@ def generate(db_path: Path) -> float:
             conn.executemany(
                 "INSERT INTO customer (id, code, name, phone, created_at, contact, fiscal_name, dv, ruc_type, "
                 "nt_person, payment_status, status, sms_consent, email_consent, notes, points_balance, "
-                "points_earned, points_redeemed, visits, marketing_opt_out) VALUES (?, ?, ?, ?, "
-                "'2024-01-01 00:00:00', '', '', '', '', '', 0, 'open', 0, 0, '', 0, 0, 0, 0, 0)",
+                "points_earned, points_redeemed, visits, marketing_opt_out, invite_declined) VALUES (?, ?, ?, ?, "
+                "'2024-01-01 00:00:00', '', '', '', '', '', 0, 'open', 0, 0, '', 0, 0, 0, 0, 0, 0)",
                 [(i + 1, f"B{i:07d}", f"Customer {i}", f"+5076{i:07d}") for i in range(start, min(N, start + batch))])
     balance, earned, redeemed = array("q", bytes(8 * (N + 1))), array("q", bytes(8 * (N + 1))), array("q", bytes(8 * (N + 1)))
     months: dict[tuple[str, str], list[int]] = {}

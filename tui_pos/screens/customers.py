@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -135,10 +136,10 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         if result.customers:
             found.highlighted = 0
         if result.new_phone:
-            self._say(f"{result.message}\n[b]Enter[/]: create it (SMS invitation on the 2nd visit)   "
+            self._say(f"{escape(result.message)}\n[b]Enter[/]: create it (SMS invitation on the 2nd visit)   "
                       "[b]N[/]: create, no SMS")
         else:
-            self._say(result.message)
+            self._say(escape(result.message))     # it quotes what was typed: never markup
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "create_no_sms":
@@ -189,7 +190,7 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         elif len(self.result.customers) > 1:
             self._say(f"{len(self.result.customers)} customers match: Up/Down to pick one, then Enter.")
         else:
-            self._say(self.result.message or "Type a phone, a name, a code, a RUC or an email.", error=True)
+            self._say(escape(self.result.message) or "Type a phone, a name, a code, a RUC or an email.", error=True)
 
     def on_scanned(self, event: Scanned) -> None:
         """A scan while looking up: a loyalty card attaches at once; any other code is searched."""
@@ -392,7 +393,9 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
 class CustomerDetail(Guarded, ModalScreen[None]):
     """Seed 000's history: total spent, visits, average ticket, recent purchases."""
 
-    BINDINGS = [Binding("escape", "close", "Close", id="detail.close")]
+    BINDINGS = [Binding("escape", "close", "Close", id="detail.close"),
+                Binding("pageup", "scroll_body(-1)", "Scroll up", show=False, id="detail.page_up"),
+                Binding("pagedown", "scroll_body(1)", "Scroll down", show=False, id="detail.page_down")]
 
     def __init__(self, customer_id: int, money: Callable[[int], str], receipt_text: Callable[[str], str]) -> None:
         super().__init__()
@@ -403,21 +406,35 @@ class CustomerDetail(Guarded, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         d = customers.detail(self.customer_id)
         c = d.customer
-        m = self.money
         last = c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else "never"
         with Vertical(classes="dialog wide", id="customer-detail"):
             yield Label(f"{c.label} · {c.code}", classes="dialog-title")
-            yield Static(f"Phone {format_phone(c.phone) or '-'}   Email {c.email or '-'}   RUC {c.ruc or '-'} {c.dv}\n"
-                         f"Total spent {m(d.total_spent_cents)}   Visits {d.visits}   "
-                         f"Average ticket {m(d.average_ticket_cents)}   Last visit {last}\n"
-                         f"Points {c.points_balance}   Tier {tier_of(c.points_earned).name or '-'}   "
-                         f"Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}",
-                         id="detail-figures")
-            yield OptionList(*[Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent],
-                             id="recent")
-            yield Static("", id="receipt-view")
-            yield Static(Text(self._messages(c)), id="detail-messages")
-            yield HelpLine("Enter on a purchase: its receipt  Escape: close", classes="dialog-help")
+            # at 24 rows a receipt is longer than the room left: the body scrolls (PgUp/PgDn)
+            with VerticalScroll(id="detail-body", can_focus=False):
+                yield from self._body(c, d, last)
+            yield HelpLine("Enter on a purchase: its receipt  PgUp/PgDn: scroll  Escape: close",
+                           classes="dialog-help")
+
+    def _body(self, c, d, last: str) -> ComposeResult:
+        m = self.money
+        # one fact group a line, each short of 72 columns: a line that wraps puts one word alone below it
+        yield Static(f"Phone {format_phone(c.phone) or '-'}   Email {c.email or '-'}\n"
+                     f"Total spent {m(d.total_spent_cents)}   Visits {d.visits}   "
+                     f"Average ticket {m(d.average_ticket_cents)}\n"
+                     f"Last visit {last}   Points {c.points_balance}   Tier {tier_of(c.points_earned).name or '-'}\n"
+                     f"RUC {c.ruc or '-'} {c.dv}   Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}",
+                     id="detail-figures", markup=False)
+        yield OptionList(*[Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent],
+                         id="recent")
+        yield Static("", id="receipt-view")
+        yield Static(Text(self._messages(c)), id="detail-messages")
+
+    def action_scroll_body(self, step: int) -> None:
+        body = self.query_one("#detail-body", VerticalScroll)
+        if step < 0:
+            body.scroll_page_up()
+        else:
+            body.scroll_page_down()
 
     def _messages(self, c) -> str:
         """Seed 004: the messages sent to this customer, and what they agreed to."""
@@ -441,7 +458,9 @@ class CustomerDetail(Guarded, ModalScreen[None]):
 
     @on(OptionList.OptionSelected, "#recent")
     def _open(self, event: OptionList.OptionSelected) -> None:
-        self.query_one("#receipt-view", Static).update(self.receipt_text(event.option.id))
+        view = self.query_one("#receipt-view", Static)
+        view.update(self.receipt_text(event.option.id))
+        self.call_after_refresh(view.scroll_visible, top=True)
 
     def action_close(self) -> None:
         self.dismiss(None)

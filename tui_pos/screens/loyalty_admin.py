@@ -35,6 +35,8 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         Binding("f5", "refresh", "Refresh", id="loyalty.refresh"),
         Binding("ctrl+t,ctrl+pagedown", "tab(1)", "Next tab", id="loyalty.next_tab", priority=True),
         Binding("ctrl+pageup", "tab(-1)", "Previous tab", show=False, id="loyalty.prev_tab", priority=True),
+        Binding("pagedown", "scroll_stats(1)", "Scroll down", show=False, id="loyalty.page_down"),
+        Binding("pageup", "scroll_stats(-1)", "Scroll up", show=False, id="loyalty.page_up"),
     ]
 
     TABS = ("tab-stats", "tab-report", "tab-program")
@@ -57,7 +59,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
             yield Label("Loyalty", classes="dialog-title")
             with TabbedContent(id="loyalty-tabs"):
                 with TabPane("Statistics", id="tab-stats"):
-                    with VerticalScroll():
+                    with VerticalScroll(id="stats-scroll"):     # PgUp/PgDn: the charts are taller than 24 rows
                         yield Static("Computing...", id="stats-figures")
                         yield Static("", id="stats-tiers")
                         yield Static("", id="stats-months")
@@ -72,13 +74,19 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
                     yield ReportTable(id="report-table", cursor_type="row")
                     yield Static("", id="report-message")
                 with TabPane("Program", id="tab-program"):
-                    yield TextArea(text, id="program-text", language=None, soft_wrap=False)
+                    yield TextArea(text, id="program-text", language=None, soft_wrap=True)  # 80 columns
                     yield Static(escape(problem), id="program-message", classes="error" if problem else "")
-            yield HelpLine("Ctrl+T: next tab   Enter in a filter: apply   Ctrl+S: save the program   "
-                        "F5: refresh   Escape: close", classes="dialog-help")
+            yield HelpLine("Ctrl+T: next tab   PgUp/PgDn: scroll   Enter in a filter: apply   "
+                           "Ctrl+S: save the program   F5: refresh   Escape: close", classes="dialog-help")
 
     def on_mount(self) -> None:
         self._load_stats()  # the report starts when its table is mounted (ReportTable.on_mount)
+
+    def action_scroll_stats(self, step: int) -> None:
+        if self.query_one(TabbedContent).active != "tab-stats":
+            return
+        scroll = self.query_one("#stats-scroll", VerticalScroll)
+        scroll.scroll_page_down() if step > 0 else scroll.scroll_page_up()
 
     def action_tab(self, step: int) -> None:
         tabs = self.query_one(TabbedContent)
@@ -174,7 +182,10 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         table = self.query_one("#report-table", DataTable)
         table.clear()
         for row in rows:
-            table.add_row(*row)
+            r = dict(zip(loyalty_admin.REPORT_COLUMNS, row))
+            who = Text(f"{r['name']}\n{r['phone']}".strip(), overflow="fold")   # two lines: 80 columns
+            table.add_row(r["code"], who, r["tier"], r["balance"], r["earned"], r["redeemed"],
+                          (r["last_visit"] or "")[:10], height=None)
         shown = f"the first {len(rows)} of {total}" if total > len(rows) else f"{len(rows)}"
         self._say_report(f"{shown} customers. `tui-pos report loyalty --csv` writes them all as CSV.")
 
@@ -220,8 +231,11 @@ class ReportTable(DataTable):
     """The report's table: sets up its columns and asks for the first page once it is mounted."""
 
     def on_mount(self) -> None:
-        for column in loyalty_admin.REPORT_COLUMNS:
-            self.add_column(column, key=column)
+        # the CSV's columns (SPEC), the name and phone in one, so that the row fits 80 columns
+        for title, key, width in (("Code", "code", None), ("Customer", "customer", 16), ("Tier", "tier", None),
+                                  ("Balance", "balance", None), ("Earned", "earned", None),
+                                  ("Used", "redeemed", None), ("Last visit", "last_visit", None)):
+            self.add_column(title, key=key, width=width)
         self.screen._load_report()
 
 

@@ -19,6 +19,7 @@ from tui_pos.domain.codes import parse_qty
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.money import parse_money, parse_percent_bp
 from rich.markup import escape
+from rich.text import Text
 
 from tui_pos.domain.customer import format_phone
 from tui_pos.services import customers, users
@@ -37,6 +38,7 @@ from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
 
+PANEL_FIGURES = 19   # the side panel's text width (app.tcss #side: 22 with its border and padding)
 QTY_PREFIX = re.compile(r"^\s*\d+\s*[*xX]\s*$")   # "3*" typed before scanning
 
 
@@ -172,21 +174,29 @@ class SaleScreen(Guarded, Screen):
         self._show_loyalty()
         t = summary.totals
         m = self.money
-        text = (f"Lines  {t.line_count}\nItems  {t.item_count}\n"
-                + (f"Points -{m(t.redeemed_cents)}\n" if t.redeemed_cents else "")
-                + (f"Disc.  {m(t.discount_cents - t.redeemed_cents)}\n" if t.discount_cents - t.redeemed_cents else "")
-                + f"Tax    {m(t.tax_cents)}\n\n[b]TOTAL[/]\n[b]{m(t.total_cents)}[/]")
+        width = PANEL_FIGURES
+
+        def row(label: str, amount: str) -> str:
+            return f"{label}{amount:>{max(1, width - len(label))}}"
+        lines = [row(f"Lines {t.line_count}", f"Items {t.item_count}")]
+        if t.redeemed_cents:
+            lines.append(row("Points", "-" + m(t.redeemed_cents)))
+        if t.discount_cents - t.redeemed_cents:
+            lines.append(row("Disc.", "-" + m(t.discount_cents - t.redeemed_cents)))
+        lines += [row("Tax", m(t.tax_cents)), "", f"[b]{row('TOTAL', m(t.total_cents))}[/]"]
         if summary.paid_cents:
-            text += f"\n\nPaid   {m(summary.paid_cents)}\nDue    {m(summary.due_cents)}"
-        self.query_one("#totals", Static).update(text)
+            lines += [row("Paid", m(summary.paid_cents)), f"[b]{row('Due', m(summary.due_cents))}[/]"]
+        self.query_one("#totals", Static).update("\n".join(lines))
 
     def _show_status(self, view: NoteView | None = None) -> None:
         view = view or self.sales.view(self.note_id)
         who = self.user.name if self.user else "no sign-in"
-        label = f" · {view.label}" if view.label else ""
-        self.query_one("#status-bar", Static).update(
-            f"{self.sales.store_name} · {self.sales.register_code} · {who} · mode: {view.sales_mode}"
-            f" · note {view.id}{label}")
+        label = f" · {view.label if len(view.label) <= 24 else view.label[:23] + '…'}" if view.label else ""
+        # who, the mode and the note first: at 80 columns, beside the devices' status, the store's name is
+        # what a cut may take
+        self.query_one("#status-bar", Static).update(Text(
+            f"{self.sales.register_code} · {who} · {view.sales_mode} · note {view.id}{label} · "
+            f"{self.sales.store_name}", no_wrap=True, overflow="ellipsis"))
 
     def _show_customer(self, customer: CustomerView | None) -> None:
         self.customer_text = ""
@@ -206,7 +216,7 @@ class SaleScreen(Guarded, Screen):
 
     def say(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#message", Static)
-        message.update(text)
+        message.update(Text(text))   # plain: "[printer] drawer" is a config key, not markup
         message.set_class(error, "error")
         if error:
             self.app.bell()
