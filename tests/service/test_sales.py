@@ -161,6 +161,20 @@ def test_enter_on_empty_amount_pays_rest_in_cash(sales):
     assert r.completed and r.cash_taken and r.change_cents == 0
 
 
+def test_a_note_overpaid_by_a_void_completes_with_change(sales, cashier_id, manager_id):
+    """A card payment, then a line voided with a manager: the note is overpaid. Enter completes it and the
+    difference is change (it could neither be paid nor parked, so the sale was stuck)."""
+    note = sales.open_note()
+    a, _ = sales.add_item(note, "LATT")                  # 3.50
+    sales.add_item(note, "ESP")                          # 1.50
+    sales.pay(note, "card", 400)
+    sales.delete_line(note, a.id, user_id=cashier_id, approver_id=manager_id)
+    assert sales.summary(note).due_cents == -250
+    r = sales.pay(note)
+    assert r.completed and r.change_cents == 250
+    assert sales.receipt(r.receipt_no).payments == (("card", 400),)
+
+
 def test_empty_note_cannot_be_paid(sales):
     with pytest.raises(InputError, match="empty"):
         sales.pay(sales.open_note())

@@ -66,7 +66,8 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
         self.query_one("#pay-figures", Static).update(
             f"TOTAL  [b]{m(summary.totals.total_cents)}[/]\n"
             f"Paid   {m(summary.paid_cents)}\n"
-            f"Due    [b]{m(max(summary.due_cents, 0))}[/]")
+            + (f"Due    [b]{m(summary.due_cents)}[/]" if summary.due_cents >= 0 else
+               f"Change [b]{m(-summary.due_cents)}[/]  (overpaid: Enter completes the sale)"))
 
     def _say(self, text: str, error: bool = True) -> None:
         msg = self.query_one("#pay-message", Static)

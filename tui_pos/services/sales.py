@@ -1063,7 +1063,9 @@ class SaleService:
                 tender, amount_cents = "cash", max(s.due_cents, 0)
             settlement = pricing.Settlement(s.totals.total_cents, s.paid_cents)
             problem = pricing.check_tender(settlement, amount_cents, gives_change=(tender == "cash"))
-            if problem and not (amount_cents == 0 and s.due_cents == 0):
+            # nothing due (or overpaid: a line deleted after a card payment): Enter completes, the
+            # difference goes back as change
+            if problem and not (amount_cents == 0 and s.due_cents <= 0):
                 raise InputError(problem)
             if amount_cents or request_id:
                 _q_insert_payment.send(note_id, tender, amount_cents, utcnow(), request_id)
