@@ -168,6 +168,17 @@ def test_offer_units_cost_zero_and_points(sales, program):
     assert balance(c.id) == 103 == ledger_sum(c.id)
 
 
+def test_no_offer_tab_once_payment_has_started(sales, program):
+    """After a card payment F10 goes straight to the payment: the Offer tab could change nothing."""
+    c = customer(points=400)
+    note = sales.open_note()
+    sales.add_item(note, "3*ESP")
+    sales.attach_customer(note, c.id)
+    assert sales.can_offer(note)
+    sales.pay(note, "card", 100)
+    assert not sales.can_offer(note)
+
+
 def test_offers_count_every_line_of_the_note(sales, program):
     """Found by the property test: offering line B must count what line A already offers."""
     Product.update(points_cost=150).where(Product.sku == "CROI").execute()

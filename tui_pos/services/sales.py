@@ -921,6 +921,10 @@ class SaleService:
         return loyalty.offer_lines(note_id)
 
     def can_offer(self, note_id: int) -> bool:
+        """The Offer tab opens on F10: a line the customer can afford, and no payment taken yet (once
+        payment has started, `set_offers` refuses, so the tab would only be in the way)."""
+        if self._paid(note_id):
+            return False
         return loyalty.can_offer(self._note(note_id, editable=False), self.point_of_sale)
 
     def reward_lines(self, note_id: int) -> list:
