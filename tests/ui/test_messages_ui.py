@@ -1,6 +1,6 @@
 """The outbox and campaigns on the register (Ctrl+G), and a customer's messages in their history."""
 
-from textual.widgets import DataTable, Select, TextArea
+from textual.widgets import DataTable, Select, TabbedContent, TextArea
 
 from tui_pos.models import Customer, CustomerGroup, CustomerGroupMember, Message
 from tui_pos.services import customers, messaging
@@ -74,6 +74,14 @@ async def test_outbox_campaign_and_history(make_app):
             await pilot.press("enter")              # "Send it to 1 customer"
             await pilot.pause()
             assert "1 messages queued" in text(app, "#messages-message")
+            # Ctrl+T goes back to the outbox from the campaign's text, and forth again
+            app.screen.query_one("#campaign-text", TextArea).focus()
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            assert app.screen.query_one(TabbedContent).active == "tab-outbox"
+            await pilot.press("ctrl+t")
+            await pilot.pause()
+            assert app.screen.query_one(TabbedContent).active == "tab-campaign"
             await pilot.press("escape")
             await pilot.pause()
         assert Message.select().where(Message.template == "campaign").count() == 1

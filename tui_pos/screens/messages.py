@@ -181,6 +181,8 @@ class MessagesScreen(Guarded, ModalScreen[None]):
     def action_next_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
         tabs.active = "tab-campaign" if tabs.active == "tab-outbox" else "tab-outbox"
+        # focus goes with the tab: left in the campaign's text, it pulled the Campaign tab back at once
+        self.query_one("#campaign-audience" if tabs.active == "tab-campaign" else "#outbox").focus()
 
     def say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#messages-message", Static)

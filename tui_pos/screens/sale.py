@@ -461,6 +461,11 @@ class SaleScreen(Guarded, Screen):
         self.load_note()
 
     def action_park(self) -> None:
+        refusal = self.guarded(lambda: self.sales.park_refusal(self.note_id) or "")
+        if refusal:
+            self.say(refusal, error=True)
+            return
+
         def answered(label: str | None) -> None:
             if label is None:
                 return

@@ -29,7 +29,7 @@ from tui_pos.screens.dialogs import PromptDialog
 
 log = logging.getLogger(__name__)
 
-SELLING_KEYS = {"f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "enter"}
+SELLING_KEYS = {"f2", "f3", "f4", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "enter"}   # F5 refreshes here
 
 
 class SupportScreen(Guarded, Screen):
@@ -178,8 +178,7 @@ class SupportScreen(Guarded, Screen):
     def on_key(self, event) -> None:
         if event.key in SELLING_KEYS:
             event.stop()
-            self.say("Support mode is read-only: it does not sell. Ctrl+R reprints, Ctrl+T tests the printer.",
-                     error=True)
+            self.say("Support mode is read-only: it does not sell.", error=True)   # its keys are in the bar
 
     def say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#message", Static)

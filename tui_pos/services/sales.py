@@ -974,13 +974,20 @@ class SaleService:
 
     # ----------------------------------------------------------- park / resume / cancel
 
+    def park_refusal(self, note_id: int) -> str | None:
+        """Why this note cannot be parked, or None: F11 asks before it asks for a name."""
+        if not NoteLine.select().where(NoteLine.note == note_id).exists():
+            return "This note is empty: there is nothing to park."
+        if self._paid(note_id):
+            return "Payment has started on this note: finish it or cancel the payment first."
+        return None
+
     def park(self, note_id: int, label: str = "") -> None:
         with db.atomic():
             note = self._note(note_id)
-            if not NoteLine.select().where(NoteLine.note == note_id).exists():
-                raise InputError("This note is empty: there is nothing to park.")
-            if self._paid(note_id):
-                raise InputError("Payment has started on this note: finish it or cancel the payment first.")
+            refusal = self.park_refusal(note_id)
+            if refusal:
+                raise InputError(refusal)
             Note.update(status="parked", label=label.strip() or f"Note {note.id}").where(
                 Note.id == note_id).execute()
 
