@@ -66,6 +66,8 @@ def test_cashier_edits_contact_manager_edits_tax_data(demo, cashier_id, manager_
             customers.update(c.id, change, region=R, user_id=cashier_id)
         with pytest.raises(NeedsManager):
             customers.update(c.id, change, region=R, user_id=cashier_id, approver_id=cashier_id)
+    with pytest.raises(NeedsManager, match=r"^Changing the payment status needs a manager PIN\.$"):
+        customers.update(c.id, {"payment_status": "1"}, region=R, user_id=cashier_id)   # words, not field names
     after = customers.update(c.id, {"payment_status": "1", "groups": "VIP"}, region=R, user_id=cashier_id,
                              approver_id=manager_id)
     assert after.payment_status == 1 and after.groups == ("VIP",)

@@ -28,6 +28,9 @@ CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sm
                   "notes", "cards")
 MANAGER_FIELDS = ("fiscal_name", "ruc", "dv", "ruc_type", "nt_person", "groups", "rate", "payment_status",
                   "status")
+FIELD_WORDS = {"fiscal_name": "the fiscal name", "ruc": "the RUC", "dv": "the DV", "ruc_type": "the RUC type",
+               "nt_person": "the NT person type", "groups": "the groups", "rate": "the price rate",
+               "payment_status": "the payment status", "status": "the status"}   # the PIN prompt says these
 CONSENT_COLUMNS = ["sms_consent", "email_consent"]   # optional in customers.csv: yes/no, recorded as "import"
 CSV_COLUMNS = ["code", "name", "phone", "mobile", "email", "ruc", "dv", "ruc_type", "fiscal_name", "group",
                "rate", "card", "payment_status", "status", "birthday", "points"]
@@ -350,12 +353,12 @@ def _needs_manager(fields: list[str], approver_id: int | None) -> int | None:
     gated = [f for f in fields if f in MANAGER_FIELDS]
     if not gated or not users.users_exist():
         return None
+    what = "changing " + ", ".join(FIELD_WORDS.get(f, f) for f in gated)
     if approver_id is None:
-        raise NeedsManager("customer_tax", "changing " + ", ".join(gated) + " needs a manager PIN.")
+        raise NeedsManager("customer_tax", f"{what[0].upper()}{what[1:]} needs a manager PIN.")
     approver = User.get_or_none(User.id == approver_id)
     if approver is None or approver.role not in users.MANAGER_ROLES:
-        raise NeedsManager("customer_tax", "That PIN is not a manager's: changing "
-                           + ", ".join(gated) + " needs a manager PIN.")
+        raise NeedsManager("customer_tax", f"That PIN is not a manager's: {what} needs a manager PIN.")
     return approver.id
 
 
