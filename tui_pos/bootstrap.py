@@ -110,7 +110,8 @@ def sale_service(config: Config) -> SaleService:
         stack_discounts=config.customers.stack_discounts, block_defaulters=config.customers.block_defaulters,
         loyalty_block=config.receipt.loyalty_block, weighed_prefixes=config.scanner.weighed_prefixes,
         weighed_layout=config.scanner.weighed_layout, weighed_value=config.scanner.weighed_value,
-        print_queue=config.printer.kind != "none", messaging=Settings.from_config(config))
+        print_queue=config.printer.kind != "none", messaging=Settings.from_config(config),
+        rate_and_special=config.pricing.rate_and_special)
 
 
 @dataclass

@@ -288,6 +288,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "qr": ("", _qr_template),
         "logo": ("", _str),
     },
+    "pricing": {
+        "rate_and_special": ("best", _choice("best", "rate")),
+    },
     "customers": {
         "stack_discounts": (False, _bool),
         "block_defaulters": (False, _bool),

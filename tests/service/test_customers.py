@@ -75,24 +75,48 @@ def test_cashier_edits_contact_manager_edits_tax_data(demo, cashier_id, manager_
     assert entry.approved_by_id == manager_id and "payment_status" in entry.detail
 
 
-def test_rate_prices_the_note_and_specific_prices_do_not_apply_with_a_rate(sales, manager_id):
+def test_a_rate_never_raises_a_price_a_walk_in_would_pay(sales, manager_id):
+    """Seed 003: "In any case system use the best price. when retail price is lower than rate or specific prices
+    are lower than rate". A product the customer's rate does not list is priced as for anyone; attaching a
+    wholesale customer never raises a price."""
     prices.set_rate("whole", "Wholesale")
     prices.set_rate_line("WHOLE", "LATT", "2.80")
     prices.set_rate_line("WHOLE", "CAPP", "10%")
-    prices.add_specific_price("ESP", "1.00")  # everyone, no dates
+    prices.set_rate_line("WHOLE", "AMER", "2.00")
+    prices.add_specific_price("ESP", "1.00")   # everyone, no dates; not in the rate
+    prices.add_specific_price("AMER", "1.80")  # in the rate at 2.00
     c = customers.create({"name": "Shop", "rate": "whole"}, region=R, approver_id=manager_id)
     note = sales.open_note()
-    for code in ("LATT", "CAPP", "ESP"):
+    for code in ("LATT", "CAPP", "ESP", "AMER"):
         sales.add_item(note, code)
     before = {ln.sku: (ln.unit_price_cents, ln.price_source) for ln in sales.view(note).lines}
-    assert before == {"LATT": (350, "retail"), "CAPP": (325, "retail"), "ESP": (100, "specific")}
+    assert before == {"LATT": (350, "retail"), "CAPP": (325, "retail"), "ESP": (100, "specific"),
+                      "AMER": (180, "specific")}
     view = sales.attach_customer(note, c.id)
     assert {ln.sku: (ln.unit_price_cents, ln.price_source) for ln in view.lines} == {
-        "LATT": (280, "rate"), "CAPP": (292, "rate"), "ESP": (150, "retail")}
+        "LATT": (280, "rate"), "CAPP": (292, "rate"), "ESP": (100, "specific"), "AMER": (180, "specific")}
     sales.add_item(note, "LATT")  # a new scan is priced for the customer too
     assert sales.view(note).lines[0].qty == 2
     view = sales.detach_customer(note)
-    assert {ln.sku: ln.unit_price_cents for ln in view.lines} == {"LATT": 350, "CAPP": 325, "ESP": 100}
+    assert {ln.sku: ln.unit_price_cents for ln in view.lines} == {"LATT": 350, "CAPP": 325, "ESP": 100, "AMER": 180}
+
+
+def test_rate_and_special_rate_reads_the_price_flow(demo, manager_id):
+    """Seed 003's price flow: "If exist a customer rate don't check for specific prices. Gets better than retail
+    price or customer rate" (`[pricing] rate_and_special = "rate"`), for the products the rate lists only."""
+    from tui_pos.services.sales import SaleService
+    sales = SaleService("R1", rate_and_special="rate")
+    prices.set_rate("whole", "Wholesale")
+    prices.set_rate_line("WHOLE", "AMER", "1.90")
+    prices.add_specific_price("AMER", "1.80")
+    prices.add_specific_price("ESP", "1.00")
+    c = customers.create({"name": "Shop", "rate": "whole"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    sales.attach_customer(note, c.id)
+    sales.add_item(note, "AMER")
+    sales.add_item(note, "ESP")
+    assert {ln.sku: (ln.unit_price_cents, ln.price_source) for ln in sales.view(note).lines} == {
+        "AMER": (190, "rate"), "ESP": (100, "specific")}
 
 
 def test_expired_rate_is_ignored(sales, manager_id):

@@ -53,16 +53,26 @@ def test_rate_price(retail, price, bp, expected):
     assert rate_price(retail, price, bp) == expected
 
 
-@pytest.mark.parametrize("retail,has_rate,rate,specific,expected", [
-    (1000, True, 800, 500, (800, "rate")),        # with a rate, specific prices are not looked at
-    (1000, True, 1200, 500, (1000, "retail")),    # the better of retail and the rate
-    (1000, True, None, 500, (1000, "retail")),    # product not in the rate
-    (1000, False, None, 700, (700, "specific")),  # without a rate: the better of retail and specific
-    (1000, False, None, 1100, (1000, "retail")),
-    (1000, False, None, None, (1000, "retail")),
+@pytest.mark.parametrize("retail,rate,specific,mode,expected", [
+    # "In any case system use the best price. when retail price is lower than rate or specific prices are lower
+    # than rate" (seed 003, rates): the default, "best"
+    (1000, 800, 500, "best", (500, "specific")),
+    (1000, 800, 900, "best", (800, "rate")),
+    (1000, 1200, None, "best", (1000, "retail")),     # retail lower than the rate
+    (1000, 800, 800, "best", (800, "rate")),          # a tie keeps the rate
+    # "If exist a customer rate don't check for specific prices. Gets better than retail price or customer rate"
+    # (seed 003, price flow): "rate"
+    (1000, 800, 500, "rate", (800, "rate")),
+    (1000, 1200, 500, "rate", (1000, "retail")),
+    # a product the rate does not list is priced as for anyone, whatever the setting: "Speceific rate also is
+    # compare with retail price to get the better one"
+    (1000, None, 700, "best", (700, "specific")),
+    (1000, None, 700, "rate", (700, "specific")),
+    (1000, None, 1100, "rate", (1000, "retail")),
+    (1000, None, None, "best", (1000, "retail")),
 ])
-def test_best_price_follows_seed_003(retail, has_rate, rate, specific, expected):
-    choice = best_price(retail, has_rate=has_rate, rate_cents=rate, specific_cents=specific)
+def test_best_price_follows_seed_003(retail, rate, specific, mode, expected):
+    choice = best_price(retail, rate_cents=rate, specific_cents=specific, rate_and_special=mode)
     assert (choice.price_cents, choice.source) == expected
 
 

@@ -89,20 +89,35 @@ def rate_price(retail_cents: int, price_cents: int, discount_bp: int) -> int:
     return retail_cents - round_half_up(retail_cents * discount_bp, BP)
 
 
-def best_price(retail_cents: int, *, has_rate: bool, rate_cents: int | None,
-               specific_cents: int | None) -> PriceChoice:
-    """Seed 003's price flow.
+RATE_AND_SPECIAL = ("best", "rate")
 
-    With a customer rate, the better of retail and the rate (specific prices
-    are not looked at); without one, the better of retail and any specific price.
+
+def best_price(retail_cents: int, *, rate_cents: int | None, specific_cents: int | None,
+               rate_and_special: str = "best") -> PriceChoice:
+    """Seed 003's price of a product for a customer.
+
+    Seed 003 says it twice, not the same way: "In any case system use the best
+    price. when retail price is lower than rate or specific prices are lower
+    than rate" (rates), and "If exist a customer rate don't check for specific
+    prices. Gets better than retail price or customer rate" (price flow).
+
+    `rate_cents` is the customer's rate price for this product, None when they
+    have no rate or their rate does not list the product: then the product is
+    priced as for anyone, the better of retail and the specific price ("Specific
+    rate also is compare with retail price to get the better one"). For a
+    product the rate lists, `rate_and_special` picks the sentence: "best" (the
+    lowest of retail, specific and rate: the first) or "rate" (the better of
+    retail and rate, specific prices not looked at: the second). A tie keeps
+    the plainer source (retail, then the rate).
     """
-    if has_rate:
-        if rate_cents is not None and rate_cents < retail_cents:
-            return PriceChoice(rate_cents, "rate")
-        return PriceChoice(retail_cents, "retail")
-    if specific_cents is not None and specific_cents < retail_cents:
-        return PriceChoice(specific_cents, "specific")
-    return PriceChoice(retail_cents, "retail")
+    if rate_and_special not in RATE_AND_SPECIAL:
+        raise ValueError(f"rate_and_special {rate_and_special!r}")
+    candidates = [PriceChoice(retail_cents, "retail")]
+    if rate_cents is not None:
+        candidates.append(PriceChoice(rate_cents, "rate"))
+    if specific_cents is not None and (rate_cents is None or rate_and_special == "best"):
+        candidates.append(PriceChoice(specific_cents, "specific"))
+    return min(candidates, key=lambda c: c.price_cents)   # min keeps the first of equals
 
 
 def group_discount_bp(discounts: list[int], stack: bool) -> int:

@@ -422,8 +422,9 @@ class SaleService:
                  stack_discounts: bool = False, block_defaulters: bool = False,
                  loyalty_block: str = "used", weighed_prefixes: list[str] | None = None,
                  weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price",
-                 print_queue: bool = False, messaging=None) -> None:
+                 print_queue: bool = False, messaging=None, rate_and_special: str = "best") -> None:
         self.register_code = register_code
+        self.rate_and_special = rate_and_special
         self.point_of_sale = point_of_sale
         self.store_name = store_name or point_of_sale
         self.default_mode = default_mode
@@ -688,14 +689,14 @@ class SaleService:
         rate_id = context[0]
         rate_cents = None
         if rate_id is not None:
-            specific = None
             line = PriceRateLine.get_or_none(PriceRateLine.rate == rate_id, PriceRateLine.product == product_id)
             if line is not None:
                 rate_cents = customer_rules.rate_price(retail_cents, line.price_cents, line.discount_bp)
-        elif specific is _UNREAD:
+        if specific is _UNREAD and (rate_cents is None or self.rate_and_special == "best"):
             specific = _q_specific.scalar(product_id, _dt.date.today())
-        return customer_rules.best_price(retail_cents, has_rate=rate_id is not None, rate_cents=rate_cents,
-                                         specific_cents=specific)
+        return customer_rules.best_price(retail_cents, rate_cents=rate_cents,
+                                         specific_cents=None if specific is _UNREAD else specific,
+                                         rate_and_special=self.rate_and_special)
 
     def _reprice(self, note: Note, customer: Customer | None = None, *, group_discounts: list[int] | None = None,
                  lines: list[tuple] | None = None, offers_cleared: bool = False) -> list[tuple]:
