@@ -227,8 +227,22 @@ def cmd_rate(cfg: Config, args: Namespace) -> int:
         if args.rate_command == "add":
             code = prices.set_rate(args.code, args.name, start=args.start, end=args.end, active=not args.disabled)
             print(f"rate {code} saved")
-        else:
+        elif args.rate_command == "set":
             print(prices.set_rate_line(args.code, args.sku, args.price))
+        elif args.rate_command == "remove":
+            print(prices.remove_rate_line(args.code, args.sku))
+        elif args.rate_command == "list":
+            for r in prices.rates():
+                when = f"{r.start or 'always'} to {r.end or 'further notice'}"
+                print(f"{r.code}\t{r.name}\t{'active' if r.active else 'disabled'}\t{when}\t{r.lines} products")
+        else:
+            rate, lines = prices.rate_lines(args.code)
+            print(f"rate {rate.code} ({rate.name}), {'active' if rate.active else 'disabled'}, "
+                  f"{rate.start or 'always'} to {rate.end or 'further notice'}")
+            for ln in lines:
+                print(f"{ln.sku}\t{ln.name}\tretail {ln.retail_cents / 100:.2f}\t{ln.text}")
+            if not lines:
+                print("(no products: its customers pay what anyone pays)")
     except PosError as exc:
         return _fail(str(exc))
     return 0
@@ -253,6 +267,11 @@ def cmd_group(cfg: Config, args: Namespace) -> int:
     try:
         if args.group_command == "set":
             customers.set_group(args.name, parse_percent_bp(args.discount, "discount"))
+        elif args.group_command == "rename":
+            customers.rename_group(args.old, args.new)
+        elif args.group_command == "delete":
+            n = customers.delete_group(args.name)
+            print(f"group {args.name} deleted; {n} customers left it")
         for name, bp in customers.groups():
             print(f"{name}\t{bp / 100:g}%")
     except PosError as exc:

@@ -362,6 +362,7 @@ class Config:
     printer: SimpleNamespace
     scanner: SimpleNamespace
     receipt: SimpleNamespace
+    pricing: SimpleNamespace
     customers: SimpleNamespace
     dgi: SimpleNamespace
     loyalty: SimpleNamespace

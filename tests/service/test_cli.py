@@ -173,3 +173,49 @@ def test_report_loyalty_csv_is_utf8_with_a_header_and_filters(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tui_pos", "report", "loyalty", "--from", "2026-02-01", "--to",
                           "2026-01-01"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert out.returncode == 2 and "before --from" in out.stderr
+
+
+def test_rates_are_listed_shown_and_a_0_percent_line_is_refused(tmp_path):
+    """Seed 003: "If don't keep the retail price and let the price to 0 at rate, only inform the discount":
+    a discount of 0 % informs nothing, so it is refused with what to do instead."""
+    cfg = db_config(tmp_path)
+    assert run(["init"], tmp_path, config=cfg).returncode == 0
+    products = tmp_path / "p.csv"
+    products.write_text("barcode,sku,name,section,price,tax_rate,points,points_cost\n"
+                        ",AMER,Americano,Coffee,2.00,7,,\n,ESP,Espresso,Coffee,1.50,7,,\n")
+    assert run(["import", "products", str(products)], tmp_path, config=cfg).returncode == 0
+    assert run(["rate", "add", "desc", "Discount"], tmp_path, config=cfg).returncode == 0
+    zero = run(["rate", "set", "DESC", "AMER", "0%"], tmp_path, config=cfg)
+    assert zero.returncode != 0 and "0% off is the retail price" in zero.stderr
+    assert "tui-pos rate remove DESC AMER" in zero.stderr
+    assert run(["rate", "set", "DESC", "AMER", "10%"], tmp_path, config=cfg).returncode == 0
+    assert run(["rate", "set", "DESC", "ESP", "1.20"], tmp_path, config=cfg).returncode == 0
+    listed = run(["rate", "list"], tmp_path, config=cfg).stdout
+    assert "DESC\tDiscount\tactive\talways to further notice\t2 products" in listed
+    shown = run(["rate", "show", "desc"], tmp_path, config=cfg).stdout
+    assert "AMER\tAmericano\tretail 2.00\t10% off retail" in shown and "ESP\tEspresso\tretail 1.50\t1.20" in shown
+    assert run(["rate", "remove", "DESC", "AMER"], tmp_path, config=cfg).returncode == 0
+    assert "AMER" not in run(["rate", "show", "DESC"], tmp_path, config=cfg).stdout
+
+
+def test_group_names_are_one_whatever_their_case_and_groups_rename_and_delete(tmp_path):
+    cfg = db_config(tmp_path)
+    assert run(["init"], tmp_path, config=cfg).returncode == 0
+    assert run(["group", "set", "VIP", "10"], tmp_path, config=cfg).returncode == 0
+    listed = run(["group", "set", "vip", "15"], tmp_path, config=cfg).stdout
+    assert "VIP\t15%" in listed and "vip" not in listed                   # one group, its spelling kept
+    customers = tmp_path / "c.csv"
+    customers.write_text("code,name,phone,mobile,email,ruc,dv,ruc_type,fiscal_name,group,rate,card,"
+                         "payment_status,status,birthday,points\nC1,Ana,6123-4567,,,,,,,vip,,,0,open,,\n")
+    assert run(["import", "customers", str(customers)], tmp_path, config=cfg).returncode == 0
+    clash = run(["group", "rename", "VIP", "vip"], tmp_path, config=cfg)
+    assert clash.returncode == 0                                           # the same group, new spelling
+    assert run(["group", "set", "Employees", "5"], tmp_path, config=cfg).returncode == 0
+    taken = run(["group", "rename", "vip", "EMPLOYEES"], tmp_path, config=cfg)
+    assert taken.returncode != 0 and "There is a group 'Employees' already" in taken.stderr
+    gone = run(["group", "delete", "VIP"], tmp_path, config=cfg)
+    assert gone.returncode == 0 and "1 customers left it" in gone.stdout
+    con = sqlite3.connect(tmp_path / "pos.db")
+    assert con.execute("SELECT COUNT(*) FROM customer_group_member").fetchone()[0] == 0
+    actions = [a for (a,) in con.execute("SELECT action FROM audit_log WHERE action LIKE 'group.%' ORDER BY id")]
+    assert actions == ["group.set", "group.set", "group.rename", "group.set", "group.delete"]

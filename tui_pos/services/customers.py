@@ -329,7 +329,7 @@ def _apply(customer: Customer, values: dict, *, source: str = "counter", user_id
     if "groups" in values:
         wanted = []
         for name in values["groups"]:
-            group = CustomerGroup.get_or_none(CustomerGroup.name == name)
+            group = group_named(name)
             if group is None:
                 raise FormError({"groups": f"no customer group {name!r}"})
             wanted.append(group.id)
@@ -522,14 +522,48 @@ def groups() -> list[tuple[str, int]]:
     return [(g.name, g.discount_bp) for g in CustomerGroup.select().order_by(CustomerGroup.name)]
 
 
+def group_named(name: str) -> CustomerGroup | None:
+    """Group names are one whatever their case: `vip` is the group `VIP`."""
+    return CustomerGroup.get_or_none(fn.LOWER(CustomerGroup.name) == name.strip().lower())
+
+
 def set_group(name: str, discount_bp: int, *, user_id: int | None = None) -> None:
+    """Create a group or change its discount; `vip` changes `VIP` (it keeps its spelling)."""
     if not name.strip() or not 0 <= discount_bp <= 10000:
         raise InputError("A group needs a name and a discount from 0 to 100 %.")
     with db.atomic():
-        group, created = CustomerGroup.get_or_create(name=name.strip(), defaults={"discount_bp": discount_bp})
-        if not created:
+        group = group_named(name)
+        if group is None:
+            group = CustomerGroup.create(name=name.strip(), discount_bp=discount_bp)
+        else:
             CustomerGroup.update(discount_bp=discount_bp).where(CustomerGroup.id == group.id).execute()
-        audit.record("group.set", user_id=user_id, group=name.strip(), discount_bp=discount_bp)
+        audit.record("group.set", user_id=user_id, group=group.name, discount_bp=discount_bp)
+
+
+def rename_group(old: str, new: str, *, user_id: int | None = None) -> None:
+    with db.atomic():
+        group = group_named(old)
+        if group is None:
+            raise InputError(f"No customer group {old.strip()!r}.")
+        other = group_named(new)
+        if not new.strip():
+            raise InputError("A group needs a name.")
+        if other is not None and other.id != group.id:
+            raise InputError(f"There is a group {other.name!r} already.")
+        CustomerGroup.update(name=new.strip()).where(CustomerGroup.id == group.id).execute()
+        audit.record("group.rename", user_id=user_id, group=group.name, to=new.strip())
+
+
+def delete_group(name: str, *, user_id: int | None = None) -> int:
+    """Delete a group; its customers leave it (and lose its discount on their next note). Returns how many."""
+    with db.atomic():
+        group = group_named(name)
+        if group is None:
+            raise InputError(f"No customer group {name.strip()!r}.")
+        members = CustomerGroupMember.delete().where(CustomerGroupMember.group == group.id).execute()
+        CustomerGroup.delete().where(CustomerGroup.id == group.id).execute()
+        audit.record("group.delete", user_id=user_id, group=group.name, customers=members)
+        return members
 
 
 # ------------------------------------------------------------------ history

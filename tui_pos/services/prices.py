@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as _dt
+from dataclasses import dataclass
+
 from tui_pos.domain.customer import parse_date
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import parse_money, parse_percent_bp
@@ -43,6 +46,9 @@ def set_rate_line(code: str, sku: str, price: str, *, user_id: int | None = None
         raise InputError(f"No product with SKU {sku.strip().upper()}.")
     if price.strip().endswith("%"):
         cents, bp = 0, parse_percent_bp(price, "discount")
+        if bp == 0:
+            raise InputError(f"0% off is the retail price: the rate would change nothing. To take {product.sku} "
+                             f"out of rate {rate.code}: tui-pos rate remove {rate.code} {product.sku}")
     else:
         cents, bp = parse_money(price, "price"), 0
         if cents == 0:
@@ -65,3 +71,59 @@ def add_specific_price(sku: str, price: str, *, start: str | None = None, end: s
         SpecificPrice.create(product=product.id, price_cents=cents, start_date=s, end_date=e)
         audit.record("price.specific", user_id=user_id, sku=product.sku, price_cents=cents, start=str(s), end=str(e))
     return f"{product.sku} at {cents / 100:.2f} from {s or 'now'} to {e or 'further notice'}"
+
+
+def remove_rate_line(code: str, sku: str, *, user_id: int | None = None) -> str:
+    """A product leaves a rate: it is priced as for anyone again for the rate's customers."""
+    rate = PriceRate.get_or_none(PriceRate.code == code.strip().upper())
+    if rate is None:
+        raise InputError(f"No rate {code.strip().upper()}.")
+    product = Product.get_or_none(Product.sku == sku.strip().upper())
+    if product is None:
+        raise InputError(f"No product with SKU {sku.strip().upper()}.")
+    with db.atomic():
+        n = PriceRateLine.delete().where(PriceRateLine.rate == rate.id, PriceRateLine.product == product.id).execute()
+        if not n:
+            raise InputError(f"Rate {rate.code} does not list {product.sku}.")
+        audit.record("rate.line_removed", user_id=user_id, rate=rate.code, sku=product.sku)
+    return f"rate {rate.code}: {product.sku} removed (priced as for anyone)"
+
+
+@dataclass(frozen=True)
+class RateRow:
+    code: str
+    name: str
+    start: _dt.date | None
+    end: _dt.date | None
+    active: bool
+    lines: int
+
+
+@dataclass(frozen=True)
+class RateLineRow:
+    sku: str
+    name: str
+    retail_cents: int
+    price_cents: int      # the rate's price; 0 with a discount
+    discount_bp: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.discount_bp / 100:g}% off retail" if self.discount_bp else f"{self.price_cents / 100:.2f}"
+
+
+def rates() -> list[RateRow]:
+    from peewee import fn, JOIN
+    q = (PriceRate.select(PriceRate, fn.COUNT(PriceRateLine.id).alias("n"))
+         .join(PriceRateLine, JOIN.LEFT_OUTER).group_by(PriceRate.id).order_by(PriceRate.code))
+    return [RateRow(r.code, r.name, r.start_date, r.end_date, r.active, r.n) for r in q]
+
+
+def rate_lines(code: str) -> tuple[RateRow, list[RateLineRow]]:
+    rate = next((r for r in rates() if r.code == code.strip().upper()), None)
+    if rate is None:
+        raise InputError(f"No rate {code.strip().upper()}.")
+    q = (PriceRateLine.select(PriceRateLine, Product.sku, Product.name, Product.price_cents)
+         .join(Product).join_from(PriceRateLine, PriceRate).where(PriceRate.code == rate.code).order_by(Product.sku))
+    return rate, [RateLineRow(ln.product.sku, ln.product.name, ln.product.price_cents, ln.price_cents, ln.discount_bp)
+                  for ln in q]
