@@ -283,3 +283,25 @@ def test_attaching_to_a_note_of_many_lines_discounts_every_one(sales, manager_id
     assert len(view.lines) == 1101
     stored = [ln.discount_percent_bp for ln in sales.view(note).lines]
     assert len(stored) == 1101 and set(stored) == {1000}
+
+
+def test_a_cashier_discount_never_raises_the_price_the_customer_had(sales, cashier_id, manager_id):
+    """A Platinum customer's 10 % (or a group's) is theirs: a cashier's F6 5 % would raise what they pay (4.75
+    instead of 4.50). The better of the two stays unless a manager replaces it."""
+    customers.set_group("VIP", 1000)
+    c = customers.create({"name": "Eve", "groups": "VIP"}, region=R, approver_id=manager_id)
+    note = sales.open_note()
+    line, _ = sales.add_item(note, "MUFB")                         # 2.50
+    sales.attach_customer(note, c.id)
+    assert sales.line_view(line.id).discount_percent_bp == 1000
+    with pytest.raises(NeedsManager, match="The customer's 10 % is better than that: it stays"):
+        sales.set_discount(note, line.id, percent_bp=500, user_id=cashier_id)
+    assert sales.line_view(line.id).discount_percent_bp == 1000   # nothing changed
+    with pytest.raises(NeedsManager):
+        sales.set_discount(note, line.id, cents=10, user_id=cashier_id)
+    view, _ = sales.set_discount(note, line.id, percent_bp=500, user_id=cashier_id, approver_id=manager_id)
+    assert view.discount_percent_bp == 500                          # a manager may lower it: audited
+    assert AuditLog.select().where(AuditLog.action == "line.discount").count() == 1
+    other, _ = sales.add_item(note, "CROI")
+    view, _ = sales.set_discount(note, other.id, percent_bp=1000 + 500, user_id=cashier_id, approver_id=manager_id)
+    assert view.discount_percent_bp == 1500                         # more off than theirs: no question of that

@@ -77,6 +77,13 @@ def line_amounts(line: PricedLine) -> LineAmounts:
     return LineAmounts(gross_cents=gross, discount_cents=discount, total_cents=gross - discount)
 
 
+def discount_off(gross_cents: int, percent_bp: int, cents: int) -> int:
+    """The money a discount takes off a line worth `gross_cents` (a percentage wins over an amount)."""
+    if percent_bp:
+        return round_half_up(gross_cents * percent_bp, BP)
+    return min(abs(cents), abs(gross_cents))
+
+
 def tax_of_inclusive(total_cents: int, rate_bp: int) -> int:
     """The tax inside a tax-inclusive amount: total - total / (1 + rate)."""
     if rate_bp == 0:

@@ -828,16 +828,25 @@ class SaleService:
             if cents > gross:
                 raise InputError("The discount is more than the line is worth.")
             effective_bp = percent_bp or (cents * pricing.BP // gross if gross else 0)
+            approved = None
             if effective_bp > self.max_discount_bp:
                 approved = self._approver(
                     approver_id, "discount",
                     f"a discount above {self.max_discount_bp / 100:g} % needs a manager PIN.")
-            else:
-                approved = None
+            automatic = line.discount_percent_bp if line.discount_source == "group" else 0
+            if automatic and pricing.discount_off(gross, percent_bp, cents) < pricing.discount_off(gross, automatic, 0):
+                # the customer's own discount (group or tier) is better: a cashier's smaller one would raise
+                # the price they already had; it stays unless a manager says otherwise
+                if not users.users_exist():
+                    raise InputError(f"The customer's {automatic / 100:g} % is better than that: it stays.")
+                approved = self._approver(
+                    approver_id, "discount_lower",
+                    f"The customer's {automatic / 100:g} % is better than that: it stays. "
+                    "Replacing it needs a manager PIN.") or approved
             NoteLine.update(discount_percent_bp=percent_bp, discount_cents=0 if percent_bp else cents,
                             discount_source="manual" if (percent_bp or cents) else "").where(
                 NoteLine.id == line_id).execute()
-            if approved is not None or effective_bp > self.max_discount_bp:
+            if approved is not None or effective_bp > self.max_discount_bp or automatic:
                 audit.record("line.discount", user_id=user_id, approved_by=approved,
                              register=self.register_code, note=note_id, sku=line.sku,
                              percent_bp=percent_bp, cents=cents)
