@@ -402,3 +402,38 @@ def test_a_program_changed_on_another_register_is_read_again_by_the_completion(s
     assert str(loyalty.program().tiers[0].multiplier) == "1"   # within the recheck time: the cached one
     assert sales.pay(note).completed
     assert str(loyalty.program().tiers[0].multiplier) == "3"   # the completion read it again
+
+
+def test_a_stamp_offer_and_a_section_rate_count_only_in_their_sales_modes(sales, demo, tmp_path):
+    """Seed 004: "it's also possible to enable this offer on only one or several sales mode(s) and / or point(s)
+    of sale", "more attractive loyalty offers" on "a specific sales mode such as your Webshop"."""
+    from tui_pos.models import StampCard
+    path = tmp_path / "web.toml"
+    path.write_text(PROGRAM + textwrap.dedent('''
+        [[offers]]
+        name = "web stamps"
+        section = "Coffee"
+        count = 10
+        reward_sku = "ESP"
+        sales_modes = ["takeaway"]
+    '''))
+    bad = path.with_name("bad.toml")
+    bad.write_text(path.read_text().replace('["takeaway"]', '["webshop"]'))
+    with pytest.raises(ProgramError, match="'webshop' is not a sales mode of this store"):
+        loyalty.import_program(bad, sales_modes=["counter", "takeaway"])
+    loyalty.import_program(path, sales_modes=["counter", "takeaway"])
+    c = customer()
+    counter = sales.open_note()
+    sales.add_item(counter, "3*LATT")
+    sales.attach_customer(counter, c.id)
+    first = sales.pay(counter).receipt_no
+    assert not StampCard.select().where(StampCard.customer == c.id).exists()   # a counter sale: no stamps
+    web = sales.open_note()
+    sales.set_sales_mode(web, "takeaway")
+    sales.add_item(web, "2*LATT")
+    sales.attach_customer(web, c.id)
+    sales.pay(web)
+    assert StampCard.get(StampCard.customer == c.id).units == 2
+    latt = next(ln for ln in returns.find(first).lines if ln.sku == "LATT")
+    returns.refund(sales, first, {latt.line_id: 3})                          # never counted: nothing comes off
+    assert StampCard.get(StampCard.customer == c.id).units == 2

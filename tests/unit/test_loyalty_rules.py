@@ -130,3 +130,44 @@ def test_lots_spend_the_soonest_expiring_first():
     assert expiring_within(lots, d(2026, 8, 15), 30) == (30, d(2026, 9, 1))
     # a debt (below zero after a return) is paid by the next credit
     assert open_lots([E(d(2026, 1, 1), -20), E(d(2026, 2, 1), 50)], 12) == [(d(2027, 2, 1), 30)]
+
+
+# Seed 004: "As part of the configuration of a loyalty offer, it's also possible to enable this offer on only one
+# or several sales mode(s) and / or point(s) of sale", and "... to develop sales on a specific sales mode such as
+# your Webshop or on a specific point of sale by proposing customised and more attractive loyalty offers".
+WEB_COFFEE = {"sections": [{"name": "Coffee", "earn_points": 5, "sales_modes": ["web"]},
+                           {"name": "Coffee", "earn_points": 2}],
+              "offers": [{"name": "web stamps", "section": "Coffee", "count": 5, "reward_sku": "ESP",
+                          "sales_modes": ["web"], "points_of_sale": ["north"]}]}
+
+
+def test_a_section_rate_applies_in_its_sales_modes_only():
+    p = parse_program(WEB_COFFEE, known_sections={"Coffee"}, known_skus={"ESP"},
+                      known_sales_modes={"counter", "web"})
+    coffee = [L(300, 1, None, "Coffee")]
+    assert earned_points(p, coffee, multiplier=Fraction(1), sales_mode="web", point_of_sale="main") == 15
+    assert earned_points(p, coffee, multiplier=Fraction(1), sales_mode="counter", point_of_sale="main") == 6
+    assert earned_after_returns(p, coffee, [Fraction(0)], multiplier=Fraction(1), sales_mode="web") == 0
+    offer = p.offers[0]
+    assert offer.applies("web", "north") and not offer.applies("web", "main") and not offer.applies("counter", "north")
+    assert Program.from_stored(p.to_dict()) == p
+    from tui_pos.domain.loyalty import program_to_toml
+    import tomllib
+    assert parse_program(tomllib.loads(program_to_toml(p)), known_sections={"Coffee"}, known_skus={"ESP"}) == p
+
+
+@pytest.mark.parametrize("raw,fragment", [
+    ({"program": {"sales_modes": ["takeway"]}}, "program.sales_modes: 'takeway' is not a sales mode of this store"),
+    ({"sections": [{"name": "Coffee", "sales_modes": ["webshop"]}]}, "sections[0].sales_modes: 'webshop'"),
+    ({"offers": [{"section": "Coffee", "count": 3, "reward_sku": "ESP", "sales_modes": ["x"]}]},
+     "offers[0].sales_modes: 'x'"),
+    ({"offers": [{"section": "Coffee", "count": 3, "reward_sku": "ESP", "points_of_sale": "north"}]},
+     "offers[0].points_of_sale: expected a list of names"),
+    # a preset F4 would list and then refuse
+    ({"redemption": {"minimum": 200, "presets": [{"points": 150, "value": "1.50"}]}},
+     "redemption.presets[0].points = 150: below redemption.minimum (200)"),
+])
+def test_rules_that_could_never_apply_are_refused(raw, fragment):
+    with pytest.raises(ProgramError) as err:
+        parse_program(raw, known_sections={"Coffee"}, known_skus={"ESP"}, known_sales_modes={"counter", "web"})
+    assert fragment in str(err.value)

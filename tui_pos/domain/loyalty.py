@@ -33,14 +33,25 @@ class Tier:
         return Fraction(Decimal(self.multiplier))
 
 
+def applies(sales_modes: tuple[str, ...], points_of_sale: tuple[str, ...], sales_mode: str,
+            point_of_sale: str) -> bool:
+    """Seed 004: "it's also possible to enable this offer on only one or several sales mode(s) and/or
+    point(s) of sale". Empty lists: everywhere."""
+    return ((not sales_modes or sales_mode in sales_modes)
+            and (not points_of_sale or point_of_sale in points_of_sale))
+
+
 @dataclass(frozen=True)
 class SectionRate:
-    """A section's own earning rate, replacing the program's."""
+    """A section's own earning rate, replacing the program's where it applies (its sales modes and points
+    of sale; everywhere when they are empty)."""
 
     name: str
     earn_points: int = 1
     per_amount_cents: int = 100
     value_percent_bp: int = 0
+    sales_modes: tuple[str, ...] = ()
+    points_of_sale: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,11 @@ class StampOffer:
     reward_sku: str
     section: str = ""
     sku: str = ""
+    sales_modes: tuple[str, ...] = ()      # where units bought count (empty: everywhere)
+    points_of_sale: tuple[str, ...] = ()
+
+    def applies(self, sales_mode: str, point_of_sale: str) -> bool:
+        return applies(self.sales_modes, self.points_of_sale, sales_mode, point_of_sale)
 
 
 @dataclass(frozen=True)
@@ -87,8 +103,15 @@ class Program:
                 held = tier
         return held
 
-    def section_rate(self, section: str) -> SectionRate | None:
-        return next((s for s in self.sections if s.name == section), None)
+    def section_rate(self, section: str, sales_mode: str | None = None,
+                     point_of_sale: str | None = None) -> SectionRate | None:
+        """The section's own rate for a note in this sales mode and point of sale (the first rule listed
+        that applies there), or None: the program's rate. Without a mode, the first rule of the section."""
+        for s in self.sections:
+            if s.name == section and (sales_mode is None or applies(
+                    s.sales_modes, s.points_of_sale, sales_mode, point_of_sale or "")):
+                return s
+        return None
 
     # ------------------------------------------------------------ redemption
 
@@ -134,8 +157,8 @@ class Program:
                       "sales_modes": tuple(data["sales_modes"]), "points_of_sale": tuple(data["points_of_sale"]),
                       "presets": tuple(Preset(**p) for p in data["presets"]),
                       "tiers": tuple(Tier(**t) for t in data["tiers"]),
-                      "sections": tuple(SectionRate(**s) for s in data["sections"]),
-                      "offers": tuple(StampOffer(**o) for o in data["offers"])})
+                      "sections": tuple(SectionRate(**_tuples(s)) for s in data["sections"]),
+                      "offers": tuple(StampOffer(**_tuples(o)) for o in data["offers"])})
 
 
 # ---------------------------------------------------------------- parsing the TOML file
@@ -177,6 +200,12 @@ def _money_text(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+def _tuples(rule: dict[str, Any]) -> dict[str, Any]:
+    """A stored rule (JSON lists) with its lists as tuples; programs stored before they had them get ()."""
+    return {**rule, "sales_modes": tuple(rule.get("sales_modes", ())),
+            "points_of_sale": tuple(rule.get("points_of_sale", ()))}
+
+
 def _percent_text(bp: int) -> str:
     whole, frac = divmod(bp, 100)
     return str(whole) if not frac else f"{whole}.{frac:02d}".rstrip("0")
@@ -202,11 +231,33 @@ def program_to_toml(p: Program) -> str:
                 f'per_amount = "{_money_text(sec.per_amount_cents)}"']
         if sec.value_percent_bp:
             out.append(f'value_percent = "{_percent_text(sec.value_percent_bp)}"')
+        out += _where_lines(sec)
     for o in p.offers:
         out += ["", "[[offers]]", f"name = {json.dumps(o.name)}",
                 f"section = {json.dumps(o.section)}" if o.section else f"sku = {json.dumps(o.sku)}",
                 f"count = {o.count}", f"reward_sku = {json.dumps(o.reward_sku)}"]
+        out += _where_lines(o)
     return "\n".join(out) + "\n"
+
+
+def _where_lines(rule) -> list[str]:
+    def strs(items) -> str:
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+    return ([f"sales_modes = {strs(rule.sales_modes)}"] if rule.sales_modes else []) + (
+        [f"points_of_sale = {strs(rule.points_of_sale)}"] if rule.points_of_sale else [])
+
+
+def _names(table: dict, key: str, where: str, known: set[str] | None) -> tuple[str, ...]:
+    """A rule's `sales_modes` or `points_of_sale`: a list of names; sales modes must be the store's."""
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ProgramError(f"{where}{key}: expected a list of names")
+    if known is not None:
+        for v in value:
+            if v not in known:
+                raise ProgramError(f"{where}{key}: {v!r} is not a sales mode of this store ([sale] sales_modes "
+                                   f"is {', '.join(sorted(known))}); a rule for it would never apply")
+    return tuple(v.strip() for v in value)
 
 
 def _known(table: dict, allowed: set[str], where: str) -> None:
@@ -216,7 +267,8 @@ def _known(table: dict, allowed: set[str], where: str) -> None:
 
 
 def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
-                  known_skus: set[str] | None = None, *, strict_order: bool = False) -> Program:
+                  known_skus: set[str] | None = None, *, strict_order: bool = False,
+                  known_sales_modes: set[str] | None = None) -> Program:
     """Check a parsed loyalty.toml; raise ProgramError naming the key.
 
     `strict_order` (the settings screen): tiers must be listed from the lowest
@@ -237,10 +289,8 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
     per_amount = _cents(p.get("per_amount", "1.00"), "program.per_amount")
     if per_amount == 0:
         raise ProgramError("program.per_amount = 0: expected an amount above 0")
-    for key in ("sales_modes", "points_of_sale"):
-        value = p.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ProgramError(f"program.{key}: expected a list of names")
+    program_modes = _names(p, "sales_modes", "program.", known_sales_modes)
+    program_points = _names(p, "points_of_sale", "program.", None)
     exclude = p.get("exclude_discounted", True)
     if not isinstance(exclude, bool):
         raise ProgramError(f"program.exclude_discounted = {exclude!r}: expected true or false")
@@ -255,6 +305,11 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
                               _cents(preset.get("value"), where + ".value")))
     if len(presets) > 9:
         raise ProgramError("redemption.presets: at most 9 (keys 1-9)")
+    minimum = _int(r.get("minimum", redeem_points), "redemption.minimum")
+    for i, preset in enumerate(presets):
+        if preset.points < minimum:
+            raise ProgramError(f"redemption.presets[{i}].points = {preset.points}: below redemption.minimum "
+                               f"({minimum}); F4 would list it and then refuse it")
     tiers = []
     for i, tier in enumerate(raw.get("tiers", [])):
         where = f"tiers[{i}]"
@@ -283,7 +338,8 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
     sections = []
     for i, sec in enumerate(raw.get("sections", [])):
         where = f"sections[{i}]"
-        _known(sec, {"name", "earn_points", "per_amount", "value_percent"}, where + ".")
+        _known(sec, {"name", "earn_points", "per_amount", "value_percent", "sales_modes", "points_of_sale"},
+               where + ".")
         name = sec.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ProgramError(f"{where}.name: expected a section name")
@@ -294,11 +350,13 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
         if sec_amount == 0:
             raise ProgramError(f"{where}.per_amount = 0: expected an amount above 0")
         sections.append(SectionRate(name, _int(sec.get("earn_points", 1), where + ".earn_points"), sec_amount,
-                                    _percent_bp(sec.get("value_percent", "0"), where + ".value_percent")))
+                                    _percent_bp(sec.get("value_percent", "0"), where + ".value_percent"),
+                                    _names(sec, "sales_modes", where + ".", known_sales_modes),
+                                    _names(sec, "points_of_sale", where + ".", None)))
     offers = []
     for i, off in enumerate(raw.get("offers", [])):
         where = f"offers[{i}]"
-        _known(off, {"name", "section", "sku", "count", "reward_sku"}, where + ".")
+        _known(off, {"name", "section", "sku", "count", "reward_sku", "sales_modes", "points_of_sale"}, where + ".")
         section, sku = off.get("section", ""), str(off.get("sku", "")).upper()
         if bool(section) == bool(sku):
             raise ProgramError(f"{where}: give either a section or a sku")
@@ -311,15 +369,16 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
         if not reward:
             raise ProgramError(f"{where}.reward_sku: expected the SKU given as the reward")
         offers.append(StampOffer(str(off.get("name") or f"offer {i + 1}"), _int(off.get("count"), where + ".count", 1),
-                                 reward, section, sku))
+                                 reward, section, sku, _names(off, "sales_modes", where + ".", known_sales_modes),
+                                 _names(off, "points_of_sale", where + ".", None)))
     return Program(
         mode=mode, earn_points=_int(p.get("earn_points", 1), "program.earn_points"), per_amount_cents=per_amount,
         value_percent_bp=_percent_bp(p.get("value_percent", "0"), "program.value_percent"),
         per_visit=_int(p.get("per_visit", 0), "program.per_visit"), exclude_discounted=exclude,
-        sales_modes=tuple(p.get("sales_modes", [])), points_of_sale=tuple(p.get("points_of_sale", [])),
+        sales_modes=program_modes, points_of_sale=program_points,
         expire_months=_int(p.get("expire_months", 0), "program.expire_months"),
         redeem_points=redeem_points, redeem_value_cents=_redeem_value(r.get("value", "1.00")),
-        minimum=_int(r.get("minimum", redeem_points), "redemption.minimum"), presets=tuple(presets),
+        minimum=minimum, presets=tuple(presets),
         tiers=tuple(sorted(tiers, key=lambda t: t.threshold)), sections=tuple(sections), offers=tuple(offers))
 
 
@@ -343,14 +402,13 @@ def eligible(program: Program, line: EarnLine) -> bool:
 
 
 def in_program(program: Program, sales_mode: str, point_of_sale: str) -> bool:
-    return ((not program.sales_modes or sales_mode in program.sales_modes)
-            and (not program.points_of_sale or point_of_sale in program.points_of_sale))
+    return applies(program.sales_modes, program.points_of_sale, sales_mode, point_of_sale)
 
 
 def earn_base(program: Program, lines: list[EarnLine], redeemed_cents: int = 0,
-              per_visit: bool = True) -> Fraction:
+              per_visit: bool = True, sales_mode: str | None = None, point_of_sale: str | None = None) -> Fraction:
     """Points before the tier multiplier, exact (a Fraction)."""
-    total = sum(line_contributions(program, lines, redeemed_cents), Fraction(0))
+    total = sum(line_contributions(program, lines, redeemed_cents, sales_mode, point_of_sale), Fraction(0))
     return total + (program.per_visit if per_visit else 0)
 
 
@@ -359,7 +417,7 @@ def earned_points(program: Program, lines: list[EarnLine], *, multiplier: Fracti
     """SPEC: floor(multiplier x (rule points on money paid + per-unit points + per-visit)), once per note."""
     if not in_program(program, sales_mode, point_of_sale):
         return 0
-    return math.floor(multiplier * earn_base(program, lines, redeemed_cents, per_visit))
+    return math.floor(multiplier * earn_base(program, lines, redeemed_cents, per_visit, sales_mode, point_of_sale))
 
 
 @dataclass(frozen=True)
@@ -378,8 +436,10 @@ __all__ = ["Program", "Tier", "SectionRate", "Preset", "StampOffer", "ProgramErr
            "EarnLine", "earned_points", "earn_base", "eligible", "in_program", "Block", "field"]
 
 
-def line_contributions(program: Program, lines: list[EarnLine], redeemed_cents: int = 0) -> list[Fraction]:
-    """Each line's points before the multiplier (0 for lines that are not eligible)."""
+def line_contributions(program: Program, lines: list[EarnLine], redeemed_cents: int = 0,
+                       sales_mode: str | None = None, point_of_sale: str | None = None) -> list[Fraction]:
+    """Each line's points before the multiplier (0 for lines that are not eligible). A section's own rate
+    counts where it applies (`sales_mode`, `point_of_sale`); elsewhere the program's rate does."""
     chosen = [eligible(program, ln) for ln in lines]
     amount = sum(ln.paid_cents for ln, ok in zip(lines, chosen) if ok)
     off = Fraction(min(redeemed_cents, amount))
@@ -391,7 +451,7 @@ def line_contributions(program: Program, lines: list[EarnLine], redeemed_cents: 
             out.append(Fraction(ln.qty * ln.product_points))
         else:
             paid = Fraction(ln.paid_cents) - (off * ln.paid_cents / amount if amount else 0)
-            rate = program.section_rate(ln.section)
+            rate = program.section_rate(ln.section, sales_mode, point_of_sale)
             if program.mode == "value":
                 bp = rate.value_percent_bp if rate else program.value_percent_bp
                 out.append(paid * bp / 10000)
@@ -412,7 +472,7 @@ def earned_after_returns(program: Program, lines: list[EarnLine], kept: list[Fra
     """
     if not in_program(program, sales_mode, point_of_sale):
         return 0
-    parts = line_contributions(program, lines, redeemed_cents)
+    parts = line_contributions(program, lines, redeemed_cents, sales_mode, point_of_sale)
     total = sum((p * k for p, k in zip(parts, kept)), Fraction(0))
     if any(k > 0 for k in kept):
         total += program.per_visit

@@ -209,8 +209,9 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
             return
         text = self.query_one("#program-text", TextArea).text
         try:
+            modes = self.app.runtime.config.sale.sales_modes if hasattr(self.app, "runtime") else None
             prog = loyalty_admin.save_program_text(text, user_id=self.user.id if self.user else None,
-                                                   register=self.register)
+                                                   register=self.register, sales_modes=modes)
         except PosError as exc:
             self._say_program(f"Not saved: {exc}", error=True)
             self.app.bell()

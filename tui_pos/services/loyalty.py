@@ -242,7 +242,8 @@ def forget_program() -> None:
     _checked_at = 0.0
 
 
-def import_program(path: str | Path, *, user_id: int | None = None) -> rules.Program:
+def import_program(path: str | Path, *, user_id: int | None = None,
+                   sales_modes: list[str] | None = None) -> rules.Program:
     """Check loyalty.toml against the catalogue and store it for every register; all or nothing."""
     path = str(path)
     try:
@@ -254,7 +255,8 @@ def import_program(path: str | Path, *, user_id: int | None = None) -> rules.Pro
     sections = {s.name for s in Section.select(Section.name)}
     skus = {p.sku for p in Product.select(Product.sku)}
     try:
-        prog = rules.parse_program(raw, sections, skus)
+        prog = rules.parse_program(raw, sections, skus,
+                                   known_sales_modes=set(sales_modes) if sales_modes is not None else None)
     except rules.ProgramError as exc:
         raise rules.ProgramError(f"{path}: {exc}") from None
     with db.atomic():
@@ -449,6 +451,7 @@ class SentSettle:
     used: int
     earned: int
     after: object    # UPDATE customer ... RETURNING points_balance, visits (sent)
+    point_of_sale: str = ""
 
 
 def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, visit_at=None) -> SentSettle | None:
@@ -472,7 +475,7 @@ def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, vi
         moves.append(("earn", earned, None, ""))
     after = _send_balance_update(note.customer_id, earned - used, earned=earned, redeemed=used, need=used,
                                  visit_at=visit_at)
-    return SentSettle(prog, note, tuple(moves), used, earned, after)
+    return SentSettle(prog, note, tuple(moves), used, earned, after, point_of_sale)
 
 
 _MOVEMENT_ROWS: dict[int, Prepared] = {}
@@ -537,7 +540,8 @@ def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
         before = after
     if prog.offers:
         from tui_pos.services import stamps
-        stamps.settle(note.id, note.customer_id, prog, receipt_no)
+        stamps.settle(note.id, note.customer_id, prog, receipt_no, sales_mode=note.sales_mode,
+                      point_of_sale=sent.point_of_sale)
     return rules.Block(before, sent.used, sent.earned, after, note.tier_name, prog.mode == "value"), visits
 
 

@@ -32,7 +32,8 @@ def program_text() -> str:
     return rules.program_to_toml(prog)
 
 
-def save_program_text(text: str, *, user_id: int | None = None, register: str = "") -> rules.Program:
+def save_program_text(text: str, *, user_id: int | None = None, register: str = "",
+                      sales_modes: list[str] | None = None) -> rules.Program:
     """Check an edited program exactly as the file import does (plus tier order) and store it.
 
     Every register reads it on its next note. Nothing is saved when anything is wrong.
@@ -45,7 +46,8 @@ def save_program_text(text: str, *, user_id: int | None = None, register: str = 
         raise rules.ProgramError(f"not valid TOML ({exc})") from None
     sections = {s.name for s in Section.select(Section.name)}
     skus = {p.sku for p in Product.select(Product.sku)}
-    prog = rules.parse_program(raw, sections, skus, strict_order=True)
+    prog = rules.parse_program(raw, sections, skus, strict_order=True,
+                               known_sales_modes=set(sales_modes) if sales_modes is not None else None)
     before = loyalty.program()
     with db.atomic():
         LoyaltyProgram.delete().execute()

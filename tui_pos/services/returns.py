@@ -125,7 +125,7 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
         if prog is not None and prog.offers and sold.customer_id:
             from tui_pos.services import stamps
             stamps.reverse(list(NoteLine.select().where(NoteLine.note == sold.id)), picks, sold.customer_id, prog,
-                           number)
+                           number, sale_receipt_no=sold.receipt_no)
         audit.record("note.refund", user_id=user_id, register=sales.register_code, receipt=number,
                      original=original.receipt_no, total_cents=total)
     return number

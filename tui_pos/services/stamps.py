@@ -88,8 +88,12 @@ def set_rewards(note_id: int, customer_id: int, program: Program, rewards: dict[
             NoteLine.id == line_id).execute()
 
 
-def settle(note_id: int, customer_id: int, program: Program, receipt_no: str) -> list[str]:
-    """In the sale's transaction: use the rewards given, count the units bought. Returns rewards reached."""
+def settle(note_id: int, customer_id: int, program: Program, receipt_no: str, *, sales_mode: str = "",
+           point_of_sale: str = "") -> list[str]:
+    """In the sale's transaction: use the rewards given, count the units bought. Returns rewards reached.
+
+    Units bought count toward an offer only where it applies (its sales modes and points of sale, seed 004);
+    a reward held is given wherever the customer is."""
     reached_names = []
     rows = list(NoteLine.select(NoteLine, Section.name.alias("section_name"))
                 .join(Product, on=(NoteLine.product == Product.id))
@@ -98,7 +102,8 @@ def settle(note_id: int, customer_id: int, program: Program, receipt_no: str) ->
     for offer in program.offers:
         used = sum(r.reward_qty for r in rows if r.reward_offer == offer.name)
         bought = sum(r.qty - r.offered_qty - r.reward_qty for r in rows
-                     if _matches(offer, r.sku, getattr(r, "section_name", "") or ""))
+                     if _matches(offer, r.sku, getattr(r, "section_name", "") or "")
+                     ) if offer.applies(sales_mode, point_of_sale) else 0
         if not used and not bought:
             continue
         card = _card(customer_id, offer.name)
@@ -124,8 +129,11 @@ def settle(note_id: int, customer_id: int, program: Program, receipt_no: str) ->
 
 
 def reverse(sale_lines: list[NoteLine], picks: dict[int, int], customer_id: int, program: Program,
-            refund_no: str) -> None:
-    """A return: returned bought units come off the progress, returned reward units give the reward back."""
+            refund_no: str, sale_receipt_no: str | None = None) -> None:
+    """A return: returned bought units come off the progress, returned reward units give the reward back.
+
+    With `sale_receipt_no`, units come off an offer only when the sale counted them (an offer limited to
+    some sales modes or points of sale did not count a sale made elsewhere)."""
     sections = {p.id: (p.section.name if p.section_id else "") for p in
                 Product.select().where(Product.id.in_([ln.product_id for ln in sale_lines if ln.product_id]))}
     with db.atomic():
@@ -142,6 +150,10 @@ def reverse(sale_lines: list[NoteLine], picks: dict[int, int], customer_id: int,
                 back_rewards += rewards_back
                 if _matches(offer, ln.sku, sections.get(ln.product_id, "")):
                     back_units += paid_back
+            if back_units and sale_receipt_no is not None and not StampEvent.select().where(
+                    StampEvent.customer == customer_id, StampEvent.offer == offer.name,
+                    StampEvent.kind == "progress", StampEvent.receipt_no == sale_receipt_no).exists():
+                back_units = 0
             if not back_units and not back_rewards:
                 continue
             card = _card(customer_id, offer.name)
