@@ -153,3 +153,28 @@ async def test_offer_tab_gives_a_stamp_reward(make_app, tmp_path, printer_file):
     card = StampCard.get(StampCard.customer == c.id)
     assert (card.units, card.rewards) == (4, 0)
     assert b"Offered" in printer_file.read_bytes()
+
+
+async def test_ctrl_o_updates_what_the_note_earns_and_says_why_it_earns_nothing(make_app, tmp_path):
+    """Seed 004: a program enabled "on only one or several sales mode(s)". The panel follows Ctrl+O at once."""
+    from screen_text import screen_text
+    app = make_app(demo_users=False)
+    path = tmp_path / "p.toml"
+    path.write_text(PROGRAM.replace("per_visit = 0", 'per_visit = 0\nsales_modes = ["counter"]'))
+    loyalty.import_program(path)
+    customers.create({"name": "Ana", "cards": "LOY-9"}, region="PA")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_code(pilot, "3*CAPP")
+        await type_code(pilot, "LOY-9")
+        assert "This note +9" in screen_text(app)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await pilot.press("down", "enter")                    # takeaway
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "takeaway notes earn" in shown and "This note" not in shown
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        await pilot.press("enter")                            # counter again
+        await pilot.pause()
+        assert "This note +9" in screen_text(app)

@@ -159,7 +159,9 @@ class SaleScreen(Guarded, Screen):
         text = self.customer_text
         if state is not None:
             balance = f"[b $error]{state.balance}[/]" if state.balance < 0 else str(state.balance)
-            text += (f"\n{state.tier or 'Points'}: {balance}" + f"\nThis note +{state.will_earn}")
+            text += f"\n{state.tier or 'Points'}: {balance}"
+            text += (f"\n[$warning]{escape(state.earns_nothing)}[/]" if state.earns_nothing
+                     else f"\nThis note +{state.will_earn}")
             if state.redeem_points or state.offered_points:
                 text += f"\nUsing {state.redeem_points + state.offered_points}"
             for stamp in state.stamps:
@@ -493,6 +495,7 @@ class SaleScreen(Guarded, Screen):
         def chosen(mode: str | None) -> None:
             if mode and self.guarded(lambda: self.sales.set_sales_mode(self.note_id, mode) or True):
                 self._show_status()
+                self._show_loyalty()      # what the note earns depends on its mode
         self.app.push_screen(ChoiceDialog("Sales mode", [(m, m) for m in self.sales.sales_modes]), chosen)
 
     def action_cancel_note(self) -> None:

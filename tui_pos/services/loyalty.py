@@ -300,6 +300,7 @@ class NoteLoyalty:
     expiring: int = 0                 # points expiring within 30 days
     expiring_on: object = None        # the first day they do
     stamps: tuple = ()                # stamp offers in progress (services.stamps.Progress)
+    earns_nothing: str = ""           # why the note earns nothing (its sales mode or point of sale), or ""
 
     @property
     def available(self) -> int:
@@ -404,9 +405,14 @@ def note_loyalty(note: Note, point_of_sale: str, earn: tuple | None = None,
                                     sales_mode=note.sales_mode, point_of_sale=point_of_sale) if rows else 0
     offered = sum(r.offered_qty * (r.points_cost or 0) for r in rows)
     from tui_pos.services import stamps
+    why = ""
+    if prog.sales_modes and note.sales_mode not in prog.sales_modes:
+        why = f"{note.sales_mode} notes earn no points"
+    elif prog.points_of_sale and point_of_sale not in prog.points_of_sale:
+        why = f"no points at {point_of_sale}"
     return NoteLoyalty(customer.id, customer.points_balance, note.tier_name, will_earn, note.redeem_points,
                        note.redeem_cents, offered, prog, expiring, expiring_on,
-                       tuple(stamps.progress(customer.id, prog)))
+                       tuple(stamps.progress(customer.id, prog)), why)
 
 
 def offer_lines(note_id: int) -> list[OfferLine]:
