@@ -437,3 +437,30 @@ def test_a_stamp_offer_and_a_section_rate_count_only_in_their_sales_modes(sales,
     latt = next(ln for ln in returns.find(first).lines if ln.sku == "LATT")
     returns.refund(sales, first, {latt.line_id: 3})                          # never counted: nothing comes off
     assert StampCard.get(StampCard.customer == c.id).units == 2
+
+
+def test_a_return_takes_back_the_tier_progress_of_what_it_returns(sales, program, manager_id):
+    """Seed 000: tiers by points earned; a purchase returned was never earned. Bought to reach Silver (500) and
+    returned: Bronze again, with Bronze's multiplier and no 10 % on the next note."""
+    from tui_pos.services import loyalty_admin
+    c = customer(points=400)                       # Bronze: 400 earned (an imported opening balance counts)
+    note = sales.open_note()
+    sales.add_item(note, "BEAN1")                  # 18.50 (Coffee: 2 points a dollar): +37
+    sales.add_item(note, "5*BEAN2")                # 60.00: +120
+    sales.attach_customer(note, c.id)
+    sold = sales.pay(note, "cash", 10000).receipt_no
+    assert customers.view(c.id).points_earned == 557 and loyalty.tier_of(557).name == "Silver"
+    returns.refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
+    after = customers.view(c.id)
+    assert (after.points_balance, after.points_earned) == (400, 400)
+    assert loyalty.tier_of(after.points_earned).name == "Bronze"
+    again = sales.open_note()
+    sales.add_item(again, "MUFB")
+    sales.attach_customer(again, c.id)
+    assert sales.view(again).lines[0].discount_percent_bp == 0           # no Silver 10 % any more
+    # goodwill is not purchases: it moves the balance, not the tier, unless the manager says so
+    loyalty_admin.adjust(c.id, 200, "sorry for the wait", manager_id=manager_id, max_points=1000)
+    assert (customers.view(c.id).points_balance, customers.view(c.id).points_earned) == (600, 400)
+    loyalty_admin.adjust(c.id, 150, "receipts the register missed", manager_id=manager_id, max_points=1000,
+                         counts_toward_tier=True)
+    assert customers.view(c.id).points_earned == 550 and loyalty.ledger_mismatches() == []

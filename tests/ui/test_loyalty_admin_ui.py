@@ -115,6 +115,8 @@ async def test_customer_loyalty_tab_pages_the_ledger_and_adjusts_with_a_manager(
         await pilot.pause()
         await pilot.press(*"typo", "enter")
         await pilot.pause()
+        await pilot.press("enter")                       # count toward the tier? No (goodwill)
+        await pilot.pause()
         await pilot.press(*"2222", "enter")
         await pilot.pause()
         assert "max_adjustment = 1000" in text(app.screen.query_one("#account-message"))
@@ -124,11 +126,14 @@ async def test_customer_loyalty_tab_pages_the_ledger_and_adjusts_with_a_manager(
         await pilot.pause()
         await pilot.press(*"returned voucher", "enter")
         await pilot.pause()
+        await pilot.press("down", "enter")               # Yes: it counts toward the tier
+        await pilot.pause()
         await pilot.press(*"2222", "enter")
         await pilot.pause()
         assert "balance is now 800" in text(app.screen.query_one("#account-message"))
         assert app.screen.query_one("#ledger").row_count == 2
     ana = Customer.get(Customer.name == "Ana Núñez")
     assert ana.points_balance == 800 and loyalty.ledger_mismatches() == []
+    assert ana.points_earned == 800                      # the -20 counted toward the tier, as the manager said
     entry = AuditLog.select().where(AuditLog.action == "loyalty.adjust").get()
     assert entry.approved_by.name == "Marco"

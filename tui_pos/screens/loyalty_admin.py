@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
-from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.screens.dialogs import ChoiceDialog, PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.widgets.charts import bar_chart, paired_chart
 from tui_pos.widgets.keybar import HelpLine
@@ -326,29 +326,38 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
             def got_reason(reason: str | None) -> None:
                 if reason is None:
                     return
-                if self.user is not None and self.user.role in ("manager", "admin"):
-                    self._apply(points, reason, self.user.id)
-                    return
 
-                def approved(pin: str | None) -> None:
-                    manager = users.manager_for(pin) if pin else None
-                    if manager is None:
-                        self._say("No manager approval: nothing was changed.", error=True)
+                def got_tier(answer: str | None) -> None:
+                    if answer is None:
                         return
-                    self._apply(points, reason, manager.id)
-                if not users.users_exist():
-                    self._apply(points, reason, None)
-                    return
-                self.app.push_screen(PromptDialog("Manager approval", "Adjusting points needs a manager PIN.",
-                                                  password=True, placeholder="manager PIN"), approved)
+                    tier = answer == "yes"
+                    if self.user is not None and self.user.role in ("manager", "admin"):
+                        self._apply(points, reason, self.user.id, tier)
+                        return
+
+                    def approved(pin: str | None) -> None:
+                        manager = users.manager_for(pin) if pin else None
+                        if manager is None:
+                            self._say("No manager approval: nothing was changed.", error=True)
+                            return
+                        self._apply(points, reason, manager.id, tier)
+                    if not users.users_exist():
+                        self._apply(points, reason, None, tier)
+                        return
+                    self.app.push_screen(PromptDialog("Manager approval", "Adjusting points needs a manager PIN.",
+                                                      password=True, placeholder="manager PIN"), approved)
+                self.app.push_screen(ChoiceDialog("Count toward the tier?", [
+                    ("no", "No: goodwill (the tier stays as it is)"),
+                    ("yes", "Yes: purchases the register missed")]), got_tier)
             self.app.push_screen(PromptDialog("Reason", "Why (kept in the ledger and the audit log)"), got_reason)
         self.app.push_screen(PromptDialog("Adjust points", f"Points to add, or -points to remove "
                                           f"(at most {self.max_adjustment})"), got_points)
 
-    def _apply(self, points: int, reason: str, manager_id: int | None) -> None:
+    def _apply(self, points: int, reason: str, manager_id: int | None, counts_toward_tier: bool = False) -> None:
         try:
             moved = loyalty_admin.adjust(self.customer_id, points, reason, manager_id=manager_id,
-                                         max_points=self.max_adjustment, register=self.register)
+                                         max_points=self.max_adjustment, register=self.register,
+                                         counts_toward_tier=counts_toward_tier)
         except PosError as exc:
             self._say(str(exc), error=True)
             return

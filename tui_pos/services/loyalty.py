@@ -570,8 +570,9 @@ def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sa
     net = 0
     take_back = (sale.loyalty_earned - done["earn"]) - should
     if take_back:
+        # the points come off the lifetime total too: tier progress made by what came back goes with it
         move(sale.customer_id, -take_back, "return", receipt_no=refund_no, register=register, user_id=user_id,
-             reason=f"earned on returned units of {sale.receipt_no}", allow_negative=True)
+             reason=f"earned on returned units of {sale.receipt_no}", allow_negative=True, counts_as_earned=True)
         net -= take_back
     gross = [pricing.line_amounts(pricing.PricedLine(r.qty, r.unit_price_cents, r.tax_rate_bp, r.tax_included,
                                                      r.discount_percent_bp, r.discount_cents,

@@ -74,8 +74,11 @@ def _changes(before: rules.Program | None, after: rules.Program) -> list[str]:
 # ====================================================================== manual adjustments
 
 def adjust(customer_id: int, points: int, reason: str, *, manager_id: int | None, max_points: int,
-           register: str = "") -> loyalty.Movement:
-    """A manager adds (or removes) points with a reason: a ledger movement of kind `adjust`, audited."""
+           register: str = "", counts_toward_tier: bool = False) -> loyalty.Movement:
+    """A manager adds (or removes) points with a reason: a ledger movement of kind `adjust`, audited.
+
+    Goodwill is not purchases: the points count toward the customer's tier (their lifetime points earned)
+    only when the manager says so (`counts_toward_tier`), e.g. for purchases the register missed."""
     reason = (reason or "").strip()
     if not reason:
         raise InputError("Give a reason for the adjustment: it is kept in the ledger and the audit log.")
@@ -89,13 +92,14 @@ def adjust(customer_id: int, points: int, reason: str, *, manager_id: int | None
         if customer is None:
             raise InputError("That customer no longer exists.")
         try:
-            moved = loyalty.move(customer_id, points, "adjust", counts_as_earned=points > 0, register=register,
-                                 user_id=manager_id, reason=reason[:250])
+            moved = loyalty.move(customer_id, points, "adjust", counts_as_earned=counts_toward_tier,
+                                 register=register, user_id=manager_id, reason=reason[:250])
         except loyalty.BalanceChanged:
             raise InputError(f"{customer.name or customer.code} has {customer.points_balance} points: "
                              f"removing {-points} would go below zero.") from None
         audit.record("loyalty.adjust", user_id=manager_id, approved_by=manager_id, register=register,
-                     customer=customer.code, points=points, reason=reason, balance=moved.balance_after)
+                     customer=customer.code, points=points, reason=reason, balance=moved.balance_after,
+                     counts_toward_tier=counts_toward_tier)
         return moved
 
 
