@@ -464,3 +464,30 @@ def test_a_return_takes_back_the_tier_progress_of_what_it_returns(sales, program
     loyalty_admin.adjust(c.id, 150, "receipts the register missed", manager_id=manager_id, max_points=1000,
                          counts_toward_tier=True)
     assert customers.view(c.id).points_earned == 550 and loyalty.ledger_mismatches() == []
+
+
+def test_doctor_tells_a_return_below_zero_from_a_broken_ledger(sales, program, db_url):
+    """SPEC: "a return may take a balance below zero, a redemption never". Doctor says so (WARN), and FAILs a
+    balance below zero that no return explains."""
+    from tui_pos.config import from_dict
+    from tui_pos.models import Customer
+    from tui_pos.services import health
+    c = customer()
+    note = sales.open_note()
+    sales.add_item(note, "5*BEAN2")                      # 60.00 of coffee: +120
+    sales.attach_customer(note, c.id)
+    sold = sales.pay(note, "cash", 6000).receipt_no
+    spend = sales.open_note()
+    sales.add_item(spend, "BEAN1")
+    sales.attach_customer(spend, c.id)
+    sales.redeem(spend, 100)
+    sales.pay(spend, "cash", 5000)
+    returns.refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
+    assert balance(c.id) < 0 and loyalty.ledger_mismatches() == []
+    checks = {ch.name: ch for ch in health.database_checks(from_dict({}), db_url)}
+    assert checks["balances below 0 after returns"].level == "WARN" and "negative balances" not in checks
+    assert checks["loyalty balances"].level == "OK"
+    other = customer(name="Bea")
+    Customer.update(points_balance=-5).where(Customer.id == other.id).execute()
+    checks = {ch.name: ch for ch in health.database_checks(from_dict({}), db_url)}
+    assert checks["negative balances"].level == "FAIL" and "without a return" in checks["negative balances"].detail

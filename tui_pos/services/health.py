@@ -88,9 +88,7 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
                      "every balance equals the sum of its ledger" if not wrong
                      else f"{len(wrong)} differ from their ledger, e.g. {wrong[0][0]}: balance {wrong[0][1]}, "
                           f"ledger {wrong[0][2]}"))
-    negative = Customer.select().where(Customer.points_balance < 0).count()
-    if negative:
-        out.append(Check(FAIL, "negative balances", f"{negative} customers have fewer than 0 points"))
+    out += _negative_balances()
     stuck = PrintJob.select().where(PrintJob.state == "waiting", PrintJob.attempts >= 3).count()
     waiting = PrintJob.select().where(PrintJob.state == "waiting").count()
     out.append(Check(WARN if stuck else OK, "print queue",
@@ -187,3 +185,28 @@ def run_checks(cfg: Config, url: str, *, hardware: bool = True) -> list[Check]:
 
 __all__ = ["Check", "OK", "WARN", "FAIL", "run_checks", "config_checks", "database_checks", "printer_checks",
            "scanner_checks"]
+
+
+def _negative_balances() -> list[Check]:
+    """SPEC: "a return may take a balance below zero, a redemption never". Below zero after a return of
+    units whose earning was spent: allowed, and said (WARN). Below zero any other way: FAIL."""
+    from tui_pos.models import Customer, LoyaltyMovement
+    below = list(Customer.select(Customer.id, Customer.code, Customer.points_balance)
+                 .where(Customer.points_balance < 0).order_by(Customer.points_balance))
+    if not below:
+        return []
+    by_return = {m.customer_id for m in LoyaltyMovement.select(LoyaltyMovement.customer).where(
+        LoyaltyMovement.customer.in_([c.id for c in below]), LoyaltyMovement.kind == "return",
+        LoyaltyMovement.balance_after < 0)}
+    odd = [c for c in below if c.id not in by_return]
+    out = []
+    if odd:
+        out.append(Check(FAIL, "negative balances", f"{len(odd)} customers are below 0 points without a return "
+                         f"that took them there, e.g. {odd[0].code}: {odd[0].points_balance}; check their ledger "
+                         "(F2, the customer, Ctrl+L)"))
+    if len(odd) < len(below):
+        first = next(c for c in below if c.id in by_return)
+        out.append(Check(WARN, "balances below 0 after returns", f"{len(below) - len(odd)} customers, e.g. "
+                         f"{first.code}: {first.points_balance} (allowed: they returned what earned points "
+                         "they had spent; their next purchases make it up)"))
+    return out
