@@ -491,3 +491,26 @@ def test_doctor_tells_a_return_below_zero_from_a_broken_ledger(sales, program, d
     Customer.update(points_balance=-5).where(Customer.id == other.id).execute()
     checks = {ch.name: ch for ch in health.database_checks(from_dict({}), db_url)}
     assert checks["negative balances"].level == "FAIL" and "without a return" in checks["negative balances"].detail
+
+
+def test_the_refund_slip_prints_the_loyalty_block_by_the_receipts_rule(sales, program):
+    """Seed 001: the receipt shows the balances "only when your client uses his points and not at each client's
+    visit"; the refund slip follows the same rule, with what the return took back and gave back."""
+    c = customer(points=300)
+    note = sales.open_note()
+    sales.add_item(note, "5*BEAN2")                      # 60.00 of coffee
+    sales.attach_customer(note, c.id)
+    sales.redeem(note, 200)                              # 2.00 off: points used
+    sold = sales.pay(note, "cash", 6000).receipt_no
+    earned = customers.view(c.id).points_balance - 100
+    refund_no = returns.refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
+    text = as_text(layout(sales.receipt(refund_no), 48, str))
+    assert "REFUND" in text and "Points taken back" in text and "Points given back" in text
+    block = sales.receipt(refund_no).loyalty
+    assert (block.previous, block.used, block.earned, block.new) == (100 + earned, earned, 200, 300)
+    plain = sales.open_note()                            # no points used: no block on either paper
+    sales.add_item(plain, "BEAN2")
+    sales.attach_customer(plain, c.id)
+    second = sales.pay(plain, "cash", 2000).receipt_no
+    refund_two = returns.refund(sales, second, {returns.find(second).lines[0].line_id: 1})
+    assert sales.receipt(second).loyalty is None and sales.receipt(refund_two).loyalty is None

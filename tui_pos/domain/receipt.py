@@ -137,8 +137,12 @@ def layout(receipt: Receipt, columns: int, money: Callable[[int], str]) -> list[
         if b.tier:
             rows.append(Row(two_cols("Loyalty", b.tier, columns)))
         rows.append(Row(two_cols("Previous balance", fmt(b.previous), columns)))
-        rows.append(Row(two_cols("Points used", fmt(b.used), columns)))
-        rows.append(Row(two_cols("Points earned", fmt(b.earned), columns)))
+        if receipt.kind == "return":   # a refund slip: what the returned units had earned, and had cost
+            rows.append(Row(two_cols("Points taken back", fmt(b.used), columns)))
+            rows.append(Row(two_cols("Points given back", fmt(b.earned), columns)))
+        else:
+            rows.append(Row(two_cols("Points used", fmt(b.used), columns)))
+            rows.append(Row(two_cols("Points earned", fmt(b.earned), columns)))
         rows.append(Row(two_cols("New balance", fmt(b.new), columns), bold=True))
     rows.append(Row(""))
     rows.append(Row(receipt.receipt_no, align="center"))

@@ -23,8 +23,8 @@ from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.loyalty import Block as LoyaltyBlock
 from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
-from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, PointOfSale,
-                            PriceRate, PriceRateLine, Register, SpecificPrice, User, db, local_time,
+from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, LoyaltyMovement, Note, NoteLine, Payment,
+                            PointOfSale, PriceRate, PriceRateLine, Register, SpecificPrice, User, db, local_time,
                             utcnow)
 from tui_pos.models.db import SQLITE_RETURNING, batch, is_sqlite, update_returning
 from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, inserted_id, prepared
@@ -1190,6 +1190,18 @@ class SaleService:
                 .order_by(Note.seq.desc()).first())
         return note.receipt_no if note else None
 
+    def _refund_block(self, refund: Note, value_mode: bool) -> LoyaltyBlock | None:
+        """A refund slip's loyalty block, from the ledger movements it made: the same rule as the receipt
+        (when points spent come back, or `loyalty_block = "always"` for a customer's refund)."""
+        moves = list(LoyaltyMovement.select(LoyaltyMovement.points, LoyaltyMovement.balance_before,
+                                            LoyaltyMovement.balance_after)
+                     .where(LoyaltyMovement.receipt_no == refund.receipt_no).order_by(LoyaltyMovement.id))
+        given = sum(m.points for m in moves if m.points > 0)
+        taken = -sum(m.points for m in moves if m.points < 0)
+        if not moves or not (given or self.loyalty_block == "always"):
+            return None
+        return LoyaltyBlock(moves[0].balance_before, taken, given, moves[-1].balance_after, "", value_mode=value_mode)
+
     def receipt(self, receipt_no: str, *, reprint: bool = False) -> Receipt:
         """The receipt of a paid note, from the database."""
         note = Note.get_or_none(Note.receipt_no == receipt_no.strip().upper())
@@ -1206,10 +1218,13 @@ class SaleService:
                                      gross_cents=a.gross_cents, discount_cents=a.discount_cents,
                                      total_cents=a.total_cents, discount_percent_bp=r[8], offered_qty=r[12] + r[13]))
         block = None
-        if note.customer_id and note.loyalty_before is not None and (
+        value_mode = (loyalty.program() or loyalty.rules.Program()).mode == "value"
+        if note.kind == "return":
+            block = self._refund_block(note, value_mode)
+        elif note.customer_id and note.loyalty_before is not None and (
                 note.loyalty_used or self.loyalty_block == "always"):
             block = LoyaltyBlock(note.loyalty_before, note.loyalty_used, note.loyalty_earned, note.loyalty_after,
-                                 note.tier_name, value_mode=(loyalty.program() or loyalty.rules.Program()).mode == "value")
+                                 note.tier_name, value_mode=value_mode)
         payments = tuple(Payment.select(Payment.tender, Payment.amount_cents)
                          .where(Payment.note == note.id).order_by(Payment.id).tuples())
         paid = sum(p[1] for p in payments)
