@@ -130,3 +130,16 @@ async def test_form_keeps_what_was_typed_and_names_the_field(make_app):
         await pilot.pause()
         assert isinstance(app.screen, CustomerLookup)
         assert customers.lookup("6777-8888", region="PA").customers[0].email == "maria@home.pa"
+
+
+async def test_attaching_a_customer_keeps_every_line_on_screen(make_app):
+    """Six lines fit at 80x24: attaching (which repaints the note) used to scroll line 1 off."""
+    from screen_text import screen_text
+    app = make_app(demo_users=False)
+    customers.create({"name": "Card Holder", "cards": "LOY-1"}, region="PA")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for code in ("ESP", "CAPP", "LATT", "MOCH", "CROI", "MUFB"):
+            await type_code(pilot, code)
+        await type_code(pilot, "LOY-1")
+        shown = screen_text(app)
+        assert "Card Holder" in shown and "Espresso" in shown and "Blueberry muffin" in shown, shown

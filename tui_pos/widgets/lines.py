@@ -97,8 +97,8 @@ class NoteLines(Widget):
         return max(1, self.size.height - 1)  # one row for the header
 
     def _top_for(self, index: int, flip: bool) -> int:
-        if index < 0:
-            return 0
+        if index < 0 or len(self.keys) <= self._window:
+            return 0     # every row fits: none is scrolled off (a repaint after attaching hid line 1)
         if self.top <= index < self.top + self._window and not flip:
             return self.top
         if index < self.top:
