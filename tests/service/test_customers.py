@@ -305,3 +305,13 @@ def test_a_cashier_discount_never_raises_the_price_the_customer_had(sales, cashi
     other, _ = sales.add_item(note, "CROI")
     view, _ = sales.set_discount(note, other.id, percent_bp=1000 + 500, user_id=cashier_id, approver_id=manager_id)
     assert view.discount_percent_bp == 1500                         # more off than theirs: no question of that
+
+
+def test_cards_match_in_any_case_and_a_ruc_by_its_leading_part(demo, manager_id):
+    c = customers.create({"name": "Ana", "cards": "LOY-0777", "ruc": "8-274-125", "dv": "91"}, region=R,
+                         approver_id=manager_id)
+    assert customers.by_card("loy-0777").id == c.id
+    assert [x.id for x in customers.lookup("loy-0777", region=R).customers] == [c.id]
+    assert [x.id for x in customers.lookup("8-274", region=R).customers] == [c.id]
+    with pytest.raises(FormError, match="already belongs"):
+        customers.create({"name": "Bea", "cards": "loy-0777"}, region=R)    # the same card in another case

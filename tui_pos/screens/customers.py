@@ -94,7 +94,7 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         with Vertical(classes="dialog wide", id="lookup"):
             yield Label("Customer", classes="dialog-title")
             yield QueryInput(value=self.initial, id="query",
-                        placeholder="phone, its last 4 digits, name, card, code, RUC, email, group:X")
+                        placeholder="phone, name, card, code, RUC, email, group:X, tier:X")
             yield OptionList(id="found")
             yield Static("", id="lookup-message")
             yield HelpLine("Enter: attach (an unknown phone: create it)  Up/Down: pick  Escape: back\n"

@@ -286,7 +286,7 @@ def _check_unique(values: dict, customer_id: int | None) -> None:
             if other is not None:
                 errors[fld] = f"already belongs to {other.name or other.code} ({other.code})"
     for code in values.get("cards") or []:
-        owner = LoyaltyCard.get_or_none(LoyaltyCard.code == code)
+        owner = LoyaltyCard.get_or_none(LoyaltyCard.code.in_(card_spellings(code)))
         if owner is not None and owner.customer_id != customer_id:
             errors["cards"] = f"card {code} already belongs to customer {owner.customer.code}"
     if errors:
@@ -425,8 +425,14 @@ def create_with_phone(phone: str, *, region: str, user_id: int | None = None, re
 
 # ------------------------------------------------------------------ finding
 
+def card_spellings(code: str) -> list[str]:
+    """A card code as typed and in either case: `loy-0001` finds LOY-0001 (each by the unique index)."""
+    code = code.strip()
+    return list(dict.fromkeys((code, code.upper(), code.lower())))
+
+
 def by_card(code: str) -> CustomerView | None:
-    card = LoyaltyCard.get_or_none(LoyaltyCard.code == code.strip())
+    card = LoyaltyCard.get_or_none(LoyaltyCard.code.in_(card_spellings(code)))
     return view(card.customer_id) if card else None
 
 
@@ -482,8 +488,12 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
     if "@" in raw:
         add(Customer.select(Customer.id).where(Customer.email == raw.lower()))
     add(Customer.select(Customer.id).where(Customer.code == raw.upper()))
-    add(Customer.select(Customer.id).where(Customer.ruc == ruc_rules.normalize(raw)))
-    add(Customer.select(Customer.id).join(LoyaltyCard).where(LoyaltyCard.code == raw))
+    ruc = ruc_rules.normalize(raw)
+    if "-" in ruc and any(ch.isdigit() for ch in ruc):    # "8-274" finds 8-274-125 (by its leading part)
+        add(Customer.select(Customer.id).where(_range(Customer.ruc, ruc)))
+    else:
+        add(Customer.select(Customer.id).where(Customer.ruc == ruc))
+    add(Customer.select(Customer.id).join(LoyaltyCard).where(LoyaltyCard.code.in_(card_spellings(raw))))
     words = search_key(raw).split()
     if words and not rules.looks_like_phone(raw):
         query = Customer.select(Customer.id)
