@@ -125,10 +125,15 @@ def test_an_import_records_its_consent_as_import(demo, tmp_path):
     path = tmp_path / "customers.csv"
     path.write_text(",".join(customers.CSV_COLUMNS) + ",sms_consent,email_consent\n"
                     "C1,Ana,6123-4567,,ana@example.com,,,,,,,,0,open,,,yes,no\n", encoding="utf-8")
+    import os
+    written = dt.datetime(2026, 3, 1, 9, 30)
+    stamp = written.replace(tzinfo=dt.timezone.utc).timestamp()
+    os.utime(path, (stamp, stamp))
     customers.import_customers(path, region="PA")
     c = Customer.get(Customer.code == "C1")
     assert (c.sms_consent, c.email_consent) == (True, False)
     assert log(c.id) == [("sms", "marketing", True, "import")]
+    assert ConsentEvent.get(ConsentEvent.customer == c.id).at == written     # given when the file was written
 
 
 def test_forget_withdraws_everything_on_the_record(demo):

@@ -47,20 +47,21 @@ class ConsentRow:
 
 
 def record(customer_id: int, field: str, value: bool, *, source: str, user_id: int | None = None,
-           register: str = "") -> None:
-    """One change of a consent field of the record, in the caller's transaction."""
+           register: str = "", at: _dt.datetime | None = None) -> None:
+    """One change of a consent field of the record, in the caller's transaction. `at`: when it was given,
+    when that is not now (an import: the file's date)."""
     if source not in SOURCES:
         raise ValueError(f"consent source {source!r}")
     channel, purpose, granted_when = FIELDS[field]
     ConsentEvent.create(customer=customer_id, channel=channel, purpose=purpose, granted=(value == granted_when),
-                        source=source, user=user_id, register=register)
+                        source=source, user=user_id, register=register, **({"at": at} if at else {}))
 
 
 def record_changes(customer_id: int, changed: dict[str, bool], *, source: str, user_id: int | None = None,
-                   register: str = "") -> None:
+                   register: str = "", at: _dt.datetime | None = None) -> None:
     for field, value in changed.items():
         if field in FIELDS:
-            record(customer_id, field, value, source=source, user_id=user_id, register=register)
+            record(customer_id, field, value, source=source, user_id=user_id, register=register, at=at)
 
 
 def history(customer_id: int, limit: int = 50) -> list[ConsentRow]:

@@ -8,6 +8,7 @@ is written to the audit log (seed 003).
 from __future__ import annotations
 
 import csv
+import os
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,7 +295,7 @@ def _check_unique(values: dict, customer_id: int | None) -> None:
 
 
 def _apply(customer: Customer, values: dict, *, source: str = "counter", user_id: int | None = None,
-           register: str = "") -> list[str]:
+           register: str = "", consent_at: _dt.datetime | None = None) -> list[str]:
     """Write clean values to a customer row; returns the fields that changed.
 
     A change of consent is also written to the consent log with `source` (where it was given or withdrawn) and
@@ -323,7 +324,7 @@ def _apply(customer: Customer, values: dict, *, source: str = "counter", user_id
             changed.append("rate")
     customer.save()
     consent.record_changes(customer.id, {f: values[f] for f in changed if f in consent.FIELDS}, source=source,
-                           user_id=user_id, register=register)
+                           user_id=user_id, register=register, at=consent_at)
     if "name" in changed:
         _index_words(customer.id, customer.name)
     if "groups" in values:
@@ -615,6 +616,8 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
     except OSError as exc:
         raise ImportError_(path, 0, None, "", f"cannot open the file ({exc.strerror or exc})") from None
     created = updated = unchanged = 0
+    # consent in the file was given when the file was written: its date is the consent's
+    file_date = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, _dt.timezone.utc).replace(tzinfo=None)
     with handle, db.atomic():
         reader = csv.DictReader(handle, strict=True)
         try:
@@ -663,11 +666,11 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
                         customer = Customer.create(code=code or f"TMP-{line}")
                         if not code:
                             customer.code = f"C{customer.id:06d}"
-                        _apply(customer, values, source="import", user_id=user_id)
+                        _apply(customer, values, source="import", user_id=user_id, consent_at=file_date)
                         created += 1
                         if points_text and int(points_text) and opening_points:
                             opening_points(customer.id, int(points_text), line)
-                    elif _apply(customer, values, source="import", user_id=user_id):
+                    elif _apply(customer, values, source="import", user_id=user_id, consent_at=file_date):
                         updated += 1
                     else:
                         unchanged += 1
