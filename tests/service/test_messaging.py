@@ -366,3 +366,13 @@ def test_the_record_carries_the_marketing_opt_out(demo):
     assert customers.view(c.id).marketing_opt_out
     settings = messaging.Settings.from_config(config())
     assert messaging.preview(settings, "all", "sms", "Hola").count == 0
+
+
+def test_a_marketing_email_carries_an_unsubscribe_link_never_reply_stop(demo, smtp):
+    """An email is not answered with STOP: without [messages] unsubscribe_url a birthday email fails, saying
+    what to set, instead of going out with "Reply STOP"."""
+    c = person("Eva", sms=False, email="eva@example.com", email_consent=True)
+    messaging.queue(c.id, "email", "birthday", "b-no-link")
+    r = sender(config(smtp=smtp)).send_due()
+    assert r.failed == 1 and not smtp.messages
+    assert "needs an unsubscribe link: set [messages] unsubscribe_url" in Message.get().last_error

@@ -297,7 +297,11 @@ def render(settings: Settings, m: Message, c: Customer) -> tuple[str, str, str]:
     if m.template == "campaign":
         values["text"] = rules.fill(params.get("text", ""), values)   # the manager's text has placeholders too
     if m.marketing:
-        if m.channel == "email" and settings.unsubscribe_url and settings.secret:
+        if m.channel == "email":
+            # an email is not answered with STOP: a marketing email carries a link that unsubscribes in one step
+            if not (settings.unsubscribe_url and settings.secret):
+                raise InputError("a marketing email needs an unsubscribe link: set [messages] unsubscribe_url "
+                                 "(and secret)")
             link = settings.unsubscribe_url.format(token=rules.sign(c.code, settings.secret))
             values["unsubscribe"] = link
             values["stop"] = f"Unsubscribe: {link}"
