@@ -308,3 +308,18 @@ def test_migration_14_reindexes_the_lines_of_an_older_database(db_url):
     assert ["note_id", "product_id"] in columns and ["note_id"] not in columns and ["product_id"] not in columns
     assert sales.add_item(note, "CAPP")[0].qty == 2 and NoteLine.select().count() == 1
     database.close()
+
+
+def test_a_customer_closed_while_on_the_note_is_never_sold_to_silently(sales, manager_id):
+    """Closed on another register (or forgotten) while on this note: paying asks a manager to keep them."""
+    from tui_pos.models import Customer
+    from tui_pos.services import customers
+    c = customers.create({"name": "Ana"}, region="PA")
+    note = sales.open_note()
+    sales.add_item(note, "ESP")
+    sales.attach_customer(note, c.id)
+    Customer.update(status="closed").where(Customer.id == c.id).execute()
+    with pytest.raises(NeedsManager, match="Ana was closed while on this note"):
+        sales.pay(note)
+    assert sales.pay(note, approver_id=manager_id).completed
+    assert AuditLog.select().where(AuditLog.action == "sale.closed_customer_kept").count() == 1

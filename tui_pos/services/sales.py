@@ -1069,6 +1069,19 @@ class SaleService:
                 earn = None
             if s.totals.line_count == 0:
                 raise InputError("The note is empty: scan something first.")
+            if note.customer_id and not s.paid_cents:
+                customer = Customer.get_by_id(note.customer_id)
+                if customer.status == "closed":
+                    # closed (or forgotten) while on this note: never sell on to them silently
+                    who = customer.name or customer.code
+                    if not users.users_exist():
+                        raise InputError(f"{who} was closed while on this note: remove them (F2, Ctrl+R) "
+                                         "before paying.")
+                    approved = self._approver(approver_id, "closed_customer",
+                                              f"{who} was closed while on this note: a manager PIN keeps them "
+                                              "on this sale; or Escape, then F2 and Ctrl+R to remove them.")
+                    audit.record("sale.closed_customer_kept", approved_by=approved, register=self.register_code,
+                                 note=note_id, customer=customer.code)
             if self.block_defaulters and note.customer_id and not s.paid_cents:
                 customer = Customer.get_by_id(note.customer_id)
                 if customer.payment_status == 2:
