@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", parents=[common], help="import products (all-or-nothing)")
     imp.add_argument("what", choices=["products", "customers", "loyalty"])
     imp.add_argument("file")
+    imp.add_argument("--convert", type=int, default=None, metavar="N",
+                     help="loyalty: switching between points and value mode converts every balance at N points "
+                          "per 1.00 (refused without it while balances exist)")
 
     exp = sub.add_parser("export", parents=[common],
                          help="export customers as CSV (the import format), or the loyalty program as TOML")

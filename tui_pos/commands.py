@@ -92,7 +92,7 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
             r = catalog.import_products(args.file)
             created, updated, unchanged = r.created, r.updated, r.unchanged
         elif args.what == "loyalty":
-            prog = loyalty.import_program(args.file, sales_modes=cfg.sale.sales_modes)
+            prog = loyalty.import_program(args.file, sales_modes=cfg.sale.sales_modes, convert=args.convert)
             print(f"{args.file}: {prog.mode} program with {len(prog.tiers)} tiers, {len(prog.sections)} section "
                   f"rates and {len(prog.presets)} presets, shared by every register")
             return 0

@@ -514,3 +514,48 @@ def test_the_refund_slip_prints_the_loyalty_block_by_the_receipts_rule(sales, pr
     second = sales.pay(plain, "cash", 2000).receipt_no
     refund_two = returns.refund(sales, second, {returns.find(second).lines[0].line_id: 1})
     assert sales.receipt(second).loyalty is None and sales.receipt(refund_two).loyalty is None
+
+
+VALUE = textwrap.dedent('''
+    [program]
+    mode = "value"
+    value_percent = "20"
+    per_visit = 0
+    [redemption]
+    minimum = 100
+    [[tiers]]
+    name = "Bronze"
+    threshold = "0.00"
+    [[tiers]]
+    name = "Gold"
+    threshold = "50.00"
+''')
+
+
+def test_switching_to_value_mode_converts_balances_only_when_told_how(program, tmp_path):
+    """Seed 002: points, "or ... an amount in pounds credited on the client's loyalty account". 417 points
+    are not 4.17 unless the store says so: refused without --convert, converted with it, one movement each."""
+    from tui_pos.models import AuditLog
+    a = customer(points=417)
+    b = customer(points=1000, name="Bea")
+    path = tmp_path / "value.toml"
+    path.write_text(VALUE)
+    with pytest.raises(ProgramError, match="while 2 customers hold balances: say how they convert"):
+        loyalty.import_program(path)
+    assert loyalty.program().mode == "points" and balance(a.id) == 417          # nothing changed
+    loyalty.import_program(path, convert=200)                                    # 200 points = 1.00
+    assert loyalty.program().mode == "value"
+    assert (balance(a.id), balance(b.id)) == (208, 500)                          # cents, rounded down
+    assert (customers.view(a.id).points_earned, customers.view(b.id).points_earned) == (208, 500)
+    assert loyalty.ledger_mismatches() == []
+    moves = LoyaltyMovement.select().where(LoyaltyMovement.reason.contains("points to value mode"))
+    assert sorted(m.points for m in moves) == [-500, -209]
+    assert AuditLog.select().where(AuditLog.action == "loyalty.convert").count() == 1
+    assert loyalty.tier_of(5000).name == "Gold" and loyalty.tier_of(4999).name == "Bronze"   # 50.00 is 5000 cents
+
+
+def test_a_value_mode_tier_threshold_is_money(program):
+    from tui_pos.domain.loyalty import parse_program
+    import tomllib
+    with pytest.raises(ProgramError, match='in value mode a threshold is money, like "20.00"'):
+        parse_program(tomllib.loads(VALUE.replace('threshold = "50.00"', "threshold = 2000")))

@@ -178,3 +178,28 @@ async def test_ctrl_o_updates_what_the_note_earns_and_says_why_it_earns_nothing(
         await pilot.press("enter")                            # counter again
         await pilot.pause()
         assert "This note +9" in screen_text(app)
+
+
+async def test_value_mode_shows_money_on_the_panel_and_in_f4(make_app, tmp_path):
+    """Seed 002: "with value ... every 1 euro is a reward of 0.20": the balance is money, and every place that
+    shows it shows money (no points, no points rate)."""
+    from screen_text import screen_text
+    app = make_app(demo_users=False)
+    path = tmp_path / "v.toml"
+    path.write_text('[program]\nmode = "value"\nvalue_percent = "20"\nper_visit = 0\n[redemption]\nminimum = 100\n')
+    loyalty.import_program(path)
+    c = customers.create({"name": "Ana", "cards": "LOY-9"}, region="PA")
+    loyalty.opening_balance(c.id, 417)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_code(pilot, "BEAN1")                       # 18.50: 20 % is 3.70
+        await type_code(pilot, "LOY-9")
+        shown = screen_text(app)
+        assert "Balance: $4.17" in shown and "This note +$3.70" in shown, shown
+        await pilot.press("f4")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Use the balance" in shown and "Available: $4.17" in shown and "points" not in shown.split(
+            "Use the balance")[1].split("Enter")[0], shown
+        await pilot.press("tab", *"2.50", "enter")
+        await pilot.pause()
+        assert "Using $2.50" in screen_text(app)

@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any
+from typing import Any, Callable
 
 from tui_pos.domain.errors import PosError
 
@@ -121,6 +121,14 @@ class Program:
             return points
         return points * self.redeem_value_cents // self.redeem_points
 
+    def amount(self, value: int, money: Callable[[int], str], *, unit: bool = True) -> str:
+        """A balance, an earning or a use as the customer reads it. Seed 002: "with value ... every 1 euro
+        is a reward of 0.20": in value mode the balance is money, shown as money everywhere; in points
+        mode, points (`unit`: with the word)."""
+        if self.mode == "value":
+            return ("-" + money(-value)) if value < 0 else money(value)
+        return f"{value} points" if unit else str(value)
+
     def step(self) -> int:
         return 1 if self.mode == "value" else self.redeem_points
 
@@ -134,6 +142,15 @@ class Program:
 
     def check_redemption(self, points: int, value_cents: int, balance: int, note_total_cents: int) -> str | None:
         """Why this redemption is refused, or None."""
+        if self.mode == "value":     # the balance is money (seed 002): say it in money
+            def show(c: int) -> str:
+                return f"{c // 100}.{c % 100:02d}" if c >= 0 else "-" + show(-c)
+            if points <= 0:
+                return "Type an amount of the balance to use, like 5.00."
+            if points > balance:
+                return f"The customer's balance is {show(balance)}; {show(points)} is more than that."
+            if points < self.minimum:
+                return f"At least {show(self.minimum)} of the balance can be used at a time."
         if points <= 0:
             return "Type a number of points to redeem."
         if points > balance:
@@ -224,7 +241,8 @@ def program_to_toml(p: Program) -> str:
            "presets = [" + ", ".join(f'{{ points = {x.points}, value = "{_money_text(x.value_cents)}" }}'
                                      for x in p.presets) + "]"]
     for t in p.tiers:
-        out += ["", "[[tiers]]", f"name = {json.dumps(t.name)}", f"threshold = {t.threshold}",
+        threshold = f'"{_money_text(t.threshold)}"' if p.mode == "value" else str(t.threshold)
+        out += ["", "[[tiers]]", f"name = {json.dumps(t.name)}", f"threshold = {threshold}",
                 f'multiplier = "{t.multiplier}"', f'discount_percent = "{_percent_text(t.discount_bp)}"']
     for sec in p.sections:
         out += ["", "[[sections]]", f"name = {json.dumps(sec.name)}", f"earn_points = {sec.earn_points}",
@@ -323,7 +341,17 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
             raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number such as \"1.5\"") from None
         if not multiplier.is_finite() or multiplier < 0:
             raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number of 0 or more")
-        tiers.append(Tier(name.strip(), _int(tier.get("threshold", 0), where + ".threshold"), str(multiplier),
+        if mode == "value":
+            # seed 002's value mode: the balance is money, and so is what a tier asks for (rewards earned over
+            # the customer's lifetime): 2000 here would silently mean 20.00
+            raw_threshold = tier.get("threshold", "0")
+            if not isinstance(raw_threshold, str):
+                raise ProgramError(f"{where}.threshold = {raw_threshold!r}: in value mode a threshold is money, "
+                                   f"like \"20.00\" (rewards earned over the customer's lifetime)")
+            threshold = _cents(raw_threshold, where + ".threshold")
+        else:
+            threshold = _int(tier.get("threshold", 0), where + ".threshold")
+        tiers.append(Tier(name.strip(), threshold, str(multiplier),
                           _percent_bp(tier.get("discount_percent", "0"), where + ".discount_percent")))
     if strict_order:
         for i in range(1, len(tiers)):

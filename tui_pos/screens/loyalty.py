@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from tui_pos.widgets.safety import Guarded
 
+from tui_pos.domain.money import parse_money
 from tui_pos.domain.errors import PosError
 from tui_pos.services.loyalty import NoteLoyalty, OfferLine
 from tui_pos.services.sales import SaleService, Summary
@@ -41,17 +42,24 @@ class RedeemDialog(Guarded, ModalScreen[Summary | None]):
     def compose(self) -> ComposeResult:
         prog = self.state.program
         available = self.state.balance - self.state.offered_points
-        unit = "" if prog.mode == "points" else " (value)"
-        worth = self.money(prog.value_of(max(0, available) // prog.step() * prog.step()))
-        presets = "\n".join(f"  {i}: {p.points} points -> {self.money(p.value_cents)} off"
+        presets = "\n".join(f"  {i}: {prog.amount(p.points, self.money)} -> {self.money(p.value_cents)} off"
                             for i, p in enumerate(prog.presets, start=1)) or "  (no presets)"
+        if prog.mode == "value":
+            # seed 002, value mode: the balance is money, spent as money: no points and no rate to show
+            info = (f"Available: {self.money(max(0, available))}, at least {self.money(prog.minimum)} at a time\n"
+                    f"Presets:\n{presets}")
+            title, placeholder, restrict = "Use the balance", "amount, e.g. 5.00 (Tab to type it)", r"[\d.,]*"
+        else:
+            worth = self.money(prog.value_of(max(0, available) // prog.step() * prog.step()))
+            info = (f"Available: {available} points, worth {worth}\n"
+                    f"Rate: {prog.redeem_points} points = {self.money(prog.redeem_value_cents)}, "
+                    f"at least {prog.minimum}\n"
+                    f"Presets:\n{presets}")
+            title, placeholder, restrict = "Redeem points", "points (Tab to type a number)", r"\d*"
         with Vertical(classes="dialog", id="redeem"):
-            yield Label("Redeem points", classes="dialog-title")
-            yield Static(f"Available{unit}: {available} points, worth {worth}\n"
-                         f"Rate: {prog.redeem_points} points = {self.money(prog.redeem_value_cents)}, "
-                         f"at least {prog.minimum}\n"
-                         f"Presets:\n{presets}", id="redeem-info")
-            yield Input(placeholder="points (Tab to type a number)", id="redeem-points", restrict=r"\d*")
+            yield Label(title, classes="dialog-title")
+            yield Static(info, id="redeem-info")
+            yield Input(placeholder=placeholder, id="redeem-points", restrict=restrict)
             yield Static("", id="redeem-message")
             yield HelpLine("Enter: most allowed  1-9: preset  Tab: type points  0: none  Escape: back",
                         classes="dialog-help")
@@ -86,6 +94,8 @@ class RedeemDialog(Guarded, ModalScreen[Summary | None]):
         text = event.value.strip()
         if not text:
             self.action_most()
+        elif self.state.program.mode == "value":    # an amount of money: the balance is cents
+            self._apply(lambda: self.sales.redeem(self.note_id, parse_money(text, "amount")))
         else:
             self._apply(lambda: self.sales.redeem(self.note_id, int(text)))
 

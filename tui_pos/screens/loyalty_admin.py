@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
+from tui_pos.domain.money import MoneyFormat
 from tui_pos.screens.dialogs import ChoiceDialog, PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.widgets.charts import bar_chart, paired_chart
@@ -122,7 +123,8 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         width = max(40, self.size.width - 8)
         self.query_one("#stats-figures", Static).update(
             f"[b]Enrolled[/] {s.enrolled} of {s.customers} customers   "
-            f"[b]Outstanding[/] {s.outstanding_points} points   [b]Liability[/] {self.money(s.liability_cents)}")
+            + (f"[b]Outstanding[/] {self.money(s.outstanding_points)}" if s.value_mode else
+               f"[b]Outstanding[/] {s.outstanding_points} points   [b]Liability[/] {self.money(s.liability_cents)}"))
         self.query_one("#stats-tiers", Static).update(
             "\n[b]Customers by tier[/]\n" + escape(bar_chart(list(s.by_tier), width)))
         months = list(s.months)
@@ -281,11 +283,15 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
 
     def refresh_account(self) -> None:
         acc = loyalty_admin.account(self.customer_id)
+        self.program = acc.program
+        show = self._amount
         self.query_one("#account-title", Label).update(f"Loyalty · {acc.name or acc.code}")
-        nxt = (f"{acc.next_needs} more points to {acc.next_tier}" if acc.next_tier else "the top tier")
+        needs = (f"{acc.next_needs} more points" if acc.program.mode == "points"
+                 else f"{self._money(acc.next_needs)} more")
+        nxt = f"{needs} to {acc.next_tier}" if acc.next_tier else "the top tier"
         self.query_one("#account-figures", Static).update(
-            f"[b]Balance[/] {acc.balance}   [b]Earned[/] {acc.earned}   [b]Tier[/] {escape(acc.tier or '-')} "
-            f"({escape(nxt)})")
+            f"[b]Balance[/] {show(acc.balance)}   [b]Earned[/] {show(acc.earned)}   "
+            f"[b]Tier[/] {escape(acc.tier or '-')} ({escape(nxt)})")
         lines = []
         for o in acc.offers:
             lines.append(f"{escape(o.offer)}: {o.units}/{o.count}" + (f", {o.rewards} reached" if o.rewards else "")
@@ -300,9 +306,20 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         table.clear()
         for r in rows:
             what = " · ".join(t for t in (r.product, r.reason) if t)
-            table.add_row(r.at.strftime("%Y-%m-%d"), r.receipt_no, r.kind, str(r.before), f"{r.points:+d}",
-                          str(r.after), Text(what), height=None)
+            moved = self._amount(r.points)
+            table.add_row(r.at.strftime("%Y-%m-%d"), r.receipt_no, r.kind, self._amount(r.before),
+                          moved if r.points < 0 else "+" + moved, self._amount(r.after), Text(what), height=None)
         self._say(f"Page {self.page + 1} of {pages}, newest first.")
+
+    @property
+    def _money(self):
+        runtime = getattr(self.app, "runtime", None)
+        return runtime.money if runtime is not None else MoneyFormat()
+
+    def _amount(self, value: int) -> str:
+        """Points, or money in value mode (seed 002), without the word (the columns say it)."""
+        return getattr(self, "program", None).amount(value, self._money, unit=False) if getattr(
+            self, "program", None) else str(value)
 
     def action_page(self, step: int) -> None:
         self.page = max(0, self.page + step)

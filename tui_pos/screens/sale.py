@@ -158,18 +158,22 @@ class SaleScreen(Guarded, Screen):
         state = self.guarded(lambda: self.sales.loyalty(self.note_id))
         text = self.customer_text
         if state is not None:
-            balance = f"[b $error]{state.balance}[/]" if state.balance < 0 else str(state.balance)
-            text += f"\n{state.tier or 'Points'}: {balance}"
+            prog = state.program
+
+            def show(value: int) -> str:       # points, or money in value mode (seed 002)
+                return prog.amount(value, self.money, unit=False)
+            balance = f"[b $error]{show(state.balance)}[/]" if state.balance < 0 else show(state.balance)
+            text += f"\n{state.tier or ('Balance' if prog.mode == 'value' else 'Points')}: {balance}"
             text += (f"\n[$warning]{escape(state.earns_nothing)}[/]" if state.earns_nothing
-                     else f"\nThis note +{state.will_earn}")
+                     else f"\nThis note +{show(state.will_earn)}")
             if state.redeem_points or state.offered_points:
-                text += f"\nUsing {state.redeem_points + state.offered_points}"
+                text += f"\nUsing {show(state.redeem_points + state.offered_points)}"
             for stamp in state.stamps:
                 text += f"\n{stamp.offer[:14]} {stamp.units}/{stamp.count}"
                 if stamp.rewards:
                     text += f" [b]+{stamp.rewards}[/]"
             if state.expiring:
-                text += f"\n[$warning]{state.expiring} expire {state.expiring_on:%d %b}[/]"
+                text += f"\n[$warning]{show(state.expiring)} expire {state.expiring_on:%d %b}[/]"
         self.query_one("#customer", Static).update(text)
 
     def _show_summary(self, summary: Summary) -> None:

@@ -242,8 +242,46 @@ def forget_program() -> None:
     _checked_at = 0.0
 
 
+def check_mode_change(before: rules.Program | None, after: rules.Program, convert: int | None) -> int:
+    """Customers whose balances a switch between points and value mode would reinterpret; ProgramError
+    unless `convert` (points per 1.00) says how. Seed 002: "The loyalty module is based on the concept of
+    loyalty points or of an amount in pounds": 417 points are not 4.17, unless the store says so."""
+    if before is None or before.mode == after.mode:
+        return 0
+    holders = Customer.select().where((Customer.points_balance != 0) | (Customer.points_earned != 0)).count()
+    if holders and convert is None:
+        raise rules.ProgramError(
+            f"switching from {before.mode} to {after.mode} mode while {holders} customers hold balances: say how "
+            "they convert, e.g. tui-pos import loyalty FILE --convert 100 (100 points = 1.00); nothing was changed")
+    if convert is not None and convert <= 0:
+        raise rules.ProgramError(f"--convert {convert}: give the points worth 1.00, a whole number above 0")
+    return holders
+
+
+def convert_balances(from_mode: str, to_mode: str, per_unit: int, *, user_id: int | None = None,
+                     register: str = "") -> int:
+    """In the caller's transaction: every balance and lifetime total in the new unit, one ledger movement
+    per customer (kind `adjust`, the reason says the conversion). Rounds down. Returns the customers."""
+    def convert(value: int) -> int:
+        if from_mode == "points":             # points -> cents
+            return value * 100 // per_unit
+        return value * per_unit // 100        # cents -> points
+    done = 0
+    rows = list(Customer.select(Customer.id, Customer.points_balance, Customer.points_earned)
+                .where((Customer.points_balance != 0) | (Customer.points_earned != 0)).order_by(Customer.id))
+    for c in rows:
+        delta = convert(c.points_balance) - c.points_balance
+        move(c.id, delta, "adjust", register=register, user_id=user_id, allow_negative=True,
+             reason=f"{from_mode} to {to_mode} mode at {per_unit} points per 1.00")
+        Customer.update(points_earned=convert(c.points_earned)).where(Customer.id == c.id).execute()
+        done += 1
+    audit.record("loyalty.convert", user_id=user_id, register=register, from_mode=from_mode, to_mode=to_mode,
+                 points_per_unit=per_unit, customers=done)
+    return done
+
+
 def import_program(path: str | Path, *, user_id: int | None = None,
-                   sales_modes: list[str] | None = None) -> rules.Program:
+                   sales_modes: list[str] | None = None, convert: int | None = None) -> rules.Program:
     """Check loyalty.toml against the catalogue and store it for every register; all or nothing."""
     path = str(path)
     try:
@@ -260,6 +298,13 @@ def import_program(path: str | Path, *, user_id: int | None = None,
     except rules.ProgramError as exc:
         raise rules.ProgramError(f"{path}: {exc}") from None
     with db.atomic():
+        before = program()
+        try:
+            check_mode_change(before, prog, convert)
+        except rules.ProgramError as exc:
+            raise rules.ProgramError(f"{path}: {exc}") from None
+        if before is not None and before.mode != prog.mode and convert:
+            convert_balances(before.mode, prog.mode, convert, user_id=user_id)
         LoyaltyProgram.delete().execute()
         LoyaltyProgram.create(document=json.dumps(prog.to_dict()), updated_at=utcnow())
         audit.record("loyalty.program", user_id=user_id, file=path, mode=prog.mode, tiers=len(prog.tiers))

@@ -49,6 +49,7 @@ def save_program_text(text: str, *, user_id: int | None = None, register: str = 
     prog = rules.parse_program(raw, sections, skus, strict_order=True,
                                known_sales_modes=set(sales_modes) if sales_modes is not None else None)
     before = loyalty.program()
+    loyalty.check_mode_change(before, prog, None)     # a conversion is the import's (--convert), audited there
     with db.atomic():
         LoyaltyProgram.delete().execute()
         LoyaltyProgram.create(document=_json(prog), updated_at=utcnow())
@@ -139,6 +140,7 @@ class Account:
     next_tier: str
     next_needs: int          # lifetime points still needed for the next tier (0: at the top)
     offers: tuple[StampProgress, ...] = field(default_factory=tuple)
+    program: rules.Program = field(default_factory=rules.Program)   # its mode says points or money
 
 
 def account(customer_id: int) -> Account:
@@ -155,7 +157,7 @@ def account(customer_id: int) -> Account:
                                 StampEvent.kind == "progress").order_by(StampEvent.id.desc()).limit(20).tuples() if r)
         offers.append(StampProgress(card.offer, card.units, counts.get(card.offer, 0), card.rewards, receipts))
     return Account(c.id, c.code, c.name, c.points_balance, c.points_earned, held.name,
-                   nxt.name if nxt else "", (nxt.threshold - c.points_earned) if nxt else 0, tuple(offers))
+                   nxt.name if nxt else "", (nxt.threshold - c.points_earned) if nxt else 0, tuple(offers), prog)
 
 
 def ledger_page(customer_id: int, page: int = 0, per_page: int = 15) -> tuple[list[LedgerRow], int]:
@@ -232,6 +234,7 @@ def _report_rows(start, end, prog, tier, group, limit) -> Iterator[tuple]:
     thresholds = [t.threshold for t in prog.tiers] if prog else []
     names = [""] + [t.name for t in prog.tiers] if prog else [""]
     tier_at = bisect.bisect_right
+    value_mode = prog is not None and prog.mode == "value"
     shown = 0
     for cid, code, name, phone, balance, earned, redeemed, last in _pages(query):
         if start or end:
@@ -244,12 +247,21 @@ def _report_rows(start, end, prog, tier, group, limit) -> Iterator[tuple]:
             earned_out, redeemed_out = moved
         else:
             earned_out, redeemed_out = earned, redeemed
-        # numbers stay ints: the CSV writer formats them in C (a million rows)
+        # numbers stay ints: the CSV writer formats them in C (a million rows); in value mode they are money
+        if value_mode:
+            balance, earned_out, redeemed_out = _decimal(balance), _decimal(earned_out), _decimal(redeemed_out)
         yield (code, name, phone or "", names[tier_at(thresholds, earned)], balance, earned_out, redeemed_out,
                last[:10] if last.__class__ is str else _day_text(last))
         shown += 1
         if limit is not None and shown >= limit:
             return
+
+
+def _decimal(cents: int) -> str:
+    """Cents as "4.17" (value mode: the balance is money), exactly, without a float."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole}.{frac:02d}"
 
 
 def _pages(query, size: int = 20000):
@@ -319,6 +331,7 @@ class Statistics:
     most_active: tuple[tuple[str, str, int, int], ...]   # (code, name, visits, lifetime points), most points first
     outstanding_points: int
     liability_cents: int
+    value_mode: bool = False                        # the balances are money (seed 002)
 
 
 def statistics(months: int = 12, top: int = 10, today: _dt.date | None = None) -> Statistics:
@@ -366,7 +379,7 @@ def statistics(months: int = 12, top: int = 10, today: _dt.date | None = None) -
     active = [(code, name, int(visits.get(cid, 0)), earned) for cid, code, name, earned in leaders]
     outstanding = int(Customer.select(fn.SUM(Customer.points_balance)).where(Customer.points_balance > 0).scalar() or 0)
     return Statistics(enrolled, customers, tuple(by_tier), tuple(series),
-                      tuple(active), outstanding, prog.value_of(outstanding))
+                      tuple(active), outstanding, prog.value_of(outstanding), prog.mode == "value")
 
 
 def _month_back(today: _dt.date, k: int) -> str:
