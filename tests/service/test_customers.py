@@ -315,3 +315,18 @@ def test_cards_match_in_any_case_and_a_ruc_by_its_leading_part(demo, manager_id)
     assert [x.id for x in customers.lookup("8-274", region=R).customers] == [c.id]
     with pytest.raises(FormError, match="already belongs"):
         customers.create({"name": "Bea", "cards": "loy-0777"}, region=R)    # the same card in another case
+
+
+def test_migration_15_adds_consent_to_an_older_database(db_url):
+    """An older database gets the consent log and `invite_declined`, and migrating again changes nothing."""
+    from tui_pos.models import ConsentEvent
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    database = bind(db_url)
+    database.connect(reuse_if_open=True)
+    migrate(database, target=14)
+    assert "consent_event" not in database.get_tables()
+    assert migrate(database) == [15] and migrate(database) == []
+    assert "invite_declined" in {c.name for c in database.get_columns("customer")}
+    assert ConsentEvent.select().count() == 0
+    database.close()
