@@ -559,3 +559,38 @@ def test_a_value_mode_tier_threshold_is_money(program):
     import tomllib
     with pytest.raises(ProgramError, match='in value mode a threshold is money, like "20.00"'):
         parse_program(tomllib.loads(VALUE.replace('threshold = "50.00"', "threshold = 2000")))
+
+
+def test_offers_in_progress_and_reached_with_their_orders(sales, demo, tmp_path):
+    """Seed 001: "select the offers in progress of your client ... click on the magnifying glass to the right of
+    your offer to see the detail of his orders", and "the offers your client has already received"."""
+    from tui_pos.services import loyalty_admin
+    path = tmp_path / "stamps.toml"
+    path.write_text(PROGRAM + textwrap.dedent('''
+        [[offers]]
+        name = "10th coffee free"
+        section = "Coffee"
+        count = 10
+        reward_sku = "ESP"
+    '''))
+    loyalty.import_program(path)
+    c = customer()
+    receipts = []
+    for codes in (("4*LATT",), ("4*AMER",), ("4*CAPP",)):           # 12 coffees over three visits
+        note = sales.open_note()
+        for code in codes:
+            sales.add_item(note, code)
+        sales.attach_customer(note, c.id)
+        receipts.append(sales.pay(note, "cash", 5000).receipt_no)
+    progress, reached = loyalty_admin.offers(c.id)
+    assert [(p.offer, p.units, p.count, p.receipts) for p in progress] == [("10th coffee free", 2, 10, (receipts[2],))]
+    assert [(r.receipt_no, r.orders, r.taken_on) for r in reached] == [(receipts[2], tuple(receipts), "")]
+    note = sales.open_note()
+    sales.add_item(note, "ESP")
+    sales.attach_customer(note, c.id)
+    sales.set_offers(note, {}, {sales.reward_lines(note)[0].line_id: 1})
+    taken = sales.pay(note).receipt_no
+    progress, reached = loyalty_admin.offers(c.id)
+    assert reached[0].taken_on == taken and progress[0].units == 2
+    orders = loyalty_admin.offer_orders(reached[0].orders)
+    assert [o.receipt_no for o in orders] == receipts and all(o.total_cents > 0 for o in orders)

@@ -203,3 +203,32 @@ async def test_value_mode_shows_money_on_the_panel_and_in_f4(make_app, tmp_path)
         await pilot.press("tab", *"2.50", "enter")
         await pilot.pause()
         assert "Using $2.50" in screen_text(app)
+
+
+async def test_the_customers_offers_open_their_orders_at_80x24(make_app, tmp_path):
+    """Seed 001: offers in progress and reached, and the magnifying glass: "see the detail of his orders"."""
+    from screen_text import screen_text
+    from tui_pos.screens.loyalty_admin import CustomerLoyalty
+    from tui_pos.services.sales import SaleService
+    app = make_app(demo_users=False)
+    path = tmp_path / "s.toml"
+    path.write_text(PROGRAM + '\n[[offers]]\nname = "5th coffee"\nsection = "Coffee"\ncount = 5\nreward_sku = "ESP"\n')
+    loyalty.import_program(path)
+    c = customers.create({"name": "Ana", "cards": "LOY-9"}, region="PA")
+    sales = SaleService("R1")
+    note = sales.open_note()
+    sales.add_item(note, "6*LATT")
+    sales.attach_customer(note, c.id)
+    receipt = sales.pay(note, "cash", 5000).receipt_no
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(CustomerLoyalty(c.id, None, "R1", 1000))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "In progress  5th coffee  1/5" in shown and "Reached      5th coffee" in shown, shown
+        listing = app.screen.query_one("#account-offers")
+        listing.focus()
+        listing.highlighted = 1                                # the reached one
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert f"5th coffee: reached on" in shown and receipt in shown and "$21.00" in shown, shown

@@ -14,14 +14,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import DataTable, Input, Label, OptionList, Select, Static, TabbedContent, TabPane, TextArea
+from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import MoneyFormat
-from tui_pos.screens.dialogs import ChoiceDialog, PromptDialog
+from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.widgets.charts import bar_chart, paired_chart
 from tui_pos.widgets.keybar import HelpLine
@@ -265,11 +266,13 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         with Vertical(classes="dialog wide", id="customer-loyalty"):
             yield Label("Loyalty", classes="dialog-title", id="account-title")
             yield Static("", id="account-figures")
-            yield Static("", id="account-offers")
+            # seed 001: "the offers in progress" and "the offers already reached", each with a magnifying
+            # glass to "see the detail of his orders": Enter on one lists them
+            yield OptionList(id="account-offers")
             yield DataTable(id="ledger", cursor_type="row")
             yield Static("", id="account-message")
-            yield HelpLine("PgUp/PgDn: newer/older   Ctrl+A: add or remove points (manager)   Escape: close",
-                        classes="dialog-help")
+            yield HelpLine("PgUp/PgDn: newer/older   Tab, Enter on an offer: its orders   "
+                           "Ctrl+A: add or remove points (manager)   Escape: close", classes="dialog-help")
 
     def on_mount(self) -> None:
         table = self.query_one("#ledger", DataTable)
@@ -292,12 +295,35 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         self.query_one("#account-figures", Static).update(
             f"[b]Balance[/] {show(acc.balance)}   [b]Earned[/] {show(acc.earned)}   "
             f"[b]Tier[/] {escape(acc.tier or '-')} ({escape(nxt)})")
-        lines = []
-        for o in acc.offers:
-            lines.append(f"{escape(o.offer)}: {o.units}/{o.count}" + (f", {o.rewards} reached" if o.rewards else "")
-                         + (f"  (receipts {', '.join(o.receipts[:4])})" if o.receipts else ""))
-        self.query_one("#account-offers", Static).update("\n".join(lines) or "[dim]No offers in progress.[/]")
+        progress, reached = loyalty_admin.offers(self.customer_id)
+        self.offer_rows: dict[str, tuple[str, tuple[str, ...]]] = {}
+        options = []
+        for i, o in enumerate(progress):
+            key = f"p{i}"
+            self.offer_rows[key] = (f"{o.offer}: in progress, {o.units}/{o.count}", o.receipts)
+            options.append(Option(Text(f"In progress  {o.offer}  {o.units}/{o.count}"
+                                       + (f"  ({len(o.receipts)} order{'' if len(o.receipts) == 1 else 's'})"
+                                          if o.receipts else "")), id=key))
+        for i, r in enumerate(reached):
+            key = f"r{i}"
+            taken = f"taken on {r.taken_on}" if r.taken_on else "not taken yet"
+            self.offer_rows[key] = (f"{r.offer}: reached on {r.at:%Y-%m-%d} ({r.receipt_no}), {taken}", r.orders)
+            options.append(Option(Text(f"Reached      {r.offer}  {r.at:%Y-%m-%d}  {taken}"), id=key))
+        listing = self.query_one("#account-offers", OptionList)
+        listing.clear_options()
+        listing.add_options(options or [Option(Text("No offers in progress or reached."), id="none",
+                                               disabled=True)])
         self._show_page()
+
+    @on(OptionList.OptionSelected, "#account-offers")
+    def _offer_orders(self, event: OptionList.OptionSelected) -> None:
+        title, receipts = self.offer_rows.get(event.option.id, ("", ()))
+        if not title:
+            return
+        found = loyalty_admin.offer_orders(receipts)
+        text = "\n".join(f"{o.receipt_no}  {o.at:%Y-%m-%d %H:%M}  {self._money(o.total_cents)}" if o.at
+                         else o.receipt_no for o in found) or "No orders counted yet."
+        self.app.push_screen(InfoDialog(title, text))
 
     def _show_page(self) -> None:
         rows, pages = loyalty_admin.ledger_page(self.customer_id, self.page, self.PER_PAGE)

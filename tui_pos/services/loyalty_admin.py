@@ -143,6 +143,18 @@ class Account:
     program: rules.Program = field(default_factory=rules.Program)   # its mode says points or money
 
 
+def offers(customer_id: int):
+    """Seed 001: the customer's offers in progress and offers already reached (services.stamps.history)."""
+    from tui_pos.services import stamps
+    return stamps.history(customer_id, loyalty.program())
+
+
+def offer_orders(receipt_nos: tuple[str, ...]):
+    """The orders behind an offer (seed 001's magnifying glass)."""
+    from tui_pos.services import stamps
+    return stamps.orders(receipt_nos)
+
+
 def account(customer_id: int) -> Account:
     c = Customer.get_by_id(customer_id)
     prog = loyalty.program() or rules.Program()

@@ -13,7 +13,7 @@ from peewee import JOIN
 
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.loyalty import Program, StampOffer
-from tui_pos.models import NoteLine, Product, Section, StampCard, StampEvent, db
+from tui_pos.models import NoteLine, Product, Section, StampCard, StampEvent, db, local_time
 from tui_pos.services.loyalty import BalanceChanged
 
 
@@ -164,3 +164,87 @@ def reverse(sale_lines: list[NoteLine], picks: dict[int, int], customer_id: int,
             StampCard.update(units=units, rewards=rewards).where(StampCard.id == card.id).execute()
             StampEvent.create(customer=customer_id, offer=offer.name, kind="return", units=-back_units,
                               rewards=back_rewards, receipt_no=refund_no)
+
+
+# ---------------------------------------------------------------- a customer's offers (seed 001)
+
+@dataclass(frozen=True)
+class InProgress:
+    """Seed 001's "offers in progress": how far the current card is, and the receipts that filled it."""
+
+    offer: str
+    units: int
+    count: int
+    receipts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Reached:
+    """Seed 001's "offers already reached": when, the orders that earned it, where the reward was taken."""
+
+    offer: str
+    at: object
+    receipt_no: str                 # the sale that completed the card
+    orders: tuple[str, ...]         # every sale whose units filled it, oldest first
+    taken_on: str = ""              # the receipt where the reward was given ("": still held)
+
+
+@dataclass(frozen=True)
+class Order:
+    receipt_no: str
+    at: object
+    total_cents: int
+
+
+def history(customer_id: int, program: Program | None) -> tuple[list[InProgress], list[Reached]]:
+    """Each offer's card in progress and every reward reached, newest reached first, from the events.
+
+    Units are followed in order: a reward reached takes the receipts that filled its card; units left over
+    from the sale that completed it start the next card with that receipt. Rewards given are matched to the
+    oldest reward not yet taken; a reward given back by a return is held again.
+    """
+    counts = {o.name: o.count for o in program.offers} if program else {}
+    cards = {c.offer: c for c in StampCard.select().where(StampCard.customer == customer_id)}
+    in_progress: list[InProgress] = []
+    reached: list[dict] = []
+    for offer in sorted(set(cards) | set(counts)):
+        count = counts.get(offer, 0)
+        current: list[str] = []
+        running = 0
+        mine: list[dict] = []
+        for e in StampEvent.select().where(StampEvent.customer == customer_id, StampEvent.offer == offer) \
+                .order_by(StampEvent.id):
+            if e.kind == "progress":
+                running += e.units
+                if e.receipt_no and e.receipt_no not in current:
+                    current.append(e.receipt_no)
+            elif e.kind == "reached":
+                for _ in range(e.rewards):
+                    mine.append({"offer": offer, "at": local_time(e.at), "receipt_no": e.receipt_no or "",
+                                 "orders": tuple(current), "taken_on": ""})
+                running -= e.rewards * count if count else running
+                current = [e.receipt_no] if running > 0 and e.receipt_no else []
+            elif e.kind == "used":          # `rewards` is minus the rewards given
+                for r in [r for r in mine if not r["taken_on"]][:max(0, -e.rewards)]:
+                    r["taken_on"] = e.receipt_no or "?"
+            elif e.kind == "return":
+                running = max(0, running + e.units)
+                for r in [r for r in reversed(mine) if r["taken_on"]][:max(0, e.rewards)]:
+                    r["taken_on"] = ""
+        reached += mine
+        card = cards.get(offer)
+        if count and (card is None or card.units or not mine):
+            in_progress.append(InProgress(offer, card.units if card else 0, count,
+                                          tuple(current) if card and card.units else ()))
+    reached.sort(key=lambda r: (r["at"], r["receipt_no"]), reverse=True)
+    return in_progress, [Reached(**r) for r in reached]
+
+
+def orders(receipt_nos: tuple[str, ...]) -> list[Order]:
+    """The sales behind an offer (seed 001's magnifying glass): number, date and total, oldest first."""
+    from tui_pos.models import Note, local_time
+    if not receipt_nos:
+        return []
+    rows = Note.select(Note.receipt_no, Note.closed_at, Note.total_cents).where(
+        Note.receipt_no.in_(list(receipt_nos))).order_by(Note.id)
+    return [Order(n.receipt_no, local_time(n.closed_at) if n.closed_at else None, n.total_cents) for n in rows]
