@@ -125,7 +125,7 @@ def screen_lookups(db_path: Path, root: Path) -> list[float]:
         app.read_until(b"scan or type a code")
         app.drain(0.3)
         app.write(b"\x1bOQ")  # F2
-        app.read_until(b"last 4 digits")
+        app.read_until(b"group:X, tier:X")      # the F2 field's hint: the lookup is open
         app.drain(0.3)
         for _ in range(30):
             i = rng.randrange(N)
