@@ -450,6 +450,17 @@ class PosApp(Guarded, App):
 
     # ------------------------------------------------------------ quitting
 
+    def sign_out(self) -> None:
+        """Another cashier takes the till: back to the PIN prompt (audited). The open note stays; it becomes
+        the next cashier's when they sign in (empty) or when they take its payment."""
+        if not users.users_exist():
+            return
+        audit.record("user.sign_out", user_id=self.user.id if self.user else None,
+                     register=self.runtime.sales.register_code)
+        self.user = None
+        cfg = self.runtime.config
+        self.switch_screen(LoginScreen(cfg.store.name, cfg.store.register))
+
     def action_request_quit(self) -> None:
         if not users.users_exist():
             self.exit()

@@ -134,3 +134,18 @@ def test_layout_fits_the_paper():
     assert all(len(r.text) <= 32 for r in rows)
     assert "Z REPORT #3" in text and "Short" in text and "0.10" in text
     assert "Points issued" in text and text.count("-" * 32) >= 5
+
+
+def test_the_x_and_z_reports_count_each_cashiers_sales(sales, cashier_id, manager_id):
+    """Accountability: the close of day says who sold what (the cashier signed in when each note was paid)."""
+    from tui_pos.domain.receipt import as_text
+    from tui_pos.domain import dayreport
+    from tui_pos.services import dayclose
+    for user, code in ((cashier_id, "ESP"), (manager_id, "CAPP"), (cashier_id, "LATT")):
+        note = sales.open_note(user)
+        sales.add_item(note, code)
+        sales.pay(note, user_id=user)
+    report = dayclose.x_report("R1")
+    assert report.cashiers == (("Ana", 2, 500, 0), ("Marco", 1, 325, 0))
+    text = as_text(dayreport.layout(report, 48, lambda c: f"{c / 100:.2f}"))
+    assert "BY CASHIER" in text and "Ana (2 sales)" in text

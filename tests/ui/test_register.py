@@ -241,3 +241,32 @@ async def test_a_function_key_pressed_right_after_enter_waits_for_the_code_typed
         await pilot.pause()
         view = app.runtime.sales.view(app.screen.note_id)
         assert [line.name for line in view.lines] == ["Espresso"]
+
+
+async def test_two_cashiers_in_turn_each_get_their_own_sales(make_app):
+    """Ana sells, Ctrl+U, Marco signs in and sells: each receipt and note carries who was signed in (the
+    second used to say Ana). A restart shows the last sale completed."""
+    from screen_text import screen_text
+    from tui_pos.models import AuditLog, Note
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "1111")
+        await type_code(pilot, "ESP")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("ctrl+u")
+        await pilot.pause()
+        assert isinstance(app.screen, LoginScreen)
+        await sign_in(pilot, "2222")
+        assert "Last sale: R1-000001, $1.50, cash, Ana." in screen_text(app)
+        await type_code(pilot, "CAPP")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+    first, second = app.runtime.sales.receipt("R1-000001"), app.runtime.sales.receipt("R1-000002")
+    assert (first.cashier, second.cashier) == ("Ana", "Marco")
+    assert [n.cashier.name for n in Note.select().where(Note.status == "paid").order_by(Note.id)] == ["Ana", "Marco"]
+    assert AuditLog.select().where(AuditLog.action == "user.sign_out").count() == 1

@@ -23,6 +23,7 @@ class NoteFacts:
     total_cents: int          # negative on a refund
     paid_cents: int           # sum of its payments (cash tendered included)
     redeemed_cents: int = 0   # money off with points
+    cashier: str = ""         # who was signed in when it was paid
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class DayReport:
     counted_cents: int | None = None            # cash counted at the Z (None: not counted)
     user: str = ""
     extra: dict = field(default_factory=dict)
+    cashiers: tuple[tuple[str, int, int, int], ...] = ()   # (cashier, sales, sales amount, refunds amount)
 
     @property
     def net_cents(self) -> int:
@@ -84,6 +86,7 @@ class DayReport:
             "sections": [list(s) for s in self.sections], "points_issued": self.points_issued,
             "points_redeemed": self.points_redeemed, "opening_float_cents": self.opening_float_cents,
             "counted_cents": self.counted_cents, "user": self.user,
+            "cashiers": [list(c) for c in self.cashiers],
         }
 
     @classmethod
@@ -98,7 +101,8 @@ class DayReport:
             taxes=tuple(pricing.TaxRow(*t) for t in d["taxes"]),
             sections=tuple((s, i, a) for s, i, a in d["sections"]), points_issued=d["points_issued"],
             points_redeemed=d["points_redeemed"], opening_float_cents=d["opening_float_cents"],
-            counted_cents=d["counted_cents"], user=d.get("user", ""))
+            counted_cents=d["counted_cents"], user=d.get("user", ""),
+            cashiers=tuple(tuple(c) for c in d.get("cashiers", ())))
 
 
 def build(kind: str, register: str, number: int, *, notes: Iterable[NoteFacts],
@@ -112,15 +116,20 @@ def build(kind: str, register: str, number: int, *, notes: Iterable[NoteFacts],
     drawer gained. `points` are the day's loyalty movements (signed).
     """
     sales_count = returns_count = sales = returns = redeemed = change = 0
+    by_cashier: dict[str, list[int]] = {}
     for n in notes:
+        who = by_cashier.setdefault(n.cashier or "-", [0, 0, 0])
         if n.kind == "return":
             returns_count += 1
             returns += -n.total_cents
+            who[2] += -n.total_cents
         else:
             sales_count += 1
             sales += n.total_cents
             redeemed += n.redeemed_cents
             change += pricing.Settlement(n.total_cents, n.paid_cents).change_cents
+            who[0] += 1
+            who[1] += n.total_cents
     by_tender: dict[str, int] = {}
     for tender, amount in payments:
         by_tender[tender] = by_tender.get(tender, 0) + amount
@@ -150,7 +159,8 @@ def build(kind: str, register: str, number: int, *, notes: Iterable[NoteFacts],
         tenders=tuple(sorted(by_tender.items(), key=lambda t: (t[0] != "cash", t[0]))), taxes=taxes,
         sections=tuple((s, v[0], v[1]) for s, v in sorted(by_section.items())),
         points_issued=issued, points_redeemed=spent, opening_float_cents=opening_float_cents,
-        counted_cents=counted_cents, user=user)
+        counted_cents=counted_cents, user=user,
+        cashiers=tuple((name, v[0], v[1], v[2]) for name, v in sorted(by_cashier.items())))
 
 
 def _taxes_after_redemption(totals: pricing.Totals, redeemed: int) -> tuple[pricing.TaxRow, ...]:
@@ -191,6 +201,12 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str]) -> list
         rows.append(line("  of which points", report.redeemed_cents))
     rows += [Row(rule), Row("BY TENDER", bold=True)]
     rows += [line(f"  {tender}", amount) for tender, amount in report.tenders]
+    if report.cashiers:
+        rows += [Row(rule), Row("BY CASHIER", bold=True)]
+        for name, count, amount, refunds in report.cashiers:
+            rows.append(line(f"  {name} ({count} sales)", amount))
+            if refunds:
+                rows.append(line(f"  {name} refunds", -refunds))
     rows += [Row(rule), Row("BY TAX RATE", bold=True)]
     for t in report.taxes:
         rows.append(Row(two_cols(f"  {percent_text(t.rate_bp)} on {money(t.base_cents)}", money(t.tax_cents), columns)))

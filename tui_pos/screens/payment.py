@@ -33,11 +33,12 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
         Binding("up", "tender(-1)", "Previous tender", show=False, id="pay.prev"),
     ]
 
-    def __init__(self, sales: SaleService, note_id: int, money) -> None:
+    def __init__(self, sales: SaleService, note_id: int, money, user_id: int | None = None) -> None:
         super().__init__()
         self.sales = sales
         self.note_id = note_id
         self.money = money
+        self.user_id = user_id     # the cashier signed in: the sale is theirs
         self.pending: tuple | None = None   # (text, tender, approver, request id) waiting for the database
 
     def compose(self) -> ComposeResult:
@@ -108,9 +109,10 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
         try:
             if text:
                 result = self.sales.pay(self.note_id, tender, parse_money(text), approver_id=approver_id,
-                                        request_id=request_id)
+                                        request_id=request_id, user_id=self.user_id)
             else:
-                result = self.sales.pay(self.note_id, approver_id=approver_id, request_id=request_id)
+                result = self.sales.pay(self.note_id, approver_id=approver_id, request_id=request_id,
+                                        user_id=self.user_id)
         except NeedsManager as need:
             def approved(pin: str | None) -> None:
                 manager = users.manager_for(pin) if pin else None

@@ -87,6 +87,7 @@ class SaleScreen(Guarded, Screen):
         Binding("ctrl+l", "loyalty", "Loyalty", show=False, id="sale.loyalty", priority=True),
         Binding("ctrl+e", "day", "Close of day", show=False, id="sale.day", priority=True),
         Binding("ctrl+g", "messages", "Messages", show=False, id="sale.messages", priority=True),
+        Binding("ctrl+u", "switch_user", "Switch user", show=False, id="sale.switch_user", priority=True),
         Binding("f1", "keys", "Keys", id="sale.keys"),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
         Binding("down", "cursor(1)", "Down", show=False, id="sale.down"),
@@ -123,6 +124,11 @@ class SaleScreen(Guarded, Screen):
         self.note_id = self.sales.open_note(self.user.id if self.user else None)
         self.load_note()
         self.query_one("#code", Input).focus()
+        last = self.guarded(self.sales.last_sale)
+        if last:
+            # after a restart (a crash just after Enter, say) the cashier sees that the sale went through
+            self.say(f"Last sale: {last.receipt_no}, {self.money(last.total_cents)}, {last.tenders}"
+                     + (f", {last.cashier}" if last.cashier else "") + ".")
 
     # ------------------------------------------------------------ painting
 
@@ -548,7 +554,8 @@ class SaleScreen(Guarded, Screen):
             self.new_note(result.next_note_id)
             self.say(f"Paid: receipt {result.receipt_no}.{change}")
             self.app.receipt_queued()
-        self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money), finished)
+        self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money,
+                                           self.user.id if self.user else None), finished)
 
     def action_return(self) -> None:
         def finished(receipt_no: str | None) -> None:
@@ -556,6 +563,13 @@ class SaleScreen(Guarded, Screen):
                 self.say(f"Refund done: receipt {receipt_no}.")
                 self.app.receipt_queued()
         self.app.push_screen(ReturnScreen(self.sales, self.money, self.user.id if self.user else None), finished)
+
+    def action_switch_user(self) -> None:
+        """Ctrl+U: sign out; the next cashier types their PIN. Every sale is credited to who is signed in."""
+        if self.user is None:
+            self.say("No users on this register: nobody to switch to (tui-pos user add).", error=True)
+            return
+        self.app.sign_out()
 
     def action_keys(self) -> None:
         rows = [(key_label(self.app.get_key_display(b)), b.description)

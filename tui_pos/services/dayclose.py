@@ -39,7 +39,8 @@ def _gather(register: str, kind: str, *, day_close_id: int | None, opening_float
     open_day = (Note.register == reg_id) & (Note.status == "paid")
     open_day &= Note.day_close.is_null() if day_close_id is None else (Note.day_close == day_close_id)
     notes = list(Note.select(Note.id, Note.kind, Note.total_cents, Note.redeem_cents, Note.receipt_no,
-                             Note.closed_at).where(open_day).tuples())
+                             Note.closed_at, User.name).join(User, JOIN.LEFT_OUTER, on=(Note.cashier == User.id))
+                 .where(open_day).tuples())
     ids = [n[0] for n in notes]
     paid: dict[int, int] = {}
     payments: list[tuple[str, int]] = []
@@ -64,7 +65,7 @@ def _gather(register: str, kind: str, *, day_close_id: int | None, opening_float
         points += [p for (p,) in LoyaltyMovement.select(LoyaltyMovement.points)
                    .where(LoyaltyMovement.receipt_no.in_(numbers)).tuples()]
     facts = [dayreport.NoteFacts(kind=n[1], total_cents=n[2], paid_cents=paid.get(n[0], 0),
-                                 redeemed_cents=n[3] or 0) for n in notes]
+                                 redeemed_cents=n[3] or 0, cashier=n[6] or "") for n in notes]
     opened = min((n[5] for n in notes if n[5]), default=None)
     opened = local_time(opened) if opened else None
     return dayreport.build(kind, register, number if number is not None else _next_number(register),

@@ -101,6 +101,15 @@ class ParkedNote:
 
 
 @dataclass(frozen=True)
+class LastSale:
+    receipt_no: str
+    total_cents: int
+    tenders: str
+    cashier: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class PayResult:
     """After a payment: whether the sale completed, the change, the receipt."""
 
@@ -368,16 +377,16 @@ def _q_next_seq(register):
             .returning(Register.next_seq))
 
 
-@prepared(6)
-def _q_close(note, status, seq, receipt_no, closed_at, total):
+@prepared(7)
+def _q_close(note, status, seq, receipt_no, closed_at, total, cashier):
     return Note.update(status=status, seq=seq, receipt_no=receipt_no, closed_at=closed_at,
-                       total_cents=total).where(Note.id == note)
+                       total_cents=total, cashier=cashier).where(Note.id == note)
 
 
-@prepared(10)
-def _q_close_with_block(note, status, seq, receipt_no, closed_at, total, before, used, earned, after):
+@prepared(11)
+def _q_close_with_block(note, status, seq, receipt_no, closed_at, total, cashier, before, used, earned, after):
     return Note.update(status=status, seq=seq, receipt_no=receipt_no, closed_at=closed_at, total_cents=total,
-                       loyalty_before=before, loyalty_used=used, loyalty_earned=earned,
+                       cashier=cashier, loyalty_before=before, loyalty_used=used, loyalty_earned=earned,
                        loyalty_after=after).where(Note.id == note)
 
 
@@ -556,7 +565,10 @@ class SaleService:
 
     def open_note(self, cashier_id: int | None = None) -> int:
         """The open note, or a new one. A new note reads the loyalty program's version afresh,
-        so a change made on any register takes effect on the next note here."""
+        so a change made on any register takes effect on the next note here.
+
+        An open note with no line yet becomes `cashier_id`'s (the one signed in now); one with lines keeps
+        who rang it up until it is paid, when it becomes the paying cashier's."""
         register_id = self.register_id
         with batch(implicit=True):
             row = fetch_one(_q_current_and_program.send(register_id))
@@ -565,6 +577,10 @@ class SaleService:
                 new = _q_insert_note.send(register_id, "sale", "open", self.default_mode, cashier_id, "",
                                           utcnow(), 0, "", "1", 0, 0)
         loyalty.take_program_row(row[1:])
+        if existing is not None and cashier_id is not None:
+            with db.atomic():
+                if not NoteLine.select().where(NoteLine.note == existing).exists():
+                    Note.update(cashier=cashier_id).where(Note.id == existing, Note.status == "open").execute()
         return existing if existing is not None else inserted_id(new)
 
     def set_sales_mode(self, note_id: int, mode: str) -> None:
@@ -1039,7 +1055,8 @@ class SaleService:
     # ----------------------------------------------------------- payment
 
     def pay(self, note_id: int, tender: str = "cash", amount_cents: int | None = None, *,
-            approver_id: int | None = None, request_id: str | None = None) -> PayResult:
+            approver_id: int | None = None, request_id: str | None = None,
+            user_id: int | None = None) -> PayResult:
         """Take a payment; `None` pays the rest in cash. Completes the sale when covered.
 
         Completion is one transaction: payment, receipt number, note closed.
@@ -1061,6 +1078,8 @@ class SaleService:
                     return self._taken(Payment.get_by_id(taken[0]))
             row = fetch_one(sent_note)
             note = self._checked(row)
+            if user_id is not None:
+                note.cashier_id = user_id    # the sale is the one's who is signed in when it is paid
             earn = loyalty.read_earn_lines(sent_earn)
             loyalty.take_program_row(row[-2:])
             s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (), note.redeem_cents),
@@ -1176,10 +1195,10 @@ class SaleService:
             else:
                 Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
         if block is None:
-            _q_close.send(note.id, "paid", seq, receipt_no, now, total_cents)
+            _q_close.send(note.id, "paid", seq, receipt_no, now, total_cents, note.cashier_id)
         else:
-            _q_close_with_block.send(note.id, "paid", seq, receipt_no, now, total_cents, block.previous,
-                                        block.used, block.earned, block.new)
+            _q_close_with_block.send(note.id, "paid", seq, receipt_no, now, total_cents, note.cashier_id,
+                                     block.previous, block.used, block.earned, block.new)
         if self.print_queue:
             if cash is None:
                 cash = Payment.select().where(Payment.note == note.id, Payment.tender == "cash").exists()
@@ -1197,6 +1216,18 @@ class SaleService:
         return number
 
     # ----------------------------------------------------------- receipts
+
+    def last_sale(self) -> "LastSale | None":
+        """The register's last completed note (sale or refund), for the screen at start."""
+        note = (Note.select(Note.id, Note.receipt_no, Note.total_cents, Note.kind, Note.cashier)
+                .where(Note.register == self.register_id, Note.status == "paid").order_by(Note.seq.desc()).first())
+        if note is None:
+            return None
+        tenders = [t for (t,) in Payment.select(Payment.tender).where(Payment.note == note.id).order_by(Payment.id)
+                   .tuples()]
+        who = User.get_or_none(User.id == note.cashier_id) if note.cashier_id else None
+        return LastSale(note.receipt_no, note.total_cents, " + ".join(dict.fromkeys(tenders)) or "no payment",
+                        who.name if who else "", note.kind)
 
     def last_receipt_no(self) -> str | None:
         note = (Note.select(Note.receipt_no).where(Note.register == self.register_id, Note.status == "paid")
