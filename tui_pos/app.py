@@ -21,7 +21,7 @@ from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import audit, users
 from tui_pos.models import db
 from tui_pos.models.db import reset_connection, safe_url, worker_connection
-from tui_pos.widgets.devices import DatabaseBack, DeviceLine, DeviceStatus, Scanned
+from tui_pos.widgets.devices import DatabaseBack, DeviceLine, DeviceStatus, Scanned, ScanTooLong
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ def _styled(app: App, setting: str) -> list:
     use_console_glyphs(theme == "console")
     app._wanted_theme = theme
     return css
+
+
+def _driver_class():
+    """On Linux, the driver that hands keys over a burst at a time (widgets/keyboard.py); else Textual's."""
+    import sys
+    if sys.platform.startswith("linux"):
+        from tui_pos.widgets.keyboard import BatchingLinuxDriver
+        return BatchingLinuxDriver
+    return None
 
 
 def _apply_theme(app: App) -> None:
@@ -85,7 +94,7 @@ class PosApp(Guarded, App):
     BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit")]
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(css_path=_styled(self, runtime.config.ui.theme))
+        super().__init__(css_path=_styled(self, runtime.config.ui.theme), driver_class=_driver_class())
         _apply_theme(self)
         self.runtime = runtime
         self.user: users.Person | None = None
@@ -98,6 +107,7 @@ class PosApp(Guarded, App):
         self._drain_again = False
         self._printer_retry = None
         self.db_down = False          # a lost database connection, being retried
+        self._wedge_timer = False     # a wedge tick is pending
         cfg = runtime.config.scanner
         self.wedge: WedgeFilter | None = (WedgeFilter(cfg.wedge_gap_ms / 1000, cfg.wedge_min_length)
                                           if cfg.wedge else None)
@@ -315,14 +325,27 @@ class PosApp(Guarded, App):
             await super().on_event(held)
         if outcome.scan:
             self.deliver_scan(outcome.scan, "keyboard")
-        if wedge.holding:
+        if outcome.too_long:
+            self.screen.post_message(ScanTooLong("keyboard", wedge.max_length))
+        if wedge.holding and not self._wedge_timer:
+            # one timer at a time: a 20,000-key burst set one per key and kept the register busy for minutes
+            self._wedge_timer = True
             self.set_timer(wedge.gap + 0.001, self._wedge_tick)
 
     async def _wedge_tick(self) -> None:
         """A held burst stopped without Enter: it was typing; let it through."""
         from textual._time import get_time
+        self._wedge_timer = False
         for held in self.wedge.tick(get_time()).release:
             await super().on_event(held)
+        if self.wedge.holding:
+            self._wedge_timer = True
+            self.set_timer(self.wedge.gap + 0.001, self._wedge_tick)
+
+    @on(ScanTooLong)
+    def _unclaimed_too_long(self, event: ScanTooLong) -> None:
+        self.notify(f"A burst of keys longer than any code ({event.limit}) was dropped.", severity="warning",
+                    timeout=4)
 
     # ------------------------------------------------------------ a lost database connection
 

@@ -74,3 +74,20 @@ def test_logo_image_is_printed_and_a_missing_logo_is_skipped(tmp_path):
     data = render(rows, logo=str(logo))
     assert b"\x1dv0" in data[:40]                                 # GS v 0: a raster image before the text
     assert render(rows, logo=str(tmp_path / "none.png")) == render(rows)
+
+
+def test_a_truncated_capability_cache_is_rebuilt_not_fatal(tmp_path):
+    """python-escpos writes its capability cache in place: a register killed while writing it (or a second
+    process reading it half-written) left a truncated file, and every later receipt failed with EOFError."""
+    import platform
+    import subprocess
+    import sys
+    (tmp_path / f"{platform.python_version()}.capabilities.pickle").write_bytes(b"\x80\x04\x95")
+    code = ("from tui_pos.hardware.printer import render\n"
+            "from tui_pos.domain.receipt import Row\n"
+            "data = render([Row('TOTAL  1.50'), Row(cut=True)])\n"
+            "assert b'TOTAL' in data, data\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "ESCPOS_CAPABILITIES_PICKLE_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert "unreadable: rebuilt" in done.stderr

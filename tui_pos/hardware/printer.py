@@ -35,7 +35,18 @@ def _escpos():
         os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(cache)
     else:
         Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"]).mkdir(parents=True, exist_ok=True)
-    import escpos.printer  # noqa: F401  (configures logging: ours is set up first)
+    try:
+        import escpos.printer  # noqa: F401  (configures logging: ours is set up first)
+    except Exception:  # noqa: BLE001 - a truncated capability cache (EOFError, UnpicklingError, ...)
+        # python-escpos writes its cache in place: a register killed while writing it, or another process
+        # reading it half-written, left every later receipt failing "could not be built (EOFError)". Drop
+        # the cache and build it again (once); any other failure goes up as before.
+        cache = Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"])
+        dropped = [p for p in cache.glob("*.capabilities.pickle") if p.unlink(missing_ok=True) is None]
+        if not dropped:
+            raise
+        log.warning("python-escpos's capability cache in %s was unreadable: rebuilt", cache)
+        import escpos.printer  # noqa: F401,F811
     return escpos.printer
 
 

@@ -26,6 +26,7 @@ class Outcome(Generic[T]):
 
     release: list[T] = field(default_factory=list)
     scan: str | None = None
+    too_long: bool = False      # a burst just went past `max_length`: the rest of it is dropped
 
 
 @dataclass
@@ -34,12 +35,15 @@ class WedgeFilter(Generic[T]):
 
     gap: float = 0.03
     min_length: int = 4
+    max_length: int = 64        # no code is longer: a burst past it is a stuck key or a scanner in the wrong mode
+    quiet: float = 0.3          # a runaway burst ends only after this long without a key (Enters included)
     _held: list[tuple[T, str]] = field(default_factory=list)
     _last: float = 0.0
+    _dropping: bool = False     # inside a burst found too long: its keys go nowhere until it ends
 
     @property
     def holding(self) -> bool:
-        return bool(self._held)
+        return bool(self._held) or self._dropping
 
     def _take(self) -> list[T]:
         items = [item for item, _ in self._held]
@@ -47,14 +51,28 @@ class WedgeFilter(Generic[T]):
         return items
 
     def char(self, item: T, char: str, t: float) -> Outcome[T]:
-        """A printable key: held while it may be part of a scan."""
+        """A printable key: held while it may be part of a scan; dropped inside a burst found too long."""
+        if self._dropping:
+            if t - self._last < self.quiet:
+                self._last = t
+                return Outcome()
+            self._dropping = False       # a quiet moment: the runaway ended; this key starts afresh
         release = self._take() if self._held and t - self._last > self.gap else []
         self._held.append((item, char))
         self._last = t
+        if len(self._held) > self.max_length:
+            self._held.clear()           # held, never delivered: nothing of it reaches a field or a lookup
+            self._dropping = True
+            return Outcome(release, too_long=True)
         return Outcome(release)
 
     def enter(self, item: T, t: float) -> Outcome[T]:
-        """Enter: ends a scan when a long enough burst is held."""
+        """Enter: ends a scan when a long enough burst is held (and ends a runaway burst, swallowed)."""
+        if self._dropping:
+            if t - self._last < self.quiet:   # a stuck scanner sends Enters too: still the runaway
+                self._last = t
+                return Outcome()
+            self._dropping = False
         if self._held and t - self._last <= self.gap and len(self._held) >= self.min_length:
             code = "".join(c for _, c in self._held)
             self._held.clear()
@@ -66,7 +84,9 @@ class WedgeFilter(Generic[T]):
         return Outcome(self._take() + [item])
 
     def tick(self, t: float) -> Outcome[T]:
-        """Time passed: a burst that stopped without Enter was typing."""
+        """Time passed: a burst that stopped without Enter was typing (or a runaway that stopped)."""
+        if self._dropping and t - self._last >= self.quiet:
+            self._dropping = False
         if self._held and t - self._last >= self.gap:
             return Outcome(self._take())
         return Outcome()

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_pos.widgets.safety import Guarded
 
-from tui_pos.domain.customer import format_phone, normalize_phone
+from tui_pos.domain.customer import format_phone, looks_like_phone, normalize_phone
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.receipt import as_text, layout
 from tui_pos.services import customers, users
@@ -147,17 +147,26 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         return True
 
     def new_phone_shown(self) -> bool:
-        """The list shows a new phone for exactly what is typed (not an older search)."""
-        if not self.result.new_phone or self.result.customers:
-            return False
+        """What is typed is a whole phone number (N then means "create, no SMS", not a letter).
+
+        Decided from the text alone, at once: a cashier typing the phone and N faster than the search
+        answers must not get an N in the field. Whether the phone is new is looked up when N is pressed."""
         try:
-            return normalize_phone(self.query_one("#query", Input).value, self.phone_region) == self.result.new_phone
+            normalize_phone(self.query_one("#query", Input).value, self.phone_region)
         except PosError:
             return False
+        typed = self.query_one("#query", Input).value
+        return looks_like_phone(typed) and sum(ch.isdigit() for ch in typed) >= 7
 
     def action_create_no_sms(self) -> None:
         """Seed 004's invitation declined at the counter: the customer is created, and never texted for it."""
-        self.dismiss(LookupOutcome("create_phone", phone=self.result.new_phone, invite=False))
+        typed = self.query_one("#query", Input).value
+        result = customers.lookup(typed, region=self.phone_region)    # what is typed now, not an older search
+        if not result.new_phone:
+            self.show(result)
+            self._say(f"{escape(typed)} is not a new phone: Enter attaches the customer shown.", error=True)
+            return
+        self.dismiss(LookupOutcome("create_phone", phone=result.new_phone, invite=False))
 
     def _say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#lookup-message", Static)

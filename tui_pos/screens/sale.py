@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Callable
 
 from textual import on
@@ -38,6 +39,7 @@ from tui_pos.widgets.lines import NoteLines
 
 log = logging.getLogger(__name__)
 
+CODE_MAX = 64        # the longest code a field holds (a barcode, SKU, card or N*CODE): a stuck scanner stops here
 PANEL_FIGURES = 19   # the side panel's text width (app.tcss #side: 22 with its border and padding)
 QTY_PREFIX = re.compile(r"^\s*\d+\s*[*xX]\s*$")   # "3*" typed before scanning
 
@@ -50,11 +52,42 @@ class CodeInput(Input):
     fast "ESP", Enter, F2 opened the customer dialog with "ESP" in it and the Espresso was lost.
     """
 
-    def __init__(self, on_enter: Callable[[str], bool], **kwargs) -> None:
+    QUIET = 0.3    # seconds without a key that end a runaway burst with no Enter (a stuck key let go)
+
+    def __init__(self, on_enter: Callable[[str], bool], on_overflow: Callable[[], None] | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.on_enter = on_enter
+        self.on_overflow = on_overflow
+        self.discarding = False     # past max_length: the rest of the burst goes nowhere
+        self._last_discard = 0.0
+
+    def restricted(self) -> None:
+        """More than a code can hold (a stuck key, a scanner in the wrong mode, a paste): drop it all, say
+        so once, and let the next scan in as soon as the burst ends (its Enter, or a quiet moment)."""
+        if not self.discarding:
+            self.discarding = True
+            self.value = ""
+            if self.on_overflow is not None:
+                self.on_overflow()
+        self._last_discard = time.monotonic()
+        self.set_timer(self.QUIET, self._maybe_done)
+
+    def _maybe_done(self) -> None:
+        if self.discarding and time.monotonic() - self._last_discard >= self.QUIET:
+            self.discarding = False
+
+    def insert_text_at_cursor(self, text: str) -> None:
+        if self.discarding:
+            self._last_discard = time.monotonic()
+            return
+        super().insert_text_at_cursor(text)
 
     async def action_submit(self) -> None:
+        if self.discarding:           # an Enter inside the runaway: nothing is looked up
+            self._last_discard = time.monotonic()
+            self.value = ""
+            return
         if self.on_enter(self.value):
             self.value = ""
 
@@ -117,7 +150,8 @@ class SaleScreen(Guarded, Screen):
                 yield Static(id="customer")
                 yield Static(id="totals")
         yield Static("", id="message")
-        yield CodeInput(self.add_code, placeholder="scan or type a code, N*CODE for a quantity", id="code")
+        yield CodeInput(self.add_code, self._overflow, placeholder="scan or type a code, N*CODE for a quantity",
+                        id="code", max_length=CODE_MAX)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -225,6 +259,14 @@ class SaleScreen(Guarded, Screen):
             text += "\n[b $error]DEFAULTER[/]"
         self.customer_text = text
         panel.update(text)
+
+    def on_scan_too_long(self, event) -> None:
+        event.stop()
+        self._overflow()
+
+    def _overflow(self) -> None:
+        self.say(f"That was longer than any code ({CODE_MAX} characters): a stuck key, or a scanner in the wrong "
+                 "mode? It was dropped; scan again.", error=True)
 
     def say(self, text: str, *, error: bool = False) -> None:
         message = self.query_one("#message", Static)

@@ -8,6 +8,15 @@ from textual.message import Message
 from textual.widgets import Static
 
 
+class ScanTooLong(Message):
+    """A scanner (or a stuck key) sent more than any code holds; it was dropped. The screen says so."""
+
+    def __init__(self, source: str, limit: int) -> None:
+        super().__init__()
+        self.source = source
+        self.limit = limit
+
+
 class Scanned(Message):
     """A whole code from a scanner (an evdev device or a keyboard-wedge burst).
 
