@@ -325,6 +325,8 @@ class PosApp(Guarded, App):
             await super().on_event(held)
         if outcome.scan:
             self.deliver_scan(outcome.scan, "keyboard")
+        if outcome.dropped:
+            self.screen.post_message(ScanTooLong("keyboard", wedge.max_length, outcome.dropped))
         if outcome.too_long:
             self.screen.post_message(ScanTooLong("keyboard", wedge.max_length))
         if wedge.holding and not self._wedge_timer:
@@ -336,16 +338,20 @@ class PosApp(Guarded, App):
         """A held burst stopped without Enter: it was typing; let it through."""
         from textual._time import get_time
         self._wedge_timer = False
-        for held in self.wedge.tick(get_time()).release:
+        outcome = self.wedge.tick(get_time())
+        for held in outcome.release:
             await super().on_event(held)
+        if outcome.dropped:
+            self.screen.post_message(ScanTooLong("keyboard", self.wedge.max_length, outcome.dropped))
         if self.wedge.holding:
             self._wedge_timer = True
             self.set_timer(self.wedge.gap + 0.001, self._wedge_tick)
 
     @on(ScanTooLong)
     def _unclaimed_too_long(self, event: ScanTooLong) -> None:
-        self.notify(f"A burst of keys longer than any code ({event.limit}) was dropped.", severity="warning",
-                    timeout=4)
+        if event.dropped:
+            self.notify(f"A burst of {event.dropped} keys, longer than any code ({event.limit}), was dropped.",
+                        severity="warning", timeout=4)
 
     # ------------------------------------------------------------ a lost database connection
 

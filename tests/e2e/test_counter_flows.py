@@ -279,3 +279,20 @@ def test_ring_up_and_pay_on_the_linux_console_reading_only_the_screen(tmp_path):
         assert "Change $5.00" in shown, shown
     finally:
         tmux("kill-server", check=False)
+
+
+def test_a_20000_character_burst_is_dropped_and_the_next_scan_goes_through(register):
+    """A stuck key, or a scanner in the wrong mode: 20,000 characters (Enters among them) into the code field.
+    The register says so once, holds no part of it, and takes the next scan as soon as the burst is over."""
+    for chunk in range(20):                       # tmux takes at most a few thousand characters a command
+        tmux("send-keys", "-t", "pos", "-l", "7" * 1000)
+        if chunk == 9:
+            tmux("send-keys", "-t", "pos", "Enter")
+    tmux("send-keys", "-t", "pos", "Enter")
+    shown = register.wait_for("characters dropped", timeout=20)       # the runaway is over
+    assert "Unknown code" not in shown and "ready; scan again" in shown
+    started = time.monotonic()
+    register.scan("ESP")
+    shown = register.wait_for("Espresso", timeout=20)
+    took = time.monotonic() - started
+    assert "7777" not in shown and took < 5, (took, shown)

@@ -57,3 +57,21 @@ def test_a_slow_enter_after_a_burst_does_not_make_it_a_scan():
     wedge = WedgeFilter(gap=0.03, min_length=4)
     keys = [(1.0 + i * 0.001, c) for i, c in enumerate("12345")] + [(1.5, "enter")]
     assert feed(wedge, keys) == ["1", "2", "3", "4", "5", "enter"]
+
+
+def test_a_runaway_burst_is_dropped_whole_and_the_next_scan_goes_through():
+    """A stuck key or a scanner in the wrong mode: 20,000 characters, Enters among them. Nothing of it reaches a
+    field or a lookup, it is reported once, and the scan after a quiet moment is a scan again."""
+    wedge = WedgeFilter(gap=0.03, min_length=4, max_length=64, quiet=0.3)
+    t, out, too_long = 1.0, [], 0
+    for i in range(20_000):
+        t += 0.0005
+        o = wedge.enter("enter", t) if i % 5000 == 4999 else wedge.char("7", "7", t)
+        out += o.release
+        too_long += o.too_long
+        assert not o.scan
+    assert out == [] and too_long == 1
+    assert wedge.tick(t + 0.1).release == [] and wedge.holding          # still inside the runaway
+    assert wedge.tick(t + 0.4).dropped == 20_000 and not wedge.holding  # over: how much it dropped, once
+    scan = [(t + 0.5 + i * 0.002, c) for i, c in enumerate("7451000000010")] + [(t + 0.53, "enter")]
+    assert feed(wedge, scan) == [("SCAN", "7451000000010")]

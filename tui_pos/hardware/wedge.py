@@ -27,6 +27,7 @@ class Outcome(Generic[T]):
     release: list[T] = field(default_factory=list)
     scan: str | None = None
     too_long: bool = False      # a burst just went past `max_length`: the rest of it is dropped
+    dropped: int = 0            # a runaway burst just ended: how many keys it dropped
 
 
 @dataclass
@@ -40,6 +41,7 @@ class WedgeFilter(Generic[T]):
     _held: list[tuple[T, str]] = field(default_factory=list)
     _last: float = 0.0
     _dropping: bool = False     # inside a burst found too long: its keys go nowhere until it ends
+    _dropped: int = 0
 
     @property
     def holding(self) -> bool:
@@ -52,32 +54,41 @@ class WedgeFilter(Generic[T]):
 
     def char(self, item: T, char: str, t: float) -> Outcome[T]:
         """A printable key: held while it may be part of a scan; dropped inside a burst found too long."""
+        ended = 0
         if self._dropping:
             if t - self._last < self.quiet:
                 self._last = t
+                self._dropped += 1
                 return Outcome()
-            self._dropping = False       # a quiet moment: the runaway ended; this key starts afresh
+            ended = self._end()          # a quiet moment: the runaway ended; this key starts afresh
         release = self._take() if self._held and t - self._last > self.gap else []
         self._held.append((item, char))
         self._last = t
         if len(self._held) > self.max_length:
+            self._dropped = len(self._held)
             self._held.clear()           # held, never delivered: nothing of it reaches a field or a lookup
             self._dropping = True
-            return Outcome(release, too_long=True)
-        return Outcome(release)
+            return Outcome(release, too_long=True, dropped=ended)
+        return Outcome(release, dropped=ended)
+
+    def _end(self) -> int:
+        dropped, self._dropped, self._dropping = self._dropped, 0, False
+        return dropped
 
     def enter(self, item: T, t: float) -> Outcome[T]:
         """Enter: ends a scan when a long enough burst is held (and ends a runaway burst, swallowed)."""
+        ended = 0
         if self._dropping:
             if t - self._last < self.quiet:   # a stuck scanner sends Enters too: still the runaway
                 self._last = t
+                self._dropped += 1
                 return Outcome()
-            self._dropping = False
+            ended = self._end()
         if self._held and t - self._last <= self.gap and len(self._held) >= self.min_length:
             code = "".join(c for _, c in self._held)
             self._held.clear()
-            return Outcome([], code)
-        return Outcome(self._take() + [item])
+            return Outcome([], code, dropped=ended)
+        return Outcome(self._take() + [item], dropped=ended)
 
     def other(self, item: T) -> Outcome[T]:
         """Any other key (F-keys, arrows, Ctrl+...): what was held goes first."""
@@ -85,8 +96,7 @@ class WedgeFilter(Generic[T]):
 
     def tick(self, t: float) -> Outcome[T]:
         """Time passed: a burst that stopped without Enter was typing (or a runaway that stopped)."""
-        if self._dropping and t - self._last >= self.quiet:
-            self._dropping = False
+        ended = self._end() if self._dropping and t - self._last >= self.quiet else 0
         if self._held and t - self._last >= self.gap:
-            return Outcome(self._take())
-        return Outcome()
+            return Outcome(self._take(), dropped=ended)
+        return Outcome(dropped=ended)

@@ -262,7 +262,11 @@ class SaleScreen(Guarded, Screen):
 
     def on_scan_too_long(self, event) -> None:
         event.stop()
-        self._overflow()
+        if event.dropped:
+            self.say(f"{event.dropped:,} characters dropped (a stuck key, or a scanner in the wrong mode?): "
+                     "the register is ready; scan again.", error=True)
+        else:
+            self._overflow()
 
     def _overflow(self) -> None:
         self.say(f"That was longer than any code ({CODE_MAX} characters): a stuck key, or a scanner in the wrong "

@@ -11,10 +11,11 @@ from textual.widgets import Static
 class ScanTooLong(Message):
     """A scanner (or a stuck key) sent more than any code holds; it was dropped. The screen says so."""
 
-    def __init__(self, source: str, limit: int) -> None:
+    def __init__(self, source: str, limit: int, dropped: int = 0) -> None:
         super().__init__()
         self.source = source
         self.limit = limit
+        self.dropped = dropped      # 0: it has just begun; N: it is over, N keys were dropped
 
 
 class Scanned(Message):
