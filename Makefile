@@ -24,6 +24,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/registers.py
 	$(BIN)/python bench/loyalty.py
 	$(BIN)/python bench/customers.py
+	$(BIN)/python bench/burst.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -53,3 +53,9 @@ def test_the_customers_benchmark_runs_at_a_small_size():
     run = _bench("customers.py", BENCH_CUSTOMERS="2000", BENCH_IMPORT="500")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "full phone" in run.stdout and "name prefix" in run.stdout
+
+
+def test_the_burst_benchmark_runs_briefly():
+    run = _bench("burst.py", BENCH_BURST="3000", BENCH_ROUNDS="1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "the next scan:" in run.stdout
