@@ -270,3 +270,16 @@ async def test_two_cashiers_in_turn_each_get_their_own_sales(make_app):
     assert (first.cashier, second.cashier) == ("Ana", "Marco")
     assert [n.cashier.name for n in Note.select().where(Note.status == "paid").order_by(Note.id)] == ["Ana", "Marco"]
     assert AuditLog.select().where(AuditLog.action == "user.sign_out").count() == 1
+
+
+async def test_a_name_with_terminal_codes_is_drawn_as_text(make_app):
+    """Issue 28: `ESC [ 2 J` in a product name (written to the database by another tool) wiped the register's
+    screen when the product was scanned. What comes from data is drawn as text."""
+    from tui_pos.models import Product
+    app = make_app()
+    Product.update(name="Fu\x1b[2J\x1bp\x00ll").where(Product.sku == "ESP").execute()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot)
+        await type_code(pilot, "ESP")
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "Fu?[2J?p?ll" in svg.replace("&#160;", " ")

@@ -8,3 +8,25 @@ def search_key(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.casefold().split())
+
+
+def _is_control(ch: str) -> bool:
+    """C0 (NUL, ESC...), DEL and C1 controls: never text a person typed or a printer should get raw."""
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
+def control_at(text: str) -> int | None:
+    """The 1-based position of the first control character in `text`, or None."""
+    for i, ch in enumerate(text):
+        if _is_control(ch):
+            return i + 1
+    return None
+
+
+def printable(text: str) -> str:
+    """`text` with every control character shown as "?": what comes from data is drawn and printed as
+    text, never as terminal or printer codes (an `ESC p` in a name is the cash drawer's pulse)."""
+    if control_at(text) is None:
+        return text
+    return "".join("?" if _is_control(ch) else ch for ch in text)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Callable, Protocol
 
 from tui_pos.domain.receipt import Row
+from tui_pos.domain.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def render(rows: list[Row], *, kick_drawer: bool = False, profile: str = "TM-T20
                     printer.text("\n")
                 continue
             style = _restyle(printer, style, (row.align, row.bold, row.big))
-            printer.text(row.text + "\n")
+            printer.text(printable(row.text) + "\n")   # data never reaches the printer as its codes
     return printer.output
 
 

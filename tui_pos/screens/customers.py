@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_pos.widgets.safety import Guarded
 
+from tui_pos.domain.text import printable
 from tui_pos.domain.customer import format_phone, looks_like_phone, normalize_phone
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.receipt import as_text, layout
@@ -31,7 +32,7 @@ from tui_pos.widgets.keybar import HelpLine
 def describe(c: CustomerView) -> str:
     """One line for a list: name, phone, code and a payment warning."""
     parts = [c.name or "(no name yet)", format_phone(c.phone or c.mobile), c.code]
-    text = "  ".join(p for p in parts if p)
+    text = escape(printable("  ".join(p for p in parts if p)))
     if c.status == "closed":
         text += "  [dim](closed)[/]"
     if c.payment_status == 1:

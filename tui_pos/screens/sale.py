@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from tui_pos.domain.customer import format_phone
+from tui_pos.domain.text import printable
 from tui_pos.services import customers, users
 from tui_pos.services.customers import CustomerView
 from tui_pos.services.sales import LineView, NoteView, PayResult, SaleService, ScanResult, Summary
@@ -252,7 +253,8 @@ class SaleScreen(Guarded, Screen):
         if customer is None:
             panel.update("[dim]No customer\nF2 to attach[/]")
             return
-        text = f"[b]{escape(customer.label)}[/]\n{format_phone(customer.phone or customer.mobile) or customer.code}"
+        text = (f"[b]{escape(printable(customer.label))}[/]\n"
+                f"{escape(printable(format_phone(customer.phone or customer.mobile) or customer.code))}")
         if customer.payment_status == 1:
             text += "\n[b $warning]PENDING PAYMENTS[/]"
         elif customer.payment_status == 2:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +16,7 @@ from textual.widgets.option_list import Option
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.services import catalog
+from tui_pos.domain.text import printable
 from tui_pos.widgets.keybar import HelpLine
 
 
@@ -50,7 +52,7 @@ class ProductSearch(Guarded, ModalScreen[str | None]):
         results = self.query_one("#results", OptionList)
         results.clear_options()
         found = catalog.search(text, limit=30)
-        results.add_options([Option(f"{p.name}  [dim]{p.sku}[/]  {self.money(p.price_cents)}", id=p.sku)
+        results.add_options([Option(f"{escape(printable(p.name))}  [dim]{escape(p.sku)}[/]  {self.money(p.price_cents)}", id=p.sku)
                              for p in found])
         if found:
             results.highlighted = 0

@@ -15,7 +15,7 @@ from tui_pos.models.prepared import fetch_rows, prepared
 
 from tui_pos.domain.codes import normalize_barcode, scanned_forms
 from tui_pos.domain.errors import InputError, PosError
-from tui_pos.domain.text import search_key
+from tui_pos.domain.text import search_key, control_at
 from tui_pos.models import Barcode, Product, Section, db
 from tui_pos.services import audit
 
@@ -171,6 +171,11 @@ def _parse_product_row(row: dict[str, str], line: int, path: str) -> _ProductRow
         return ImportError_(path, line, PRODUCT_COLUMNS.index(col) + 1, col, msg)
 
     values = {k: (row.get(k) or "").strip() for k in PRODUCT_COLUMNS}
+    for col in PRODUCT_COLUMNS:
+        at = control_at(values[col])
+        if at is not None:   # ESC p in a name is the cash drawer's pulse, ESC [ 2 J clears the register's screen
+            raise fail(col, f"a control character (code {ord(values[col][at - 1])}) at character {at}: "
+                            "the file must hold plain text")
     barcodes = []
     for code in values["barcode"].replace("|", " ").split():
         try:

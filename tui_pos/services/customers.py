@@ -18,7 +18,7 @@ from peewee import JOIN, SQL, Value, fn
 from tui_pos.domain import customer as rules
 from tui_pos.domain import ruc as ruc_rules
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
-from tui_pos.domain.text import search_key
+from tui_pos.domain.text import control_at, search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
 from tui_pos.models.prepared import fetch_one, fetch_rows, prepared
@@ -192,8 +192,14 @@ def clean(data: dict, region: str) -> dict:
     def attempt(name: str, fn_) -> None:
         if name not in data:
             return
+        value = data[name]
+        at = control_at(value) if isinstance(value, str) else None
+        if at is not None:    # ESC p is a cash drawer's pulse; ESC [ 2 J clears a screen: never stored
+            errors[name] = (f"has a control character (code {ord(value[at - 1])}) at character {at}: "
+                            "retype it as plain text")
+            return
         try:
-            out[name] = fn_(data[name])
+            out[name] = fn_(value)
         except InputError as exc:
             errors[name] = str(exc)
 

@@ -15,6 +15,8 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui_pos.domain.text import printable
+
 # (title, least width, right-aligned). A figure column is as wide as its widest cell (a price or a total is
 # never cut); the item's name takes the room the figures leave, so at 80 columns a 26-letter name fits.
 COLUMNS = (("Item", 0, False), ("Qty", 3, True), ("Price", 6, True), ("Disc", 7, True), ("Total", 6, True))
@@ -137,6 +139,7 @@ class NoteLines(Widget):
     def _strip(self, cells: tuple[str, ...], width: int, style: Style | None) -> Strip:
         parts = []
         for (_, _, right), w, text in zip(COLUMNS, self._layout(width), cells):
+            text = printable(text)              # a name from data is text, never terminal codes
             text = text if len(text) <= w else text[: w - 1] + "~"
             parts.append(" " + (text.rjust(w) if right else set_cell_size(text, w)))
         line = set_cell_size("".join(parts), width)

@@ -1,0 +1,45 @@
+"""Control characters never reach the printer, the screen or the database (issue 28, items 6 and 11).
+
+`ESC p` is the ESC/POS cash drawer's pulse; `ESC [ 2 J` clears a terminal. A product or customer name
+holding them was stored as is, printed raw and drawn raw.
+"""
+
+import pytest
+
+from tui_pos.domain.receipt import Row
+from tui_pos.domain.text import control_at, printable
+from tui_pos.hardware.printer import render
+from tui_pos.models import Customer, Product
+from tui_pos.services import catalog, customers
+from tui_pos.services.catalog import ImportError_
+from tui_pos.services.customers import FormError
+
+NASTY = "Fu\x1b[2J\x1bp\x00\x30\x60ll"
+
+
+def test_the_rule():
+    assert control_at("Café Núñez") is None and control_at("a\tb") == 2 and control_at("x\x85") == 2
+    assert printable(NASTY) == "Fu?[2J?p?0`ll"
+
+
+def test_an_import_refuses_control_characters_naming_line_and_column(demo, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("barcode,sku,name,section,price,tax_rate,points,points_cost\n"
+                    ",OK1,Fine,Coffee,1.00,7,,\n"
+                    f",BAD,{NASTY},Coffee,1.00,7,,\n", encoding="utf-8")
+    with pytest.raises(ImportError_) as err:
+        catalog.import_products(path)
+    assert "p.csv:3:3 (name): a control character (code 27) at character 3" in str(err.value)
+    assert not Product.select().where(Product.sku.in_(["OK1", "BAD"])).exists()       # nothing written
+
+
+def test_the_customer_form_refuses_them(demo):
+    with pytest.raises(FormError) as err:
+        customers.create({"name": NASTY}, region="PA")
+    assert "name" in err.value.errors and "control character" in err.value.errors["name"]
+    assert not Customer.select().where(Customer.name.contains("Fu")).exists()
+
+
+def test_the_printer_gets_only_printable_text_whatever_the_database_holds():
+    data = render([Row(NASTY), Row(cut=True)])
+    assert b"Fu?[2J?p?0`ll" in data and b"\x1b[2J" not in data and b"\x1bp\x00" not in data
