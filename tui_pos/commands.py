@@ -146,7 +146,8 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
                   closefd=False) as out:  # UTF-8 whatever the locale, written in large blocks
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(columns)
-            writer.writerows(rows)
+            from tui_pos.domain.text import csv_cell      # a name "=HYPERLINK(...)" is text in a spreadsheet
+            writer.writerows((csv_cell(code), csv_cell(name), csv_cell(phone), *rest) for code, name, phone, *rest in rows)
         return 0
     table = [columns] + [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]

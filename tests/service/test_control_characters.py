@@ -43,3 +43,23 @@ def test_the_customer_form_refuses_them(demo):
 def test_the_printer_gets_only_printable_text_whatever_the_database_holds():
     data = render([Row(NASTY), Row(cut=True)])
     assert b"Fu?[2J?p?0`ll" in data and b"\x1b[2J" not in data and b"\x1bp\x00" not in data
+
+
+def test_exports_never_hand_a_spreadsheet_a_formula(demo, tmp_path):
+    """OWASP "CSV Injection": a name `=HYPERLINK(...)` or `=cmd|...` went out as is; now it is text, and the
+    import reads the export back unchanged."""
+    import csv
+    import io
+    from tui_pos.domain.text import csv_cell
+    assert csv_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0" and csv_cell("@SUM(A1)") == "'@SUM(A1)"
+    assert csv_cell("+50761234567") == "+50761234567" and csv_cell("-5") == "-5" and csv_cell(12) == 12
+    customers.create({"code": "X1", "name": '=HYPERLINK("http://evil.example","x")', "phone": "6123-4567"},
+                     region="PA")
+    out = io.StringIO()
+    customers.export_customers(out)
+    row = next(r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["code"] == "X1")
+    assert row["name"].startswith("'=HYPERLINK") and row["phone"] == "+50761234567"
+    path = tmp_path / "back.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    assert customers.import_customers(path, region="PA") == (0, 0, 1)            # nothing changes
+    assert Customer.get(Customer.code == "X1").name == '=HYPERLINK("http://evil.example","x")'

@@ -30,3 +30,25 @@ def printable(text: str) -> str:
     if control_at(text) is None:
         return text
     return "".join("?" if _is_control(ch) else ch for ch in text)
+
+
+import re as _re
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = _re.compile(r"[+-]?[\d\s().,-]*\d[\d\s().,-]*")
+
+
+def csv_cell(value):
+    """A value for a CSV cell a spreadsheet will open: text that a spreadsheet would run as a formula (it
+    starts with = + - @, a tab or a carriage return) gets a leading apostrophe, as OWASP's "CSV Injection"
+    page advises; numbers and phones (+50761234567, -5) stay as they are."""
+    if value.__class__ is not str or not value.startswith(_FORMULA_START) or _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
+def from_csv_cell(value: str) -> str:
+    """What `csv_cell` escaped, back: an import reads its own export unchanged."""
+    if value.startswith("'") and value[1:2] in _FORMULA_START and value[1:2] != "":
+        return value[1:]
+    return value

@@ -18,7 +18,7 @@ from peewee import JOIN, SQL, Value, fn
 from tui_pos.domain import customer as rules
 from tui_pos.domain import ruc as ruc_rules
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
-from tui_pos.domain.text import control_at, search_key
+from tui_pos.domain.text import control_at, csv_cell, from_csv_cell, search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
 from tui_pos.models.prepared import fetch_one, fetch_rows, prepared
@@ -640,8 +640,9 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
                 if not any((v or "").strip() for v in row.values()):
                     continue
                 col = lambda name: header.index(name) + 1  # noqa: E731
-                data = {k: row[k] for k in ("name", "phone", "mobile", "email", "ruc", "dv", "ruc_type",
-                                            "fiscal_name", "rate", "payment_status", "status", "birthday")}
+                data = {k: from_csv_cell(row[k]) for k in ("name", "phone", "mobile", "email", "ruc", "dv",
+                                                           "ruc_type", "fiscal_name", "rate", "payment_status",
+                                                           "status", "birthday")}
                 data["groups"] = row["group"]
                 data["cards"] = row["card"]
                 for optional_column in CONSENT_COLUMNS:     # consent given to the system the file comes from
@@ -731,9 +732,10 @@ def export_customers(out) -> int:
     rows = Customer.select(Customer.id).order_by(Customer.code).tuples()
     for (cid,) in rows:
         c = view(cid)
-        writer.writerow([c.code, c.name, c.phone, c.mobile, c.email, c.ruc, c.dv, c.ruc_type, c.fiscal_name,
-                         "|".join(c.groups), c.rate, "|".join(c.cards), c.payment_status, c.status,
-                         c.birthday.isoformat() if c.birthday else "", c.points_balance])
+        writer.writerow([csv_cell(v) for v in (
+            c.code, c.name, c.phone, c.mobile, c.email, c.ruc, c.dv, c.ruc_type, c.fiscal_name,
+            "|".join(c.groups), c.rate, "|".join(c.cards), c.payment_status, c.status,
+            c.birthday.isoformat() if c.birthday else "", c.points_balance)])
         count += 1
     return count
 
