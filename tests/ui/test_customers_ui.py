@@ -143,3 +143,18 @@ async def test_attaching_a_customer_keeps_every_line_on_screen(make_app):
         await type_code(pilot, "LOY-1")
         shown = screen_text(app)
         assert "Card Holder" in shown and "Espresso" in shown and "Blueberry muffin" in shown, shown
+
+
+async def test_n_typed_right_after_the_digits_still_declines(make_app):
+    """The digits and the N in the app's queue at once (a fast hand): N still means "create, no SMS"."""
+    from textual import events
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, CustomerLookup)
+        for ch in "61234567N":
+            app.post_message(events.Key(ch, ch))
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, SaleScreen)
+        assert app.runtime.sales.view(app.screen.note_id).customer.invite_declined

@@ -53,14 +53,16 @@ class LookupOutcome:
 
 
 class QueryInput(Input):
-    """The lookup's field: N is typed as usual, except when a new phone is shown, where it is the
-    screen's "create, no SMS" key (a focused Input otherwise keeps every letter from the bindings)."""
+    """The lookup's field: N is typed as usual, except after a whole phone number, where it is the
+    screen's "create, no SMS" key. Decided here, in the field's own order of keys: a binding checked as
+    the key arrives could see the field before the digits typed just before the N were in it."""
 
-    def check_consume_key(self, key: str, character: str | None) -> bool:
+    def insert_text_at_cursor(self, text: str) -> None:
         screen = self.screen
-        if key in ("n", "N") and isinstance(screen, CustomerLookup) and screen.new_phone_shown():
-            return False
-        return super().check_consume_key(key, character)
+        if text in ("n", "N") and isinstance(screen, CustomerLookup) and screen.new_phone_shown():
+            screen.action_create_no_sms()
+            return
+        super().insert_text_at_cursor(text)
 
 
 class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
@@ -75,8 +77,6 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
         Binding("ctrl+d", "detail", "History", id="customer.detail", priority=True),
         Binding("ctrl+r", "detach", "Remove from note", id="customer.detach", priority=True),
         Binding("ctrl+l", "loyalty", "Loyalty", id="customer.loyalty", priority=True),
-        # only while a new phone is shown (check_action), else N is typed as usual
-        Binding("n,N", "create_no_sms", "Create, no SMS", show=False, id="customer.create_no_sms", priority=True),
     ]
 
     def __init__(self, region: str, user: users.Person | None, register: str, money: Callable[[int], str],
@@ -141,11 +141,6 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
                       "[b]N[/]: create, no SMS")
         else:
             self._say(escape(result.message))     # it quotes what was typed: never markup
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "create_no_sms":
-            return self.new_phone_shown()
-        return True
 
     def new_phone_shown(self) -> bool:
         """What is typed is a whole phone number (N then means "create, no SMS", not a letter).
