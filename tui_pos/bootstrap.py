@@ -150,6 +150,8 @@ def build(config: Config, demo: bool = False) -> Runtime:
 
     open_database(config, demo)
     sales = sale_service(config)
+    from tui_pos.services import users
+    users.configure_lockout(config.store.register, config.security.pin_attempts)   # every PIN prompt here
     if demo:
         from tui_pos.services.demo import seed_demo
         seed_demo()

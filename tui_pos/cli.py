@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     add = user_sub.add_parser("add", parents=[common], help="add a user; the PIN is read from stdin")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["cashier", "manager", "admin"])
+    unl = user_sub.add_parser("unlock", parents=[common],
+                              help="lift the lock that wrong PINs put on a register's PIN prompts")
+    unl.add_argument("--register", default=None, help="that register's code (default: every register)")
 
     printer = sub.add_parser("printer", parents=[common], help="printer test, print queue, reprints")
     printer.add_argument("action", choices=["test", "queue", "reprint"],

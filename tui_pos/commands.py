@@ -284,6 +284,10 @@ def cmd_user(cfg: Config, args: Namespace) -> int:
     from tui_pos.domain.errors import PosError
     from tui_pos.services import users
     _open(cfg, args)
+    if args.user_command == "unlock":
+        n = users.unlock(args.register)
+        print(f"PIN prompts unlocked ({n} register{'' if n == 1 else 's'} had a count or a lock)")
+        return 0
     if sys.stdin.isatty():
         import getpass
         pin = getpass.getpass("PIN: ")

@@ -316,6 +316,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "dir": ("", _str),
         "keep": (7, _int_range(1, 3650)),
     },
+    "security": {
+        "pin_attempts": (5, _int_range(3, 20)),   # wrong PINs in a row before the prompt locks
+    },
     "messages": {
         "profile_url": ("", _url_template),
         "secret": ("", _str),
@@ -369,6 +372,7 @@ class Config:
     sale: SimpleNamespace
     ui: SimpleNamespace
     backup: SimpleNamespace
+    security: SimpleNamespace
     messages: SimpleNamespace
     email: SimpleNamespace
     sms: SimpleNamespace

@@ -244,6 +244,14 @@ class StampEvent(BaseModel):
     receipt_no = CharField(null=True)
 
 
+class PinLock(BaseModel):
+    """Wrong PINs in a row at one register's prompts, and until when they are locked (survives a restart)."""
+
+    place = CharField(unique=True)             # the register's code
+    failures = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+
+
 class DgiCheck(BaseModel):
     """A cached answer of the online RUC check."""
 
@@ -419,6 +427,6 @@ class AuditLog(BaseModel):
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
               LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, Campaign, Message, ConsentEvent,
-              AuditLog]
+              PinLock, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

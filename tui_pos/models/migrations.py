@@ -295,6 +295,12 @@ def m015_consent(database: Database, migrator: SchemaMigrator) -> None:
     database.create_tables([ConsentEvent], safe=True)
 
 
+def m016_pin_lock(database: Database, migrator: SchemaMigrator) -> None:
+    """Wrong PINs in a row per register, and the lock they bring."""
+    from tui_pos.models import PinLock
+    database.create_tables([PinLock], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -311,6 +317,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (13, "loyalty_month_shards", m013_loyalty_month_shards),
     (14, "note_lines_by_note_and_product", m014_note_lines_by_note_and_product),
     (15, "consent", m015_consent),
+    (16, "pin_lock", m016_pin_lock),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -38,7 +38,14 @@ class LoginScreen(Guarded, Screen):
 
     @on(Input.Submitted, "#pin")
     def _submit(self, event: Input.Submitted) -> None:
-        person = users.authenticate(event.value)
+        try:
+            person = users.authenticate(event.value)
+        except users.PinLocked as locked:
+            event.input.value = ""
+            self.query_one("#login-message", Static).update(str(locked))
+            self.query_one("#login-message").add_class("error")
+            self.app.bell()
+            return
         event.input.value = ""
         if person is None:
             self.query_one("#login-message", Static).update("That PIN is not known. Try again.")

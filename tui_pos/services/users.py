@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 
-from tui_pos.domain.errors import InputError
-from tui_pos.models import User, db
+from tui_pos.domain.errors import InputError, PosError
+from tui_pos.models import PinLock, User, db, utcnow
 from tui_pos.services import audit
 
 ROLES = ("cashier", "manager", "admin")
@@ -76,15 +77,85 @@ def users_exist() -> bool:
     return User.select().where(User.active == True).exists()  # noqa: E712
 
 
+class PinLocked(PosError):
+    """Too many wrong PINs in a row: every PIN prompt of this register waits."""
+
+    def __init__(self, seconds: int) -> None:
+        wait = f"{seconds} s" if seconds < 120 else f"{(seconds + 59) // 60} minutes"
+        super().__init__(f"Too many wrong PINs: the PIN prompts are locked for {wait}. A manager can lift it "
+                         "with `tui-pos user unlock`.")
+        self.seconds = seconds
+
+
+FIRST_LOCK = 30          # seconds, doubling with each wrong PIN past the limit ...
+LONGEST_LOCK = 15 * 60   # ... up to a quarter of an hour
+
+
+@dataclass
+class Lockout:
+    """Where PINs are typed (a register) and how many wrong ones in a row lock its prompts; set by the
+    composition root. Without one (scripts, tests of other things) there is no lockout."""
+
+    place: str = ""
+    attempts: int = 5
+
+
+LOCKOUT = Lockout()
+
+
+def configure_lockout(place: str, attempts: int) -> None:
+    LOCKOUT.place, LOCKOUT.attempts = place, attempts
+
+
+def lock_seconds(failures: int, attempts: int) -> int:
+    """How long the prompts lock after `failures` wrong PINs in a row (0: not locked)."""
+    if failures < attempts:
+        return 0
+    return min(LONGEST_LOCK, FIRST_LOCK * 2 ** (failures - attempts))
+
+
 def authenticate(pin: str) -> Person | None:
-    """The active user with this PIN, or None."""
+    """The active user with this PIN, or None; PinLocked while this register's prompts are locked.
+
+    Each wrong PIN is counted and audited; after `[security] pin_attempts` in a row the prompts lock for 30 s,
+    doubling with each further wrong one up to 15 minutes (the lock is in the database: a restart keeps it).
+    The right PIN costs what it did: one scrypt check per user, and a reset of the count."""
     pin = pin.strip()
     if not pin:
         return None
+    place = LOCKOUT.place
+    lock = PinLock.get_or_none(PinLock.place == place) if place else None
+    now = utcnow()
+    if lock is not None and lock.locked_until is not None and lock.locked_until > now:
+        raise PinLocked(max(1, int((lock.locked_until - now).total_seconds() + 0.999)))
     for user in User.select().where(User.active == True):  # noqa: E712
         if verify_pin(pin, user.pin_hash):
+            if lock is not None and lock.failures:
+                PinLock.update(failures=0, locked_until=None).where(PinLock.id == lock.id).execute()
             return Person(user.id, user.name, user.role)
+    if place:
+        with db.atomic():
+            failures = (lock.failures if lock is not None else 0) + 1
+            seconds = lock_seconds(failures, LOCKOUT.attempts)
+            until = now + _dt.timedelta(seconds=seconds) if seconds else None
+            (PinLock.insert(place=place, failures=failures, locked_until=until)
+             .on_conflict(conflict_target=[PinLock.place],
+                          update={PinLock.failures: failures, PinLock.locked_until: until}).execute())
+            audit.record("pin.failure", register=place, failures=failures)
+            if seconds:
+                audit.record("pin.locked", register=place, seconds=seconds)
     return None
+
+
+def unlock(place: str | None = None) -> int:
+    """Lift the lock of one register's prompts (or of every register's); returns how many were locked."""
+    with db.atomic():
+        q = PinLock.update(failures=0, locked_until=None)
+        if place:
+            q = q.where(PinLock.place == place)
+        n = q.execute()
+        audit.record("pin.unlock", register=place or "every register", locks=n)
+        return n
 
 
 def manager_for(pin: str) -> Person | None:

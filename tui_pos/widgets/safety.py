@@ -41,6 +41,12 @@ class Guarded:
             if is_connection_error(error) and hasattr(app, "database_lost"):
                 app.database_lost()
                 return
+            from tui_pos.domain.errors import PosError
+            if isinstance(error, PosError):
+                # a refusal worded for the cashier that a handler let through (a PIN prompt that is locked,
+                # say): say it, it is not a bug
+                app.notify(str(error), severity="error", timeout=8)
+                return
             if app.is_headless:
                 raise
             report_bug(app, error)
