@@ -19,14 +19,7 @@ from tui_pos.services import consent, customers, messaging
 from tui_pos.services.sales import SaleService
 
 from tests.servers import SmsGateway
-from tests.service.test_messaging import config, sell, sender
-
-
-@pytest.fixture
-def gateway():
-    g = SmsGateway().start()
-    yield g
-    g.stop()
+from tests.service.test_messaging import config, gateway, sell, sender  # noqa: F401 - gateway: the fixture
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from peewee import SQL, Case, fn
 from tui_pos.domain import loyalty as rules
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, LoyaltyMonth, LoyaltyMovement,
-                            LoyaltyProgram, Note, Product, Section, StampCard, StampEvent, db, local_time,
+                            LoyaltyProgram, Note, Product, Section, db, local_time,
                             utcnow)
 from tui_pos.services import audit, loyalty
 
@@ -119,17 +119,6 @@ class LedgerRow:
 
 
 @dataclass(frozen=True)
-class StampProgress:
-    """An offer in progress (how far along, the receipts that counted) or reached (rewards held)."""
-
-    offer: str
-    units: int
-    count: int
-    rewards: int
-    receipts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Account:
     customer_id: int
     code: str
@@ -139,7 +128,6 @@ class Account:
     tier: str
     next_tier: str
     next_needs: int          # lifetime points still needed for the next tier (0: at the top)
-    offers: tuple[StampProgress, ...] = field(default_factory=tuple)
     program: rules.Program = field(default_factory=rules.Program)   # its mode says points or money
 
 
@@ -161,15 +149,8 @@ def account(customer_id: int) -> Account:
     held = prog.tier_for(c.points_earned)
     above = [t for t in prog.tiers if t.threshold > c.points_earned]
     nxt = above[0] if above else None
-    offers = []
-    counts = {o.name: o.count for o in prog.offers}
-    for card in StampCard.select().where(StampCard.customer == customer_id).order_by(StampCard.offer):
-        receipts = tuple(r for (r,) in StampEvent.select(StampEvent.receipt_no)
-                         .where(StampEvent.customer == customer_id, StampEvent.offer == card.offer,
-                                StampEvent.kind == "progress").order_by(StampEvent.id.desc()).limit(20).tuples() if r)
-        offers.append(StampProgress(card.offer, card.units, counts.get(card.offer, 0), card.rewards, receipts))
     return Account(c.id, c.code, c.name, c.points_balance, c.points_earned, held.name,
-                   nxt.name if nxt else "", (nxt.threshold - c.points_earned) if nxt else 0, tuple(offers), prog)
+                   nxt.name if nxt else "", (nxt.threshold - c.points_earned) if nxt else 0, prog)
 
 
 def ledger_page(customer_id: int, page: int = 0, per_page: int = 15) -> tuple[list[LedgerRow], int]:

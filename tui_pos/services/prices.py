@@ -36,14 +36,19 @@ def set_rate(code: str, name: str, *, start: str | None = None, end: str | None 
     return code
 
 
-def set_rate_line(code: str, sku: str, price: str, *, user_id: int | None = None) -> str:
-    """`2.50` sets the rate's price; `10%` means 10 % off retail (price 0 in the rate line)."""
+def _rate_and_product(code: str, sku: str) -> tuple[PriceRate, Product]:
     rate = PriceRate.get_or_none(PriceRate.code == code.strip().upper())
     if rate is None:
         raise InputError(f"No rate {code.strip().upper()}: create it with `tui-pos rate add`.")
     product = Product.get_or_none(Product.sku == sku.strip().upper())
     if product is None:
         raise InputError(f"No product with SKU {sku.strip().upper()}.")
+    return rate, product
+
+
+def set_rate_line(code: str, sku: str, price: str, *, user_id: int | None = None) -> str:
+    """`2.50` sets the rate's price; `10%` means 10 % off retail (price 0 in the rate line)."""
+    rate, product = _rate_and_product(code, sku)
     if price.strip().endswith("%"):
         cents, bp = 0, parse_percent_bp(price, "discount")
         if bp == 0:
@@ -75,12 +80,7 @@ def add_specific_price(sku: str, price: str, *, start: str | None = None, end: s
 
 def remove_rate_line(code: str, sku: str, *, user_id: int | None = None) -> str:
     """A product leaves a rate: it is priced as for anyone again for the rate's customers."""
-    rate = PriceRate.get_or_none(PriceRate.code == code.strip().upper())
-    if rate is None:
-        raise InputError(f"No rate {code.strip().upper()}.")
-    product = Product.get_or_none(Product.sku == sku.strip().upper())
-    if product is None:
-        raise InputError(f"No product with SKU {sku.strip().upper()}.")
+    rate, product = _rate_and_product(code, sku)
     with db.atomic():
         n = PriceRateLine.delete().where(PriceRateLine.rate == rate.id, PriceRateLine.product == product.id).execute()
         if not n:
