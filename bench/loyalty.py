@@ -110,7 +110,7 @@ async def on_screen(db_path: Path) -> tuple[float, float, float]:
     from tui_pos.bootstrap import build
     from tui_pos.config import from_dict
     from tui_pos.screens.loyalty_admin import LoyaltyAdmin
-    runtime = build(from_dict({"database": {"url": f"sqlite:///{db_path}"}}))
+    runtime = build(from_dict({"database": {"url": f"sqlite:///{db_path}"}}), allow_no_users=True)   # no sign-in
     app = PosApp(runtime)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()

@@ -10,7 +10,7 @@ from tui_pos.config import Config, data_dir
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.models import db as db_proxy
 from tui_pos.models.db import bind
-from tui_pos.models.migrations import migrate
+from tui_pos.models.migrations import SchemaOutOfDate, migrate
 from tui_pos.services.sales import SaleService
 
 log = logging.getLogger("tui_pos")
@@ -78,24 +78,56 @@ def journal_handler() -> logging.Handler | None:
     return handler
 
 
-def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = False):
-    """Bind the proxy to the configured database; SQLite is brought up to date on the spot.
+class NoDatabase(SchemaOutOfDate):
+    """The configured SQLite file is not there (or cannot be made): only `tui-pos init` makes one."""
 
-    A PostgreSQL database is shared by several registers: only `tui-pos init`
-    (upgrade=True, or None to migrate itself) changes its schema; anything else
-    refuses an older one (SchemaOutOfDate, saying to run `tui-pos init`).
+
+class NoUsers(Exception):
+    """Nobody could sign in: a register does not open without a user (the demo makes its own)."""
+
+
+def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = False, create: bool = False):
+    """Bind the proxy to the configured database, after the start-up checks (issue 28 item 10).
+
+    Only `tui-pos init` (create=True) and the demo make a database: anything else on a SQLite path with no
+    file is refused (NoDatabase: "no database at PATH: run `tui-pos init`"), nothing created. A SQLite
+    database that has tui-pos tables is brought up to date on the spot; one without them, like a PostgreSQL
+    database (shared by several registers: only `tui-pos init`, upgrade=True, changes its schema) that is
+    missing tables or older, is refused (SchemaOutOfDate, saying to run `tui-pos init`). upgrade=None
+    binds the database as it is, unchecked (init migrates it itself; the doctor and support mode look).
     """
+    from pathlib import Path
+
     from peewee import SqliteDatabase
 
+    from tui_pos.config import why_not
+    from tui_pos.models.db import sqlite_path, where
     from tui_pos.models.migrations import check_schema
-    database = bind(config.db_url(demo))
+    url = config.db_url(demo)
+    path = sqlite_path(url)
+    create = create or (demo and upgrade is not None)   # the demo database is made and seeded on first use
+    if path is not None:
+        file = Path(path)
+        if file.is_dir():
+            raise NoDatabase(f"{path} is a folder, not a database file: set [database] url to a file in it")
+        if create:
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise NoDatabase(f"cannot make the folder {file.parent} for the database "
+                                 f"({why_not(file.parent, exc)})") from None
+        elif not file.exists():
+            raise NoDatabase(f"no database at {path}: run `tui-pos{' --demo' if demo else ''} init`")
+    database = bind(url)
     database.connect(reuse_if_open=True)
     if upgrade is None:
         return database
-    if upgrade or isinstance(database, SqliteDatabase):
+    if upgrade or create or (isinstance(database, SqliteDatabase) and database.table_exists("schema_migrations")):
         migrate(database)
-    else:
-        check_schema(database)
+    try:
+        check_schema(database)   # no tables, or an older or newer schema: says what to do
+    except SchemaOutOfDate as exc:
+        raise SchemaOutOfDate(f"{where(url)}: {exc}") from None
     return database
 
 
@@ -144,8 +176,12 @@ def receipt_builder(config: Config, sales: SaleService, printer, money: MoneyFor
     return build
 
 
-def build(config: Config, demo: bool = False) -> Runtime:
-    """Open the database, seed the demo if asked, and make the printer."""
+def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -> Runtime:
+    """Open the database, seed the demo if asked, and make the printer.
+
+    NoUsers when nobody could sign in (issue 28: "a register whose database has no user says how to add
+    the first one and does not sell"); `allow_no_users` is for tests that drive the sale screen without a
+    sign-in, never for a command."""
     from tui_pos.hardware.printer import PrinterError, make_printer
 
     open_database(config, demo)
@@ -155,6 +191,10 @@ def build(config: Config, demo: bool = False) -> Runtime:
     if demo:
         from tui_pos.services.demo import seed_demo
         seed_demo()
+    if not allow_no_users and not users.users_exist():
+        from tui_pos.models.db import where
+        raise NoUsers(f"{where(config.db_url(demo))} has no users, and nobody could sign in: add the first one with "
+                      "`tui-pos user add NAME --role manager` (it asks for the PIN), then start the register")
     sales.register_id  # creates this register's row once, off the key path
     try:
         printer = make_printer(config.printer)

@@ -163,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         print(f"tui-pos: config: {exc}", file=sys.stderr)
         return 2
+    try:
+        config_mod.data_dir()   # the log (and the default database) live there: a file in its way is said here
+    except config_mod.ConfigError as exc:
+        print(f"tui-pos: {exc}", file=sys.stderr)
+        return 2
     if cfg.db_url(args.demo).startswith("sqlite") and args.command != "migrate-to":
         # peewee imports a PostgreSQL driver when one is installed: ~85 ms and
         # ~20 MiB a SQLite register never uses. Mark the drivers absent.

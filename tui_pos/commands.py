@@ -16,13 +16,13 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _open(cfg: Config, args: Namespace, *, upgrade: bool | None = False):
+def _open(cfg: Config, args: Namespace, *, upgrade: bool | None = False, create: bool = False):
     from tui_pos.bootstrap import open_database
     from tui_pos.models.db import explain
     from tui_pos.models.migrations import SchemaOutOfDate
     demo = getattr(args, "demo", False)
     try:
-        database = open_database(cfg, demo, upgrade=upgrade)
+        database = open_database(cfg, demo, upgrade=upgrade, create=create)
         if demo and upgrade is not None:
             from tui_pos.services.demo import seed_demo
             seed_demo()  # the demo store is seeded on first use, whatever the command
@@ -35,14 +35,14 @@ def _open(cfg: Config, args: Namespace, *, upgrade: bool | None = False):
 
 
 def run_app(cfg: Config, demo: bool = False) -> int:
-    from tui_pos.bootstrap import build
+    from tui_pos.bootstrap import NoUsers, build
     from tui_pos.models.db import explain
     from tui_pos.models.migrations import SchemaOutOfDate
     try:
         runtime = build(cfg, demo=demo)
     except SystemExit:
         raise
-    except SchemaOutOfDate as exc:
+    except (SchemaOutOfDate, NoUsers) as exc:   # no database, no tables, no user: said before any screen
         return _fail(f"cannot start: {exc}")
     except Exception as exc:  # noqa: BLE001
         log.exception("start-up failed")
@@ -73,7 +73,7 @@ def run_support(cfg: Config, demo: bool = False) -> int:
 
 def cmd_init(cfg: Config, args: Namespace) -> int:
     from tui_pos.models.migrations import LATEST, migrate
-    database = _open(cfg, args, upgrade=None)  # bound and connected; migrated here
+    database = _open(cfg, args, upgrade=None, create=True)  # the one command that makes a database; migrated here
     try:
         applied = migrate(database)
     except Exception as exc:  # noqa: BLE001
@@ -388,15 +388,17 @@ def cmd_scanner(cfg: Config, args: Namespace) -> int:
 
 def cmd_doctor(cfg: Config, args: Namespace) -> int:
     """One line per check, OK / WARN / FAIL; exit 1 when anything FAILs."""
-    from tui_pos.bootstrap import open_database
+    from tui_pos.bootstrap import NoDatabase, open_database
     from tui_pos.models.db import explain
     from tui_pos.models.migrations import SchemaOutOfDate
     from tui_pos.services.health import FAIL, Check, config_checks, database_checks, printer_checks, scanner_checks
     url = cfg.db_url(args.demo)
     checks = config_checks(cfg)
     try:
-        open_database(cfg, args.demo, upgrade=None)  # as it is: the doctor never migrates
+        open_database(cfg, args.demo, upgrade=None)  # as it is: the doctor never migrates, never creates
         checks += database_checks(cfg, url)
+    except NoDatabase as exc:
+        checks.append(Check(FAIL, "database", str(exc)))
     except SchemaOutOfDate as exc:
         checks.append(Check(FAIL, "schema", str(exc)))
     except Exception as exc:  # noqa: BLE001 - an unreachable or unreadable database is a finding, not a crash

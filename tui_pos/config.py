@@ -24,10 +24,20 @@ class ConfigError(Exception):
 
 
 def data_dir() -> Path:
-    """The user data dir (databases, logs); created on demand."""
+    """The user data dir (databases, logs); created on demand. ConfigError (one line) when it cannot be."""
     path = Path(user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"the data folder {path} cannot be made ({why_not(path, exc)}): move that away, "
+                          "or set XDG_DATA_HOME to a folder this user can write") from None
     return path
+
+
+def why_not(folder: Path, exc: OSError) -> str:
+    """Why `folder` could not be made, in words: the file in its way, or the system's reason."""
+    in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    return f"{in_the_way} is a file, not a folder" if in_the_way else (exc.strerror or str(exc))
 
 
 def default_db_url(demo: bool = False) -> str:
@@ -85,13 +95,12 @@ def _nonempty_str_list(v: Any) -> list[str]:
 
 
 def _currency(v: Any) -> str:
-    from babel.numbers import get_currency_name
+    from babel.numbers import list_currencies
+    expected = "a three-letter ISO 4217 currency code such as \"USD\" or \"PAB\""
     if not isinstance(v, str) or len(v) != 3 or not v.isalpha():
-        raise ValueError("a three-letter ISO 4217 currency code such as \"USD\"")
-    try:
-        get_currency_name(v.upper())
-    except Exception as exc:  # pragma: no cover - babel knows every ISO code
-        raise ValueError("a known ISO 4217 currency code") from exc
+        raise ValueError(expected)
+    if v.upper() not in list_currencies():   # Babel's ISO 4217 list (get_currency_name echoes any code back)
+        raise ValueError(expected + f"; {v.upper()} is not one")
     return v.upper()
 
 
@@ -112,10 +121,16 @@ def _region(v: Any) -> str:
 
 
 def _db_url(v: Any) -> str:
+    expected = "a sqlite:///PATH or postgresql://user@host/db URL"
     if not isinstance(v, str) or not (
         v == "" or v.startswith(("sqlite://", "postgresql://", "postgres://", "postgresql+pool://", "psycopg3://"))
     ):
-        raise ValueError("a sqlite:///PATH or postgresql://user@host/db URL")
+        raise ValueError(expected)
+    if v.startswith("sqlite:"):
+        path = v[len("sqlite:///"):] if v.startswith("sqlite:///") else ""
+        if not path.strip() or ":memory:" in path or "mode=memory" in path:
+            raise ValueError("a SQLite file, sqlite:///PATH (an in-memory database would lose every sale "
+                             "when the register stops), or postgresql://user@host/db")
     return v
 
 
@@ -216,9 +231,13 @@ def _money(v: Any) -> str:
 
 
 def _theme(v: Any) -> str:
-    if not isinstance(v, str) or not v.strip():
-        raise ValueError('"auto", "console" or a Textual theme name such as "textual-dark"')
-    return v.strip()
+    v = v.strip() if isinstance(v, str) else v
+    if v in ("auto", "console"):
+        return v
+    from textual.theme import BUILTIN_THEMES   # only for a theme named here: the register loads Textual anyway
+    if not isinstance(v, str) or v not in BUILTIN_THEMES:
+        raise ValueError('"auto", "console" or one of the Textual themes: ' + ", ".join(sorted(BUILTIN_THEMES)))
+    return v
 
 
 def _url_template(v: Any) -> str:
@@ -318,6 +337,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
     },
     "security": {
         "pin_attempts": (5, _int_range(3, 20)),   # wrong PINs in a row before the prompt locks
+        "pin_length": (4, _int_range(4, 8)),      # the fewest digits a new PIN may have (a PIN has at most 8)
     },
     "messages": {
         "profile_url": ("", _url_template),

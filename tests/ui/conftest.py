@@ -2,7 +2,7 @@
 
 import pytest
 
-from tui_pos.bootstrap import build
+from tui_pos.bootstrap import build, open_database
 from tui_pos.config import from_dict
 
 
@@ -15,7 +15,8 @@ def make_app(tmp_path):
         printer = printer or {"kind": "file", "path": str(tmp_path / "printer.bin")}
         cfg = from_dict({"database": {"url": f"sqlite:///{tmp_path / 'pos.db'}"}, "printer": printer,
                          "receipt": {"footer": ["Thank you!"]}, "scanner": scanner or {}, **(config or {})})
-        runtime = build(cfg)
+        open_database(cfg, create=True)             # what `tui-pos init` does
+        runtime = build(cfg, allow_no_users=True)   # seeded below; demo_users=False: no sign-in
         runtime.scanner_backend = scanner_backend
         import tui_pos.services.demo as demo
         saved = demo.DEMO_USERS

@@ -30,7 +30,7 @@ def pg_app(pg_proxy_url, tmp_path):
         demo.DEMO_USERS = saved
     database.close()
     cfg = from_dict({"database": {"url": url}, "printer": {"kind": "file", "path": str(tmp_path / "lp0")}})
-    app = PosApp(build(cfg))
+    app = PosApp(build(cfg, allow_no_users=True))
     yield app, proxy
     if not db.is_closed():
         db.close()

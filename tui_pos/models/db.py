@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from pathlib import Path
 
 import peewee
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
@@ -316,12 +315,23 @@ def _IDLE():  # noqa: N802 - a constant, looked up when psycopg is there
     return TransactionStatus.IDLE
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file a sqlite:///PATH URL names (None for any other database)."""
+    return url[len("sqlite:///"):] if url.startswith("sqlite:///") else None
+
+
+def where(url: str) -> str:
+    """The database as a person names it in a message: the SQLite file's path, else the URL, password masked."""
+    return sqlite_path(url) or safe_url(url)
+
+
 def open_database(url: str) -> Database:
-    """Make a peewee Database for `url` (sqlite:///PATH or postgresql://...)."""
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Make a peewee Database for `url` (sqlite:///PATH or postgresql://...).
+
+    Connecting creates a SQLite file that is not there (tests, `tui-pos init`); the commands look first
+    (bootstrap.open_database), so only `tui-pos init` makes one."""
+    path = sqlite_path(url)
+    if path is not None:
         # Transactions begin IMMEDIATE: a writer takes the lock first and waits
         # (busy timeout) for another register, instead of failing with
         # SQLITE_BUSY_SNAPSHOT when it reads and then writes. Connections are
