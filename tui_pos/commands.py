@@ -296,7 +296,7 @@ def cmd_user(cfg: Config, args: Namespace) -> int:
     else:
         pin = sys.stdin.readline().strip()
     try:
-        person = users.add_user(args.name, args.role, pin)
+        person = users.add_user(args.name, args.role, pin, min_length=cfg.security.pin_length)
     except PosError as exc:
         return _fail(str(exc))
     print(f"user {person.name} added as {person.role}")

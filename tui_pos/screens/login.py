@@ -33,7 +33,7 @@ class LoginScreen(Guarded, Screen):
         with Vertical(classes="dialog", id="login"):
             yield Label(f"{self.store_name} · {self.register}", classes="dialog-title")
             yield Label("Type your PIN and press Enter", classes="dialog-prompt")
-            yield Input(password=True, id="pin", placeholder="PIN")
+            yield Input(password=True, id="pin", placeholder="PIN", max_length=users.PIN_MAX, restrict=r"[0-9]*")
             yield Static("", id="login-message")
 
     @on(Input.Submitted, "#pin")

@@ -34,16 +34,38 @@ def config_checks(cfg: Config) -> list[Check]:
                  else "no config file found: every key at its default (see config.toml)")]
     if cfg.backup.dir:
         folder = os.path.expanduser(cfg.backup.dir)
-        if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+        problem = folder_problem(folder, create=True)
+        if problem:
+            out.append(Check(FAIL, "backup dir", f"{problem}: no daily backup can be written; fix it or change "
+                                                 "[backup] dir"))
+        elif os.path.isdir(folder):
             out.append(Check(OK, "backup dir", f"{folder}, keeping {cfg.backup.keep}"))
-        elif os.path.exists(folder):
-            out.append(Check(FAIL, "backup dir", f"{folder} is not a writable directory: fix its permissions "
-                                                 "or change [backup] dir"))
         else:
             out.append(Check(WARN, "backup dir", f"{folder} does not exist yet; the first close of day creates it"))
     else:
         out.append(Check(WARN, "backup dir", "[backup] dir is not set: no daily backup at close of day"))
     return out
+
+
+def folder_problem(folder: str, *, create: bool) -> str | None:
+    """Why files cannot be written in `folder` (None: they can), tried for real (a file made and removed:
+    permission bits do not tell root, or a read-only mount, anything). With `create`, a missing folder is
+    fine when its nearest existing parent takes one (it is made on first use); without, it is the problem."""
+    import tempfile
+    from pathlib import Path
+    where = Path(folder)
+    if not where.exists():
+        if not create:
+            return f"the folder {folder} does not exist"
+        where = next((p for p in where.parents if p.exists()), Path("/"))
+    if not where.is_dir():
+        return f"{where} is a file, not a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=where, prefix=".tui-pos-probe-"):
+            pass
+    except OSError as exc:
+        return f"{where} cannot be written by this user ({exc.strerror or exc})"
+    return None
 
 
 def database_checks(cfg: Config, url: str) -> list[Check]:
@@ -101,6 +123,10 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
                                                             if failed else "")))
     open_notes = Note.select().where(Note.status == "open").count()
     out.append(Check(OK, "open notes", str(open_notes)))
+    from tui_pos.services.users import users_exist
+    if not users_exist():   # the register refuses to open (bootstrap.build): say so before anyone tries
+        out.append(Check(WARN, "users", "none: the register does not open until one is added with "
+                                        "`tui-pos user add NAME --role manager`"))
     return out
 
 
@@ -131,6 +157,12 @@ def printer_checks(cfg: Config) -> list[Check]:
     from tui_pos.hardware.printer import PrinterError, make_printer
     if cfg.printer.kind == "none":
         return [Check(WARN, "printer", "none configured ([printer] kind = \"none\"): receipts are not printed")]
+    if cfg.printer.kind == "file" and cfg.printer.path and not os.path.exists(cfg.printer.path):
+        # the file is made on the first receipt, its folder never
+        problem = folder_problem(os.path.dirname(os.path.abspath(cfg.printer.path)), create=False)
+        if problem:
+            return [Check(FAIL, "printer", f"file {cfg.printer.path}: {problem}, so no receipt can be written; "
+                                           "fix [printer] path")]
     try:
         printer = make_printer(cfg.printer)
     except PrinterError as exc:
@@ -183,8 +215,8 @@ def run_checks(cfg: Config, url: str, *, hardware: bool = True) -> list[Check]:
     return checks
 
 
-__all__ = ["Check", "OK", "WARN", "FAIL", "run_checks", "config_checks", "database_checks", "printer_checks",
-           "scanner_checks"]
+__all__ = ["Check", "OK", "WARN", "FAIL", "run_checks", "config_checks", "database_checks", "folder_problem",
+           "printer_checks", "scanner_checks"]
 
 
 def _negative_balances() -> list[Check]:

@@ -48,20 +48,26 @@ def verify_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
-def check_pin_format(pin: str) -> str:
+PIN_MIN, PIN_MAX = 4, 8   # digits: `[security] pin_length` raises the fewest (4 to 8); the PIN prompts take PIN_MAX
+
+
+def check_pin_format(pin: str, min_length: int = PIN_MIN) -> str:
+    """The PIN of a new user: ASCII digits, from `min_length` ([security] pin_length) to PIN_MAX of them."""
     pin = pin.strip()
-    if not pin.isdigit() or not 4 <= len(pin) <= 8:
-        raise InputError("A PIN is 4 to 8 digits.")
+    if not (pin.isascii() and pin.isdigit()) or not min_length <= len(pin) <= PIN_MAX:
+        count = f"{min_length} to {PIN_MAX}" if min_length < PIN_MAX else str(PIN_MAX)
+        raise InputError(f"A PIN is {count} digits" + (" ([security] pin_length)." if min_length > PIN_MIN else "."))
     return pin
 
 
-def add_user(name: str, role: str, pin: str) -> Person:
+def add_user(name: str, role: str, pin: str, *, min_length: int = PIN_MIN) -> Person:
+    """A new user; `min_length` is `[security] pin_length` (PINs already given keep working when it rises)."""
     name = name.strip()
     if not name:
         raise InputError("A user needs a name.")
     if role not in ROLES:
         raise InputError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
-    pin = check_pin_format(pin)
+    pin = check_pin_format(pin, min_length)
     with db.atomic():
         if User.select().where(User.name == name).exists():
             raise InputError(f"A user named {name!r} already exists.")
