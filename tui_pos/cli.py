@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--convert", type=int, default=None, metavar="N",
                      help="loyalty: switching between points and value mode converts every balance at N points "
                           "per 1.00 (refused without it while balances exist)")
+    imp.add_argument("--update", action="store_true",
+                     help="customers: merge a row into the customer whose phone or card it has, or into an earlier "
+                          "row of the file (refused without it); products: move a barcode from another product")
+    imp.add_argument("--allow-large", action="store_true",
+                     help="products: take prices up to 9,999,999.99 (999,999.99 without it)")
 
     exp = sub.add_parser("export", parents=[common],
                          help="export customers as CSV (the import format), or the loyalty program as TOML")

@@ -74,6 +74,18 @@ def parse_date(text: str, field: str = "date") -> _dt.date:
         raise InputError(f"The {field} {raw!r} is not a date that exists: write it as YYYY-MM-DD, like 1990-05-31.") from None
 
 
+OLDEST_BIRTHDAY = _dt.date(1900, 1, 1)
+
+
+def check_birthday(day: _dt.date, today: _dt.date) -> _dt.date:
+    """A birthday is in the past (today is one) and in the lifetime of someone alive."""
+    if day > today:
+        raise InputError(f"The birthday {day.isoformat()} is in the future: write it as YYYY-MM-DD, like 1990-05-31.")
+    if day < OLDEST_BIRTHDAY:
+        raise InputError(f"The birthday {day.isoformat()} is before {OLDEST_BIRTHDAY.year}: check the year.")
+    return day
+
+
 @dataclass(frozen=True)
 class PriceChoice:
     """The unit price that won, and where it came from (shown on the line)."""

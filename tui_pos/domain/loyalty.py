@@ -17,6 +17,10 @@ from typing import Any, Callable
 from tui_pos.domain.errors import PosError
 
 
+MAX_POINTS = 999_999_999   # the most points a balance, an opening balance or a product's points may hold:
+                           # past any program a store runs, and far inside the 32-bit integer columns
+
+
 class ProgramError(PosError):
     """A bad program file; the message names the key."""
 

@@ -8,6 +8,9 @@ from decimal import Decimal
 from tui_pos.domain.errors import InputError
 
 MAX_AMOUNT_CENTS = 100_000_000  # 1,000,000.00: nothing at a till costs more
+MAX_PRICE_CENTS = MAX_AMOUNT_CENTS - 1   # 999,999.99: the dearest price an import takes ...
+MAX_LARGE_PRICE_CENTS = 999_999_999      # ... 9,999,999.99 with --allow-large: a note of two still fits the
+                                         # 32-bit integer columns (PostgreSQL) of a note's total
 
 _MONEY_RE = re.compile(r"^\d{1,9}(?:[.,]\d{0,2})?$|^[.,]\d{1,2}$")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import datetime as _dt
@@ -13,9 +12,10 @@ from peewee import JOIN, SQL, fn
 
 from tui_pos.models.prepared import fetch_rows, prepared
 
+from tui_pos.domain import imports as cell_rules
 from tui_pos.domain.codes import normalize_barcode, scanned_forms
 from tui_pos.domain.errors import InputError, PosError
-from tui_pos.domain.text import search_key, control_at
+from tui_pos.domain.text import search_key
 from tui_pos.models import Barcode, Product, Section, db
 from tui_pos.services import audit
 
@@ -139,7 +139,7 @@ class ImportError_(PosError):
     """An import problem at a file, line and column; nothing was written."""
 
     def __init__(self, path: str, line: int, column: int | None, column_name: str, message: str) -> None:
-        where = f"{path}:{line}" + (f":{column} ({column_name})" if column else "")
+        where = f"{path}:{line}" + (f":{column}" + (f" ({column_name})" if column_name else "") if column else "")
         super().__init__(f"{where}: {message}")
 
 
@@ -149,36 +149,31 @@ class _ProductRow:
     barcodes: list[str]
     sku: str
     name: str
-    section: str
+    section: str               # "": none for a new product; an existing one keeps its section
     price_cents: int
-    tax_rate_bp: int
+    tax_rate_bp: int | None    # None (empty cell): 0 for a new product; an existing one keeps its rate
     points: int | None
     points_cost: int | None
 
 
-def _decimal(text: str, what: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number; expected {what}") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a number; expected {what}")
-    return value
-
-
-def _parse_product_row(row: dict[str, str], line: int, path: str) -> _ProductRow:
+def _parse_product_row(row: dict[str, str], line: int, path: str, allow_large: bool = False) -> _ProductRow:
+    """One row, checked by the rules of domain/imports.py; ImportError_ names its line and column."""
     def fail(col: str, msg: str) -> ImportError_:
         return ImportError_(path, line, PRODUCT_COLUMNS.index(col) + 1, col, msg)
 
+    def cell(col: str, parse):
+        try:
+            return parse(values[col])
+        except InputError as exc:
+            raise fail(col, str(exc)) from None
+
     values = {k: (row.get(k) or "").strip() for k in PRODUCT_COLUMNS}
     for col in PRODUCT_COLUMNS:
-        at = control_at(values[col])
-        if at is not None:   # ESC p in a name is the cash drawer's pulse, ESC [ 2 J clears the register's screen
-            raise fail(col, f"a control character (code {ord(values[col][at - 1])}) at character {at}: "
-                            "the file must hold plain text")
+        cell(col, lambda v: cell_rules.check_text(v, cell_rules.MAX_CODE if col == "sku" else cell_rules.MAX_TEXT))
     barcodes = []
     for code in values["barcode"].replace("|", " ").split():
         try:
+            cell_rules.check_text(code, cell_rules.MAX_CODE)
             barcodes.append(normalize_barcode(code))
         except InputError as exc:
             raise fail("barcode", str(exc)) from None
@@ -187,35 +182,29 @@ def _parse_product_row(row: dict[str, str], line: int, path: str) -> _ProductRow
         raise fail("sku", "a product needs a SKU or a barcode")
     if not values["name"]:
         raise fail("name", "a product needs a name")
-    try:
-        price = _decimal(values["price"], "a price such as 2.50")
-    except ValueError as exc:
-        raise fail("price", str(exc)) from None
-    if price < 0:
-        raise fail("price", f"price {values['price']} is negative; expected 0 or more")
-    if price != price.quantize(Decimal("0.01")):
-        raise fail("price", f"price {values['price']} has more than 2 decimals")
-    try:
-        rate = _decimal(values["tax_rate"] or "0", "a tax rate in percent such as 7")
-    except ValueError as exc:
-        raise fail("tax_rate", str(exc)) from None
-    if not 0 <= rate <= 100 or rate != rate.quantize(Decimal("0.01")):
-        raise fail("tax_rate", f"tax rate {values['tax_rate']} must be a percent from 0 to 100 with at most 2 decimals")
-    ints: dict[str, int | None] = {}
-    for col in ("points", "points_cost"):
-        if values[col] == "":
-            ints[col] = None
-        elif values[col].isdigit():
-            ints[col] = int(values[col])
-        else:
-            raise fail(col, f"{values[col]!r} is not a whole number of points; expected empty or 0, 1, 2...")
+    price = cell("price", lambda v: cell_rules.price_cents(v, allow_large=allow_large))
+    rate = cell("tax_rate", lambda v: cell_rules.tax_rate_bp(v) if v else None)
+    ints = {col: cell(col, lambda v: cell_rules.points(v, col) if v else None) for col in ("points", "points_cost")}
     if ints["points_cost"] == 0:
         raise fail("points_cost", "points_cost 0 would give the product away; leave it empty or give a cost")
     return _ProductRow(line, barcodes, sku, values["name"], values["section"],
-                       int(price * 100), int(rate * 100), ints["points"], ints["points_cost"])
+                       price, rate, ints["points"], ints["points_cost"])
 
 
-def read_products_csv(path: str | Path) -> list[_ProductRow]:
+def encoding_error(path: str) -> ImportError_:
+    """The refusal of a file that is not UTF-8 text, naming where its first bad byte is."""
+    try:
+        with open(path, "rb") as handle:
+            found = cell_rules.not_utf8(handle.read())
+    except OSError as exc:
+        return ImportError_(path, 0, None, "", f"cannot read the file ({exc.strerror or exc})")
+    if found is None:   # a file changed while it was read
+        return ImportError_(path, 0, None, "", "the file is not UTF-8 text")
+    line, column, name, message = found
+    return ImportError_(path, line, column, name, message)
+
+
+def read_products_csv(path: str | Path, *, allow_large: bool = False) -> list[_ProductRow]:
     """Parse and check the whole file; raise ImportError_ at the first problem."""
     path = str(path)
     try:
@@ -231,8 +220,7 @@ def read_products_csv(path: str | Path) -> list[_ProductRow]:
             header = reader.fieldnames or []
             missing = [c for c in PRODUCT_COLUMNS if c not in header]
             if missing:
-                raise ImportError_(path, 1, None, "", "missing column(s) " + ", ".join(missing)
-                                   + "; expected header " + ",".join(PRODUCT_COLUMNS))
+                raise ImportError_(path, 1, None, "", cell_rules.missing_columns(header, missing, PRODUCT_COLUMNS))
             for row in reader:
                 line = reader.line_num
                 if None in row:
@@ -242,7 +230,7 @@ def read_products_csv(path: str | Path) -> list[_ProductRow]:
                     raise ImportError_(path, line, short + 1, header[short], "fewer fields than the header has")
                 if not any((v or "").strip() for v in row.values()):
                     continue
-                parsed = _parse_product_row(row, line, path)
+                parsed = _parse_product_row(row, line, path, allow_large)
                 if parsed.sku in seen_sku:
                     raise ImportError_(path, line, 2, "sku", f"SKU {parsed.sku} is also on line {seen_sku[parsed.sku]}")
                 seen_sku[parsed.sku] = line
@@ -254,7 +242,7 @@ def read_products_csv(path: str | Path) -> list[_ProductRow]:
         except csv.Error as exc:
             raise ImportError_(path, reader.line_num, None, "", f"malformed CSV ({exc})") from None
         except UnicodeDecodeError:
-            raise ImportError_(path, 0, None, "", "the file is not UTF-8 text") from None
+            raise encoding_error(path) from None
     return rows
 
 
@@ -265,25 +253,32 @@ class ImportResult:
     unchanged: int
 
 
-def import_products(path: str | Path, *, user_id: int | None = None) -> ImportResult:
+def import_products(path: str | Path, *, user_id: int | None = None, update: bool = False,
+                    allow_large: bool = False) -> ImportResult:
     """All-or-nothing: every row checked first, then written in one transaction.
 
-    Rows are matched on SKU; importing the same file twice changes nothing.
+    Rows are matched on SKU; importing the same file twice changes nothing. A row of an existing SKU
+    updates it, but an empty `section` or `tax_rate` keeps what the product has. A barcode of another
+    product is refused, naming it, unless `update` says to move it to the row's SKU. `allow_large`
+    takes prices up to 9,999,999.99 (domain/money.py).
     """
-    rows = read_products_csv(path)
+    rows = read_products_csv(path, allow_large=allow_large)
     created = updated = unchanged = 0
+    updated_skus: list[str] = []
+    moved: list[str] = []
     with db.atomic():
         sections = {s.name: s.id for s in Section.select()}
         for r in rows:
-            section_id = None
+            product = Product.get_or_none(Product.sku == r.sku)
+            section_id = product.section_id if product is not None else None
             if r.section:
                 if r.section not in sections:
                     sections[r.section] = Section.create(name=r.section).id
                 section_id = sections[r.section]
+            rate = r.tax_rate_bp if r.tax_rate_bp is not None else (product.tax_rate_bp if product else 0)
             fields = dict(name=r.name, section=section_id, price_cents=r.price_cents,
-                          tax_rate_bp=r.tax_rate_bp, points=r.points, points_cost=r.points_cost,
+                          tax_rate_bp=rate, points=r.points, points_cost=r.points_cost,
                           active=True, search_text=search_key(f"{r.name} {r.sku}"))
-            product = Product.get_or_none(Product.sku == r.sku)
             if product is None:
                 product = Product.create(sku=r.sku, **fields)
                 created += 1
@@ -292,15 +287,22 @@ def import_products(path: str | Path, *, user_id: int | None = None) -> ImportRe
                 if current != fields:
                     Product.update(**fields).where(Product.id == product.id).execute()
                     updated += 1
+                    updated_skus.append(r.sku)
                 else:
                     unchanged += 1
             for code in r.barcodes:
-                owner = Barcode.get_or_none(Barcode.code == code)
+                owner = (Barcode.select(Barcode.id, Product.id.alias("product_id"), Product.sku, Product.name)
+                         .join(Product).where(Barcode.code == code).dicts().first())
                 if owner is None:
                     Barcode.create(code=code, product=product.id)
-                elif owner.product_id != product.id:
-                    raise ImportError_(str(path), r.line, 1, "barcode",
-                                       f"barcode {code} already belongs to another product")
+                elif owner["product_id"] != product.id:
+                    if not update:
+                        raise ImportError_(str(path), r.line, 1, "barcode",
+                                           f"barcode {code} belongs to product {owner['sku']} ({owner['name']}); "
+                                           f"--update moves it to {r.sku}")
+                    Barcode.update(product=product.id).where(Barcode.id == owner["id"]).execute()
+                    moved.append(f"{code}: {owner['sku']} -> {r.sku}")
         audit.record("import.products", user_id=user_id, file=str(path), created=created,
-                     updated=updated, unchanged=unchanged)
+                     updated=updated, unchanged=unchanged, updated_skus=cell_rules.listed(updated_skus),
+                     moved_barcodes=cell_rules.listed(moved), update=update, allow_large=allow_large)
     return ImportResult(created, updated, unchanged)

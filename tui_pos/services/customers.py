@@ -16,6 +16,7 @@ from pathlib import Path
 from peewee import JOIN, SQL, Value, fn
 
 from tui_pos.domain import customer as rules
+from tui_pos.domain import imports as cell_rules
 from tui_pos.domain import ruc as ruc_rules
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.text import control_at, csv_cell, from_csv_cell, search_key
@@ -211,7 +212,8 @@ def clean(data: dict, region: str) -> dict:
     attempt("mobile", optional(lambda v: rules.normalize_phone(str(v), region)))
     attempt("email", optional(lambda v: rules.normalize_email(str(v))))
     attempt("contact", lambda v: str(v or "").strip())
-    attempt("birthday", optional(lambda v: v if isinstance(v, _dt.date) else rules.parse_date(str(v), "birthday")))
+    attempt("birthday", optional(lambda v: rules.check_birthday(
+        v if isinstance(v, _dt.date) else rules.parse_date(str(v), "birthday"), _dt.date.today())))
     attempt("fiscal_name", lambda v: str(v or "").strip())
     attempt("notes", lambda v: str(v or "").strip())
     attempt("sms_consent", _bool)
@@ -295,7 +297,7 @@ def _check_unique(values: dict, customer_id: int | None) -> None:
     for code in values.get("cards") or []:
         owner = LoyaltyCard.get_or_none(LoyaltyCard.code.in_(card_spellings(code)))
         if owner is not None and owner.customer_id != customer_id:
-            errors["cards"] = f"card {code} already belongs to customer {owner.customer.code}"
+            errors["cards"] = f"card {code} already belongs to {owner.customer.name or owner.customer.code} ({owner.customer.code})"
     if errors:
         raise FormError(errors)
 
@@ -610,12 +612,19 @@ def detail(customer_id: int, recent: int = 10) -> Detail:
 # ------------------------------------------------------------------ import / export
 
 def import_customers(path: str | Path, *, region: str, user_id: int | None = None,
-                     opening_points=None) -> tuple[int, int, int]:
+                     opening_points=None, update: bool = False) -> tuple[int, int, int]:
     """All-or-nothing; rows matched on code, else on the normalized phone. Returns (created, updated, unchanged).
 
-    `opening_points(customer_id, points, line)` writes an opening balance (the loyalty service).
+    A row never rewrites a customer it does not name: the phone or a card of an existing customer on a row
+    of another code (or of no code, for a card), or of an earlier row of the same file, is refused naming
+    that customer or line, unless `update` says to merge the row into them (cards and groups are then
+    added, not replaced). An empty cell never blanks what a customer has. `points` is an opening balance,
+    written by `opening_points(customer_id, points, line)` (the loyalty service) for a customer the import
+    creates, the rows merged into it included; a re-import of a known customer brings none (its balance
+    is the ledger's now), nor does a row merged into a customer who was there before the import (the
+    audit entry lists those). Cells are checked by domain/imports.py.
     """
-    from tui_pos.services.catalog import ImportError_
+    from tui_pos.services.catalog import ImportError_, encoding_error
     path = str(path)
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
@@ -630,41 +639,64 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
             header = reader.fieldnames or []
             missing = [c for c in CSV_COLUMNS if c not in header]
             if missing:
-                raise ImportError_(path, 1, None, "", "missing column(s) " + ", ".join(missing)
-                                   + "; expected header " + ",".join(CSV_COLUMNS))
+                raise ImportError_(path, 1, None, "", cell_rules.missing_columns(header, missing, CSV_COLUMNS))
+            known = [c for c in header if c in CSV_COLUMNS or c in CONSENT_COLUMNS]
             seen_codes: dict[str, int] = {}
             for row in reader:
+    updated_codes: list[str] = []
+    merged_rows: list[str] = []
+    points_not_added: list[str] = []
                 line = reader.line_num
                 if None in row or any(v is None for v in row.values()):
                     raise ImportError_(path, line, None, "", "the number of fields differs from the header")
                 if not any((v or "").strip() for v in row.values()):
                     continue
-                col = lambda name: header.index(name) + 1  # noqa: E731
+
+                def fail(name: str, message: str, line: int = line) -> ImportError_:
+                    column = {"groups": "group", "cards": "card"}.get(name, name)
+                    return ImportError_(path, line, header.index(column) + 1 if column in header else None, column,
+                                        message)
+
+                for name in known:     # plain text, of a length a column holds: before anything reads it
+                    try:
+                        cell_rules.check_text(row[name], cell_rules.MAX_CODE if name == "code" else cell_rules.MAX_TEXT)
+                        for card in (row[name].replace("|", " ").split() if name == "card" else ()):
+                            cell_rules.check_text(card, cell_rules.MAX_CODE)
+                    except InputError as exc:
+                        raise fail(name, str(exc)) from None
                 data = {k: from_csv_cell(row[k]) for k in ("name", "phone", "mobile", "email", "ruc", "dv",
                                                            "ruc_type", "fiscal_name", "rate", "payment_status",
                                                            "status", "birthday")}
                 data["groups"] = row["group"]
                 data["cards"] = row["card"]
+            seen_keys: dict[tuple[str, str], tuple[int, str, int]] = {}   # ("phone", e164) -> (line, code, id)
+            created_ids: set[int] = set()
                 for optional_column in CONSENT_COLUMNS:     # consent given to the system the file comes from
                     if optional_column in header and (row[optional_column] or "").strip():
                         data[optional_column] = row[optional_column]
                 try:
                     values = clean(data, region)
                 except FormError as exc:
-                    name, message = next(iter(exc.errors.items()))
-                    column = {"groups": "group", "cards": "card"}.get(name, name)
-                    raise ImportError_(path, line, col(column), column, message) from None
-                points_text = row["points"].strip()
-                if points_text and not points_text.lstrip("-").isdigit():
-                    raise ImportError_(path, line, col("points"), "points", f"{points_text!r} is not a whole number of points")
+                    raise fail(*next(iter(exc.errors.items()))) from None
+                except InputError as exc:
+                    raise fail("points", str(exc)) from None
                 code = row["code"].strip().upper()
                 if code in seen_codes:
-                    raise ImportError_(path, line, col("code"), "code", f"code {code} is also on line {seen_codes[code]}")
+                    raise fail("code", f"code {code} is also on line {seen_codes[code]}")
                 if code:
                     seen_codes[code] = line
-                customer = Customer.get_or_none(Customer.code == code) if code else None
-                if customer is None and values.get("phone"):
-                    customer = Customer.get_or_none(Customer.phone == values["phone"])
+                    opening = cell_rules.points(row["points"]) if row["points"].strip() else 0
+                keys = ([("phone", values["phone"])] if values.get("phone") else []) + \
+                    [("card", card.upper()) for card in values.get("cards") or []]
+                customer, merged = _import_match(code, values, keys, seen_keys, update, fail)
+                if customer is not None:     # an empty cell keeps what the customer has
+                    values = {k: v for k, v in values.items()
+                              if str(data.get(k) or "").strip() or (k == "dv" and str(data["ruc"]).strip())}
+                    if merged:               # a merge adds cards and groups; it takes none away
+                        have = view(customer.id)
+                        for name, held in (("cards", have.cards), ("groups", have.groups)):
+                            if name in values:
+                                values[name] = list(dict.fromkeys([*held, *values[name]]))
                 try:
                     _check_unique(values, customer.id if customer else None)
                     if customer is None:
@@ -675,20 +707,31 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
                             customer.code = f"C{customer.id:06d}"
                         _apply(customer, values, source="import", user_id=user_id, consent_at=file_date)
                         created += 1
-                        if points_text and int(points_text) and opening_points:
-                            opening_points(customer.id, int(points_text), line)
-                    elif _apply(customer, values, source="import", user_id=user_id, consent_at=file_date):
-                        updated += 1
+                        created_ids.add(customer.id)
+                        if opening and opening_points:
+                            opening_points(customer.id, opening, line)
                     else:
-                        unchanged += 1
+                        if _apply(customer, values, source="import", user_id=user_id, consent_at=file_date):
+                            updated += 1
+                            updated_codes.append(customer.code)
+                        else:
+                            unchanged += 1
+                        if merged:
+                            merged_rows.append(f"line {line} ({code or 'no code'}) into {customer.code}")
+                            if opening and customer.id in created_ids and opening_points:
+                                opening_points(customer.id, opening, line)
+                            elif opening:
+                                points_not_added.append(f"line {line} ({code or 'no code'}): {opening}")
                 except FormError as exc:
-                    name, message = next(iter(exc.errors.items()))
-                    column = {"groups": "group", "cards": "card"}.get(name, name)
-                    raise ImportError_(path, line, col(column), column, message) from None
+                    raise fail(*next(iter(exc.errors.items()))) from None
+                for key in keys:
+                    seen_keys.setdefault(key, (line, customer.code, customer.id))
         except csv.Error as exc:
             raise ImportError_(path, reader.line_num, None, "", f"malformed CSV ({exc})") from None
         audit.record("import.customers", user_id=user_id, file=path, created=created, updated=updated,
-                     unchanged=unchanged)
+                     unchanged=unchanged, updated_codes=cell_rules.listed(sorted(set(updated_codes))),
+                     merged=cell_rules.listed(merged_rows), points_not_added=cell_rules.listed(points_not_added),
+                     update=update)
     return created, updated, unchanged
 
 
@@ -699,11 +742,49 @@ def forget(code: str, *, user_id: int | None = None) -> int:
     point at it) and its points; name, phones, email, birthday, RUC, notes,
     cards, groups and search words go, consent is withdrawn, the record is
     closed, and the outbox keeps no address or text of theirs. Audited.
+        except UnicodeDecodeError:
+            raise encoding_error(path) from None
     Returns the customer's id.
     """
     from tui_pos.models import Message
     with db.atomic():
         c = Customer.get_or_none(Customer.code == code.strip())
+def _import_match(code: str, values: dict, keys: list[tuple[str, str]],
+                  seen: dict[tuple[str, str], tuple[int, str, int]], update: bool, fail) -> tuple[Customer | None, bool]:
+    """The customer an import row writes to (None: a new one), and whether the row is merged into a customer
+    it does not name, which only `update` allows (issue 28, item 8)."""
+    for what, value in keys:     # an earlier row of the file has this phone or card
+        if (what, value) in seen:
+            line, other, other_id = seen[(what, value)]
+            if not update:
+                raise fail(what, f"{what} {value} is also on line {line} (customer {other}): two rows of one "
+                                 f"customer are merged only with --update")
+            return Customer.get_by_id(other_id), True
+    if code:
+        existing = Customer.get_or_none(Customer.code == code)
+        if existing is not None:
+            return existing, False
+    holders: list[tuple[str, str, Customer]] = []
+    if values.get("phone"):
+        holder = Customer.get_or_none(Customer.phone == values["phone"])
+        if holder is not None:
+            holders.append(("phone", values["phone"], holder))
+    for card in values.get("cards") or []:
+        owner = (Customer.select().join(LoyaltyCard).where(LoyaltyCard.code.in_(card_spellings(card))).first())
+        if owner is not None:
+            holders.append(("card", card, owner))
+    if not holders:
+        return None, False
+    what, value, holder = holders[0]
+    if not code and what == "phone":
+        return holder, False     # SPEC: a row is matched on its code, else on the normalized phone
+    if not update:
+        raise fail(what, f"{what} {value} belongs to customer {holder.code} ({holder.name or 'no name'}); a row of "
+                         f"{'another code' if code else 'no code'} does not change them: --update merges it "
+                         f"into {holder.code}")
+    return holder, True
+
+
         if c is None:
             raise InputError(f"No customer {code.strip()!r}.")
         withdrawn = {f: (f == "invite_declined") for f in consent.FIELDS
