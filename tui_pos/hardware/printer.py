@@ -24,7 +24,16 @@ log = logging.getLogger(__name__)
 
 
 class PrinterError(Exception):
-    """The printer could not take the job; the message says what to check."""
+    """The printer could not take the job; the message says what to check.
+
+    `maybe_printed`: the failure came while the bytes were being written, so part of the job (the
+    drawer kick comes first) may be on paper; False when nothing reached the printer (it could not be
+    opened, or said it had no paper). The print queue prints a job again as COPY only in the first case.
+    """
+
+    def __init__(self, message: str = "", *, maybe_printed: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_printed = maybe_printed
 
 
 def _escpos():
@@ -192,12 +201,16 @@ class FilePrinter:
 
     def send(self, data: bytes) -> str | None:
         try:
-            with open(self.path, "ab") as f:
+            f = open(self.path, "ab")
+        except OSError as exc:
+            raise PrinterError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+        try:
+            with f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:
-            raise PrinterError(f"cannot write to {self.path}: {exc.strerror or exc}") from None
+            raise PrinterError(f"cannot write to {self.path}: {exc.strerror or exc}", maybe_printed=True) from None
         return None
 
     def status(self) -> str:
@@ -235,18 +248,21 @@ class EscposPrinter:
     def send(self, data: bytes) -> str | None:
         from tui_pos.services.printing import PaperOut
         device = None
+        writing = False
         try:
             device = self._open()
             paper = _paper_state(device, self.status_timeout) if self.paper_check else None
             if paper == "out":
                 raise PaperOut(f"{self._description} is out of paper: load a roll; the receipt prints then")
+            writing = True       # from here part of the job may reach the paper
             device._raw(data)
             return paper
         except PaperOut:
             raise
         except Exception as exc:  # noqa: BLE001 - escpos wraps little: socket, pyusb, pyserial errors
             raise PrinterError(f"{self._description} did not take the receipt "
-                               f"({type(exc).__name__}: {exc}); check it is on, connected and has paper") from None
+                               f"({type(exc).__name__}: {exc}); check it is on, connected and has paper",
+                               maybe_printed=writing) from None
         finally:
             if device is not None:
                 with contextlib.suppress(Exception):

@@ -198,6 +198,9 @@ class LoyaltyMovement(BaseModel):
     register = CharField(default="")
     user = ForeignKeyField(User, null=True)
     reason = CharField(default="")
+    # the document and what the row is for, written once (services/loyalty.py `movement_key`):
+    # R1-000007:earn, R1-000009:return:offer:SKU, adjust:<request id>; None for rows of no document
+    key = CharField(null=True, unique=True)
 
 
 class LoyaltyMonth(BaseModel):
@@ -242,6 +245,7 @@ class StampEvent(BaseModel):
     units = IntegerField(default=0)
     rewards = IntegerField(default=0)
     receipt_no = CharField(null=True)
+    key = CharField(null=True, unique=True)   # R1-000007:progress:<offer>: one event per receipt, kind and offer
 
 
 class PinLock(BaseModel):
@@ -348,7 +352,7 @@ class PrintJob(BaseModel):
     receipt_no = CharField(null=True)
     kind = CharField(default="receipt")         # receipt | report
     body = TextField(null=True)                 # a report's rows as JSON (receipts are built from the note)
-    reprint = BooleanField(default=False)
+    reprint = BooleanField(default=False)       # printed marked COPY: asked for, or after an uncertain attempt
     kick_drawer = BooleanField(default=False)
     state = CharField(default="waiting", index=True)  # waiting | printed
     attempts = IntegerField(default=0)
@@ -356,6 +360,10 @@ class PrintJob(BaseModel):
     created_at = DateTimeField(default=utcnow)
     next_try_at = DateTimeField(default=utcnow)
     printed_at = DateTimeField(null=True)
+    # set (committed) before the bytes go out, cleared when an attempt surely printed nothing: a job
+    # found with it set may have printed, and prints again as COPY without the drawer (migration 18)
+    started_at = DateTimeField(null=True)
+    original_of = CharField(null=True, unique=True)   # the receipt whose original this prints (None: a copy)
 
 
 class Campaign(BaseModel):

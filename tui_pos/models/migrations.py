@@ -301,6 +301,82 @@ def m016_pin_lock(database: Database, migrator: SchemaMigrator) -> None:
     database.create_tables([PinLock], safe=True)
 
 
+def _movement_key_sql() -> str:
+    """services/loyalty.py `movement_key` of the rows written before migration 18, as SQL (frozen here)."""
+    return ("receipt_no || ':' || kind || CASE"
+            " WHEN kind = 'offer' THEN ':' || COALESCE(product_sku, '')"
+            " WHEN kind = 'return' THEN CASE WHEN substr(reason, 1, 6) = 'earned' THEN ':earn'"
+            " WHEN substr(reason, 1, 8) = 'redeemed' THEN ':redeem'"
+            " ELSE ':offer:' || COALESCE(product_sku, '') END"
+            " ELSE '' END")
+
+
+def _key_once(database: Database, table: str, column: str, expr: str, where: str) -> list[int]:
+    """Give `column` = `expr` to the first row (lowest id) of each value among the rows `where`, and
+    `expr#dup<id>` to the later ones. Returns the ids of the later ones (the repeats)."""
+    database.execute_sql(
+        f'UPDATE {table} SET "{column}" = {expr} WHERE "{column}" IS NULL AND {where} AND id IN '
+        f'(SELECT MIN(id) FROM {table} WHERE {where} GROUP BY {expr})')
+    repeats = [r[0] for r in database.execute_sql(
+        f'SELECT id FROM {table} WHERE "{column}" IS NULL AND {where} ORDER BY id').fetchall()]
+    if repeats:
+        database.execute_sql(f"UPDATE {table} SET \"{column}\" = {expr} || '#dup' || CAST(id AS VARCHAR(20)) "
+                             f'WHERE "{column}" IS NULL AND {where}')
+    return repeats
+
+
+def _unique_index(database: Database, migrator: SchemaMigrator, table: str, column: str) -> None:
+    if not any(ix.unique and ix.columns == [column] for ix in database.get_indexes(table)):
+        run_ops(migrator.add_index(table, (column,), True))
+
+
+def m018_written_once(database: Database, migrator: SchemaMigrator) -> None:
+    """Ledger rows, stamp events and original receipts written once per document and kind (issue 28, 12-13).
+
+    Each loyalty movement of a document gets a unique `key` (`R1-000007:earn`, `R1-000007:offer:SKU`,
+    `R1-000009:return:redeem`; an adjustment `adjust:<request id>`), each stamp event one
+    (`R1-000007:progress:<offer>`), and the print job of a receipt's original its `original_of` (the
+    receipt number; copies have none), also unique. `print_job.started_at` marks an attempt that may
+    have printed (services/printing.py).
+
+    An older database may hold rows that repeat a document and kind (a sale's points written twice, a
+    receipt queued twice as an original). Nothing is deleted: a balance is the sum of its ledger, and a
+    repeated row is what happened. The first row (lowest id) keeps the key; each later one gets the key
+    and `#dup<its id>` (so `key LIKE '%#dup%'` lists them) and the unique index holds. A repeated
+    original receipt gets no `original_of`, and if it is still waiting it prints as a copy: COPY, no
+    drawer. Each kind of repeat is logged as a warning with its count and ids.
+    """
+    import logging
+    log = logging.getLogger("tui_pos.migrations")
+    _add_column_if_missing(database, migrator, "loyalty_movement", "key", CharField(null=True))
+    _add_column_if_missing(database, migrator, "stamp_event", "key", CharField(null=True))
+    _add_column_if_missing(database, migrator, "print_job", "started_at", DateTimeField(null=True))
+    _add_column_if_missing(database, migrator, "print_job", "original_of", CharField(null=True))
+    repeats = _key_once(database, "loyalty_movement", "key", _movement_key_sql(), "receipt_no IS NOT NULL")
+    if repeats:
+        log.warning("migration 18: %d loyalty movements repeat a receipt and kind; kept, keyed #dup<id>: ids %s",
+                    len(repeats), repeats[:50])
+    repeats = _key_once(database, "stamp_event", "key", "receipt_no || ':' || kind || ':' || offer",
+                        "receipt_no IS NOT NULL")
+    if repeats:
+        log.warning("migration 18: %d stamp events repeat a receipt, kind and offer; kept, keyed #dup<id>: ids %s",
+                    len(repeats), repeats[:50])
+    p = database.param
+    originals = f"kind = 'receipt' AND reprint = {p} AND receipt_no IS NOT NULL"
+    database.execute_sql(f"UPDATE print_job SET original_of = receipt_no WHERE original_of IS NULL AND id IN "
+                         f"(SELECT MIN(id) FROM print_job WHERE {originals} GROUP BY receipt_no)", (False,))
+    repeats = [r[0] for r in database.execute_sql(
+        f"SELECT id FROM print_job WHERE original_of IS NULL AND {originals} ORDER BY id", (False,)).fetchall()]
+    if repeats:
+        database.execute_sql(f"UPDATE print_job SET reprint = {p}, kick_drawer = {p} "
+                             f"WHERE original_of IS NULL AND state = 'waiting' AND {originals}", (True, False, False))
+        log.warning("migration 18: %d print jobs repeat a receipt's original; those waiting print as COPY: ids %s",
+                    len(repeats), repeats[:50])
+    _unique_index(database, migrator, "loyalty_movement", "key")
+    _unique_index(database, migrator, "stamp_event", "key")
+    _unique_index(database, migrator, "print_job", "original_of")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -318,6 +394,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (14, "note_lines_by_note_and_product", m014_note_lines_by_note_and_product),
     (15, "consent", m015_consent),
     (16, "pin_lock", m016_pin_lock),
+    (18, "written_once", m018_written_once),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -17,6 +17,21 @@ from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetc
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
 
 
+def movement_key(document: str, kind: str, part: str = "") -> str:
+    """The ledger row's unique key: the document and what the row is for, so it is written once.
+
+    `R1-000007:earn`, `R1-000007:redeem`, `R1-000007:offer:SKU` for a sale; `R1-000009:return:earn`,
+    `...:return:redeem`, `...:return:offer:SKU` for a refund; `adjust:<request id>` for an adjustment.
+    (Migration 18 gave the rows written before it the same keys, in SQL.)
+    """
+    return ":".join(p for p in (document, kind, part) if p)
+
+
+def adjustment_key(request_id: str) -> str:
+    """An adjustment's ledger key: the register's request id for it (a retry finds the first one)."""
+    return f"adjust:{request_id}"
+
+
 class BalanceChanged(PosError):
     """The balance is not what the movement needs (another register spent it first)."""
 
@@ -78,7 +93,7 @@ def _send_balance_update(customer_id: int, delta: int, *, earned: int = 0, redee
 
 
 _MOVEMENT_FIELDS = ("at", "customer", "kind", "points", "balance_before", "balance_after", "counts_as_earned",
-                    "receipt_no", "product_sku", "register", "user", "reason")
+                    "receipt_no", "product_sku", "register", "user", "reason", "key")
 
 
 @prepared(len(_MOVEMENT_FIELDS))
@@ -96,18 +111,26 @@ def _q_month(month, kind, points, shard):
 
 def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False, receipt_no: str | None = None,
          product_sku: str | None = None, register: str = "", user_id: int | None = None, reason: str = "",
-         allow_negative: bool = False) -> Movement:
+         allow_negative: bool = False, key: str | None = None) -> Movement:
     """Append one movement and update the balance in the caller's transaction.
 
     The balance is changed with a conditional UPDATE, so two registers spending
     the same points cannot both succeed: the second finds no row to update.
     Inside the caller's transaction no savepoint is needed: a refused debit
     has written nothing, and any later failure rolls back the whole sale.
+    `key` (`movement_key`) is unique: the same row written twice fails, and the transaction with it.
     """
     with db.atomic() if not db.in_transaction() else contextlib.nullcontext():
         sent = _send_move(customer_id, points, kind, counts_as_earned=counts_as_earned, product_sku=product_sku,
                           reason=reason, allow_negative=allow_negative)
-        return _write_move(sent, receipt_no=receipt_no, register=register, user_id=user_id)
+        return _write_move(sent, receipt_no=receipt_no, register=register, user_id=user_id, key=key)
+
+
+def movement_by_key(key: str) -> Movement | None:
+    """The movement written under `key`, if any (a retried adjustment finds its first outcome)."""
+    row = (LoyaltyMovement.select(LoyaltyMovement.kind, LoyaltyMovement.points, LoyaltyMovement.balance_before,
+                                  LoyaltyMovement.balance_after).where(LoyaltyMovement.key == key).tuples().first())
+    return Movement(*row) if row else None
 
 
 @dataclass(frozen=True)
@@ -132,7 +155,8 @@ def _send_move(customer_id: int, points: int, kind: str, *, counts_as_earned: bo
     return _SentMove(customer_id, points, kind, counts_as_earned, product_sku, reason, after)
 
 
-def _write_move(sent: _SentMove, *, receipt_no: str | None, register: str, user_id: int | None) -> Movement:
+def _write_move(sent: _SentMove, *, receipt_no: str | None, register: str, user_id: int | None,
+                key: str | None = None) -> Movement:
     """The ledger half of `move`: read the balance after the UPDATE (BalanceChanged if it matched no row)
     and append the movement and its month's total."""
     after = fetch_scalar(sent.after)
@@ -141,7 +165,7 @@ def _write_move(sent: _SentMove, *, receipt_no: str | None, register: str, user_
     points = sent.points
     at = utcnow()
     _q_insert_movement.send(at, sent.customer_id, sent.kind, points, after - points, after, sent.counts_as_earned,
-                            receipt_no, sent.product_sku, register, user_id, sent.reason)
+                            receipt_no, sent.product_sku, register, user_id, sent.reason, key)
     _q_month.send(at.strftime("%Y-%m"), sent.kind, points, register)
     return Movement(sent.kind, points, after - points, after)
 
@@ -516,9 +540,14 @@ def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, vi
     moves: list[tuple[str, int, str | None, str]] = []
     if note.redeem_points:
         moves.append(("redeem", -note.redeem_points, None, f"{note.redeem_cents} cents off"))
+    offered: dict[str, list[int]] = {}   # one ledger row per product (its key): two lines of one product add up
     for r in rows:
         if r.offered_qty:
-            moves.append(("offer", -r.offered_qty * (r.points_cost or 0), r.sku, f"{r.offered_qty} offered"))
+            entry = offered.setdefault(r.sku, [0, 0])
+            entry[0] += r.offered_qty
+            entry[1] += r.offered_qty * (r.points_cost or 0)
+    for sku, (qty, cost) in offered.items():
+        moves.append(("offer", -cost, sku, f"{qty} offered"))
     used = -sum(m[1] for m in moves)
     earned = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
@@ -578,7 +607,7 @@ def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
         months: dict[str, list[int]] = {}
         for kind, points, sku, reason in sent.moves:
             values += [at, note.customer_id, kind, points, balance, balance + points, kind == "earn", receipt_no,
-                       sku, register, user_id, reason]
+                       sku, register, user_id, reason, movement_key(receipt_no, kind, sku or "")]
             balance += points
             month = months.setdefault(kind, [0, 0])
             month[0] += points
@@ -617,7 +646,8 @@ def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sa
     if take_back:
         # the points come off the lifetime total too: tier progress made by what came back goes with it
         move(sale.customer_id, -take_back, "return", receipt_no=refund_no, register=register, user_id=user_id,
-             reason=f"earned on returned units of {sale.receipt_no}", allow_negative=True, counts_as_earned=True)
+             reason=f"earned on returned units of {sale.receipt_no}", allow_negative=True, counts_as_earned=True,
+             key=movement_key(refund_no, "return", "earn"))
         net -= take_back
     gross = [pricing.line_amounts(pricing.PricedLine(r.qty, r.unit_price_cents, r.tax_rate_bp, r.tax_included,
                                                      r.discount_percent_bp, r.discount_cents,
@@ -630,17 +660,21 @@ def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sa
         give = owed - done["redeem"]
         if give > 0:
             move(sale.customer_id, give, "return", receipt_no=refund_no, register=register, user_id=user_id,
-                 reason=f"redeemed on returned units of {sale.receipt_no}")
+                 reason=f"redeemed on returned units of {sale.receipt_no}",
+                 key=movement_key(refund_no, "return", "redeem"))
             net += give
+    owed_offers: dict[str, int] = {}   # per product, as the sale's ledger has them (one row per product)
     for r, k in zip(rows, kept):
         if r.offered_qty and r.points_cost:
             cost = r.offered_qty * r.points_cost
-            owed = cost if k == 0 else int(cost * (1 - k))
-            give = owed - done["offer"].get(r.sku, 0)
-            if give > 0:
-                move(sale.customer_id, give, "return", receipt_no=refund_no, product_sku=r.sku, register=register,
-                     user_id=user_id, reason=f"offered units of {sale.receipt_no}")
-                net += give
+            owed_offers[r.sku] = owed_offers.get(r.sku, 0) + (cost if k == 0 else int(cost * (1 - k)))
+    for sku, owed in owed_offers.items():
+        give = owed - done["offer"].get(sku, 0)
+        if give > 0:
+            move(sale.customer_id, give, "return", receipt_no=refund_no, product_sku=sku, register=register,
+                 user_id=user_id, reason=f"offered units of {sale.receipt_no}",
+                 key=movement_key(refund_no, "return", f"offer:{sku}"))
+            net += give
     return net
 
 

@@ -10,7 +10,7 @@ import tomllib
 from typing import Iterator
 from dataclasses import dataclass, field
 
-from peewee import SQL, Case, fn
+from peewee import SQL, Case, IntegrityError, fn
 
 from tui_pos.domain import loyalty as rules
 from tui_pos.domain.errors import InputError, PosError
@@ -75,7 +75,29 @@ def _changes(before: rules.Program | None, after: rules.Program) -> list[str]:
 # ====================================================================== manual adjustments
 
 def adjust(customer_id: int, points: int, reason: str, *, manager_id: int | None, max_points: int,
-           register: str = "", counts_toward_tier: bool = False) -> loyalty.Movement:
+           register: str = "", counts_toward_tier: bool = False, request_id: str | None = None) -> loyalty.Movement:
+    """`_adjust`, named by `request_id` when the screen gives one (it makes one per adjustment and keeps it
+    while the outcome is unknown): an adjustment already made under it is returned as it was and nothing
+    is written again. The id is the ledger row's unique key, so two tries racing each other adjust once."""
+    if request_id is None:
+        return _adjust(customer_id, points, reason, manager_id=manager_id, max_points=max_points,
+                       register=register, counts_toward_tier=counts_toward_tier)
+    key = loyalty.adjustment_key(request_id)
+    earlier = loyalty.movement_by_key(key)
+    if earlier is not None:
+        return earlier
+    try:
+        return _adjust(customer_id, points, reason, manager_id=manager_id, max_points=max_points,
+                       register=register, counts_toward_tier=counts_toward_tier, key=key)
+    except IntegrityError:
+        earlier = loyalty.movement_by_key(key)   # the other try committed first: its adjustment stands
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _adjust(customer_id: int, points: int, reason: str, *, manager_id: int | None, max_points: int,
+            register: str = "", counts_toward_tier: bool = False, key: str | None = None) -> loyalty.Movement:
     """A manager adds (or removes) points with a reason: a ledger movement of kind `adjust`, audited.
 
     Goodwill is not purchases: the points count toward the customer's tier (their lifetime points earned)
@@ -94,7 +116,7 @@ def adjust(customer_id: int, points: int, reason: str, *, manager_id: int | None
             raise InputError("That customer no longer exists.")
         try:
             moved = loyalty.move(customer_id, points, "adjust", counts_as_earned=counts_toward_tier,
-                                 register=register, user_id=manager_id, reason=reason[:250])
+                                 register=register, user_id=manager_id, reason=reason[:250], key=key)
         except loyalty.BalanceChanged:
             raise InputError(f"{customer.name or customer.code} has {customer.points_balance} points: "
                              f"removing {-points} would go below zero.") from None

@@ -6,6 +6,17 @@ printer. `Spooler.send_next()` runs in a worker thread: it takes this
 register's oldest waiting job, builds its bytes, writes them in one go and
 marks the job printed; when the printer fails, the job stays first in line
 and is retried after a back-off (1, 2, 4 ... 30 s). The sale never waits.
+
+The queue is at-least-once, and says so on paper. Before the bytes go out the
+job's `started_at` is committed; it is cleared again only when the attempt
+surely printed nothing (the printer could not be reached, or said it had no
+paper). A job found with `started_at` set by an attempt this process did not
+see through (the register was killed between printing and recording it, or
+the printer failed in the middle of the write) may have printed: it prints
+again marked COPY, and never opens the drawer a second time. When the
+database goes while a job is built or recorded, nothing is guessed: a job not
+yet sent is sent when the database is back, and a job printed but not yet
+recorded is recorded then, without printing it again.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from tui_pos.models import PrintJob, db, utcnow
-from tui_pos.models.db import worker_connection
+from tui_pos.models.db import is_connection_error, worker_connection
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +45,12 @@ class Job:
 
     id: int
     receipt_no: str
-    reprint: bool
+    reprint: bool               # printed marked COPY
     kick_drawer: bool
     attempts: int
     kind: str = "receipt"       # receipt | report
     body: str | None = None     # a report's rows as JSON
+    uncertain: bool = False     # an earlier attempt may have printed: this one is a COPY, without the drawer
 
 
 @dataclass(frozen=True)
@@ -54,10 +66,14 @@ class SpoolResult:
 
 
 def enqueue(register: str, receipt_no: str, *, kick_drawer: bool = False, reprint: bool = False) -> int:
-    """Queue a receipt (inside the caller's transaction when there is one)."""
+    """Queue a receipt (inside the caller's transaction when there is one).
+
+    A receipt's original is queued once: its job's `original_of` is unique, so queuing it again fails
+    with the transaction that tried. Copies (reprints) may be queued any number of times.
+    """
     with db.atomic():
         return PrintJob.create(register=register, receipt_no=receipt_no, kick_drawer=kick_drawer,
-                               reprint=reprint).id
+                               reprint=reprint, original_of=None if reprint else receipt_no).id
 
 
 def waiting(register: str) -> int:
@@ -78,7 +94,33 @@ def _head(register: str) -> PrintJob | None:
 
 
 class PaperOut(Exception):
-    """The printer says it has no paper."""
+    """The printer says it has no paper (nothing was printed)."""
+
+
+def maybe_printed(exc: BaseException) -> bool:
+    """Whether a failed send may have put something on paper: False only when the printer surely
+    printed nothing (hardware.printer.PrinterError says so, or PaperOut); an unknown error may have."""
+    if isinstance(exc, PaperOut):
+        return False
+    return getattr(exc, "maybe_printed", True)
+
+
+def start_attempt(job: Job, at: _dt.datetime) -> None:
+    """Committed before a job's bytes go out: from here it may print. An uncertain job becomes a copy
+    for good (COPY, no drawer), whatever happens to this attempt."""
+    changes = {PrintJob.started_at: at}
+    if job.uncertain:
+        changes.update({PrintJob.reprint: True, PrintJob.kick_drawer: False,
+                        PrintJob.last_error: "an earlier attempt may have printed: printed again as COPY"})
+    with db.atomic():
+        PrintJob.update(changes).where(PrintJob.id == job.id).execute()
+
+
+def record_printed(job_ids, at: _dt.datetime) -> None:
+    """The jobs went out to the printer: printed. Running it again changes nothing."""
+    with db.atomic():
+        PrintJob.update(state="printed", printed_at=at, attempts=PrintJob.attempts + 1, last_error="").where(
+            PrintJob.id.in_(list(job_ids)), PrintJob.state == "waiting").execute()
 
 
 class Spooler:
@@ -90,15 +132,25 @@ class Spooler:
         self.printer = printer
         self.build = build
         self.clock = clock
+        self.unsent: set[int] = set()      # jobs this process started (or tried to) and surely did not send
+        self.unrecorded: set[int] = set()  # jobs this process printed and could not record yet
 
     def send_next(self) -> SpoolResult:
-        """One pass: send the head job if it is due. Call from a worker thread."""
+        """One pass: send the head job if it is due. Call from a worker thread.
+
+        A lost database raises (is_connection_error): the caller tries again when it is back.
+        """
         with worker_connection():
+            if self.unrecorded:      # printed while the database was away: recorded, never printed again
+                record_printed(self.unrecorded, self.clock())
+                self.unrecorded.clear()
             row = _head(self.register)
             if row is None:
                 return SpoolResult()
             now = self.clock()
-            job = Job(row.id, row.receipt_no or "", row.reprint, row.kick_drawer, row.attempts, row.kind, row.body)
+            uncertain = row.started_at is not None and row.id not in self.unsent
+            job = Job(row.id, row.receipt_no or "", row.reprint or uncertain, row.kick_drawer and not uncertain,
+                      row.attempts, row.kind, row.body, uncertain)
             if row.next_try_at and row.next_try_at > now:
                 return SpoolResult(waiting=waiting(self.register),
                                    retry_in=(row.next_try_at - now).total_seconds(), state="offline",
@@ -106,27 +158,52 @@ class Spooler:
             try:
                 data = self.build(job)
             except Exception as exc:  # noqa: BLE001 - a receipt that cannot be built is a bug: log, keep it
+                if is_connection_error(exc):
+                    raise             # not a bug: the database went; built again when it is back
                 log.exception("cannot build print job %s (%s)", job.id, job.receipt_no)
                 return self._failed(job, f"the receipt could not be built ({type(exc).__name__}); logged")
+            self.unsent.add(job.id)   # until the bytes go: a lost commit below leaves it marked, not sent
+            start_attempt(job, self.clock())
+            if job.uncertain:
+                log.warning("print job %s (%s) may have printed before: printing it as COPY, no drawer",
+                            job.id, job.receipt_no)
+            self.unsent.discard(job.id)
             try:
                 paper = self.printer.send(data)
             except Exception as exc:  # noqa: BLE001 - PrinterError, PaperOut, or a driver error
+                printed = maybe_printed(exc)
+                if not printed:
+                    self.unsent.add(job.id)
                 return self._failed(job, str(exc) or type(exc).__name__,
-                                    "paper out" if isinstance(exc, PaperOut) else "offline")
-            with db.atomic():
-                PrintJob.update(state="printed", printed_at=self.clock(), attempts=PrintJob.attempts + 1,
-                                last_error="").where(PrintJob.id == job.id).execute()
+                                    "paper out" if isinstance(exc, PaperOut) else "offline",
+                                    nothing_printed=not printed)
+            self.unrecorded.add(job.id)
+            try:
+                record_printed([job.id], self.clock())
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                # printed: recorded when the database is back (the next pass), never printed again
+                log.warning("print job %s (%s) printed; recording it waits for the database", job.id,
+                            job.receipt_no)
+                return SpoolResult(sent=job, retry_in=0.0, state="paper low" if paper == "low" else "ready")
+            self.unrecorded.discard(job.id)
             left = waiting(self.register)
             return SpoolResult(sent=job, waiting=left, retry_in=0.0 if left else None,
                                state="paper low" if paper == "low" else "ready")
 
-    def _failed(self, job: Job, error: str, state: str = "offline") -> SpoolResult:
+    def _failed(self, job: Job, error: str, state: str = "offline", *, nothing_printed: bool = False) -> SpoolResult:
+        """The attempt failed; with `nothing_printed` it is as if it never started (no COPY next time)."""
         attempts = job.attempts + 1
         delay = backoff(attempts)
+        changes = {PrintJob.attempts: attempts, PrintJob.last_error: error[:250],
+                   PrintJob.next_try_at: self.clock() + _dt.timedelta(seconds=delay)}
+        if nothing_printed:
+            changes[PrintJob.started_at] = None
         with db.atomic():
-            PrintJob.update(attempts=attempts, last_error=error[:250],
-                            next_try_at=self.clock() + _dt.timedelta(seconds=delay)).where(
-                PrintJob.id == job.id).execute()
+            PrintJob.update(changes).where(PrintJob.id == job.id).execute()
+        if nothing_printed:
+            self.unsent.discard(job.id)
         log.warning("printing %s failed (attempt %d, next in %.0f s): %s", job.receipt_no, attempts, delay, error)
         return SpoolResult(failed=job, error=error, waiting=waiting(self.register), retry_in=delay, state=state)
 

@@ -88,6 +88,11 @@ def set_rewards(note_id: int, customer_id: int, program: Program, rewards: dict[
             NoteLine.id == line_id).execute()
 
 
+def event_key(receipt_no: str, kind: str, offer: str) -> str:
+    """A stamp event's unique key: one event per receipt, kind and offer (migration 18 keyed the older ones)."""
+    return f"{receipt_no}:{kind}:{offer}"
+
+
 def settle(note_id: int, customer_id: int, program: Program, receipt_no: str, *, sales_mode: str = "",
            point_of_sale: str = "") -> list[str]:
     """In the sale's transaction: use the rewards given, count the units bought. Returns rewards reached.
@@ -112,7 +117,8 @@ def settle(note_id: int, customer_id: int, program: Program, receipt_no: str, *,
                 StampCard.id == card.id, StampCard.rewards >= used).execute()
             if changed != 1:
                 raise BalanceChanged(f"The customer no longer holds {used} reward(s) of {offer.name!r}.")
-            StampEvent.create(customer=customer_id, offer=offer.name, kind="used", rewards=-used, receipt_no=receipt_no)
+            StampEvent.create(customer=customer_id, offer=offer.name, kind="used", rewards=-used, receipt_no=receipt_no,
+                              key=event_key(receipt_no, "used", offer.name))
         if bought:
             card = StampCard.get_by_id(card.id)
             units = card.units + bought
@@ -120,10 +126,10 @@ def settle(note_id: int, customer_id: int, program: Program, receipt_no: str, *,
             StampCard.update(units=units - reached * offer.count, rewards=StampCard.rewards + reached).where(
                 StampCard.id == card.id).execute()
             StampEvent.create(customer=customer_id, offer=offer.name, kind="progress", units=bought,
-                              receipt_no=receipt_no)
+                              receipt_no=receipt_no, key=event_key(receipt_no, "progress", offer.name))
             if reached:
                 StampEvent.create(customer=customer_id, offer=offer.name, kind="reached", rewards=reached,
-                                  receipt_no=receipt_no)
+                                  receipt_no=receipt_no, key=event_key(receipt_no, "reached", offer.name))
                 reached_names.append(f"{reached} x {offer.name}")
     return reached_names
 
@@ -163,7 +169,8 @@ def reverse(sale_lines: list[NoteLine], picks: dict[int, int], customer_id: int,
                 rewards -= 1
             StampCard.update(units=units, rewards=rewards).where(StampCard.id == card.id).execute()
             StampEvent.create(customer=customer_id, offer=offer.name, kind="return", units=-back_units,
-                              rewards=back_rewards, receipt_no=refund_no)
+                              rewards=back_rewards, receipt_no=refund_no,
+                              key=event_key(refund_no, "return", offer.name))
 
 
 # ---------------------------------------------------------------- a customer's offers (seed 001)
