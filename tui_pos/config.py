@@ -7,6 +7,7 @@ config dir. No Textual, no database here.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -136,10 +137,10 @@ def _db_url(v: Any) -> str:
 
 def _percent(v: Any) -> str:
     try:
-        d = Decimal(str(v))
+        d = Decimal(v) if isinstance(v, int) else Decimal(str(v))   # a huge int has no str()
     except InvalidOperation as exc:
         raise ValueError("a percentage from 0 to 100, such as \"10\"") from exc
-    if isinstance(v, bool) or not (0 <= d <= 100):
+    if isinstance(v, bool) or not d.is_finite() or not (0 <= d <= 100):   # NaN cannot even be compared
         raise ValueError("a percentage from 0 to 100, such as \"10\"")
     return str(d)
 
@@ -212,7 +213,7 @@ def _qr_template(v: Any) -> str:
         raise ValueError(expected)
     try:
         v.format(receipt="R1-000001")
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):   # "{receipt.x}", "{receipt:%}"...
         raise ValueError(expected) from None
     return v
 
@@ -222,12 +223,13 @@ def _money(v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, (str, int)):
         raise ValueError(expected)
     try:
-        d = Decimal(str(v).strip())
+        d = Decimal(v) if isinstance(v, int) else Decimal(v.strip())
     except InvalidOperation as exc:
         raise ValueError(expected) from exc
-    if not d.is_finite() or d < 0 or d != d.quantize(Decimal("0.01")):
-        raise ValueError(expected + " (0 or more, at most 2 decimals)")
-    return str(d)
+    # the exponent, not quantize(): "1e30" would overflow the context's precision
+    if not d.is_finite() or not 0 <= d <= Decimal("999999.99") or d.as_tuple().exponent < -2:
+        raise ValueError(expected + " (0 to 999999.99, at most 2 decimals)")
+    return f"{d + 0:.2f}"   # "1E+2" and "-0" as a person writes them: "100.00", "0.00"
 
 
 def _theme(v: Any) -> str:
@@ -248,7 +250,7 @@ def _url_template(v: Any) -> str:
         raise ValueError(expected)
     try:
         v.format(token="x")
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         raise ValueError(expected) from None
     return v
 
@@ -403,12 +405,26 @@ class Config:
         return self.database.url or default_db_url(demo)
 
 
+def _name(text: str) -> str:
+    """A section or key name as typed, or quoted with its escapes when it holds control characters."""
+    return text if text.isprintable() and len(text) <= 60 else _shown(text)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: its repr (control characters escaped: one line), cut to a readable length."""
+    try:
+        text = repr(value)
+    except ValueError:   # a number past 4300 digits, which Python will not write
+        return "a number too long to show"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
-    """Validate a parsed TOML document; raise ConfigError naming the key."""
+    """Validate a parsed TOML document; raise ConfigError naming the key (one line, whatever the document)."""
     sections: dict[str, SimpleNamespace] = {}
     for name in raw:
         if name not in SCHEMA:
-            raise ConfigError(f"{source}: unknown section [{name}]; expected one of "
+            raise ConfigError(f"{source}: unknown section [{_name(name)}]; expected one of "
                               + ", ".join(f"[{s}]" for s in SCHEMA))
         if not isinstance(raw[name], dict):
             raise ConfigError(f"{source}: {name} must be a table [{name}]")
@@ -416,7 +432,7 @@ def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
         given = raw.get(name, {})
         for key in given:
             if key not in keys:
-                raise ConfigError(f"{source}: unknown key {name}.{key}; expected one of "
+                raise ConfigError(f"{source}: unknown key {name}.{_name(key)}; expected one of "
                                   + ", ".join(keys))
         values = {}
         for key, (default, check) in keys.items():
@@ -424,13 +440,13 @@ def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
             try:
                 values[key] = check(value)
             except ValueError as exc:
-                raise ConfigError(f"{source}: {name}.{key} = {value!r}: expected {exc}") from None
+                raise ConfigError(f"{source}: {name}.{key} = {_shown(value)}: expected {exc}") from None
         sections[name] = SimpleNamespace(**values)
     if sections["store"].sales_mode not in sections["sale"].sales_modes:
-        raise ConfigError(f"{source}: store.sales_mode = {sections['store'].sales_mode!r}: "
+        raise ConfigError(f"{source}: store.sales_mode = {_shown(sections['store'].sales_mode)}: "
                           f"expected one of sale.sales_modes {sections['sale'].sales_modes}")
     if "cash" not in sections["sale"].tenders:
-        raise ConfigError(f"{source}: sale.tenders = {sections['sale'].tenders!r}: "
+        raise ConfigError(f"{source}: sale.tenders = {_shown(sections['sale'].tenders)}: "
                           "expected a list that includes \"cash\"")
     return Config(source=source, **sections)
 
@@ -446,6 +462,10 @@ def find_config(explicit: str | None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _line_of(match: re.Match[str] | None, text: str) -> str:
+    return f" at line {text.count(chr(10), 0, match.start()) + 1}" if match else ""
 
 
 def load(explicit: str | None = None) -> Config:
@@ -467,4 +487,9 @@ def load(explicit: str | None = None) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except ValueError:   # tomllib's int() past Python's 4300-digit limit
+        line = _line_of(re.search(r"[0-9a-fA-F_]{1000,}", text), text)
+        raise ConfigError(f"{path}: not valid TOML (a number thousands of digits long{line})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
     return from_dict(raw, source=str(path))
