@@ -1,5 +1,7 @@
 """A register on PostgreSQL that loses its connection: keeps the note, says so, retries, pays once."""
 
+import time
+
 import pytest
 
 from tui_pos.bootstrap import build
@@ -67,7 +69,7 @@ async def test_lost_connection_keeps_scans_and_completes_the_sale_once(pg_app):
         await pilot.press("enter")                          # pay the rest in cash: the line is down
         await pilot.pause()
         assert isinstance(app.screen, PaymentScreen) and app.screen.pending is not None
-        assert "taken when it is back, once" in str(app.screen.query_one("#pay-message").render())
+        assert "checked when it is back, and it is taken once" in str(app.screen.query_one("#pay-message").render())
         await pilot.press("enter")                          # pressing again does not pay twice
         await pilot.pause()
         proxy.start()
@@ -78,3 +80,77 @@ async def test_lost_connection_keeps_scans_and_completes_the_sale_once(pg_app):
             "ESP", "CAPP", "LATT"]
         assert Payment.select().where(Payment.note == note).count() == 1
         await app.wait_printed()
+
+
+def message(app):
+    return str(app.screen.query_one("#message").render())
+
+
+async def test_a_sale_committed_while_its_answer_was_lost_says_paid_as_soon_as_known(pg_app, monkeypatch, tmp_path):
+    """Issue 28, item 12: "In 5 of 20 such storms the sale was committed and printed while the screen said
+    'The database cannot be reached: nothing was lost': the cashier may take the money twice. The screen
+    says what happened as soon as it is known ("Paid: receipt R1-000007"), never a guess."
+
+    The payment commits and the connection goes before its answer comes; when the server answers again
+    the register asks by the payment's request id, and says "Paid" within a second. Then the connection
+    goes again while the next note opens: the screen still says the sale was paid."""
+    from tui_pos.models import db
+    app, proxy = pg_app
+    said = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        sale = app.screen
+        shown = sale.say
+
+        def say(text, *, error=False):
+            said.append(text)
+            shown(text, error=error)
+        monkeypatch.setattr(sale, "say", say)
+        sale.query_one("#code").value = "ESP"
+        await pilot.press("enter")
+        await pilot.pause()
+        sales = app.runtime.sales
+        pay, view = sales.pay, sales.view
+
+        def committed_then_lost(*args, **kwargs):
+            pay(*args, **kwargs)                 # committed on the server
+            proxy.cut()
+            db.execute_sql("SELECT 1")           # ... and the answer never comes
+        monkeypatch.setattr(sales, "pay", committed_then_lost)
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, PaymentScreen) and app.screen.pending is not None
+        assert "whether this payment went through is checked" in str(app.screen.query_one("#pay-message").render())
+        monkeypatch.setattr(sales, "pay", pay)
+        lost_again = []
+
+        def view_as_the_line_goes_again(note_id, **kwargs):
+            if not lost_again:                   # the storm: the next note's first read loses it again
+                lost_again.append(note_id)
+                proxy.cut()
+            return view(note_id, **kwargs)
+        monkeypatch.setattr(sales, "view", view_as_the_line_goes_again)
+        await pilot.pause(0.3)
+        proxy.start()                            # the server answers again
+        answered = time.monotonic()
+        await until(pilot, lambda: not isinstance(app.screen, PaymentScreen) and "Paid: receipt R1-000001" in
+                    message(app), timeout=5)
+        shown_after = time.monotonic() - answered
+        assert shown_after < 1.2, f"paid shown {shown_after:.2f} s after the server answered"
+        assert lost_again and app.db_down                     # the next note could not open yet...
+        assert message(app).startswith("Paid: receipt R1-000001.") and "cannot be reached" in message(app)
+        proxy.start()
+        await until(pilot, lambda: not app.db_down and not sale.next_waiting)
+        assert message(app) == "Paid: receipt R1-000001. The database is back."
+        assert not [t for t in said if "nothing was lost" in t and "Paid" not in t]
+        note = Note.get(Note.receipt_no == "R1-000001")
+        assert Payment.select().where(Payment.note == note).count() == 1 and note.status == "paid"
+        assert sale.note_id != note.id and Note.get_by_id(sale.note_id).status == "open"
+        sale.query_one("#code").value = "CAPP"                 # the next sale goes on
+        await pilot.press("enter")
+        await pilot.pause()
+        assert sale.query_one("#lines").row_count == 1 and "Paid" not in message(app)
+        await app.wait_printed()
+    printed = (tmp_path / "lp0").read_bytes()
+    assert printed.count(b"\x1bp") == 1 and b"COPY" not in printed     # one receipt, one drawer kick

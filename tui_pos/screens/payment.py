@@ -60,7 +60,8 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
             if not is_connection_error(exc):
                 raise
             self.app.database_lost()
-            self._say("The database cannot be reached: the payment is taken when it is back.")
+            self._say("The database cannot be reached: nothing is taken yet. The note is safe; pay when it "
+                      "is back.")
 
     def _show(self, summary: Summary) -> None:
         m = self.money
@@ -93,13 +94,21 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
         self.take(event.value.strip())
 
     def on_database_back(self, event: DatabaseBack) -> None:
-        """Take the payment that waited, with the same request id: it can only be taken once."""
+        """Ask again with the same request id: a payment the database took is answered as it was (the
+        receipt), one it did not is taken now; either way once, and said as soon as it is known."""
         if self.pending is not None:
             text, tender, approver_id, request_id = self.pending
             self.pending = None
             self.take(text, approver_id, tender=tender, request_id=request_id)
-        else:
+            return
+        try:
             self._show(self.sales.summary(self.note_id))
+        except Exception as exc:  # noqa: BLE001
+            if not is_connection_error(exc):
+                raise
+            self.app.database_lost()
+            return
+        self._say("", error=False)
 
     def take(self, text: str, approver_id: int | None = None, *, tender: str | None = None,
              request_id: str | None = None) -> None:
@@ -130,11 +139,11 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
         except Exception as exc:  # noqa: BLE001
             if not is_connection_error(exc):
                 raise
-            # Whether it was committed cannot be known: keep it, and retry it with the same id.
+            # Whether it was committed cannot be known yet: keep it, and ask again with the same id.
             self.pending = (text, tender, approver_id, request_id)
             self.app.database_lost()
-            self._say("The database cannot be reached: this payment is kept and taken when it is back, "
-                      "once. Do not take it again.")
+            self._say("The database cannot be reached, and its answer did not come: whether this payment "
+                      "went through is checked when it is back, and it is taken once. Do not take it again.")
             return
         self.query_one("#amount", Input).value = ""
         if result.completed:

@@ -138,6 +138,11 @@ class SaleScreen(Guarded, Screen):
         self.note_id: int | None = None
         self.customer_text = ""
         self.kept_codes: list[str] = []   # typed or scanned while the database was unreachable
+        self.outcome = ""         # the last sale or refund completed ("Paid: receipt R1-000007."), said until
+        #                           the next note gets a line: a lost database never hides it
+        self.next_waiting = False   # a sale completed but its next note is not on screen (the database went)
+        self.next_note_id: int | None = None
+        self.back_unseen = False    # the database came back while another screen was on top
 
     # ------------------------------------------------------------ layout
 
@@ -299,8 +304,8 @@ class SaleScreen(Guarded, Screen):
         except Exception as exc:  # noqa: BLE001 - the cashier never sees a traceback
             if is_connection_error(exc):
                 self.app.database_lost()
-                self.say("The database cannot be reached: nothing was lost. Scans are kept and added when "
-                         "it is back.", error=True)
+                self.say(self._after_outcome("The database cannot be reached: nothing was lost. Scans are kept "
+                                             "and added when it is back."), error=True)
                 return None
             log.exception("unexpected error")
             self.say("Something went wrong; it was logged. The note is saved: carry on or call support.",
@@ -354,11 +359,12 @@ class SaleScreen(Guarded, Screen):
 
         While the database is unreachable, codes are kept in order and added when it is back.
         """
-        if self.app.db_down:
+        if self.app.db_down or self.next_waiting:
             return self._keep(text)
         result: ScanResult | None = self.guarded(lambda: self.sales.scan(self.note_id, text))
         if result is None:
             return self._keep(text) if self.app.db_down else False
+        self.outcome = ""   # the next sale has begun
         if result.customer is not None:
             self.load_note()  # attached and repriced
             self.say(f"Customer {result.customer.label} attached.")
@@ -370,19 +376,36 @@ class SaleScreen(Guarded, Screen):
 
     def _keep(self, text: str) -> bool:
         self.kept_codes.append(text)
-        self.say(f"The database cannot be reached: {len(self.kept_codes)} codes kept, added when it is back. "
-                 "The note is safe.", error=True)
+        self.say(self._after_outcome(f"The database cannot be reached: {len(self.kept_codes)} codes kept, added "
+                                     "when it is back. The note is safe."), error=True)
         return True
 
-    def on_database_back(self, event: DatabaseBack) -> None:
-        """Repaint the note from the database, then add the codes kept meanwhile, in order."""
+    def on_screen_resume(self) -> None:
+        if self.back_unseen and not self.app.db_down:
+            self.on_database_back()
+
+    def _after_outcome(self, text: str) -> str:
+        """`text` after the last sale's outcome while it is the latest news: what happened stays said."""
+        return f"{self.outcome} {text}" if self.outcome else text
+
+    def on_database_back(self, event: DatabaseBack | None = None) -> None:
+        """Repaint the note from the database (or open the one after a sale), then add the codes kept
+        meanwhile, in order. Under another screen (the payment, whose outcome may not be known yet) it
+        waits until that one closes: it says nothing about a note it cannot see the end of."""
+        if self.app.screen is not self:
+            self.back_unseen = True
+            return
+        self.back_unseen = False
         kept, self.kept_codes = self.kept_codes, []
-        if self.guarded(self.load_note) is None and self.app.db_down:
+        repaint = (lambda: self.go_on(self.next_note_id)) if self.next_waiting else self.load_note
+        if self.guarded(lambda: repaint() or True) is None and self.app.db_down:
             self.kept_codes = kept
             return
         added = sum(1 for code in kept if self.add_code(code))
         if kept and not self.app.db_down:
             self.say(f"The database is back: {added} kept codes added.")
+        elif not self.app.db_down:
+            self.say(self._after_outcome("The database is back."))
 
     def action_cursor(self, step: int) -> None:
         self.query_one("#lines", NoteLines).move_cursor(step)
@@ -520,6 +543,13 @@ class SaleScreen(Guarded, Screen):
         self.note_id = note_id or self.sales.open_note(self.user.id if self.user else None)
         self.load_note()
 
+    def go_on(self, note_id: int | None = None) -> None:
+        """After a completed sale: the next note; if the database goes first, it opens when it is back
+        (scans meanwhile are kept for it), and the sale's outcome stays on screen."""
+        self.next_waiting, self.next_note_id = True, note_id
+        self.new_note(note_id)
+        self.next_waiting = False
+
     def action_park(self) -> None:
         refusal = self.guarded(lambda: self.sales.park_refusal(self.note_id) or "")
         if refusal:
@@ -599,16 +629,18 @@ class SaleScreen(Guarded, Screen):
                 self._show_summary(self.sales.summary(self.note_id))
                 return
             change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
-            self.new_note(result.next_note_id)
-            self.say(f"Paid: receipt {result.receipt_no}.{change}")
+            self.outcome = f"Paid: receipt {result.receipt_no}.{change}"
+            self.say(self.outcome)       # known now: said before anything else can fail
             self.app.receipt_queued()
+            self.guarded(lambda: self.go_on(result.next_note_id))
         self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money,
                                            self.user.id if self.user else None), finished)
 
     def action_return(self) -> None:
         def finished(receipt_no: str | None) -> None:
             if receipt_no:
-                self.say(f"Refund done: receipt {receipt_no}.")
+                self.outcome = f"Refund done: receipt {receipt_no}."
+                self.say(self.outcome)
                 self.app.receipt_queued()
         self.app.push_screen(ReturnScreen(self.sales, self.money, self.user.id if self.user else None), finished)
 
