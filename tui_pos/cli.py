@@ -150,6 +150,15 @@ def _parser() -> argparse.ArgumentParser:
     cust = sub.add_parser("customer", parents=[common], help="customer records")
     cust.add_argument("action", choices=["forget"])
     cust.add_argument("code", help="the customer's code")
+    aud = sub.add_parser("audit", parents=[common],
+                         help="the audit log, newest first (hash-chained: --verify checks it)")
+    aud.add_argument("--user", metavar="NAME", help="only rows where NAME acted or approved")
+    aud.add_argument("--action", metavar="PREFIX", help="only actions starting so, e.g. pin. or line.void")
+    aud.add_argument("--day", metavar="YYYY-MM-DD", help="only that day (the store's local day)")
+    aud.add_argument("--limit", type=int, default=50, metavar="N", help="at most N rows (default 50; 0: all)")
+    aud.add_argument("--csv", action="store_true", help="CSV (UTF-8, header row) instead of a table")
+    aud.add_argument("--verify", action="store_true",
+                     help="check the whole chain instead of listing: exit 1 if a row does not match it")
     restore = sub.add_parser("restore", parents=[common],
                              help="put a backup back (refuses one older than the database without --force)")
     restore.add_argument("file")

@@ -401,6 +401,8 @@ def cmd_doctor(cfg: Config, args: Namespace) -> int:
     try:
         open_database(cfg, args.demo, upgrade=None)  # as it is: the doctor never migrates, never creates
         checks += database_checks(cfg, url)
+        from tui_pos.services.health import audit_chain_checks
+        checks += audit_chain_checks()
     except NoDatabase as exc:
         checks.append(Check(FAIL, "database", str(exc)))
     except SchemaOutOfDate as exc:
@@ -599,4 +601,66 @@ def cmd_customer(cfg: Config, args: Namespace) -> int:
     except PosError as exc:
         return _fail(f"customer forget: {exc}")
     print(f"{args.code}: personal data erased; receipts and the ledger are kept, anonymous")
+    return 0
+
+
+# `tui-pos audit` at 80 columns: at, register, user, approver, action, detail (cut with …)
+_AUDIT_WIDTHS = (16, 4, 8, 8, 20)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _audit_line(at: str, register: str, user: str, approver: str, action: str, detail: str, columns: int = 80) -> str:
+    from tui_pos.domain.text import printable   # what the database holds is shown as text, never terminal codes
+    cells = [_cut(printable(v), w).ljust(w) for v, w in zip((at, register, user, approver, action), _AUDIT_WIDTHS)]
+    rest = columns - sum(_AUDIT_WIDTHS) - len(_AUDIT_WIDTHS)
+    return (" ".join(cells) + " " + _cut(printable(detail), rest)).rstrip()
+
+
+def cmd_audit(cfg: Config, args: Namespace) -> int:
+    """`tui-pos audit`: the log newest first, filtered; `--verify` checks its hash chain (docs/security.md)."""
+    import json
+
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import audit
+    _open(cfg, args)
+    if args.verify:
+        status = audit.verify_chain()
+        if status.broken is not None:
+            print(f"audit log: {audit.broken_text(status.broken)}")
+            return 1
+        print(f"audit log: {status.rows} rows, the chain holds; head {status.head}")
+        return 0
+    if args.limit < 0:
+        return _fail("audit: --limit is a number of rows, 0 for all", 2)
+    try:
+        entries = audit.listing(user=args.user, action=args.action, day=args.day, limit=args.limit or None)
+    except PosError as exc:
+        return _fail(f"audit: {exc}", 2)
+
+    def at_text(e, fmt: str) -> str:
+        return e.at.strftime(fmt) if not isinstance(e.at, str) else e.at
+
+    if args.csv:
+        import csv
+
+        from tui_pos.domain.text import csv_cell      # an action "=HYPERLINK(...)" is text in a spreadsheet
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["id", "at", "register", "user", "approver", "action", "detail", "hash"])
+        writer.writerows([e.id, at_text(e, "%Y-%m-%d %H:%M:%S"), csv_cell(e.register), csv_cell(e.user),
+                          csv_cell(e.approver), csv_cell(e.action),
+                          csv_cell(json.dumps(e.detail, sort_keys=True, ensure_ascii=False)), e.hash]
+                         for e in entries)
+        return 0
+    shown = 0
+    for e in entries:
+        if not shown:
+            print(_audit_line("at", "reg", "user", "approver", "action", "detail"))
+        detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
+        print(_audit_line(at_text(e, "%Y-%m-%d %H:%M"), e.register, e.user, e.approver, e.action, detail))
+        shown += 1
+    if not shown:
+        print("no audit rows match")
     return 0

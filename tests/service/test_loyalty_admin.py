@@ -141,11 +141,12 @@ def test_statistics_with_known_answers(program):
     assert sum(m.points for m in LoyaltyMonth.select()) == sum(m.points for m in LoyaltyMovement.select())
 
 
-def test_monthly_totals_move_to_one_row_per_register_on_upgrade(db_url):
+def test_monthly_totals_move_to_one_row_per_register_on_upgrade(db_url, monkeypatch):
     """Migration 13: a database with one row per month and kind keeps its totals, now sharded by register."""
     from tui_pos.models.db import bind
     from tui_pos.models.migrations import migrate
-    from tui_pos.services import loyalty_admin
+    from tui_pos.services import audit, loyalty_admin
+    monkeypatch.setattr(audit, "record", lambda *a, **k: None)   # a schema before 17 has no chained log to write
     database = bind(db_url)
     migrate(database, target=12)
     database.execute_sql("DROP INDEX loyalty_month_month_kind_shard")

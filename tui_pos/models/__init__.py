@@ -421,15 +421,18 @@ class ConsentEvent(BaseModel):
 
 
 class AuditLog(BaseModel):
-    """Append-only: overrides, cancellations, sign-ins, adjustments."""
+    """Append-only: overrides, cancellations, sign-ins, adjustments; each row chained to the one before
+    it by hash (domain/audit_chain.py). Written only through services/audit.py `record`."""
 
     id = AutoField()
-    at = DateTimeField(default=utcnow)
+    at = DateTimeField(default=utcnow, index=True)
     user = ForeignKeyField(User, null=True)
     approved_by = ForeignKeyField(User, null=True)
     register = CharField(default="")
     action = CharField()
     detail = TextField(default="")
+    prev_hash = CharField(default="")   # hex SHA-256 of the row before (migration 17)
+    hash = CharField(default="")        # hex SHA-256 of prev_hash and this row's content
 
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,

@@ -301,6 +301,31 @@ def m016_pin_lock(database: Database, migrator: SchemaMigrator) -> None:
     database.create_tables([PinLock], safe=True)
 
 
+def m017_audit_chain(database: Database, migrator: SchemaMigrator) -> None:
+    """The audit log as a hash chain: each row carries the hash of the row before it (domain/audit_chain.py).
+
+    The rows already there are chained here in id order, so an old log verifies from the start; the log is
+    indexed by time for `tui-pos audit --day`.
+    """
+    from tui_pos.domain.audit_chain import GENESIS, row_hash
+    from tui_pos.services.audit import chain_rows
+    _add_column_if_missing(database, migrator, "audit_log", "prev_hash", CharField(default=""))
+    _add_column_if_missing(database, migrator, "audit_log", "hash", CharField(default=""))
+    if not any(ix.columns == ["at"] for ix in database.get_indexes("audit_log")):
+        run_ops(migrator.add_index("audit_log", ("at",), False))
+    sql = "UPDATE audit_log SET prev_hash = %s, hash = %s WHERE id = %s".replace("%s", database.param)
+    prev, changes = GENESIS, []
+    for row in chain_rows():   # read a page at a time, each page whole before its rows are changed
+        digest = row_hash(prev, row)
+        changes.append((prev, digest, row.id))
+        prev = digest
+        if len(changes) == 2000:
+            database.cursor().executemany(sql, changes)
+            changes = []
+    if changes:
+        database.cursor().executemany(sql, changes)
+
+
 def _movement_key_sql() -> str:
     """services/loyalty.py `movement_key` of the rows written before migration 18, as SQL (frozen here)."""
     return ("receipt_no || ':' || kind || CASE"
@@ -394,6 +419,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (14, "note_lines_by_note_and_product", m014_note_lines_by_note_and_product),
     (15, "consent", m015_consent),
     (16, "pin_lock", m016_pin_lock),
+    (17, "audit_chain", m017_audit_chain),
     (18, "written_once", m018_written_once),
 ]
 
