@@ -5,6 +5,7 @@ and a customer's loyalty account (ledger, offers, tier, adjustments). Seeds 000,
 from __future__ import annotations
 
 import datetime as _dt
+import uuid
 from typing import Callable
 
 from rich.markup import escape
@@ -24,7 +25,9 @@ from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
+from tui_pos.models.db import is_connection_error
 from tui_pos.widgets.charts import bar_chart, paired_chart
+from tui_pos.widgets.devices import DatabaseBack
 from tui_pos.widgets.keybar import HelpLine
 
 
@@ -261,6 +264,12 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         self.register = register
         self.max_adjustment = max_adjustment
         self.page = 0
+        self.waiting: tuple | None = None   # an adjustment whose answer was lost: asked again when the database is back
+
+    def on_database_back(self, event: DatabaseBack) -> None:
+        if self.waiting is not None:
+            waiting, self.waiting = self.waiting, None
+            self._apply(*waiting)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="customer-loyalty"):
@@ -396,13 +405,25 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         self.app.push_screen(PromptDialog("Adjust points", f"Points to add, or -points to remove "
                                           f"(at most {self.max_adjustment})"), got_points)
 
-    def _apply(self, points: int, reason: str, manager_id: int | None, counts_toward_tier: bool = False) -> None:
+    def _apply(self, points: int, reason: str, manager_id: int | None, counts_toward_tier: bool = False,
+               request_id: str | None = None) -> None:
+        """Make the adjustment, named by a request id made here once: asked again with the same id when
+        the database is back (its answer was lost), it is made once."""
+        request_id = request_id or uuid.uuid4().hex
         try:
             moved = loyalty_admin.adjust(self.customer_id, points, reason, manager_id=manager_id,
                                          max_points=self.max_adjustment, register=self.register,
-                                         counts_toward_tier=counts_toward_tier)
+                                         counts_toward_tier=counts_toward_tier, request_id=request_id)
         except PosError as exc:
             self._say(str(exc), error=True)
+            return
+        except Exception as exc:  # noqa: BLE001
+            if not is_connection_error(exc):
+                raise
+            self.waiting = (points, reason, manager_id, counts_toward_tier, request_id)
+            self.app.database_lost()
+            self._say(f"The database cannot be reached, and its answer did not come: whether {points:+d} points "
+                      "were adjusted is checked when it is back, and they are adjusted once.", error=True)
             return
         self.page = 0
         self.refresh_account()
