@@ -613,16 +613,17 @@ def detail(customer_id: int, recent: int = 10) -> Detail:
 
 def import_customers(path: str | Path, *, region: str, user_id: int | None = None,
                      opening_points=None, update: bool = False) -> tuple[int, int, int]:
-    """All-or-nothing; rows matched on code, else on the normalized phone. Returns (created, updated, unchanged).
+    """All-or-nothing; rows matched on code, else on the normalized phone. Returns (created, updated, unchanged),
+    counted in customers.
 
-    A row never rewrites a customer it does not name: the phone or a card of an existing customer on a row
-    of another code (or of no code, for a card), or of an earlier row of the same file, is refused naming
-    that customer or line, unless `update` says to merge the row into them (cards and groups are then
-    added, not replaced). An empty cell never blanks what a customer has. `points` is an opening balance,
-    written by `opening_points(customer_id, points, line)` (the loyalty service) for a customer the import
-    creates, the rows merged into it included; a re-import of a known customer brings none (its balance
-    is the ledger's now), nor does a row merged into a customer who was there before the import (the
-    audit entry lists those). Cells are checked by domain/imports.py.
+    A row never rewrites a customer it does not name (issue 28, item 8): the phone or a card of an existing
+    customer on a row of another code (a card: or of no code), or of another row of the same file, is
+    refused naming that customer or line, unless `update` says to merge the rows into one customer (their
+    cards and groups are then added, not replaced). An empty cell never blanks what a customer has.
+    `points` is an opening balance, written by `opening_points(customer_id, points, line)` (the loyalty
+    service) for a customer the import creates, for each of its rows; a re-import of a known customer
+    brings none (its balance is the ledger's now), nor does a row merged into a customer who was there
+    before the import (the audit entry lists those). Cells are checked by domain/imports.py.
     """
     from tui_pos.services.catalog import ImportError_, encoding_error
     path = str(path)
@@ -630,7 +631,6 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
         handle = open(path, newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ImportError_(path, 0, None, "", f"cannot open the file ({exc.strerror or exc})") from None
-    created = updated = unchanged = 0
     # consent in the file was given when the file was written: its date is the consent's
     file_date = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, _dt.timezone.utc).replace(tzinfo=None)
     with handle, db.atomic():
@@ -640,99 +640,195 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
             missing = [c for c in CSV_COLUMNS if c not in header]
             if missing:
                 raise ImportError_(path, 1, None, "", cell_rules.missing_columns(header, missing, CSV_COLUMNS))
-            known = [c for c in header if c in CSV_COLUMNS or c in CONSENT_COLUMNS]
-            seen_codes: dict[str, int] = {}
-            for row in reader:
-    updated_codes: list[str] = []
-    merged_rows: list[str] = []
-    points_not_added: list[str] = []
-                line = reader.line_num
-                if None in row or any(v is None for v in row.values()):
-                    raise ImportError_(path, line, None, "", "the number of fields differs from the header")
-                if not any((v or "").strip() for v in row.values()):
-                    continue
 
-                def fail(name: str, message: str, line: int = line) -> ImportError_:
-                    column = {"groups": "group", "cards": "card"}.get(name, name)
-                    return ImportError_(path, line, header.index(column) + 1 if column in header else None, column,
-                                        message)
-
-                for name in known:     # plain text, of a length a column holds: before anything reads it
-                    try:
-                        cell_rules.check_text(row[name], cell_rules.MAX_CODE if name == "code" else cell_rules.MAX_TEXT)
-                        for card in (row[name].replace("|", " ").split() if name == "card" else ()):
-                            cell_rules.check_text(card, cell_rules.MAX_CODE)
-                    except InputError as exc:
-                        raise fail(name, str(exc)) from None
-                data = {k: from_csv_cell(row[k]) for k in ("name", "phone", "mobile", "email", "ruc", "dv",
-                                                           "ruc_type", "fiscal_name", "rate", "payment_status",
-                                                           "status", "birthday")}
-                data["groups"] = row["group"]
-                data["cards"] = row["card"]
-            seen_keys: dict[tuple[str, str], tuple[int, str, int]] = {}   # ("phone", e164) -> (line, code, id)
-            created_ids: set[int] = set()
-                for optional_column in CONSENT_COLUMNS:     # consent given to the system the file comes from
-                    if optional_column in header and (row[optional_column] or "").strip():
-                        data[optional_column] = row[optional_column]
-                try:
-                    values = clean(data, region)
-                except FormError as exc:
-                    raise fail(*next(iter(exc.errors.items()))) from None
-                except InputError as exc:
-                    raise fail("points", str(exc)) from None
-                code = row["code"].strip().upper()
-                if code in seen_codes:
-                    raise fail("code", f"code {code} is also on line {seen_codes[code]}")
-                if code:
-                    seen_codes[code] = line
-                    opening = cell_rules.points(row["points"]) if row["points"].strip() else 0
-                keys = ([("phone", values["phone"])] if values.get("phone") else []) + \
-                    [("card", card.upper()) for card in values.get("cards") or []]
-                customer, merged = _import_match(code, values, keys, seen_keys, update, fail)
-                if customer is not None:     # an empty cell keeps what the customer has
-                    values = {k: v for k, v in values.items()
-                              if str(data.get(k) or "").strip() or (k == "dv" and str(data["ruc"]).strip())}
-                    if merged:               # a merge adds cards and groups; it takes none away
-                        have = view(customer.id)
-                        for name, held in (("cards", have.cards), ("groups", have.groups)):
-                            if name in values:
-                                values[name] = list(dict.fromkeys([*held, *values[name]]))
-                try:
-                    _check_unique(values, customer.id if customer else None)
-                    if customer is None:
-                        if not (values.get("name") or values.get("phone") or values.get("cards")):
-                            raise FormError({"name": "a customer needs a name, a phone or a card"})
-                        customer = Customer.create(code=code or f"TMP-{line}")
-                        if not code:
-                            customer.code = f"C{customer.id:06d}"
-                        _apply(customer, values, source="import", user_id=user_id, consent_at=file_date)
-                        created += 1
-                        created_ids.add(customer.id)
-                        if opening and opening_points:
-                            opening_points(customer.id, opening, line)
-                    else:
-                        if _apply(customer, values, source="import", user_id=user_id, consent_at=file_date):
-                            updated += 1
-                            updated_codes.append(customer.code)
-                        else:
-                            unchanged += 1
-                        if merged:
-                            merged_rows.append(f"line {line} ({code or 'no code'}) into {customer.code}")
-                            if opening and customer.id in created_ids and opening_points:
-                                opening_points(customer.id, opening, line)
-                            elif opening:
-                                points_not_added.append(f"line {line} ({code or 'no code'}): {opening}")
-                except FormError as exc:
-                    raise fail(*next(iter(exc.errors.items()))) from None
-                for key in keys:
-                    seen_keys.setdefault(key, (line, customer.code, customer.id))
+            def fail(line: int, name: str, message: str) -> ImportError_:
+                column = {"groups": "group", "cards": "card"}.get(name, name)
+                return ImportError_(path, line, header.index(column) + 1 if column in header else None, column,
+                                    message)
+            rows = _read_customer_rows(reader, header, region, fail)
         except csv.Error as exc:
             raise ImportError_(path, reader.line_num, None, "", f"malformed CSV ({exc})") from None
-        audit.record("import.customers", user_id=user_id, file=path, created=created, updated=updated,
-                     unchanged=unchanged, updated_codes=cell_rules.listed(sorted(set(updated_codes))),
-                     merged=cell_rules.listed(merged_rows), points_not_added=cell_rules.listed(points_not_added),
+        except UnicodeDecodeError:
+            raise encoding_error(path) from None
+        tally = _ImportTally()
+        for group in _group_rows(rows, update, fail):
+            _import_group(group, update=update, user_id=user_id, file_date=file_date,
+                          opening_points=opening_points, fail=fail, tally=tally)
+        audit.record("import.customers", user_id=user_id, file=path, created=tally.created, updated=tally.updated,
+                     unchanged=tally.unchanged, updated_codes=cell_rules.listed(tally.updated_codes),
+                     merged=cell_rules.listed(tally.merged), points_not_added=cell_rules.listed(tally.points_not_added),
                      update=update)
-    return created, updated, unchanged
+    return tally.created, tally.updated, tally.unchanged
+
+
+@dataclass
+class _ImportRow:
+    """One row of customers.csv, checked."""
+
+    line: int
+    code: str
+    values: dict                        # clean() of every cell: what a new customer gets
+    filled: dict                        # the cells that were not empty: all that changes a customer who is there
+    opening: int                        # points: an opening balance
+    keys: list[tuple[str, str]]         # ("phone", e164), ("card", CODE): what identifies the customer
+
+
+@dataclass
+class _ImportTally:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    updated_codes: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    points_not_added: list[str] = field(default_factory=list)
+
+
+def _read_customer_rows(reader, header: list[str], region: str, fail) -> list[_ImportRow]:
+    """Every row checked (the cells, the codes), nothing written yet."""
+    known = [c for c in header if c in CSV_COLUMNS or c in CONSENT_COLUMNS]
+    rows: list[_ImportRow] = []
+    seen_codes: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if None in row or any(v is None for v in row.values()):
+            raise fail(line, "", "the number of fields differs from the header")
+        if not any((v or "").strip() for v in row.values()):
+            continue
+        for name in known:     # plain text, of a length a column holds: before anything reads it
+            try:
+                cell_rules.check_text(row[name], cell_rules.MAX_CODE if name == "code" else cell_rules.MAX_TEXT)
+                for card in (row[name].replace("|", " ").split() if name == "card" else ()):
+                    cell_rules.check_text(card, cell_rules.MAX_CODE)
+            except InputError as exc:
+                raise fail(line, name, str(exc)) from None
+        data = {k: from_csv_cell(row[k]) for k in ("name", "phone", "mobile", "email", "ruc", "dv", "ruc_type",
+                                                   "fiscal_name", "rate", "payment_status", "status", "birthday")}
+        data["groups"] = row["group"]
+        data["cards"] = row["card"]
+        for optional_column in CONSENT_COLUMNS:     # consent given to the system the file comes from
+            if optional_column in header and (row[optional_column] or "").strip():
+                data[optional_column] = row[optional_column]
+        try:
+            values = clean(data, region)
+            opening = cell_rules.points(row["points"]) if row["points"].strip() else 0
+        except FormError as exc:
+            raise fail(line, *next(iter(exc.errors.items()))) from None
+        except InputError as exc:
+            raise fail(line, "points", str(exc)) from None
+        code = row["code"].strip().upper()
+        if code in seen_codes:
+            raise fail(line, "code", f"code {code} is also on line {seen_codes[code]}")
+        if code:
+            seen_codes[code] = line
+        filled = {k: v for k, v in values.items()
+                  if str(data.get(k) or "").strip() or (k == "dv" and str(data["ruc"]).strip())}
+        keys = ([("phone", values["phone"])] if values.get("phone") else []) + \
+            [("card", card.upper()) for card in values.get("cards") or []]
+        rows.append(_ImportRow(line, code, values, filled, opening, keys))
+    return rows
+
+
+def _group_rows(rows: list[_ImportRow], update: bool, fail) -> list[list[_ImportRow]]:
+    """The rows of one customer together: rows that share a phone or a card. Two such rows are refused,
+    naming both lines, unless `update` says they are one customer to merge."""
+    groups: list[list[_ImportRow]] = []
+    owner: dict[tuple[str, str], int] = {}
+    for r in rows:
+        hits = list(dict.fromkeys(owner[k] for k in r.keys if k in owner))
+        if hits and not update:
+            what, value = next(k for k in r.keys if k in owner)
+            earlier = next(e for e in groups[owner[(what, value)]] if (what, value) in e.keys)
+            raise fail(r.line, what, f"{what} {value} is also on line {earlier.line} "
+                                     f"({f'customer {earlier.code}' if earlier.code else 'a row without code'}): "
+                                     "two rows of one customer are merged only with --update")
+        if not hits:
+            groups.append([])
+            hits = [len(groups) - 1]
+        into = hits[0]
+        for other in hits[1:]:      # this row joins two groups: they are one customer
+            groups[into] += groups[other]
+            groups[other] = []
+        groups[into].append(r)
+        groups[into].sort(key=lambda e: e.line)
+        for e in groups[into]:
+            for k in e.keys:
+                owner[k] = into
+    return [g for g in groups if g]
+
+
+def _import_group(group: list[_ImportRow], *, update: bool, user_id: int | None, file_date, opening_points,
+                  fail, tally: _ImportTally) -> None:
+    """Write one customer's rows: create them, or change only what the rows' filled cells say."""
+    first = group[0]
+    codes = [r.code for r in group if r.code]
+    by_code = list(Customer.select().where(Customer.code.in_(codes))) if codes else []
+    if len(by_code) > 1:
+        line = next(r.line for r in group if r.code == by_code[1].code)
+        raise fail(line, "code", f"rows {', '.join(str(r.line) for r in group)} join customers "
+                                 f"{by_code[0].code} and {by_code[1].code}: merge two customers by hand")
+    customer, merged = (by_code[0], len(group) > 1) if by_code else (None, len(group) > 1)
+    if customer is None:
+        for r in group:
+            for what, value in r.keys:
+                holder = (Customer.get_or_none(Customer.phone == value) if what == "phone" else
+                          Customer.select().join(LoyaltyCard).where(LoyaltyCard.code.in_(card_spellings(value))).first())
+                if holder is None or customer is not None:
+                    continue
+                if not codes and what == "phone":
+                    customer = holder    # SPEC: a row is matched on its code, else on the normalized phone
+                elif not update:
+                    raise fail(r.line, what, f"{what} {value} belongs to customer {holder.code} "
+                                             f"({holder.name or 'no name'}); a row of "
+                                             f"{'another code' if r.code else 'no code'} does not change them: "
+                                             f"--update merges it into {holder.code}")
+                else:
+                    customer, merged = holder, True
+    filled: dict = {}
+    line_of: dict[str, int] = {}     # the line a value comes from: a refusal names it
+    for r in group:
+        for k, v in r.filled.items():
+            filled[k] = list(dict.fromkeys([*filled[k], *v])) if k in ("cards", "groups") and k in filled else v
+            line_of[k] = r.line
+    try:
+        if customer is None:
+            values = {**first.values, **filled}
+            _check_unique(values, None)
+            if not (values.get("name") or values.get("phone") or values.get("cards")):
+                raise FormError({"name": "a customer needs a name, a phone or a card"})
+            customer = Customer.create(code=codes[0] if codes else f"TMP-{first.line}")
+            if not codes:
+                customer.code = f"C{customer.id:06d}"
+            _apply(customer, values, source="import", user_id=user_id, consent_at=file_date)
+            tally.created += 1
+            if sum(r.opening for r in group) > cell_rules.MAX_POINTS:
+                raise fail(group[-1].line, "points", f"the opening balances of lines "
+                                                     f"{', '.join(str(r.line) for r in group)} add up to more "
+                                                     f"than {cell_rules.MAX_POINTS:,}, the most points a balance holds")
+            for r in group:
+                if r.opening and opening_points:
+                    opening_points(customer.id, r.opening, r.line)
+            own = [r for r in group if r.code == customer.code] or [first]
+        else:
+            values = dict(filled)
+            if merged:           # a merge adds cards and groups; it takes none away
+                have = view(customer.id)
+                for name, held in (("cards", have.cards), ("groups", have.groups)):
+                    if name in values:
+                        values[name] = list(dict.fromkeys([*held, *values[name]]))
+            _check_unique(values, customer.id)
+            if _apply(customer, values, source="import", user_id=user_id, consent_at=file_date):
+                tally.updated += 1
+                tally.updated_codes.append(customer.code)
+            else:
+                tally.unchanged += 1
+            own = [r for r in group if r.code == customer.code] or ([first] if not codes else [])
+            for r in group:
+                if r.opening and r not in own:
+                    tally.points_not_added.append(f"line {r.line} ({r.code or 'no code'}): {r.opening}")
+    except FormError as exc:
+        name, message = next(iter(exc.errors.items()))
+        raise fail(line_of.get(name, first.line), name, message) from None
+    tally.merged += [f"line {r.line} ({r.code or 'no code'}) into {customer.code}" for r in group if r not in own]
 
 
 def forget(code: str, *, user_id: int | None = None) -> int:
@@ -742,49 +838,11 @@ def forget(code: str, *, user_id: int | None = None) -> int:
     point at it) and its points; name, phones, email, birthday, RUC, notes,
     cards, groups and search words go, consent is withdrawn, the record is
     closed, and the outbox keeps no address or text of theirs. Audited.
-        except UnicodeDecodeError:
-            raise encoding_error(path) from None
     Returns the customer's id.
     """
     from tui_pos.models import Message
     with db.atomic():
         c = Customer.get_or_none(Customer.code == code.strip())
-def _import_match(code: str, values: dict, keys: list[tuple[str, str]],
-                  seen: dict[tuple[str, str], tuple[int, str, int]], update: bool, fail) -> tuple[Customer | None, bool]:
-    """The customer an import row writes to (None: a new one), and whether the row is merged into a customer
-    it does not name, which only `update` allows (issue 28, item 8)."""
-    for what, value in keys:     # an earlier row of the file has this phone or card
-        if (what, value) in seen:
-            line, other, other_id = seen[(what, value)]
-            if not update:
-                raise fail(what, f"{what} {value} is also on line {line} (customer {other}): two rows of one "
-                                 f"customer are merged only with --update")
-            return Customer.get_by_id(other_id), True
-    if code:
-        existing = Customer.get_or_none(Customer.code == code)
-        if existing is not None:
-            return existing, False
-    holders: list[tuple[str, str, Customer]] = []
-    if values.get("phone"):
-        holder = Customer.get_or_none(Customer.phone == values["phone"])
-        if holder is not None:
-            holders.append(("phone", values["phone"], holder))
-    for card in values.get("cards") or []:
-        owner = (Customer.select().join(LoyaltyCard).where(LoyaltyCard.code.in_(card_spellings(card))).first())
-        if owner is not None:
-            holders.append(("card", card, owner))
-    if not holders:
-        return None, False
-    what, value, holder = holders[0]
-    if not code and what == "phone":
-        return holder, False     # SPEC: a row is matched on its code, else on the normalized phone
-    if not update:
-        raise fail(what, f"{what} {value} belongs to customer {holder.code} ({holder.name or 'no name'}); a row of "
-                         f"{'another code' if code else 'no code'} does not change them: --update merges it "
-                         f"into {holder.code}")
-    return holder, True
-
-
         if c is None:
             raise InputError(f"No customer {code.strip()!r}.")
         withdrawn = {f: (f == "invite_declined") for f in consent.FIELDS
