@@ -52,11 +52,9 @@ def _append(action: str, user_id: int | None, approved_by: int | None, register:
         # The lock is taken before the head is read, by a statement of its own: in READ COMMITTED each
         # statement sees what was committed when it began.
         db.execute_sql("SELECT pg_advisory_xact_lock('audit_log'::regclass::oid::bigint)")
-    cursor = _q_head.cursor()
-    found = fetch_one(cursor)
-    head = dict(zip((c[0] for c in cursor.description), found)) if found else {"id": 0, "hash": audit_chain.GENESIS}
-    row = AuditRow(id=head["id"] + 1, at=utcnow(), action=action, user_id=user_id, approved_by=approved_by,
-                   register=register, detail=detail, prev_hash=head["hash"])
+    head = chain_head()
+    row = AuditRow(id=head.id + 1, at=utcnow(), action=action, user_id=user_id, approved_by=approved_by,
+                   register=register, detail=detail, prev_hash=head.hash)
     _q_append.cursor(row.id, row.at, row.action, row.user_id, row.approved_by, row.register, row.detail,
                      row.prev_hash, audit_chain.row_hash(row.prev_hash, row))
 
@@ -121,11 +119,25 @@ def broken_text(row: AuditRow) -> str:
             "the log was changed at or before it")
 
 
-def head_hash() -> str:
-    """The newest row's hash as stored (GENESIS for an empty log): the anchor a Z report prints."""
+@dataclass(frozen=True)
+class ChainHead:
+    """The newest row: its id (0 for an empty log) and its hash as stored."""
+
+    id: int
+    hash: str
+
+
+def chain_head() -> ChainHead:
+    """The newest row as stored: the anchor a Z report prints (read after the Z's own row, in its transaction)."""
     cursor = _q_head.cursor()
     found = fetch_one(cursor)
-    return dict(zip((c[0] for c in cursor.description), found))["hash"] if found else audit_chain.GENESIS
+    return ChainHead(**dict(zip((c[0] for c in cursor.description), found))) if found \
+        else ChainHead(0, audit_chain.GENESIS)
+
+
+def head_hash() -> str:
+    """The newest row's hash as stored (GENESIS for an empty log)."""
+    return chain_head().hash
 
 
 # ------------------------------------------------------------------ listing and filtering
@@ -220,5 +232,6 @@ def entries(limit: int = 100) -> list[dict[str, Any]]:
              "register": r.register, "detail": json.loads(r.detail or "{}")} for r in rows]
 
 
-__all__ = ["ChainStatus", "Entry", "broken_text", "chain_rows", "entries", "head_hash", "listing",
+__all__ = ["ChainHead", "ChainStatus", "Entry", "broken_text", "chain_head", "chain_rows", "entries", "head_hash",
+           "listing",
            "local_day_bounds", "record", "verify_chain", "when"]
