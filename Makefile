@@ -25,6 +25,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/loyalty.py
 	$(BIN)/python bench/customers.py
 	$(BIN)/python bench/burst.py
+	$(BIN)/python bench/pin.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

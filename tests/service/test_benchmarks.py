@@ -59,3 +59,9 @@ def test_the_burst_benchmark_runs_briefly():
     run = _bench("burst.py", BENCH_BURST="3000", BENCH_ROUNDS="1")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "the next scan:" in run.stdout
+
+
+def test_the_pin_benchmark_runs_briefly():
+    run = _bench("pin.py", BENCH_ROUNDS="1", BENCH_USERS="1", BENCH_FAST_ROUNDS="3")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "while register R2 is locked" in run.stdout and "scrypt taken out" in run.stdout
