@@ -143,6 +143,7 @@ class SaleScreen(Guarded, Screen):
         self.next_waiting = False   # a sale completed but its next note is not on screen (the database went)
         self.next_note_id: int | None = None
         self.back_unseen = False    # the database came back while another screen was on top
+        self.paying = False         # the payment screen is open: its outcome decides what is shown next
 
     # ------------------------------------------------------------ layout
 
@@ -381,7 +382,7 @@ class SaleScreen(Guarded, Screen):
         return True
 
     def on_screen_resume(self) -> None:
-        if self.back_unseen and not self.app.db_down:
+        if self.back_unseen and not self.app.db_down and not self.paying:
             self.on_database_back()
 
     def _after_outcome(self, text: str) -> str:
@@ -625,14 +626,20 @@ class SaleScreen(Guarded, Screen):
 
     def _open_payment(self) -> None:
         def finished(result: PayResult | None) -> None:
+            self.paying = False
             if result is None:
-                self._show_summary(self.sales.summary(self.note_id))
+                if self.back_unseen:
+                    self.on_database_back()
+                else:
+                    self._show_summary(self.sales.summary(self.note_id))
                 return
             change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
             self.outcome = f"Paid: receipt {result.receipt_no}.{change}"
             self.say(self.outcome)       # known now: said before anything else can fail
             self.app.receipt_queued()
+            self.back_unseen = False     # the next note is read afresh now
             self.guarded(lambda: self.go_on(result.next_note_id))
+        self.paying = True
         self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money,
                                            self.user.id if self.user else None), finished)
 
