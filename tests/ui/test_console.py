@@ -55,8 +55,8 @@ async def test_the_default_theme_would_not_do_on_the_console(make_app, monkeypat
         assert unsupported(drawn(app)) & {"▔", "▁", "▊", "▎"}
 
 
-async def test_an_unknown_theme_falls_back_and_the_register_still_opens(make_app):
-    app = make_app(config={"ui": {"theme": "no-such-theme"}})
-    async with app.run_test(size=(80, 25)) as pilot:
-        await pilot.pause()
-        assert app.theme == "textual-dark"
+def test_an_unknown_theme_is_refused_naming_the_key_and_the_themes(make_app):
+    # issue 28 item 10: "an unknown `[ui] theme` [was] accepted silently (check [it] with ... the theme list)"
+    from tui_pos.config import ConfigError
+    with pytest.raises(ConfigError, match=r"ui\.theme = 'no-such-theme': expected .*textual-dark"):
+        make_app(config={"ui": {"theme": "no-such-theme"}})
