@@ -498,12 +498,12 @@ class PosApp(Guarded, App):
         def answered(pin: str | None) -> None:
             if pin is None:
                 return
-            manager = users.manager_for(pin)
+            manager = users.approver_for(pin, "quit")
             if manager is None:
-                self.notify("That PIN is not a manager's: the register stays open.", severity="error")
+                self.notify(users.refusal("quit") + " The register stays open.", severity="error")
                 return
             audit.record("app.quit", user_id=self.user.id if self.user else None, approved_by=manager.id,
                          register=self.runtime.sales.register_code)
             self.exit()
-        self.push_screen(PromptDialog("Quit tui-pos", "A manager PIN is needed to quit.", password=True,
-                                      placeholder="manager PIN"), answered)
+        self.push_screen(PromptDialog("Quit tui-pos", users.permissions().prompt("quit"), password=True,
+                                      placeholder=users.pin_words("quit")), answered)

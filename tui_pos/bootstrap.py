@@ -186,8 +186,10 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
 
     open_database(config, demo)
     sales = sale_service(config)
+    from tui_pos.domain.permissions import Permissions
     from tui_pos.services import users
     users.configure_lockout(config.store.register, config.security.pin_attempts)   # every PIN prompt here
+    users.configure_permissions(Permissions.from_table(vars(config.permissions)))   # every gate reads it
     if demo:
         from tui_pos.services.demo import seed_demo
         seed_demo()

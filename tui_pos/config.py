@@ -17,6 +17,8 @@ from typing import Any, Callable
 
 from platformdirs import user_config_dir, user_data_dir
 
+from tui_pos.domain.permissions import ACTIONS as permission_actions, ROLES as permission_roles
+
 APP_NAME = "tui-pos"
 
 
@@ -341,6 +343,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "pin_attempts": (5, _int_range(3, 20)),   # wrong PINs in a row before the prompt locks
         "pin_length": (4, _int_range(4, 8)),      # the fewest digits a new PIN may have (a PIN has at most 8)
     },
+    "permissions": {   # action = the least role that may do it (domain/permissions.py says each in words)
+        action.key: (action.role, _choice(*permission_roles)) for action in permission_actions
+    },
     "messages": {
         "profile_url": ("", _url_template),
         "secret": ("", _str),
@@ -395,6 +400,7 @@ class Config:
     ui: SimpleNamespace
     backup: SimpleNamespace
     security: SimpleNamespace
+    permissions: SimpleNamespace
     messages: SimpleNamespace
     email: SimpleNamespace
     sms: SimpleNamespace

@@ -11,6 +11,13 @@ from tui_pos.models import LoyaltyMovement, Note, NoteLine, Product
 from tui_pos.services import customers, loyalty, returns
 from tui_pos.services.loyalty import BalanceChanged
 
+
+def _refund(sales, *args, **kw):
+    """A refund approved by the demo's manager: `refund` is a manager's by default ([permissions])."""
+    from tui_pos.services import users
+    return returns.refund(sales, *args, approver_id=users.manager_for("2222").id, **kw)
+
+
 PROGRAM = textwrap.dedent('''
     [program]
     mode = "points"
@@ -232,8 +239,8 @@ def test_returns_reverse_earned_and_give_back_spent(sales, program):
     after_sale = balance(c.id)
     assert after_sale == 1000 - 500 + sold.loyalty_earned
     found = {ln.sku: ln for ln in returns.find(number).lines}
-    returns.refund(sales, number, {found["LATT"].line_id: 2})
-    returns.refund(sales, number, {found["LATT"].line_id: 2, found["ESP"].line_id: 2})
+    _refund(sales, number, {found["LATT"].line_id: 2})
+    _refund(sales, number, {found["LATT"].line_id: 2, found["ESP"].line_id: 2})
     # everything came back: earned points taken back, offered and redeemed points given back
     assert balance(c.id) == 1000 == ledger_sum(c.id)
 
@@ -247,7 +254,7 @@ def test_return_may_take_the_balance_below_zero(sales, program):
     earned = balance(c.id)
     loyalty.move(c.id, -earned, "adjust")   # spent elsewhere
     line = returns.find(number).lines[0]
-    returns.refund(sales, number, {line.line_id: 4})
+    _refund(sales, number, {line.line_id: 4})
     assert balance(c.id) == -earned == ledger_sum(c.id)
     assert Note.get_by_id(note).customer_id == c.id
 
@@ -260,7 +267,7 @@ def test_refund_money_excludes_what_points_paid(sales, program):
     sales.redeem(note, 300)
     number = sales.pay(note).receipt_no
     line = returns.find(number).lines[0]
-    refund = returns.refund(sales, number, {line.line_id: 1})
+    refund = _refund(sales, number, {line.line_id: 1})
     assert sales.receipt(refund).totals.total_cents == -(809 - 300)
 
 
@@ -333,12 +340,12 @@ def test_stamp_offer_progress_reward_and_return(sales, demo, tmp_path):
     card = StampCard.get(StampCard.customer == c.id)
     assert (card.units, card.rewards) == (3, 0)          # the paid espresso counts, the reward one not
     # returning the espressos gives the reward back and takes the paid unit off the progress
-    returns.refund(sales, second, {returns.find(second).lines[0].line_id: 2})
+    _refund(sales, second, {returns.find(second).lines[0].line_id: 2})
     card = StampCard.get(StampCard.customer == c.id)
     assert (card.units, card.rewards) == (2, 1)
     # returning 3 coffees of the first sale takes back the reward they reached
     latt = next(ln for ln in returns.find(first).lines if ln.sku == "LATT")
-    returns.refund(sales, first, {latt.line_id: 3})
+    _refund(sales, first, {latt.line_id: 3})
     card = StampCard.get(StampCard.customer == c.id)
     assert (card.units, card.rewards) == (9, 0)
 
@@ -435,7 +442,7 @@ def test_a_stamp_offer_and_a_section_rate_count_only_in_their_sales_modes(sales,
     sales.pay(web)
     assert StampCard.get(StampCard.customer == c.id).units == 2
     latt = next(ln for ln in returns.find(first).lines if ln.sku == "LATT")
-    returns.refund(sales, first, {latt.line_id: 3})                          # never counted: nothing comes off
+    _refund(sales, first, {latt.line_id: 3})                          # never counted: nothing comes off
     assert StampCard.get(StampCard.customer == c.id).units == 2
 
 
@@ -450,7 +457,7 @@ def test_a_return_takes_back_the_tier_progress_of_what_it_returns(sales, program
     sales.attach_customer(note, c.id)
     sold = sales.pay(note, "cash", 10000).receipt_no
     assert customers.view(c.id).points_earned == 557 and loyalty.tier_of(557).name == "Silver"
-    returns.refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
+    _refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
     after = customers.view(c.id)
     assert (after.points_balance, after.points_earned) == (400, 400)
     assert loyalty.tier_of(after.points_earned).name == "Bronze"
@@ -482,7 +489,7 @@ def test_doctor_tells_a_return_below_zero_from_a_broken_ledger(sales, program, d
     sales.attach_customer(spend, c.id)
     sales.redeem(spend, 100)
     sales.pay(spend, "cash", 5000)
-    returns.refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
+    _refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
     assert balance(c.id) < 0 and loyalty.ledger_mismatches() == []
     checks = {ch.name: ch for ch in health.database_checks(from_dict({}), db_url)}
     assert checks["balances below 0 after returns"].level == "WARN" and "negative balances" not in checks
@@ -503,7 +510,7 @@ def test_the_refund_slip_prints_the_loyalty_block_by_the_receipts_rule(sales, pr
     sales.redeem(note, 200)                              # 2.00 off: points used
     sold = sales.pay(note, "cash", 6000).receipt_no
     earned = customers.view(c.id).points_balance - 100
-    refund_no = returns.refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
+    refund_no = _refund(sales, sold, {ln.line_id: ln.sold_qty for ln in returns.find(sold).lines})
     text = as_text(layout(sales.receipt(refund_no), 48, str))
     assert "REFUND" in text and "Points taken back" in text and "Points given back" in text
     block = sales.receipt(refund_no).loyalty
@@ -512,7 +519,7 @@ def test_the_refund_slip_prints_the_loyalty_block_by_the_receipts_rule(sales, pr
     sales.add_item(plain, "BEAN2")
     sales.attach_customer(plain, c.id)
     second = sales.pay(plain, "cash", 2000).receipt_no
-    refund_two = returns.refund(sales, second, {returns.find(second).lines[0].line_id: 1})
+    refund_two = _refund(sales, second, {returns.find(second).lines[0].line_id: 1})
     assert sales.receipt(second).loyalty is None and sales.receipt(refund_two).loyalty is None
 
 

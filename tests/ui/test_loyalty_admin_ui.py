@@ -43,7 +43,7 @@ async def test_loyalty_screen_needs_a_manager_and_shows_statistics_and_report(ma
     async with app.run_test(size=(120, 40)) as pilot:
         await open_admin(pilot, pin="1111")
         assert not isinstance(app.screen, LoyaltyAdmin)
-        assert "not one" in text(app.screen.query_one("#message"))
+        assert "not a manager's" in text(app.screen.query_one("#message"))
         await pilot.press("ctrl+l")
         await pilot.pause()
         await pilot.press(*"2222", "enter")

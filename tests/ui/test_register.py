@@ -283,3 +283,49 @@ async def test_a_name_with_terminal_codes_is_drawn_as_text(make_app):
         await type_code(pilot, "ESP")
         svg = app.export_screenshot()
         assert "\x1b" not in svg and "Fu?[2J?p?ll" in svg.replace("&#160;", " ")
+
+
+async def test_a_cashiers_refund_asks_for_a_manager_pin_worded_as_the_action(make_app, printer_file):
+    # issue 28: "Today a cashier refunds with F7 with no approval (`approved_by` empty) ... refunds are a
+    # permission (manager by default)"; "The PIN prompt names the action in words"
+    from tui_pos.models import AuditLog
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot)                                  # Ana, a cashier
+        await type_code(pilot, "ESP")
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("f7")
+        await pilot.pause()
+        app.screen.query_one("#receipt").value = "R1-000001"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("plus", "f10")
+        await pilot.pause()
+        assert str(app.screen.query_one(".dialog-title").render()) == "Manager approval"
+        assert "A refund needs a manager PIN." in str(app.screen.query_one(".dialog-prompt").render())
+        await pilot.press(*"1111", "enter")                   # her own PIN: refused, nothing refunded
+        await pilot.pause()
+        assert "not a manager's" in str(app.screen.query_one("#return-info").render())
+        assert app.runtime.sales.last_receipt_no() == "R1-000001"
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press(*"2222", "enter")                   # the manager
+        await pilot.pause()
+        assert isinstance(app.screen, SaleScreen) and "R1-000002" in message(app)
+    entry = AuditLog.select().where(AuditLog.action == "note.refund").get()
+    assert entry.user.name == "Ana" and entry.approved_by.name == "Marco"
+
+
+async def test_f1_lists_what_the_signed_in_user_may_do(make_app):
+    # issue 28: "F1 lists what the signed-in user may do."
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        text = str(app.screen.query_one(".info-body Label").render())
+        assert "Ana (cashier):" in text and "Yours alone: selling" in text
+        assert "Needs a manager PIN:" in text and "a refund" in text

@@ -57,6 +57,8 @@ class DayReport:
     user: str = ""
     extra: dict = field(default_factory=dict)
     cashiers: tuple[tuple[str, int, int, int], ...] = ()   # (cashier, sales, sales amount, refunds amount)
+    audit_row: int = 0                          # Z: the audit log's newest row when it was taken (its own)
+    audit_hash: str = ""                        # and that row's hash: on paper, an anchor for the chain
 
     @property
     def net_cents(self) -> int:
@@ -87,6 +89,7 @@ class DayReport:
             "points_redeemed": self.points_redeemed, "opening_float_cents": self.opening_float_cents,
             "counted_cents": self.counted_cents, "user": self.user,
             "cashiers": [list(c) for c in self.cashiers],
+            "audit_row": self.audit_row, "audit_hash": self.audit_hash,
         }
 
     @classmethod
@@ -102,7 +105,8 @@ class DayReport:
             sections=tuple((s, i, a) for s, i, a in d["sections"]), points_issued=d["points_issued"],
             points_redeemed=d["points_redeemed"], opening_float_cents=d["opening_float_cents"],
             counted_cents=d["counted_cents"], user=d.get("user", ""),
-            cashiers=tuple(tuple(c) for c in d.get("cashiers", ())))
+            cashiers=tuple(tuple(c) for c in d.get("cashiers", ())),
+            audit_row=d.get("audit_row", 0), audit_hash=d.get("audit_hash", ""))
 
 
 def build(kind: str, register: str, number: int, *, notes: Iterable[NoteFacts],
@@ -178,8 +182,11 @@ def _taxes_after_redemption(totals: pricing.Totals, redeemed: int) -> tuple[pric
     return tuple(rows)
 
 
-def layout(report: DayReport, columns: int, money: Callable[[int], str]) -> list[Row]:
-    """The report as printed (and shown on screen), at `columns` characters."""
+def layout(report: DayReport, columns: int, money: Callable[[int], str], *, blind: bool = False) -> list[Row]:
+    """The report as printed (and shown on screen), at `columns` characters.
+
+    `blind`: a blind count (the cashier types what is in the drawer before seeing what was expected):
+    an X report shows no money until the day is counted."""
     title = (f"Z REPORT #{report.number}" if report.kind == "Z" else "X REPORT (day not closed)")
     rule = "-" * columns
     rows = [Row(title, align="center", bold=True),
@@ -192,6 +199,12 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str]) -> list
 
     def line(label: str, cents: int) -> Row:
         return Row(two_cols(label, money(cents), columns))
+
+    if blind and report.counted_cents is None:
+        return rows + [Row(two_cols("Sales", str(report.sales_count), columns)),
+                       Row(two_cols("Returns", str(report.returns_count), columns)),
+                       Row(rule), Row("Blind count: the figures show", align="center", cut=True),
+                       Row("once the cash is counted (F10).", align="center", cut=True), Row(rule)]
 
     rows += [Row(two_cols(f"Sales ({report.sales_count})", money(report.sales_cents), columns)),
              Row(two_cols(f"Returns ({report.returns_count})", money(-report.returns_cents), columns)),
@@ -228,6 +241,9 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str]) -> list
         diff = report.difference_cents or 0
         label = "  Over" if diff > 0 else "  Short" if diff < 0 else "  Difference"
         rows.append(Row(two_cols(label, money(abs(diff)), columns), bold=bool(diff)))
+    if report.audit_hash:   # what the audit log's chain was when the day closed: docs/security.md
+        rows += [Row(rule), Row(two_cols("Audit log", f"row {report.audit_row}", columns)),
+                 Row(two_cols("  chain", report.audit_hash[:16], columns))]
     rows.append(Row(rule))
     rows.append(Row("Day closed." if report.kind == "Z" else "Not a closing: the day goes on.", align="center",
                     cut=True))

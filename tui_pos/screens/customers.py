@@ -371,18 +371,20 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
             self._show_errors(exc.errors)
             return
         except NeedsManager as need:
+            asked = need.action, str(need)   # `need` is gone once the except block ends
             def approved(pin: str | None) -> None:
                 if pin is None:
                     return
-                manager = users.manager_for(pin)
+                manager = users.approver_for(pin, asked[0])
                 if manager is None:
                     self._show_errors({})
-                    self.query_one("#form-message", Static).update("That PIN is not a manager's; nothing was saved.")
+                    self.query_one("#form-message", Static).update(
+                        users.refusal(asked[0], asked[1]) + " Nothing was saved.")
                     return
                 self.action_save(manager.id)
             from tui_pos.screens.dialogs import PromptDialog
-            self.app.push_screen(PromptDialog("Manager approval", str(need), password=True,
-                                              placeholder="manager PIN"), approved)
+            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
+                                              placeholder=users.pin_words(asked[0])), approved)
             return
         except PosError as exc:
             self.query_one("#form-message", Static).update(str(exc))

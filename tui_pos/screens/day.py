@@ -102,7 +102,8 @@ class DayScreen(Guarded, ModalScreen[None]):
             return
         if event.worker.name == "x-report":
             self._show(event.worker.result)
-            self._say("Not a closing: the day goes on. F10 closes it.")
+            self._say("Not a closing: the day goes on. F10 closes it."
+                      + (" Count the drawer first: the figures show after the count." if self._blind else ""))
         else:
             report, said = event.worker.result
             self._show(report)
@@ -111,8 +112,13 @@ class DayScreen(Guarded, ModalScreen[None]):
 
     def _show(self, report: dayreport.DayReport) -> None:
         self.report = report
-        rows = dayreport.layout(report, 48, self.money)
+        rows = dayreport.layout(report, 48, self.money, blind=self._blind)
         self.query_one("#day-report", Static).update(Text(dayreport.as_text(rows), no_wrap=True))
+
+    @property
+    def _blind(self) -> bool:
+        """The close of day is a blind count for whoever may not see the expected cash (`[permissions]`)."""
+        return users.users_exist() and not users.may(self.user, "expected_cash")
 
     def _say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#day-message", Static)
@@ -125,7 +131,8 @@ class DayScreen(Guarded, ModalScreen[None]):
         cfg = self._runtime.config
         if self._runtime.spooler is None:
             return "No printer: nothing printed. "
-        dayclose.queue_print(self._runtime.sales.register_code, report, cfg.printer.columns, self.money)
+        dayclose.queue_print(self._runtime.sales.register_code, report, cfg.printer.columns, self.money,
+                             blind=self._blind)
         self.app.receipt_queued()
         return "Sent to the printer. "
 
@@ -157,18 +164,18 @@ class DayScreen(Guarded, ModalScreen[None]):
             self.busy = True
             self._say("Closing the day...")
             self._close(self._runtime.sales.register_code, counted, self._float_cents, manager_id)
-        if not users.users_exist() or (self.user is not None and self.user.role in users.MANAGER_ROLES):
+        if not users.users_exist() or users.may(self.user, "close_day"):
             go(self.user.id if self.user else None)
             return
 
         def pin(text: str | None) -> None:
-            manager = users.manager_for(text) if text else None
+            manager = users.approver_for(text, "close_day") if text else None
             if manager is None:
-                self._say("Closing the day is a manager's: that PIN is not one. The day is still open.", error=True)
+                self._say(users.refusal("close_day") + " The day is still open.", error=True)
                 return
             go(manager.id)
-        self.app.push_screen(PromptDialog("Close the day (Z)", "A manager PIN closes the day.", password=True,
-                                          placeholder="manager PIN"), pin)
+        self.app.push_screen(PromptDialog("Close the day (Z)", users.permissions().prompt("close_day"),
+                                          password=True, placeholder=users.pin_words("close_day")), pin)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -383,21 +383,22 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
                     if answer is None:
                         return
                     tier = answer == "yes"
-                    if self.user is not None and self.user.role in ("manager", "admin"):
-                        self._apply(points, reason, self.user.id, tier)
+                    if users.may(self.user, "loyalty_adjust"):
+                        self._apply(points, reason, self.user.id if self.user else None, tier)
                         return
 
                     def approved(pin: str | None) -> None:
-                        manager = users.manager_for(pin) if pin else None
+                        manager = users.approver_for(pin, "loyalty_adjust") if pin else None
                         if manager is None:
-                            self._say("No manager approval: nothing was changed.", error=True)
+                            self._say("No approval: nothing was changed.", error=True)
                             return
                         self._apply(points, reason, manager.id, tier)
                     if not users.users_exist():
                         self._apply(points, reason, None, tier)
                         return
-                    self.app.push_screen(PromptDialog("Manager approval", "Adjusting points needs a manager PIN.",
-                                                      password=True, placeholder="manager PIN"), approved)
+                    self.app.push_screen(PromptDialog(users.approval_title("loyalty_adjust"), users.permissions().prompt("loyalty_adjust"),
+                                                      password=True, placeholder=users.pin_words("loyalty_adjust")),
+                                         approved)
                 self.app.push_screen(ChoiceDialog("Count toward the tier?", [
                     ("no", "No: goodwill (the tier stays as it is)"),
                     ("yes", "Yes: purchases the register missed")]), got_tier)

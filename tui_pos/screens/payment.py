@@ -123,14 +123,15 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
                 result = self.sales.pay(self.note_id, approver_id=approver_id, request_id=request_id,
                                         user_id=self.user_id)
         except NeedsManager as need:
+            asked = need.action, str(need)   # `need` is gone once the except block ends
             def approved(pin: str | None) -> None:
-                manager = users.manager_for(pin) if pin else None
+                manager = users.approver_for(pin, asked[0]) if pin else None
                 if manager is None:
-                    self._say("No manager approval: the payment was not taken.")
+                    self._say("No approval: the payment was not taken.")
                     return
                 self.take(text, manager.id)
-            self.app.push_screen(PromptDialog("Manager approval", str(need), password=True,
-                                              placeholder="manager PIN"), approved)
+            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
+                                              placeholder=users.pin_words(asked[0])), approved)
             return
         except PosError as exc:
             self._say(str(exc))

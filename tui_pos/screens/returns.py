@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,10 +13,12 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from tui_pos.widgets.safety import Guarded
 
-from tui_pos.domain.errors import PosError
-from tui_pos.services import returns
+from tui_pos.domain.errors import NeedsManager, PosError
+from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.services import returns, users
 from tui_pos.services.sales import SaleService
-from tui_pos.widgets.devices import Scanned
+from tui_pos.models.db import is_connection_error
+from tui_pos.widgets.devices import DatabaseBack, Scanned
 from tui_pos.widgets.keybar import HelpLine
 
 
@@ -38,6 +42,8 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
         self.receipt: returns.ReturnableReceipt | None = None
         self.picks: dict[int, int] = {}
         self.tender_index = 0
+        self.request_id: str | None = None    # names the refund being tried, kept until its outcome is known
+        self.waiting: tuple | None = None     # (approver,) of a refund whose answer was lost
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="return"):
@@ -79,13 +85,23 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
         self.query_one("#receipt", Input).value = event.code
         self.load(event.code)
 
+    def _busy(self) -> bool:
+        """A refund waits for the database's answer: nothing about it changes until that is known."""
+        if self.waiting is not None:
+            self._info("This refund waits for the database's answer: nothing changes until it is known.",
+                       error=True)
+        return self.waiting is not None
+
     def load(self, number: str) -> None:
+        if self._busy():
+            return
         try:
             self.receipt = returns.find(number)
         except PosError as exc:
             self._info(str(exc), error=True)
             return
         self.picks = {}
+        self.request_id = None
         table = self.query_one(DataTable)
         table.clear()
         for line in self.receipt.lines:
@@ -94,7 +110,7 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
         self._info(f"{self.receipt.receipt_no}: pick what comes back.")
 
     def _set(self, qty: int) -> None:
-        if not self.receipt or not self.receipt.lines:
+        if not self.receipt or not self.receipt.lines or self._busy():
             return
         table = self.query_one(DataTable)
         line = self.receipt.lines[table.cursor_row]
@@ -115,20 +131,58 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
             self._set(self.picks.get(line.line_id, 0) + step)
 
     def action_next_tender(self) -> None:
+        if self._busy():
+            return
         self.tender_index = (self.tender_index + 1) % len(self.sales.tenders)
         self._info()
 
-    def action_refund(self) -> None:
+    def action_refund(self, approver_id: int | None = None) -> None:
         if not self.receipt:
             self._info("Scan or type the receipt number first.", error=True)
             return
+        if self.waiting is not None:
+            self._info("This refund waits for the database's answer: it is asked again when it is back, and "
+                       "made once.", error=True)
+            return
+        self.request_id = self.request_id or uuid.uuid4().hex
         try:
             number = returns.refund(self.sales, self.receipt.receipt_no, self.picks,
-                                    self.sales.tenders[self.tender_index], user_id=self.user_id)
+                                    self.sales.tenders[self.tender_index], user_id=self.user_id,
+                                    approver_id=approver_id, request_id=self.request_id)
+        except NeedsManager as need:
+            asked = need.action, str(need)   # `need` is gone once the except block ends
+            def approved(pin: str | None) -> None:
+                if not pin:
+                    self._info("No approval: nothing was refunded.")
+                    return
+                person = users.approver_for(pin, asked[0])
+                if person is None:
+                    self._info(users.refusal(asked[0], asked[1]) + " Nothing was refunded.", error=True)
+                    return
+                self.action_refund(person.id)
+            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
+                                              placeholder=users.pin_words(asked[0])), approved)
+            return
         except PosError as exc:
+            self.request_id = None   # refused, nothing written: the next F10 is another refund
             self._info(str(exc), error=True)
             return
+        except Exception as exc:  # noqa: BLE001
+            if not is_connection_error(exc):
+                raise
+            self.waiting = (approver_id,)
+            self.app.database_lost()
+            self._info("The database cannot be reached, and its answer did not come: whether this refund was "
+                       "made is checked when it is back, and it is made once. Give no money back yet.",
+                       error=True)
+            return
         self.dismiss(number)
+
+    def on_database_back(self, event: DatabaseBack) -> None:
+        """Ask again with the same request id: a refund the database made is answered as it was."""
+        if self.waiting is not None:
+            (approver_id,), self.waiting = self.waiting, None
+            self.action_refund(approver_id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

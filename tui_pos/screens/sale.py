@@ -313,18 +313,43 @@ class SaleScreen(Guarded, Screen):
                      error=True)
         return None
 
+    def gate(self, action: str, title: str, then: Callable[[users.Person | None], None], *,
+             always_ask: bool = False) -> None:
+        """Run `then(person)` when the signed-in user may do `action` (`[permissions]`), else ask for the PIN
+        of someone who may; the prompt names the action in words. `always_ask`: a PIN each time even for
+        those who may (the drawer: every opening has a named hand)."""
+        if not users.users_exist():
+            then(None)
+            return
+        if users.may(self.user, action) and not (always_ask and users.permissions().needs_approval(action)):
+            then(self.user)
+            return
+
+        def answered(pin: str | None) -> None:
+            if not pin:
+                self.say("Cancelled: nothing was changed.")
+                return
+            person = users.approver_for(pin, action)
+            if person is None:
+                self.say(users.refusal(action), error=True)
+                return
+            then(person)
+        self.app.push_screen(PromptDialog(title, users.permissions().prompt(action), password=True,
+                                          placeholder=users.pin_words(action)), answered)
+
     def with_manager(self, call: Callable[[int | None], object], done: Callable[[object], None]) -> None:
         """Run `call(approver_id)`; when a manager is needed, ask for a PIN and retry."""
         try:
             result = self.guarded(lambda: call(None))
         except NeedsManager as need:
+            asked = need.action, str(need)   # `need` is gone once the except block ends
             def approved(pin: str | None) -> None:
                 if pin is None:
                     self.say("Cancelled: no manager approval.")
                     return
-                manager = users.manager_for(pin)
+                manager = users.approver_for(pin, asked[0])
                 if manager is None:
-                    self.say("That PIN is not a manager's; nothing was changed.", error=True)
+                    self.say(users.refusal(asked[0], asked[1]) + " Nothing was changed.", error=True)
                     return
                 try:
                     outcome = self.guarded(lambda: call(manager.id))
@@ -333,8 +358,8 @@ class SaleScreen(Guarded, Screen):
                     return
                 if outcome is not None:
                     done(outcome)
-            self.app.push_screen(PromptDialog("Manager approval", str(need), password=True,
-                                              placeholder="manager PIN"), approved)
+            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
+                                              placeholder=users.pin_words(asked[0])), approved)
             return
         if result is not None:
             done(result)
@@ -661,12 +686,15 @@ class SaleScreen(Guarded, Screen):
     def action_keys(self) -> None:
         rows = [(key_label(self.app.get_key_display(b)), b.description)
                 for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
-        rows.append(("^Q", "Quit (manager PIN)"))
+        rows.append(("^Q", "Quit (" + users.pin_words("quit") + ")"))
         cells = [f"{k:<5} {d}"[:40] for k, d in rows]
         half = (len(cells) + 1) // 2     # two columns: every key on one 80x25 console screen
         text = "\n".join(f"{left:<41}{right}".rstrip()
                          for left, right in zip(cells[:half], cells[half:] + [""]))
         text += "\nEnter add the code typed or scanned; 3*CODE adds three"
+        if users.users_exist() and self.user is not None:   # what the signed-in user may do ([permissions])
+            text += f"\n\n{self.user.name} ({self.user.role}):\n" + "\n".join(
+                users.permissions().describe(self.user.role, width=70))
         self.app.push_screen(InfoDialog("Keys", text))
 
     def action_reprint(self) -> None:
@@ -691,18 +719,7 @@ class SaleScreen(Guarded, Screen):
 
         def open_as(person: users.Person | None) -> None:
             self.app.push_screen(LoyaltyAdmin(self.money, person, self.sales.register_code))
-        if not users.users_exist() or (self.user is not None and self.user.role in ("manager", "admin")):
-            open_as(self.user)
-            return
-
-        def approved(pin: str | None) -> None:
-            manager = users.manager_for(pin) if pin else None
-            if manager is None:
-                self.say("The loyalty settings are a manager's: that PIN is not one.", error=True)
-                return
-            open_as(manager)
-        self.app.push_screen(PromptDialog("Loyalty", "A manager PIN opens the loyalty statistics and settings.",
-                                          password=True, placeholder="manager PIN"), approved)
+        self.gate("loyalty_settings", "Loyalty", open_as)
 
     def action_messages(self) -> None:
         """Ctrl+G: the outbox and campaigns, for managers (seeds 001, 004)."""
@@ -712,18 +729,7 @@ class SaleScreen(Guarded, Screen):
 
         def open_as(person: users.Person | None) -> None:
             self.app.push_screen(MessagesScreen(settings, person))
-        if not users.users_exist() or (self.user is not None and self.user.role in users.MANAGER_ROLES):
-            open_as(self.user)
-            return
-
-        def approved(pin: str | None) -> None:
-            manager = users.manager_for(pin) if pin else None
-            if manager is None:
-                self.say("Messages and campaigns are a manager's: that PIN is not one.", error=True)
-                return
-            open_as(manager)
-        self.app.push_screen(PromptDialog("Messages", "A manager PIN opens the outbox and campaigns.",
-                                          password=True, placeholder="manager PIN"), approved)
+        self.gate("messages", "Messages", open_as)
 
     def action_day(self) -> None:
         """Ctrl+E: the X report, and the Z that closes the day (a manager's)."""
@@ -734,19 +740,7 @@ class SaleScreen(Guarded, Screen):
         if not self.app.runtime.printer.has_drawer:
             self.say("No cash drawer here: it needs a printer with [printer] drawer = true.", error=True)
             return
-        if not users.users_exist():
-            self.app.open_drawer(None)
-            self.say("Drawer opened (logged).")
-            return
-
-        def approved(pin: str | None) -> None:
-            if pin is None:
-                return
-            manager = users.manager_for(pin)
-            if manager is None:
-                self.say("That PIN is not a manager's: the drawer stays shut.", error=True)
-                return
-            self.app.open_drawer(manager.id)
-            self.say(f"Drawer opened by {manager.name} (logged).")
-        self.app.push_screen(PromptDialog("Open the cash drawer", "A manager PIN opens it; it is logged.",
-                                          password=True, placeholder="manager PIN"), approved)
+        def opened(person: users.Person | None) -> None:
+            self.app.open_drawer(person.id if person else None)
+            self.say(f"Drawer opened by {person.name} (logged)." if person else "Drawer opened (logged).")
+        self.gate("drawer", "Open the cash drawer", opened, always_ask=True)

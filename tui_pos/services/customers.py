@@ -18,7 +18,7 @@ from peewee import JOIN, SQL, Value, fn
 from tui_pos.domain import customer as rules
 from tui_pos.domain import imports as cell_rules
 from tui_pos.domain import ruc as ruc_rules
-from tui_pos.domain.errors import InputError, NeedsManager, PosError
+from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import control_at, csv_cell, from_csv_cell, search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
@@ -32,7 +32,11 @@ MANAGER_FIELDS = ("fiscal_name", "ruc", "dv", "ruc_type", "nt_person", "groups",
                   "status")
 FIELD_WORDS = {"fiscal_name": "the fiscal name", "ruc": "the RUC", "dv": "the DV", "ruc_type": "the RUC type",
                "nt_person": "the NT person type", "groups": "the groups", "rate": "the price rate",
-               "payment_status": "the payment status", "status": "the status"}   # the PIN prompt says these
+               "payment_status": "the payment status", "status": "the status",
+               "name": "the name", "phone": "the phone", "mobile": "the mobile", "email": "the email",
+               "contact": "the contact", "birthday": "the birthday", "notes": "the notes",
+               "cards": "the cards"}   # the PIN prompt says these
+CONSENT_FIELDS = ("sms_consent", "email_consent", "marketing_opt_out", "invite_declined")  # the customer's say
 CONSENT_COLUMNS = ["sms_consent", "email_consent"]   # optional in customers.csv: yes/no, recorded as "import"
 CSV_COLUMNS = ["code", "name", "phone", "mobile", "email", "ruc", "dv", "ruc_type", "fiscal_name", "group",
                "rate", "card", "payment_status", "status", "birthday", "points"]
@@ -358,17 +362,22 @@ def _apply(customer: Customer, values: dict, *, source: str = "counter", user_id
     return changed
 
 
-def _needs_manager(fields: list[str], approver_id: int | None) -> int | None:
-    gated = [f for f in fields if f in MANAGER_FIELDS]
-    if not gated or not users.users_exist():
-        return None
-    what = "changing " + ", ".join(FIELD_WORDS.get(f, f) for f in gated)
-    if approver_id is None:
-        raise NeedsManager("customer_tax", f"{what[0].upper()}{what[1:]} needs a manager PIN.")
-    approver = User.get_or_none(User.id == approver_id)
-    if approver is None or approver.role not in users.MANAGER_ROLES:
-        raise NeedsManager("customer_tax", f"That PIN is not a manager's: {what} needs a manager PIN.")
-    return approver.id
+def _approve(fiscal: list[str], edited: list[str], approver_id: int | None, user_id: int | None) -> int | None:
+    """Seed 003: "The employee must have an specific role to do that." Changing what a record already
+    holds is `customer_edit`; its fiscal data, groups, rate and status are `customer_fiscal` (both a
+    manager's by default, `[permissions]`). Filling in an empty field and recording the customer's
+    consent are the counter's (seed 001: details can follow)."""
+    approved = None
+    for action, fields in (("customer_edit", edited), ("customer_fiscal", fiscal)):
+        if fields:
+            what = "changing " + ", ".join(FIELD_WORDS.get(f, f.replace("_", " ")) for f in fields)
+            approved = users.approve(action, approver_id, f"{what[0].upper()}{what[1:]} needs "
+                                     f"{users.pin_words(action)}.", user_id=user_id) or approved
+    return approved
+
+
+def _has_value(value) -> bool:
+    return value not in (None, "", [], (), 0)
 
 
 def create(data: dict, *, region: str, user_id: int | None = None, approver_id: int | None = None,
@@ -379,7 +388,7 @@ def create(data: dict, *, region: str, user_id: int | None = None, approver_id: 
         raise FormError({"name": "give at least a name, a phone or a card"})
     gated = [f for f in MANAGER_FIELDS if values.get(f) not in (None, "", [], 0, "open")]
     with db.atomic():
-        approved = _needs_manager(gated, approver_id)
+        approved = _approve(gated, [], approver_id, user_id)
         _check_unique(values, None)
         code = str(data.get("code") or "").strip().upper()
         if code and Customer.select().where(Customer.code == code).exists():
@@ -405,7 +414,10 @@ def update(customer_id: int, data: dict, *, region: str, user_id: int | None = N
         current = {"rate": before.rate, "groups": list(before.groups), "cards": list(before.cards)}
         touched = [f for f in values if (current[f] if f in current else getattr(customer, f)) != values[f]
                    and not (f in ("groups", "cards") and sorted(current[f]) == sorted(values[f]))]
-        approved = _needs_manager(touched, approver_id)
+        held = {f: (current[f] if f in current else getattr(customer, f)) for f in touched}
+        approved = _approve([f for f in touched if f in MANAGER_FIELDS],
+                            [f for f in touched if f not in MANAGER_FIELDS and f not in CONSENT_FIELDS
+                             and _has_value(held[f])], approver_id, user_id)
         _check_unique(values, customer_id)
         changed = _apply(customer, values, source=source, user_id=user_id, register=register)
         gated = [f for f in changed if f in MANAGER_FIELDS]

@@ -8,6 +8,7 @@ neither. Both reports can be printed through the print queue.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
@@ -100,11 +101,13 @@ def close_day(register: str, counted_cents: int | None, *, opening_float_cents: 
                                             Note.day_close.is_null()).execute()
         report = _gather(register, "Z", day_close_id=row.id, opening_float_cents=opening_float_cents,
                          counted_cents=counted_cents, user=user.name if user else "", number=number)
-        DayClose.update(expected_cents=report.cash_expected_cents, report=json.dumps(report.to_dict())
-                        ).where(DayClose.id == row.id).execute()
         audit.record("day.close", user_id=user_id, register=register, z=number, net=report.net_cents,
                      expected=report.cash_expected_cents, counted=counted_cents,
                      difference=report.difference_cents)
+        head = audit.chain_head()   # the Z's own row, printed: an anchor for the chain kept off the database
+        report = dataclasses.replace(report, audit_row=head.id, audit_hash=head.hash)
+        DayClose.update(expected_cents=report.cash_expected_cents, report=json.dumps(report.to_dict())
+                        ).where(DayClose.id == row.id).execute()
     return report
 
 
@@ -120,9 +123,9 @@ def last_z(register: str) -> int | None:
     return DayClose.select(fn.MAX(DayClose.number)).where(DayClose.register == register).scalar()
 
 
-def queue_print(register: str, report: dayreport.DayReport, columns: int, money) -> int:
+def queue_print(register: str, report: dayreport.DayReport, columns: int, money, *, blind: bool = False) -> int:
     """Queue the report on this register's printer (the spooler sends it after the receipts before it)."""
-    rows = dayreport.layout(report, columns, money)
+    rows = dayreport.layout(report, columns, money, blind=blind)
     body = json.dumps([[r.text, r.align, r.bold, r.big, r.cut] for r in rows])
     with db.atomic():
         return PrintJob.create(register=register, kind="report", body=body,

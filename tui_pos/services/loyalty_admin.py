@@ -17,7 +17,7 @@ from tui_pos.domain.errors import InputError, PosError
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, LoyaltyMonth, LoyaltyMovement,
                             LoyaltyProgram, Note, Product, Section, db, local_time,
                             utcnow)
-from tui_pos.services import audit, loyalty
+from tui_pos.services import audit, loyalty, users
 
 REPORT_COLUMNS = ["code", "name", "phone", "tier", "balance", "earned", "redeemed", "last_visit"]
 
@@ -111,6 +111,7 @@ def _adjust(customer_id: int, points: int, reason: str, *, manager_id: int | Non
         raise InputError(f"{abs(points)} points is more than a manager may adjust at once "
                          f"([loyalty] max_adjustment = {max_points}).")
     with db.atomic():
+        users.approve("loyalty_adjust", manager_id)   # whoever adjusts may (`[permissions]`)
         customer = Customer.get_or_none(Customer.id == customer_id)
         if customer is None:
             raise InputError("That customer no longer exists.")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peewee import fn
+from peewee import IntegrityError, fn
 
 from tui_pos.domain import pricing
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import round_half_up
 from tui_pos.models import Note, NoteLine, Payment, db
-from tui_pos.services import audit, loyalty
+from tui_pos.services import audit, loyalty, users
 from tui_pos.services.sales import SaleService
 
 
@@ -80,8 +80,42 @@ def find(receipt_no: str) -> ReturnableReceipt:
     return ReturnableReceipt(number, note.id, tuple(lines))
 
 
+def refund_of_request(request_id: str) -> str | None:
+    """The receipt number of the refund made under `request_id`, if one was."""
+    row = (Note.select(Note.receipt_no).join(Payment, on=(Payment.note == Note.id))
+           .where(Payment.request_id == request_id, Note.kind == "return", Note.status == "paid").tuples().first())
+    return row[0] if row else None
+
+
 def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: str = "cash", *,
-           user_id: int | None = None) -> str:
+           user_id: int | None = None, approver_id: int | None = None, request_id: str | None = None) -> str:
+    """Refund `picks` ({line id: qty}) of a receipt; returns the refund's receipt number.
+
+    `request_id` names this refund: the screen makes one per attempt and keeps it while the outcome is
+    unknown (the connection dropped before the answer came). A refund already made under it is returned
+    as it was (its receipt number) and nothing is written again; the id is held unique by the database
+    (`payment.request_id`), so two tries racing each other refund once.
+    """
+    if request_id is None:
+        return _refund(sales, receipt_no, picks, tender, user_id=user_id, approver_id=approver_id)
+    earlier = refund_of_request(request_id)
+    if earlier is not None:
+        return earlier
+    try:
+        with db.atomic():
+            number = _refund(sales, receipt_no, picks, tender, user_id=user_id, approver_id=approver_id)
+            Payment.update(request_id=request_id).where(
+                Payment.note.in_(Note.select(Note.id).where(Note.receipt_no == number))).execute()
+        return number
+    except IntegrityError:
+        earlier = refund_of_request(request_id)   # the other try committed first: its refund stands
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: str = "cash", *,
+           user_id: int | None = None, approver_id: int | None = None) -> str:
     """Refund `picks` ({line id: qty}) of a receipt; returns the refund's receipt number.
 
     One transaction: the return note, its lines, the negative payment and the
@@ -93,6 +127,8 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
     if not picks:
         raise InputError("Pick at least one line to return (Space on a line).")
     with db.atomic():
+        # a refund is money out of the drawer: `refund` in [permissions] (a manager's by default)
+        approved = users.approve("refund", approver_id, user_id=user_id)
         original = find(receipt_no)
         by_id = {line.line_id: line for line in original.lines}
         sold = Note.get_by_id(original.note_id)
@@ -126,7 +162,8 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
             from tui_pos.services import stamps
             stamps.reverse(list(NoteLine.select().where(NoteLine.note == sold.id)), picks, sold.customer_id, prog,
                            number, sale_receipt_no=sold.receipt_no)
-        audit.record("note.refund", user_id=user_id, register=sales.register_code, receipt=number,
+        audit.record("note.refund", user_id=user_id, approved_by=approved, register=sales.register_code,
+                     receipt=number,
                      original=original.receipt_no, total_cents=total)
     return number
 

@@ -493,16 +493,10 @@ class SaleService:
     def _paid(self, note_id: int) -> int:
         return int(_q_paid.scalar(note_id) or 0)
 
-    def _approver(self, approver_id: int | None, action: str, message: str) -> int | None:
-        """The manager approving `action`; raise NeedsManager when one is needed."""
-        if not users.users_exist():
-            return None
-        if approver_id is None:
-            raise NeedsManager(action, message)
-        approver = User.get_or_none(User.id == approver_id)
-        if approver is None or approver.role not in users.MANAGER_ROLES or not approver.active:
-            raise NeedsManager(action, "That PIN is not a manager's: " + message)
-        return approver.id
+    def _approver(self, approver_id: int | None, action: str, message: str | None = None, *,
+                  user_id: int | None = None) -> int | None:
+        """Who approves `action` (the `[permissions]` table); NeedsManager when somebody must."""
+        return users.approve(action, approver_id, message, user_id=user_id)
 
     def _summary_parts(self, note_id: int, note: Note | None = None) -> tuple[list, list, int, int]:
         """What a note's totals are made of: priced lines, summed plain groups, money off with points, paid.
@@ -819,13 +813,12 @@ class SaleService:
         with db.atomic():
             self._note(note_id)
             line = self._line(note_id, line_id)
-            approved = None
-            if self._paid(note_id):
-                approved = self._approver(approver_id, "void_line",
-                                          "voiding a line after payment started needs a manager PIN.")
-                audit.record("line.void", user_id=user_id, approved_by=approved,
-                             register=self.register_code, note=note_id, sku=line.sku, qty=line.qty,
-                             unit_price_cents=line.unit_price_cents)
+            paid = self._paid(note_id)
+            approved = self._approver(approver_id, "void_line", user_id=user_id) if paid else None
+            # every removed line is written down, before payment too: voids are where till theft hides
+            audit.record("line.void" if paid else "line.delete", user_id=user_id, approved_by=approved,
+                         register=self.register_code, note=note_id, sku=line.sku, qty=line.qty,
+                         unit_price_cents=line.unit_price_cents)
             NoteLine.delete().where(NoteLine.id == line_id).execute()
             return self.summary(note_id)
 
@@ -848,7 +841,8 @@ class SaleService:
             if effective_bp > self.max_discount_bp:
                 approved = self._approver(
                     approver_id, "discount",
-                    f"a discount above {self.max_discount_bp / 100:g} % needs a manager PIN.")
+                    f"A discount above {self.max_discount_bp / 100:g} % needs {users.pin_words('discount')}.",
+                    user_id=user_id)
             automatic = line.discount_percent_bp if line.discount_source == "group" else 0
             if automatic and pricing.discount_off(gross, percent_bp, cents) < pricing.discount_off(gross, automatic, 0):
                 # the customer's own discount (group or tier) is better: a cashier's smaller one would raise
@@ -858,11 +852,11 @@ class SaleService:
                 approved = self._approver(
                     approver_id, "discount_lower",
                     f"The customer's {automatic / 100:g} % is better than that: it stays. "
-                    "Replacing it needs a manager PIN.") or approved
+                    f"Replacing it needs {users.pin_words('discount_lower')}.", user_id=user_id) or approved
             NoteLine.update(discount_percent_bp=percent_bp, discount_cents=0 if percent_bp else cents,
                             discount_source="manual" if (percent_bp or cents) else "").where(
                 NoteLine.id == line_id).execute()
-            if approved is not None or effective_bp > self.max_discount_bp or automatic:
+            if percent_bp or cents or line.discount_percent_bp or line.discount_cents:   # each one, even small
                 audit.record("line.discount", user_id=user_id, approved_by=approved,
                              register=self.register_code, note=note_id, sku=line.sku,
                              percent_bp=percent_bp, cents=cents)
@@ -875,7 +869,7 @@ class SaleService:
         with db.atomic():
             self._note(note_id)
             line = self._line(note_id, line_id)
-            approved = self._approver(approver_id, "price_override", "changing a price needs a manager PIN.")
+            approved = self._approver(approver_id, "price_override", user_id=user_id)
             NoteLine.update(unit_price_cents=price_cents, price_source="manual").where(NoteLine.id == line_id).execute()
             audit.record("line.price_override", user_id=user_id, approved_by=approved,
                          register=self.register_code, note=note_id, sku=line.sku,
@@ -1044,7 +1038,7 @@ class SaleService:
         with db.atomic():
             note = self._note(note_id)
             s = self.summary(note_id)
-            approved = self._approver(approver_id, "cancel_note", "cancelling a note needs a manager PIN.")
+            approved = self._approver(approver_id, "cancel_note", user_id=user_id)
             if s.paid_cents:
                 raise PosError("Payment has started on this note; refund the payment before cancelling.")
             Note.update(status="cancelled", closed_at=utcnow(), total_cents=s.totals.total_cents).where(
@@ -1097,8 +1091,9 @@ class SaleService:
                         raise InputError(f"{who} was closed while on this note: remove them (F2, Ctrl+R) "
                                          "before paying.")
                     approved = self._approver(approver_id, "closed_customer",
-                                              f"{who} was closed while on this note: a manager PIN keeps them "
-                                              "on this sale; or Escape, then F2 and Ctrl+R to remove them.")
+                                              f"{who} was closed while on this note: "
+                                              f"{users.pin_words('closed_customer')} keeps them on this sale; "
+                                              "or Escape, then F2 and Ctrl+R to remove them.", user_id=user_id)
                     audit.record("sale.closed_customer_kept", approved_by=approved, register=self.register_code,
                                  note=note_id, customer=customer.code)
             if self.block_defaulters and note.customer_id and not s.paid_cents:
@@ -1106,7 +1101,8 @@ class SaleService:
                 if customer.payment_status == 2:
                     approved = self._approver(approver_id, "defaulter",
                                               f"{customer.name or customer.code} is a defaulter: "
-                                              "taking their payment needs a manager PIN.")
+                                              f"taking their payment needs {users.pin_words('defaulter')}.",
+                                              user_id=user_id)
                     if approved is not None:
                         audit.record("sale.defaulter_approved", approved_by=approved, register=self.register_code,
                                      note=note_id, customer=customer.code)

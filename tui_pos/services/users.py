@@ -8,7 +8,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from tui_pos.domain.errors import InputError, PosError
+from tui_pos.domain.errors import InputError, NeedsManager, PosError
+from tui_pos.domain.permissions import DEFAULT as _DEFAULT_PERMISSIONS, Permissions
 from tui_pos.models import PinLock, User, db, utcnow
 from tui_pos.services import audit
 
@@ -172,3 +173,69 @@ def manager_for(pin: str) -> Person | None:
 def get(user_id: int) -> Person | None:
     user = User.get_or_none(User.id == user_id)
     return Person(user.id, user.name, user.role) if user else None
+
+
+# ----------------------------------------------------------- permissions
+
+_PERMISSIONS = [_DEFAULT_PERMISSIONS]
+
+
+def configure_permissions(table: Permissions) -> None:
+    """Set by the composition root from `[permissions]`; every gate reads it."""
+    _PERMISSIONS[0] = table
+
+
+def permissions() -> Permissions:
+    return _PERMISSIONS[0]
+
+
+def may(person: Person | None, action: str) -> bool:
+    """Whether this signed-in person may do `action` without anybody else's PIN."""
+    return person is not None and permissions().allows(person.role, action)
+
+
+def approver_for(pin: str, action: str) -> Person | None:
+    """The active user with this PIN whose role may do `action`, or None (PinLocked while locked)."""
+    person = authenticate(pin)
+    return person if person is not None and permissions().allows(person.role, action) else None
+
+
+def approve(action: str, approver_id: int | None, message: str | None = None, *,
+            user_id: int | None = None) -> int | None:
+    """The id of whoever approves `action`, or NeedsManager worded for the prompt.
+
+    None when the register has no users (the first start) or the table lets a cashier do it alone.
+    The signed-in `user_id` approves by themselves when their role may do it."""
+    table = permissions()
+    if not users_exist():
+        return None
+    if approver_id is not None:
+        approver = User.get_or_none(User.id == approver_id)
+        if approver is not None and approver.active and table.allows(approver.role, action):
+            return approver.id
+        raise NeedsManager(action, refusal(action, message))
+    if not table.needs_approval(action):
+        return None
+    signed_in = User.get_or_none(User.id == user_id) if user_id is not None else None
+    if signed_in is not None and signed_in.active and table.allows(signed_in.role, action):
+        return signed_in.id
+    raise NeedsManager(action, message or table.prompt(action))
+
+
+def refusal(action: str, message: str | None = None) -> str:
+    """What a PIN prompt says to a PIN that may not do `action`."""
+    return f"That PIN is not {_article(permissions().role_for(action))}'s. {message or permissions().prompt(action)}"
+
+
+def approval_title(action: str) -> str:
+    """The PIN prompt's title: "Manager approval"."""
+    return f"{permissions().role_for(action).capitalize()} approval"
+
+
+def pin_words(action: str) -> str:
+    """ "a manager PIN": whose PIN `action` needs under the table in force."""
+    return f"{_article(permissions().role_for(action))} PIN"
+
+
+def _article(role: str) -> str:
+    return ("an " if role[0] in "aeiou" else "a ") + role
