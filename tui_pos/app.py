@@ -97,6 +97,7 @@ class PosApp(Guarded, App):
         super().__init__(css_path=_styled(self, runtime.config.ui.theme), driver_class=_driver_class())
         _apply_theme(self)
         self.runtime = runtime
+        self.set_keymap(runtime.config.keys)   # [keys]: the user's keys, by binding id (tui_pos/userkeys.py)
         self.user: users.Person | None = None
         self.printed: list[str] = []  # receipt numbers sent to the printer (for support and tests)
         self.dgi_answers: list = []   # answers of the online RUC check, newest last

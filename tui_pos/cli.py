@@ -115,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     scanner = sub.add_parser("scanner", parents=[common], help="scanner checks")
     scanner.add_argument("action", choices=["list"])
     sub.add_parser("doctor", parents=[common], help="health checks for support")
+    sub.add_parser("keys", parents=[common],
+                   help="every binding id and its key under [keys] (what config.toml can rebind)")
     mig = sub.add_parser("migrate-to", parents=[common],
                          help="copy this register's SQLite database into PostgreSQL, and check the copy")
     mig.add_argument("url", help="postgresql://user@host/db (an empty database)")

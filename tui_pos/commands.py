@@ -38,6 +38,11 @@ def run_app(cfg: Config, demo: bool = False) -> int:
     from tui_pos.bootstrap import NoUsers, build
     from tui_pos.models.db import explain
     from tui_pos.models.migrations import SchemaOutOfDate
+    from tui_pos.userkeys import check
+    try:
+        check(cfg.keys)        # [keys]: an unknown binding id or a clash is said before anything opens
+    except ValueError as exc:
+        return _fail(f"config: {cfg.source}: {exc}")
     try:
         runtime = build(cfg, demo=demo)
     except SystemExit:
@@ -631,7 +636,7 @@ def cmd_audit(cfg: Config, args: Namespace) -> int:
         if status.broken is not None:
             print(f"audit log: {audit.broken_text(status.broken)}")
             return 1
-        print(f"audit log: {status.rows} rows, the chain holds; head {status.head}")
+        print(f"audit log: {status.holds_text()}")
         return 0
     if args.limit < 0:
         return _fail("audit: --limit is a number of rows, 0 for all", 2)
@@ -663,4 +668,15 @@ def cmd_audit(cfg: Config, args: Namespace) -> int:
         shown += 1
     if not shown:
         print("no audit rows match")
+    return 0
+
+
+def cmd_keys(cfg: Config, args: Namespace) -> int:
+    """`tui-pos keys`: the binding ids `[keys]` can rebind, with the keys in force."""
+    from tui_pos.userkeys import check, listing
+    try:
+        keymap = check(cfg.keys)
+    except ValueError as exc:
+        return _fail(f"config: {cfg.source}: {exc}")
+    print("\n".join(listing(keymap)))
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import SimpleNamespace
@@ -405,6 +405,7 @@ class Config:
     email: SimpleNamespace
     sms: SimpleNamespace
     source: str = "defaults"
+    keys: dict[str, str] = field(default_factory=dict)   # [keys]: binding id -> key(s); userkeys.check knows the ids
 
     def db_url(self, demo: bool = False) -> str:
         """The database URL: the configured one, else the user data dir's."""
@@ -429,7 +430,7 @@ def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
     """Validate a parsed TOML document; raise ConfigError naming the key (one line, whatever the document)."""
     sections: dict[str, SimpleNamespace] = {}
     for name in raw:
-        if name not in SCHEMA:
+        if name not in SCHEMA and name != "keys":
             raise ConfigError(f"{source}: unknown section [{_name(name)}]; expected one of "
                               + ", ".join(f"[{s}]" for s in SCHEMA))
         if not isinstance(raw[name], dict):
@@ -454,7 +455,22 @@ def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
     if "cash" not in sections["sale"].tenders:
         raise ConfigError(f"{source}: sale.tenders = {_shown(sections['sale'].tenders)}: "
                           "expected a list that includes \"cash\"")
-    return Config(source=source, **sections)
+    return Config(source=source, keys=_keymap(raw.get("keys", {}), source), **sections)
+
+
+def _keymap(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, str]:
+    """`[keys]`: `sale.pay = "f12"` (TOML reads the dotted name as nested tables: flattened back)."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_keymap(value, source, name + "."))
+        elif isinstance(value, str) and value.strip() and value.isprintable():
+            out[name] = value
+        else:
+            raise ConfigError(f"{source}: keys.{_name(name)} = {_shown(value)}: expected a key such as "
+                              "\"f12\" or \"ctrl+k\"")
+    return out
 
 
 def find_config(explicit: str | None) -> Path | None:

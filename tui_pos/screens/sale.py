@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Callable
 
 from textual import on
@@ -684,8 +685,9 @@ class SaleScreen(Guarded, Screen):
         self.app.sign_out()
 
     def action_keys(self) -> None:
-        rows = [(key_label(self.app.get_key_display(b)), b.description)
-                for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
+        keymap = self.app.runtime.config.keys      # the user's [keys], shown as they are
+        rows = [(key_label(self.app.get_key_display(replace(b, key=keymap.get(b.id or "", b.key).split(",")[0]))),
+                 b.description) for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
         rows.append(("^Q", "Quit (" + users.pin_words("quit") + ")"))
         cells = [f"{k:<5} {d}"[:40] for k, d in rows]
         half = (len(cells) + 1) // 2     # two columns: every key on one 80x25 console screen
