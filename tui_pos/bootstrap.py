@@ -182,6 +182,9 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
     NoUsers when nobody could sign in (issue 28: "a register whose database has no user says how to add
     the first one and does not sell"); `allow_no_users` is for tests that drive the sale screen without a
     sign-in, never for a command."""
+    import os
+    from tui_pos.config import data_dir
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(data_dir() / "escpos-cache"))   # beside the data
     from tui_pos.hardware.printer import PrinterError, make_printer
 
     open_database(config, demo)

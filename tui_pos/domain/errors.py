@@ -15,3 +15,7 @@ class NeedsManager(PosError):
     def __init__(self, action: str, message: str) -> None:
         super().__init__(message)
         self.action = action
+
+
+class BalanceChanged(PosError):
+    """A points balance is not what the movement needs (another register spent it first)."""

@@ -16,7 +16,7 @@ import time
 from evdev.eventio_async import EventIO
 
 from tui_pos.hardware.keymap import EV_KEY, KEY_ENTER, KEY_LEFTSHIFT, LAYOUTS
-from tui_pos.hardware.scanner import DeviceInfo
+from tui_pos.hardware.devices import DeviceInfo
 
 EVENT = struct.Struct("llHHi")
 EV_SYN = 0

@@ -23,6 +23,10 @@ from tui_pos.domain.text import printable
 log = logging.getLogger(__name__)
 
 
+class PaperOut(Exception):
+    """The printer says it has no paper (nothing was printed)."""
+
+
 class PrinterError(Exception):
     """The printer could not take the job; the message says what to check.
 
@@ -37,14 +41,13 @@ class PrinterError(Exception):
 
 
 def _escpos():
-    """Import escpos once, with its capability cache in a fixed folder."""
+    """Import escpos once, with its capability cache in a fixed folder (the composition root names it in
+    ESCPOS_CAPABILITIES_PICKLE_DIR; else the user's cache folder)."""
     if "ESCPOS_CAPABILITIES_PICKLE_DIR" not in os.environ:
-        from tui_pos.config import data_dir
-        cache = data_dir() / "escpos-cache"
-        cache.mkdir(parents=True, exist_ok=True)
-        os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(cache)
-    else:
-        Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"]).mkdir(parents=True, exist_ok=True)
+        from platformdirs import user_cache_dir
+        os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(Path(user_cache_dir("tui-pos", appauthor=False))
+                                                           / "escpos-cache")
+    Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"]).mkdir(parents=True, exist_ok=True)
     try:
         import escpos.printer  # noqa: F401  (configures logging: ours is set up first)
     except Exception:  # noqa: BLE001 - a truncated capability cache (EOFError, UnpicklingError, ...)
@@ -246,7 +249,6 @@ class EscposPrinter:
         return device
 
     def send(self, data: bytes) -> str | None:
-        from tui_pos.services.printing import PaperOut
         device = None
         writing = False
         try:

@@ -25,28 +25,12 @@ import stat
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol
 
+from tui_pos.hardware.devices import DeviceInfo
 from tui_pos.hardware.keymap import KEY_ENTER, ScanDecoder
 
 log = logging.getLogger(__name__)
 
 INPUT_DIR = "/dev/input"
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """An input device as discovery sees it."""
-
-    path: str
-    name: str = ""
-    vendor: int = 0
-    product: int = 0
-    has_enter: bool = True
-    readable: bool = True
-    problem: str = ""          # why it could not be opened (permission...)
-
-    @property
-    def usb_id(self) -> str:
-        return f"{self.vendor:04x}:{self.product:04x}"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tui_pos.widgets.safety import Guarded
 from tui_pos.domain import dayreport
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import parse_money
-from tui_pos.models.db import worker_connection
+from tui_pos.services.connection import worker_connection
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import dayclose, users
 from tui_pos.widgets.keybar import HelpLine

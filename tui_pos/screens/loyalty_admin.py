@@ -25,7 +25,7 @@ from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.services import loyalty, loyalty_admin, users
-from tui_pos.models.db import is_connection_error
+from tui_pos.services.connection import is_connection_error
 from tui_pos.widgets.charts import bar_chart, paired_chart
 from tui_pos.widgets.devices import DatabaseBack
 from tui_pos.widgets.keybar import HelpLine
@@ -105,7 +105,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="loyalty-stats")
     def _load_stats(self) -> loyalty_admin.Statistics:
-        from tui_pos.models.db import worker_connection
+        from tui_pos.services.connection import worker_connection
         with worker_connection():
             return loyalty_admin.statistics(today=self.today)
 
@@ -159,7 +159,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="loyalty-report")
     def _report(self, date_from, date_to, tier: str, group: str):
-        from tui_pos.models.db import worker_connection
+        from tui_pos.services.connection import worker_connection
         with worker_connection():
             try:
                 rows = loyalty_admin.report(date_from=date_from, date_to=date_to, tier=tier, group=group,

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static, TabbedConte
 from textual.worker import Worker, WorkerState
 
 from tui_pos.domain.errors import PosError
-from tui_pos.models.db import worker_connection
+from tui_pos.services.connection import worker_connection
 from tui_pos.screens.dialogs import ChoiceDialog
 from tui_pos.services import customers, loyalty, messaging, users
 from tui_pos.widgets.safety import Guarded

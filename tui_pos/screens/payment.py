@@ -18,7 +18,7 @@ from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import users
 from tui_pos.domain.money import parse_money
-from tui_pos.models.db import is_connection_error
+from tui_pos.services.connection import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
 from tui_pos.widgets.devices import DatabaseBack
 from tui_pos.widgets.keybar import HelpLine

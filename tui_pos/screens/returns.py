@@ -17,7 +17,7 @@ from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.services import returns, users
 from tui_pos.services.sales import SaleService
-from tui_pos.models.db import is_connection_error
+from tui_pos.services.connection import is_connection_error
 from tui_pos.widgets.devices import DatabaseBack, Scanned
 from tui_pos.widgets.keybar import HelpLine
 

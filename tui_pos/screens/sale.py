@@ -34,7 +34,7 @@ from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
-from tui_pos.models.db import is_connection_error
+from tui_pos.services.connection import is_connection_error
 from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned
 from tui_pos.widgets.keybar import KeyBar, key_label
 from tui_pos.widgets.lines import NoteLines

@@ -24,7 +24,7 @@ from tui_pos.widgets.keybar import KeyBar
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
-from tui_pos.models.db import worker_connection
+from tui_pos.services.connection import worker_connection
 from tui_pos.screens.dialogs import PromptDialog
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class SupportScreen(Guarded, Screen):
         name = event.worker.name
         if event.state == WorkerState.ERROR:
             log.error("support: %s failed", name, exc_info=event.worker.error)
-            from tui_pos.models.db import explain
+            from tui_pos.services.connection import explain
             said = explain(event.worker.error, self.runtime.config.db_url(self.runtime.demo))
             if name == "database":
                 self._set("health", [f"FAIL database: {said}"])

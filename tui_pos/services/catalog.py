@@ -98,7 +98,7 @@ def _same_line(note, product_column, column):
 def _q_find(form1, form2, form3, sku, today, note):
     """Products by barcode (any of three forms) and by SKU: two index lookups in one statement, whatever
     the size of the catalogue (one join with an OR across both tables read every product)."""
-    from tui_pos.services.sales import specific_price_of
+    from tui_pos.services.prices import specific_price_of
 
     def columns(hit_code):
         return (Product.id, Product.sku, Product.name, Product.section, Product.price_cents, Product.tax_rate_bp,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from peewee import EXCLUDED, JOIN, fn
 
-from tui_pos.domain.errors import PosError
+from tui_pos.domain.errors import BalanceChanged
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
 from tui_pos.models.db import SQLITE_RETURNING, is_sqlite
 from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, prepared
@@ -30,10 +30,6 @@ def movement_key(document: str, kind: str, part: str = "") -> str:
 def adjustment_key(request_id: str) -> str:
     """An adjustment's ledger key: the register's request id for it (a retry finds the first one)."""
     return f"adjust:{request_id}"
-
-
-class BalanceChanged(PosError):
-    """The balance is not what the movement needs (another register spent it first)."""
 
 
 @dataclass(frozen=True)

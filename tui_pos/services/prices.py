@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
+
+from peewee import fn
 from dataclasses import dataclass
 
 from tui_pos.domain.customer import parse_date
@@ -113,7 +115,7 @@ class RateLineRow:
 
 
 def rates() -> list[RateRow]:
-    from peewee import fn, JOIN
+    from peewee import JOIN
     q = (PriceRate.select(PriceRate, fn.COUNT(PriceRateLine.id).alias("n"))
          .join(PriceRateLine, JOIN.LEFT_OUTER).group_by(PriceRate.id).order_by(PriceRate.code))
     return [RateRow(r.code, r.name, r.start_date, r.end_date, r.active, r.n) for r in q]
@@ -127,3 +129,11 @@ def rate_lines(code: str) -> tuple[RateRow, list[RateLineRow]]:
          .join(Product).join_from(PriceRateLine, PriceRate).where(PriceRate.code == rate.code).order_by(Product.sku))
     return rate, [RateLineRow(ln.product.sku, ln.product.name, ln.product.price_cents, ln.price_cents, ln.discount_bp)
                   for ln in q]
+
+
+def specific_price_of(product_column, today):
+    """Today's lowest specific price of a product, as a subquery column (NULL: none)."""
+    return (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
+            .where(SpecificPrice.product == product_column,
+                   (SpecificPrice.start_date.is_null()) | (SpecificPrice.start_date <= today),
+                   (SpecificPrice.end_date.is_null()) | (SpecificPrice.end_date >= today)))

@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
+from tui_pos.hardware.printer import PaperOut
 from tui_pos.models import PrintJob, db, utcnow
 from tui_pos.models.db import is_connection_error, worker_connection
 
@@ -91,10 +92,6 @@ def queue(register: str, limit: int = 20) -> list[dict]:
 def _head(register: str) -> PrintJob | None:
     return (PrintJob.select().where(PrintJob.register == register, PrintJob.state == "waiting")
             .order_by(PrintJob.id).first())
-
-
-class PaperOut(Exception):
-    """The printer says it has no paper (nothing was printed)."""
 
 
 def maybe_printed(exc: BaseException) -> bool:

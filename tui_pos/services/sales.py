@@ -19,7 +19,7 @@ from peewee import SQL, Select, fn
 
 from tui_pos.domain import pricing
 from tui_pos.domain.codes import MAX_QTY, bad_check_digit, check_qty, parse_entry, parse_weighed
-from tui_pos.domain.errors import InputError, NeedsManager, PosError
+from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.loyalty import Block as LoyaltyBlock
 from tui_pos.domain.receipt import Receipt, ReceiptLine
 from tui_pos.domain import customer as customer_rules
@@ -28,7 +28,7 @@ from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Loyalt
                             utcnow)
 from tui_pos.models.db import SQLITE_RETURNING, batch, is_sqlite, update_returning
 from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, inserted_id, prepared
-from tui_pos.services import audit, catalog, customers, loyalty, printing, users
+from tui_pos.services import audit, catalog, customers, loyalty, prices, printing, users
 from tui_pos.services.customers import CustomerView
 
 
@@ -313,19 +313,11 @@ def _q_clear_offers(note):
     return NoteLine.update(offered_qty=0, reward_qty=0, reward_offer="").where(NoteLine.note == note)
 
 
-def specific_price_of(product_column, today):
-    """Today's lowest specific price of a product, as a subquery column (NULL: none)."""
-    return (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
-            .where(SpecificPrice.product == product_column,
-                   (SpecificPrice.start_date.is_null()) | (SpecificPrice.start_date <= today),
-                   (SpecificPrice.end_date.is_null()) | (SpecificPrice.end_date >= today)))
-
-
 @prepared(2)
 def _q_reprice_lines(note, today):
     """Every line of the note as the screen shows it (`_LINE_FIELDS`), then its product and today's
     specific price: what repricing reads, and the note's lines afterwards without reading them again."""
-    return (NoteLine.select(*_LINE_FIELDS, NoteLine.product, specific_price_of(NoteLine.product, today))
+    return (NoteLine.select(*_LINE_FIELDS, NoteLine.product, prices.specific_price_of(NoteLine.product, today))
             .where(NoteLine.note == note).order_by(NoteLine.id))
 
 

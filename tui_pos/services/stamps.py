@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from tui_pos.domain.errors import InputError
+from tui_pos.domain.errors import BalanceChanged, InputError
 from tui_pos.domain.loyalty import Program, StampOffer
 from tui_pos.models import NoteLine, Product, Section, StampCard, StampEvent, db, local_time
-from tui_pos.services.loyalty import BalanceChanged
 
 
 @dataclass(frozen=True)

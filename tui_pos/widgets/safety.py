@@ -37,7 +37,7 @@ class Guarded:
             raise
         except Exception as error:  # noqa: BLE001
             app = self.app  # type: ignore[attr-defined]
-            from tui_pos.models.db import is_connection_error
+            from tui_pos.services.connection import is_connection_error
             if is_connection_error(error) and hasattr(app, "database_lost"):
                 app.database_lost()
                 return
