@@ -16,6 +16,7 @@ run: $(VENV)/.installed
 	$(BIN)/tui-pos --demo
 
 test: $(VENV)/.installed
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed
