@@ -5,7 +5,9 @@
 
 1. 1,000 appends, each in a transaction of its own as a register writes them
    (`with db.atomic(): audit.record(...)`), on a SQLite file (synchronous=FULL)
-   and on PostgreSQL: total seconds and per append.
+   and on PostgreSQL: total seconds and per append, chained (`record`) and as
+   a plain INSERT (what `record` was before the chain), alternated BENCH_ROUNDS
+   times (default 5) on fresh databases; median and best.
 2. `tui-pos doctor`'s chain check over a log of 100,000 rows (written in bulk
    through the chain's own hashing, then verified streaming in id order).
 """
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 APPENDS = int(os.environ.get("BENCH_APPENDS", "1000"))
 ROWS = int(os.environ.get("BENCH_VERIFY_ROWS", "100000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 PG_URL = os.environ.get("TUI_POS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -35,16 +38,26 @@ def bind_fresh(url: str):
     return database
 
 
-def appends(url: str) -> float:
+def plain_record(action: str, *, user_id=None, approved_by=None, register: str = "", **detail) -> None:
+    """`record` as it was before the chain (one INSERT), for the comparison."""
+    import json
+
+    from tui_pos.models import AuditLog
+    AuditLog.create(action=action, user=user_id, approved_by=approved_by, register=register,
+                    detail=json.dumps(detail, sort_keys=True, default=str))
+
+
+def appends(url: str, chained: bool = True) -> float:
     from tui_pos.models import db
     from tui_pos.services import audit
+    record = audit.record if chained else plain_record
     database = bind_fresh(url)
     with db.atomic():   # warm up: connection, statements
-        audit.record("bench.warmup", register="R1")
+        record("bench.warmup", register="R1")
     t0 = time.perf_counter()
     for i in range(APPENDS):
         with db.atomic():
-            audit.record("line.void", register="R1", note=i, sku="A-100", qty=1, unit_price_cents=250)
+            record("line.void", register="R1", note=i, sku="A-100", qty=1, unit_price_cents=250)
     took = time.perf_counter() - t0
     database.close()
     return took
@@ -113,8 +126,19 @@ def main() -> None:
         if first and second:
             backends.append(("PostgreSQL", first, second))
         for name, url, url2 in backends:
-            took = appends(url)
-            print(f"{name:<10} {APPENDS} appends: {took:6.2f} s ({took / APPENDS * 1000:.2f} ms each)")
+            runs: dict[bool, list[float]] = {False: [], True: []}
+            for i in range(ROUNDS):   # alternated, each on a fresh database: the same machine load for both
+                for chained in (False, True):
+                    fresh = url if url.startswith("sqlite") else (pg_url() or url)
+                    if fresh.startswith("sqlite"):
+                        fresh = f"sqlite:///{tmp}/a{i}{int(chained)}.db"
+                    runs[chained].append(appends(fresh, chained))
+                    if fresh != url and not fresh.startswith("sqlite"):
+                        drop(fresh)
+            for chained, label in ((False, "plain insert (before)"), (True, "chained (after)")):
+                best, median = min(runs[chained]), sorted(runs[chained])[len(runs[chained]) // 2]
+                print(f"{name:<10} {APPENDS} appends, {label:<21}: median {median:5.2f} s, best {best:5.2f} s "
+                      f"({median / APPENDS * 1000:.2f} ms each)")
             timed = verify(url2)
             if timed is not None:
                 print(f"{name:<10} verify {ROWS} rows: {timed[1]:6.2f} s (written in bulk in {timed[0]:.1f} s)")

@@ -93,12 +93,12 @@ def test_an_untouched_log_verifies(database):
     assert status.head == audit.head_hash() == stored(8).hash
     assert [r.id for r in audit.chain_rows()] == list(range(1, 9))
     line = doctor_line()
-    assert line.startswith("OK   audit log: 8 rows, the chain holds; head " + status.head[:16])
+    assert line == f"OK   audit log: 8 rows, the chain holds; newest row 8, hash {status.head[:16]}"
 
 
 def test_an_empty_log_verifies(database):
     assert audit.verify_chain().broken is None and audit.head_hash() == GENESIS
-    assert doctor_line().startswith("OK   audit log: 0 rows")
+    assert doctor_line() == "OK   audit log: 0 rows, the chain holds (empty)"
 
 
 def forge(row: AuditRow, prev: str, **change) -> tuple[str, str]:
@@ -397,7 +397,7 @@ def test_audit_refuses_an_unknown_user_and_a_bad_day_in_one_line(people, cli):
 def test_audit_verify_and_doctor_name_the_changed_row(people, cli):
     write_log(4)
     code, out, _ = cli("audit", "--verify")
-    assert code == 0 and out.startswith("audit log: 6 rows, the chain holds; head " + audit.head_hash())
+    assert code == 0 and out == f"audit log: 6 rows, the chain holds; newest row 6, hash {audit.head_hash()}\n"
     code, out, _ = cli("doctor")
     assert "OK   audit log: 6 rows, the chain holds" in out
     sql("UPDATE audit_log SET detail = %s WHERE id = 4", ('{"note": 2, "qty": 5}',))
@@ -407,3 +407,35 @@ def test_audit_verify_and_doctor_name_the_changed_row(people, cli):
     assert code == 1 and out.strip() == expected
     code, out, _ = cli("doctor")
     assert code == 1 and f"FAIL {expected}" in out.splitlines()
+
+
+# ------------------------------------------------------------------ the anchor on paper
+
+def test_the_z_report_prints_the_chain_head_and_shows_a_rewrite_the_chain_cannot(sales, cashier_id):
+    from tui_pos.domain import dayreport
+    from tui_pos.services import dayclose
+    note = sales.open_note()
+    sales.add_item(note, "CAPP")
+    sales.pay(note)
+    assert not dayclose.x_report("R1").audit_hash        # an X closes nothing: no anchor
+    z = dayclose.close_day("R1", None, user_id=cashier_id)
+    head = audit.chain_head()
+    assert stored(head.id).action == "day.close"          # the Z's own row
+    assert (z.audit_row, z.audit_hash) == (head.id, head.hash)
+    again = dayclose.z_report("R1", z.number)              # kept with the Z, shown again as it was
+    assert (again.audit_row, again.audit_hash) == (head.id, head.hash)
+    for columns in (24, 32, 42, 48):
+        lines = dayreport.as_text(dayreport.layout(z, columns, str)).splitlines()
+        anchor = lines.index(next(ln for ln in lines if ln.startswith("Audit log")))
+        assert lines[anchor].endswith(f"row {head.id}") and lines[anchor + 1].endswith(head.hash[:16])
+        assert all(len(ln) <= columns for ln in lines)
+    # someone rewrites the log from row 1 onward with the algorithm: the chain holds again...
+    prev = GENESIS
+    for row in list(audit.chain_rows()):
+        detail = row.detail.replace('"role": "manager"', '"role": "cashier"')
+        prev, digest = forge(row, prev, detail=detail)
+        sql("UPDATE audit_log SET detail = %s, prev_hash = %s, hash = %s WHERE id = %s", (detail, prev, digest, row.id))
+        prev = digest
+    assert audit.verify_chain().broken is None
+    # ...but the row the Z printed no longer has the hash on the paper
+    assert stored(z.audit_row).hash[:16] != z.audit_hash[:16]

@@ -88,7 +88,14 @@ class ChainStatus:
 
     rows: int                    # rows that matched the chain
     broken: AuditRow | None      # the first row that does not, if any
-    head: str                    # the newest matching row's hash (GENESIS for an empty log)
+    head: str                    # the newest row's hash when the whole chain holds (GENESIS: an empty log)
+    head_row: int = 0            # and its id
+
+    def holds_text(self, digits: int = 64) -> str:
+        """What `doctor` and `tui-pos audit --verify` say of a chain that holds."""
+        if not self.rows:
+            return "0 rows, the chain holds (empty)"
+        return f"{self.rows} rows, the chain holds; newest row {self.head_row}, hash {self.head[:digits]}"
 
 
 def verify_chain(batch: int = 5000) -> ChainStatus:
@@ -105,7 +112,9 @@ def verify_chain(batch: int = 5000) -> ChainStatus:
     broken_id = audit_chain.verify(counted())
     if broken_id is not None:
         return ChainStatus(rows=seen[0] - 1, broken=last[0], head="")
-    return ChainStatus(rows=seen[0], broken=None, head=last[0].hash if last else audit_chain.GENESIS)
+    if not last:
+        return ChainStatus(rows=0, broken=None, head=audit_chain.GENESIS)
+    return ChainStatus(rows=seen[0], broken=None, head=last[0].hash, head_row=last[0].id)
 
 
 def when(at: Any) -> str:
