@@ -51,6 +51,8 @@ def generate(db_path: Path) -> float:
     from tui_pos.models.migrations import migrate
     database = bind(f"sqlite:///{db_path}")
     migrate(database)
+    from tui_pos.services import users
+    users.add_user("Bench", "manager", "1234")   # the register opens only with a user (issue 28 item 10)
     t0 = time.perf_counter()
     conn = database.connection()
     conn.execute("PRAGMA synchronous = NORMAL")  # generation only; the register runs FULL
@@ -86,6 +88,8 @@ def import_csv(root: Path) -> float:
     cfg = root / "import.toml"
     cfg.write_text(f'[database]\nurl = "sqlite:///{root / "import.db"}"\n')
     env = dict(os.environ, TUI_POS_CONFIG=str(cfg), XDG_DATA_HOME=str(root / "xdg"))
+    made = subprocess.run([sys.executable, "-m", "tui_pos", "init"], env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr   # only `tui-pos init` makes a database
     t0 = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tui_pos", "import", "customers", str(csv)], env=env,
                           capture_output=True, text=True)
@@ -122,7 +126,11 @@ def screen_lookups(db_path: Path, root: Path) -> list[float]:
     rng = random.Random(11)
     times = []
     try:
-        app.read_until(b"scan or type a code")
+        app.read_until(b"Type your PIN")   # the register opens on its PIN prompt
+        app.drain(0.2)
+        offset = len(app.buffer)
+        app.write(b"1234\r")
+        app.read_until(b"scan or type a code", since=offset)
         app.drain(0.3)
         app.write(b"\x1bOQ")  # F2
         app.read_until(b"group:X, tier:X")      # the F2 field's hint: the lookup is open

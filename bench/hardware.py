@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from ptyrun import PtyApp  # noqa: E402
-from run_all import APP_MARKER, ean13, make_store, ms, pct, tui_pos_argv  # noqa: E402
+from run_all import APP_MARKER, ean13, make_store, ms, pct, ready, tui_pos_argv  # noqa: E402
 
 SCANS = int(os.environ.get("BENCH_SCANS", "60"))
 QUEUED = 300
@@ -57,7 +57,7 @@ def main() -> None:
         app = PtyApp(tui_pos_argv(), env)
         evdev_times, wedge_times = [], []
         try:
-            app.read_until(APP_MARKER)
+            ready(app, APP_MARKER)   # signed in
             app.read_until(b"Scanner ready")
             settle(app, 0.5)
             printed_before = len(printer.jobs)
