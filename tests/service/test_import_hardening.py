@@ -313,3 +313,36 @@ def test_a_product_reimport_keeps_section_and_tax_rate_for_empty_cells(database,
     assert last_audit("import.products")["updated_skus"] == ["ESP"]
     r = catalog.import_products(products_csv(tmp_path, ",NEW,New,,1.00,,,\n", "new.csv"))
     assert Product.get(Product.sku == "NEW").tax_rate_bp == 0 and Product.get(Product.sku == "NEW").section is None
+
+
+def test_the_command_takes_allow_large_and_update(tmp_path, capsys):
+    """`tui-pos import ... --allow-large / --update`, in process on a SQLite file: exit 1 and one line, then 0."""
+    from tui_pos.cli import main
+    from tui_pos.models import db
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "pos.db"}"\n')
+
+    def run(*args):
+        code = main(["--config", str(config), *args])
+        if not db.is_closed():
+            db.close()
+        return code, capsys.readouterr()
+
+    assert run("init")[0] == 0
+    products = products_csv(tmp_path, ",CAR,Car,,25000000.00,7,,\n,VAN,Van,,2000000,7,,\n")
+    code, out = run("import", "products", str(products))
+    assert code == 1 and out.err == (f"tui-pos: import products: {products}:2:5 (price): price 25000000.00 is more "
+                                     "than 999,999.99, the dearest price an import takes (--allow-large takes up "
+                                     "to 9,999,999.99); nothing was written\n")
+    code, out = run("import", "products", str(products), "--allow-large")
+    assert code == 1 and f"{products}:2:5 (price): price 25000000.00 is more than 9,999,999.99" in out.err
+    products.write_text(PRODUCTS + ",VAN,Van,,2000000,7,,\n", encoding="utf-8")
+    code, out = run("import", "products", str(products), "--allow-large")
+    assert code == 0 and out.out == f"{products}: 1 created, 0 updated, 0 unchanged\n"
+    first = customers_csv(tmp_path, "A1,Ana,6123-4567,,,,,,,,,,0,open,,100\n", "first.csv")
+    assert run("import", "customers", str(first))[0] == 0
+    second = customers_csv(tmp_path, "B7,Ana Pérez,+507 6123 4567,,,,,,,,,,0,open,,70\n", "second.csv")
+    code, out = run("import", "customers", str(second))
+    assert code == 1 and out.err.count("\n") == 1 and "belongs to customer A1 (Ana)" in out.err
+    code, out = run("import", "customers", str(second), "--update")
+    assert code == 0 and out.out == f"{second}: 0 created, 1 updated, 0 unchanged\n"
