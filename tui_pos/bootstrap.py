@@ -30,8 +30,13 @@ def setup_logging() -> str:
     path = data_dir() / "tui-pos.log"
     root = logging.getLogger()
     if not any(getattr(h, "_tui_pos", False) for h in root.handlers):
-        handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
-                                                       encoding="utf-8")
+        try:
+            handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3,
+                                                           encoding="utf-8")
+        except OSError as exc:   # a folder by that name, a read-only data dir: one line, not a traceback
+            from tui_pos.config import ConfigError
+            raise ConfigError(f"cannot write the log {path} ({exc.strerror or exc}): move that away, or set "
+                              "XDG_DATA_HOME to a folder this user can write") from None
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._tui_pos = True  # type: ignore[attr-defined]
         handler.addFilter(_quiet_escpos)

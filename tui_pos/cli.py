@@ -194,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     # still only happen when something changed.
     os.environ.setdefault("TEXTUAL_FPS", "240")
     from tui_pos.bootstrap import setup_logging
-    setup_logging()
+    try:
+        setup_logging()
+    except config_mod.ConfigError as exc:
+        print(f"tui-pos: {exc}", file=sys.stderr)
+        return 2
     from tui_pos import commands
     try:
         if args.command is None and getattr(args, "support", False):

@@ -84,6 +84,13 @@ def test_a_data_folder_that_is_a_file_is_one_line(tmp_path, args):
                     "to a folder this user can write")
 
 
+def test_a_log_that_cannot_be_written_is_one_line(tmp_path):
+    (tmp_path / "data" / "tui-pos" / "tui-pos.log").mkdir(parents=True)   # a folder where the log goes
+    line = refused(run(["doctor"], tmp_path, "", XDG_DATA_HOME=str(tmp_path / "data")), 2)
+    assert line == (f"tui-pos: cannot write the log {tmp_path / 'data' / 'tui-pos' / 'tui-pos.log'} (Is a "
+                    "directory): move that away, or set XDG_DATA_HOME to a folder this user can write")
+
+
 def test_a_database_folder_with_a_file_in_its_way(tmp_path):
     (tmp_path / "store").write_text("a file")
     where = tmp_path / "store" / "pos.db"
