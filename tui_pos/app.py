@@ -356,8 +356,11 @@ class PosApp(Guarded, App):
 
     # ------------------------------------------------------------ a lost database connection
 
+    PROBE_EVERY = 0.25   # seconds between two tries of a lost database: a waiting payment is answered within
+    #                      a second of the server answering again (issue 28)
+
     def database_lost(self) -> None:
-        """A service call found the database unreachable: say so, keep everything, retry every second."""
+        """A service call found the database unreachable: say so, keep everything, retry every PROBE_EVERY s."""
         if self.db_down:
             return
         self.db_down = True
@@ -376,8 +379,8 @@ class PosApp(Guarded, App):
                 with worker_connection():
                     db.execute_sql("SELECT 1")
                 return True
-            except Exception:  # noqa: BLE001 - still down: try again in a second
-                time.sleep(1)
+            except Exception:  # noqa: BLE001 - still down: try again shortly
+                time.sleep(self.PROBE_EVERY)
         return False
 
     def database_back(self) -> None:

@@ -314,3 +314,26 @@ def test_connection_lost_as_the_attempt_is_recorded_prints_the_original_once(pg_
     assert spooler.send_next().sent.receipt_no == number
     assert sim.wait_for(1)
     assert len(sim.jobs) == 1 and KICK in sim.jobs[0] and b"COPY" not in sim.jobs[0]
+
+
+@pytest.mark.postgres
+def test_a_connection_killed_in_the_middle_of_a_batch_is_a_lost_connection_not_a_bug(pg_register):
+    """Killed from the server inside a psycopg pipeline, the error that surfaces may be "cannot exit
+    pipeline mode while busy", raised while handling "terminating connection" (seen in bench/storm.py):
+    the register waits for the database instead of reporting a bug (the issue's tracebacks)."""
+    import psycopg
+    import peewee
+
+    def surfaced():
+        try:
+            raise psycopg.errors.AdminShutdown("terminating connection due to administrator command")
+        except psycopg.Error:
+            try:
+                raise psycopg.OperationalError("cannot exit pipeline mode while busy")
+            except psycopg.Error:
+                raise peewee.OperationalError("sending query failed: cannot exit pipeline mode while busy")
+    with pytest.raises(peewee.OperationalError) as info:
+        surfaced()
+    assert is_connection_error(info.value)
+    assert is_connection_error(peewee.OperationalError("consuming input failed: cannot exit pipeline mode while busy"))
+    assert not is_connection_error(peewee.IntegrityError("duplicate key value violates unique constraint"))

@@ -404,16 +404,34 @@ def safe_url(url: str) -> str:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """A lost or refused database connection (as opposed to a bug or a constraint)."""
+    """A lost or refused database connection (as opposed to a bug or a constraint).
+
+    The exception or one it was raised from: a connection killed in the middle of a batch (a psycopg
+    pipeline) surfaces as "cannot exit pipeline mode while busy", raised while handling the server's
+    "terminating connection"; the connection is unusable either way.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if _lost_connection(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _lost_connection(exc: BaseException) -> bool:
     from peewee import InterfaceError, OperationalError
     if isinstance(exc, InterfaceError):
         return True
-    if not isinstance(exc, OperationalError):
+    driver = type(exc).__module__.startswith("psycopg") and type(exc).__name__ in (
+        "OperationalError", "AdminShutdown", "CrashShutdown", "CannotConnectNow")
+    if not isinstance(exc, OperationalError) and not driver:
         return False
     text = str(exc).lower()
     return not isinstance(db.obj, SqliteDatabase) and any(w in text for w in (
         "connection", "server closed", "terminating", "could not receive", "could not send", "eof detected",
-        "consuming input failed", "the connection is lost", "no connection", "timeout", "ssl"))
+        "consuming input failed", "the connection is lost", "no connection", "timeout", "ssl",
+        "pipeline mode while busy"))
 
 
 def explain(exc: BaseException, url: str) -> str:
