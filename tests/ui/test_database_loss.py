@@ -154,3 +154,47 @@ async def test_a_sale_committed_while_its_answer_was_lost_says_paid_as_soon_as_k
         await app.wait_printed()
     printed = (tmp_path / "lp0").read_bytes()
     assert printed.count(b"\x1bp") == 1 and b"COPY" not in printed     # one receipt, one drawer kick
+
+
+async def test_a_refund_whose_answer_was_lost_is_made_once(pg_app, monkeypatch):
+    """Issue 28, item 13: "A refund or an adjustment retried after a lost answer is written once (a request
+    id, unique)": the return screen keeps its request id while the outcome is unknown and asks again."""
+    from tui_pos.models import db
+    from tui_pos.screens.returns import ReturnScreen
+    from tui_pos.services import returns
+    app, proxy = pg_app
+    async with app.run_test(size=(100, 30)) as pilot:
+        sale = app.screen
+        sale.query_one("#code").value = "ESP"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("f10")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: "Paid: receipt R1-000001" in message(app))
+        await pilot.press("f7")
+        await until(pilot, lambda: isinstance(app.screen, ReturnScreen))
+        screen = app.screen
+        screen.load("R1-000001")
+        screen.action_toggle()
+        refund = returns.refund
+
+        def committed_then_lost(*args, **kwargs):
+            refund(*args, **kwargs)              # made on the server
+            proxy.cut()
+            db.execute_sql("SELECT 1")           # ... and the answer never comes
+        monkeypatch.setattr(returns, "refund", committed_then_lost)
+        await pilot.press("f10")
+        await pilot.pause()
+        info = lambda: str(screen.query_one("#return-info").render())   # noqa: E731
+        assert screen.waiting is not None and "whether this refund was made is checked" in info()
+        asked = screen.request_id
+        await pilot.press("f10")                 # pressing again does not refund twice
+        await pilot.pause()
+        assert "waits for the database's answer" in info()
+        monkeypatch.setattr(returns, "refund", refund)
+        proxy.start()
+        await until(pilot, lambda: app.screen is sale and "Refund done: receipt R1-000002" in message(app))
+        assert Note.select().where(Note.kind == "return").count() == 1
+        assert Payment.get(Payment.request_id == asked).amount_cents < 0
+        await app.wait_printed()
