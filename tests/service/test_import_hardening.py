@@ -158,7 +158,7 @@ def test_a_latin1_customer_file_names_the_line_column_and_byte(database, tmp_pat
 def test_a_utf16_customer_file_is_refused_at_its_first_byte(database, tmp_path):
     path = customers_csv(tmp_path, "A1,Ana,,,,,,,,,,,0,open,,\n", encoding="utf-16")
     assert refused(import_customers, path) == (
-        f"{path}:1: the file is UTF-16 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)")
+        f"{path}:1:1: the file is UTF-16 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)")
     bom_less = customers_csv(tmp_path, "A1,Ana,,,,,,,,,,,0,open,,\n", "le.csv", encoding="utf-16-le")
     assert "the header holds NUL bytes: the file is UTF-16 or not text" in refused(import_customers, bom_less)
     assert Customer.select().count() == 0

@@ -137,9 +137,9 @@ def not_utf8(data: bytes) -> tuple[int, int | None, str, str] | None:
     text = lines[-1].decode("utf-8").removeprefix("\ufeff")
     byte = data[start]
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return line, None, "", "the file is UTF-32 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
+        return 1, 1, "", "the file is UTF-32 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return line, None, "", "the file is UTF-16 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
+        return 1, 1, "", "the file is UTF-16 text; save it as UTF-8 (in a spreadsheet: CSV UTF-8)"
     guess = ("; the file holds NUL bytes (UTF-16, or not text at all)" if b"\x00" in data[:4096]
              else " (Latin-1 or Windows-1252 text?)")
     column, name, at = None, "", ""
