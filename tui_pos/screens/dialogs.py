@@ -88,7 +88,8 @@ class InfoDialog(Guarded, ModalScreen[None]):
             yield Label(self.title_text, classes="dialog-title")
             with VerticalScroll(classes="info-body"):   # a long page scrolls (Up/Down) on a 25-row console
                 yield Label(self.text, markup=False)
-            yield HelpLine("Escape: close", classes="dialog-help")
+            long = self.text.count("\n") >= 15      # past the body's 16 rows: say that there is more
+            yield HelpLine("Up/Down: more  Escape: close" if long else "Escape: close", classes="dialog-help")
 
     def action_close(self) -> None:
         self.dismiss(None)
