@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from tui_pos.services.users import PIN_MAX
 from tui_pos.widgets.safety import Guarded
 from tui_pos.widgets.keybar import HelpLine
 
@@ -34,7 +35,7 @@ class PromptDialog(Guarded, ModalScreen[str | None]):
             if self.prompt:
                 yield Label(self.prompt, classes="dialog-prompt")
             yield Input(value=self.value, password=self.password, placeholder=self.placeholder,
-                        id="answer")
+                        id="answer", **({"max_length": PIN_MAX, "restrict": r"[0-9]*"} if self.password else {}))
             yield HelpLine("Enter: OK   Escape: back", classes="dialog-help")
 
     @on(Input.Submitted, "#answer")
