@@ -140,6 +140,8 @@ class ImportError_(PosError):
 
     def __init__(self, path: str, line: int, column: int | None, column_name: str, message: str) -> None:
         where = f"{path}:{line}" + (f":{column}" + (f" ({column_name})" if column_name else "") if column else "")
+        if message.endswith(".") and not message.endswith(".."):   # the form's sentences: "; nothing was written" follows
+            message = message[:-1]
         super().__init__(f"{where}: {message}")
 
 
