@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from tui_pos.domain import pricing
 from tui_pos.domain.receipt import Row, percent_text, two_cols
@@ -55,7 +55,7 @@ class DayReport:
     opening_float_cents: int = 0
     counted_cents: int | None = None            # cash counted at the Z (None: not counted)
     user: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     cashiers: tuple[tuple[str, int, int, int], ...] = ()   # (cashier, sales, sales amount, refunds amount)
     audit_row: int = 0                          # Z: the audit log's newest row when it was taken (its own)
     audit_hash: str = ""                        # and that row's hash: on paper, an anchor for the chain
@@ -76,7 +76,7 @@ class DayReport:
             return None
         return self.counted_cents - self.cash_expected_cents
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "register": self.register, "number": self.number,
             "opened_at": self.opened_at.isoformat() if self.opened_at else None,
@@ -93,7 +93,7 @@ class DayReport:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DayReport":
+    def from_dict(cls, d: dict[str, Any]) -> "DayReport":
         return cls(
             kind=d["kind"], register=d["register"], number=d["number"],
             opened_at=_dt.datetime.fromisoformat(d["opened_at"]) if d.get("opened_at") else None,

@@ -69,6 +69,7 @@ def hundredths(value: Decimal) -> int | None:
     if n == 0:
         return 0
     shift = exponent + 2
+    result: int
     if shift >= 0:
         result = n * 10 ** shift
     elif -shift > len(digits) or n % 10 ** -shift:

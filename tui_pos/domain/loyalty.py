@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from tui_pos.domain.errors import PosError
 
@@ -234,7 +234,7 @@ def _percent_text(bp: int) -> str:
 
 def program_to_toml(p: Program) -> str:
     """The program in the loyalty.toml format of SPEC.md (what `tui-pos import loyalty` reads back)."""
-    def strs(items) -> str:
+    def strs(items: Iterable[str]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
     out = ["[program]", f'mode = "{p.mode}"', f"earn_points = {p.earn_points}",
            f'per_amount = "{_money_text(p.per_amount_cents)}"', f'value_percent = "{_percent_text(p.value_percent_bp)}"',
@@ -262,14 +262,14 @@ def program_to_toml(p: Program) -> str:
     return "\n".join(out) + "\n"
 
 
-def _where_lines(rule) -> list[str]:
-    def strs(items) -> str:
+def _where_lines(rule: SectionRate | StampOffer) -> list[str]:
+    def strs(items: Iterable[str]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
     return ([f"sales_modes = {strs(rule.sales_modes)}"] if rule.sales_modes else []) + (
         [f"points_of_sale = {strs(rule.points_of_sale)}"] if rule.points_of_sale else [])
 
 
-def _names(table: dict, key: str, where: str, known: set[str] | None) -> tuple[str, ...]:
+def _names(table: dict[str, Any], key: str, where: str, known: set[str] | None) -> tuple[str, ...]:
     """A rule's `sales_modes` or `points_of_sale`: a list of names; sales modes must be the store's."""
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
@@ -282,7 +282,7 @@ def _names(table: dict, key: str, where: str, known: set[str] | None) -> tuple[s
     return tuple(v.strip() for v in value)
 
 
-def _known(table: dict, allowed: set[str], where: str) -> None:
+def _known(table: dict[str, Any], allowed: set[str], where: str) -> None:
     for key in table:
         if key not in allowed:
             raise ProgramError(f"{where}{key}: unknown key; expected one of {', '.join(sorted(allowed))}")
@@ -539,7 +539,7 @@ def open_lots(entries: list[LedgerEntry], months: int) -> list[tuple[_dt.date, i
     soonest-expiring lots first; a debt (a balance below zero) is paid by the
     next credits.
     """
-    lots: list[list] = []
+    lots: list[list[Any]] = []
     debt = 0
     for entry in entries:
         if entry.points > 0:

@@ -80,7 +80,7 @@ def check(text: str) -> None:
                             + ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS)))
 
 
-def fill(text: str, values: dict) -> str:
+def fill(text: str, values: dict[str, object]) -> str:
     check(text)
     return text.format(**{p: values.get(p, "") for p in PLACEHOLDERS}).strip()
 

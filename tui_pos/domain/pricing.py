@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tui_pos.domain.money import round_half_up
@@ -119,7 +120,7 @@ def spread(amount: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def note_totals(lines: list[PricedLine], groups: list[PlainGroup] = (), redeemed_cents: int = 0) -> Totals:
+def note_totals(lines: list[PricedLine], groups: Sequence[PlainGroup] = (), redeemed_cents: int = 0) -> Totals:
     """Totals and a tax row per rate. Tax is computed once per rate, not per line.
 
     A money-off redemption lowers the note's total and is spread over the tax

@@ -60,7 +60,7 @@ def parse(text: str, nt_person: str | None = None) -> Ruc:
         m = _NATURAL_FIRST.match(parts[0])
         is_cedula = m is not None and (m.group("letters") or m.group("suffix")
                                         or int(m.group("prov")) <= 13)
-        if not is_cedula:
+        if m is None or not is_cedula:
             return _legal(text, parts)
         prov = m.group("prov") or ""
         letters = m.group("letters") or m.group("suffix") or ""

@@ -38,7 +38,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = _re.compile(r"[+-]?[\d\s().,-]*\d[\d\s().,-]*")
 
 
-def csv_cell(value):
+def csv_cell(value: object) -> object:
     """A value for a CSV cell a spreadsheet will open: text that a spreadsheet would run as a formula (it
     starts with = + - @, a tab or a carriage return) gets a leading apostrophe, as OWASP's "CSV Injection"
     page advises; numbers and phones (+50761234567, -5) stay as they are."""
