@@ -559,9 +559,10 @@ def cmd_messages(cfg: Config, args: Namespace) -> int:
             return 0
         sender.recover()
         while True:
-            r = sender.send_due()
-            print(f"sent {r.sent}, failed {r.failed}, to retry {r.retrying}, waiting {r.waiting}", flush=True)
-            for e in r.errors:
+            result = sender.send_due()
+            print(f"sent {result.sent}, failed {result.failed}, to retry {result.retrying}, "
+                  f"waiting {result.waiting}", flush=True)
+            for e in result.errors:
                 print(f"  {e}", flush=True)
             if not args.loop:
                 return 0

@@ -37,6 +37,7 @@ def _screen_classes() -> list[type]:
         importlib.import_module(f"{package.__name__}.{module.name}")
     found: list[type] = []
     todo: list[type] = [Screen]
+    sub: type
     while todo:
         cls = todo.pop()
         for sub in cls.__subclasses__():
@@ -82,8 +83,9 @@ def check(keymap: dict[str, str]) -> dict[str, str]:
 def _refuse_text_field_keys(keymap: dict[str, str]) -> None:
     """A screen's key that a text field also uses (Ctrl+K deletes to the end of the line) goes to the field
     while the cashier types, unless the binding is a priority one: refused rather than silently dead."""
+    from textual.binding import Binding
     from textual.widgets import Input
-    field_keys = {k.strip(): b.description for b in Input.BINDINGS for k in b.key.split(",")}
+    field_keys = {k.strip(): b.description for b in Input.BINDINGS if isinstance(b, Binding) for k in b.key.split(",")}
     for binding_id, keys in keymap.items():
         infos = known()[binding_id]
         if all(_is_priority(i) for i in infos):

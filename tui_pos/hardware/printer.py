@@ -150,7 +150,7 @@ def _paper_state(device, timeout: float) -> str | None:
     except Exception:  # noqa: BLE001 - TimeoutError, NotImplementedError, USBError...
         return None
     finally:
-        if old is not None:
+        if old is not None and isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.settimeout(old)
     return {0: "out", 1: "low"}.get(state, "ok")

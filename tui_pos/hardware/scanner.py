@@ -23,7 +23,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from typing import Any, AsyncIterator, Callable, Iterable, Protocol, cast
 
 from tui_pos.hardware.devices import DeviceInfo
 from tui_pos.hardware.keymap import KEY_ENTER, ScanDecoder
@@ -78,7 +78,7 @@ def matches(spec: str, info: DeviceInfo) -> bool:
         return False  # a scanner ends every code with Enter: mice, buttons and lids cannot scan
     if kind == "name":
         return str(value) in info.name.lower()
-    vendor, product = value  # type: ignore[misc]
+    vendor, product = cast("tuple[int, int]", value)
     return (info.vendor, info.product) == (vendor, product)
 
 
@@ -89,7 +89,7 @@ class Device(Protocol):
 
     def grab(self) -> None: ...
 
-    def async_read_loop(self): ...
+    def async_read_loop(self) -> AsyncIterator[Any]: ...
 
     def close(self) -> None: ...
 

@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from peewee import ModelInsert, ModelSelect
+
 from tui_pos.domain import audit_chain
 from tui_pos.domain.audit_chain import AuditRow
 from tui_pos.domain.errors import InputError
@@ -25,12 +27,12 @@ from tui_pos.models.prepared import Arg, fetch_one, prepared
 
 
 @prepared(0)
-def _q_head():
+def _q_head() -> ModelSelect:
     return AuditLog.select(AuditLog.id, AuditLog.hash).order_by(AuditLog.id.desc()).limit(1)
 
 
 @prepared(9)
-def _q_append(*args):
+def _q_append(*args: Any) -> ModelInsert:
     return AuditLog.insert(id=args[0], at=args[1], action=args[2], user=args[3], approved_by=args[4],
                            register=args[5], detail=args[6], prev_hash=args[7], hash=args[8])
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from typing import Callable
 
 from peewee import JOIN, fn
 
 from tui_pos.domain import dayreport, pricing
 from tui_pos.domain.errors import InputError
+from tui_pos.domain.receipt import Row
 from tui_pos.models import (DayClose, LoyaltyMovement, Note, NoteLine, Payment, PrintJob, Product, Register,
                             Section, User, db, local_time, utcnow)
 from tui_pos.services import audit
@@ -123,7 +125,8 @@ def last_z(register: str) -> int | None:
     return DayClose.select(fn.MAX(DayClose.number)).where(DayClose.register == register).scalar()
 
 
-def queue_print(register: str, report: dayreport.DayReport, columns: int, money, *, blind: bool = False) -> int:
+def queue_print(register: str, report: dayreport.DayReport, columns: int, money: Callable[[int], str], *,
+                blind: bool = False) -> int:
     """Queue the report on this register's printer (the spooler sends it after the receipts before it)."""
     rows = dayreport.layout(report, columns, money, blind=blind)
     body = json.dumps([[r.text, r.align, r.bold, r.big, r.cut] for r in rows])
@@ -132,9 +135,8 @@ def queue_print(register: str, report: dayreport.DayReport, columns: int, money,
                                receipt_no=f"{report.kind}-{register}-{report.number}").id
 
 
-def rows_of(body: str):
+def rows_of(body: str) -> list[Row]:
     """A queued report's rows, back from JSON."""
-    from tui_pos.domain.receipt import Row
     return [Row(text=t, align=a, bold=b, big=g, cut=c) for t, a, b, g, c in json.loads(body)]
 
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 import tomllib
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 from dataclasses import dataclass, field
 
-from peewee import SQL, Case, IntegrityError, fn
+from peewee import SQL, Case, Expression, IntegrityError, ModelSelect, fn
 
 from tui_pos.domain import loyalty as rules
 from tui_pos.domain.errors import InputError, PosError
@@ -18,6 +18,9 @@ from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, Loyalt
                             LoyaltyProgram, Note, Product, Section, db, local_time,
                             utcnow)
 from tui_pos.services import audit, loyalty, users
+
+if TYPE_CHECKING:
+    from tui_pos.services.stamps import InProgress, Order, Reached
 
 REPORT_COLUMNS = ["code", "name", "phone", "tier", "balance", "earned", "redeemed", "last_visit"]
 
@@ -154,13 +157,13 @@ class Account:
     program: rules.Program = field(default_factory=rules.Program)   # its mode says points or money
 
 
-def offers(customer_id: int):
+def offers(customer_id: int) -> tuple[list[InProgress], list[Reached]]:
     """Seed 001: the customer's offers in progress and offers already reached (services.stamps.history)."""
     from tui_pos.services import stamps
     return stamps.history(customer_id, loyalty.program())
 
 
-def offer_orders(receipt_nos: tuple[str, ...]):
+def offer_orders(receipt_nos: tuple[str, ...]) -> list[Order]:
     """The orders behind an offer (seed 001's magnifying glass)."""
     from tui_pos.services import stamps
     return stamps.orders(receipt_nos)
@@ -207,7 +210,7 @@ def report(*, date_from: str | None = None, date_to: str | None = None, tier: st
 
 
 def report_rows(*, date_from: str | None = None, date_to: str | None = None, tier: str = "",
-                group: str = "", limit: int | None = None) -> Iterator[list[str]]:
+                group: str = "", limit: int | None = None) -> Iterator[tuple[Any, ...]]:
     """The report's rows, streamed in customer-code order.
 
     Without dates, `earned` and `redeemed` are lifetime totals kept on the
@@ -227,7 +230,8 @@ def report_rows(*, date_from: str | None = None, date_to: str | None = None, tie
     return _report_rows(start, end, prog, tier, group, limit)
 
 
-def _report_rows(start, end, prog, tier, group, limit) -> Iterator[tuple]:
+def _report_rows(start: _dt.date | None, end: _dt.date | None, prog: rules.Program | None, tier: str, group: str,
+                 limit: int | None) -> Iterator[tuple[Any, ...]]:
     period: dict[int, tuple[int, int]] = {}
     if start or end:
         moves = LoyaltyMovement.select(
@@ -245,7 +249,7 @@ def _report_rows(start, end, prog, tier, group, limit) -> Iterator[tuple]:
         query = (query.join(CustomerGroupMember, on=(CustomerGroupMember.customer == Customer.id))
                  .join(CustomerGroup, on=(CustomerGroupMember.group == CustomerGroup.id))
                  .where(fn.LOWER(CustomerGroup.name) == group.strip().lower()))
-    if tier:
+    if tier and prog is not None:   # (a tier without a program was refused by report_rows)
         query = query.where(_tier_condition(prog, tier))
     thresholds = [t.threshold for t in prog.tiers] if prog else []
     names = [""] + [t.name for t in prog.tiers] if prog else [""]
@@ -264,9 +268,10 @@ def _report_rows(start, end, prog, tier, group, limit) -> Iterator[tuple]:
         else:
             earned_out, redeemed_out = earned, redeemed
         # numbers stay ints: the CSV writer formats them in C (a million rows); in value mode they are money
+        amounts: tuple[int | str, int | str, int | str] = (balance, earned_out, redeemed_out)
         if value_mode:
-            balance, earned_out, redeemed_out = _decimal(balance), _decimal(earned_out), _decimal(redeemed_out)
-        yield (code, name, phone or "", names[tier_at(thresholds, earned)], balance, earned_out, redeemed_out,
+            amounts = (_decimal(balance), _decimal(earned_out), _decimal(redeemed_out))
+        yield (code, name, phone or "", names[tier_at(thresholds, earned)], *amounts,
                last[:10] if last.__class__ is str else _day_text(last))
         shown += 1
         if limit is not None and shown >= limit:
@@ -280,7 +285,7 @@ def _decimal(cents: int) -> str:
     return f"{sign}{whole}.{frac:02d}"
 
 
-def _pages(query, size: int = 20000):
+def _pages(query: ModelSelect, size: int = 20000) -> Iterator[tuple[Any, ...]]:
     """Rows in code order, a page at a time (keyset on the unique code): memory stays flat on any backend.
 
     Raw rows: peewee's per-row conversions cost more than the query at a million customers.
@@ -298,7 +303,7 @@ def _pages(query, size: int = 20000):
         last_code = rows[-1][1]
 
 
-def _day(value) -> _dt.date | None:
+def _day(value: _dt.datetime | str | None) -> _dt.date | None:
     """A stored timestamp's day (SQLite may hand back text from a raw row)."""
     if value is None:
         return None
@@ -307,7 +312,7 @@ def _day(value) -> _dt.date | None:
     return value.date()
 
 
-def _day_text(value) -> str:
+def _day_text(value: _dt.datetime | str | None) -> str:
     if value is None:
         return ""
     return value[:10] if isinstance(value, str) else value.strftime("%Y-%m-%d")
@@ -326,7 +331,7 @@ def report_count(*, tier: str = "", group: str = "") -> int:
     return query.count()
 
 
-def _tier_condition(prog: rules.Program, tier: str):
+def _tier_condition(prog: rules.Program, tier: str) -> Expression:
     """Customers whose lifetime points put them in `tier` (between its threshold and the next one's)."""
     tiers = list(prog.tiers)
     i = next(i for i, t in enumerate(tiers) if t.name.lower() == tier.strip().lower())
@@ -372,7 +377,7 @@ def statistics(months: int = 12, top: int = 10, today: _dt.date | None = None) -
         if counts.get(-1):
             by_tier.insert(0, ("(below the first tier)", int(counts[-1])))
     first = _month_back(today, months - 1)
-    month_rows = {}
+    month_rows: dict[str, tuple[int, int]] = {}
     for month, kind, points in (LoyaltyMonth.select(LoyaltyMonth.month, LoyaltyMonth.kind, fn.SUM(LoyaltyMonth.points))
                                 .where(LoyaltyMonth.month >= first).group_by(LoyaltyMonth.month, LoyaltyMonth.kind)
                                 .tuples()):

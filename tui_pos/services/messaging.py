@@ -23,14 +23,18 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from peewee import JOIN, fn
+from peewee import JOIN, ModelSelect, fn
 
 from tui_pos.domain import messages as rules
 from tui_pos.domain.errors import InputError
 from tui_pos.models import Campaign, Customer, CustomerGroup, CustomerGroupMember, Message, db, utcnow
 from tui_pos.models.db import is_sqlite, worker_connection
 from tui_pos.services import audit, consent
+
+if TYPE_CHECKING:
+    from tui_pos.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ class Settings:
     templates: str = ""
 
     @classmethod
-    def from_config(cls, cfg) -> "Settings":
+    def from_config(cls, cfg: Config) -> "Settings":
         m = cfg.messages
         return cls(store=cfg.store.name, locale=cfg.store.locale, profile_url=m.profile_url,
                    secret=m.secret or os.environ.get("TUI_POS_MESSAGES_SECRET", ""),
@@ -176,7 +180,7 @@ class SendError(Exception):
 
 
 class EmailChannel:
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg: Config) -> None:
         e = cfg.email
         self.host, self.port, self.starttls, self.use_ssl = e.host, e.port, e.starttls, e.ssl
         self.user = e.user
@@ -215,14 +219,14 @@ class EmailChannel:
             raise SendError(f"cannot reach the mail server {self.host}:{self.port}: {exc}", retry=True) from None
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 class SmsChannel:
     """Any SMS provider with an HTTP API: URL, method, Authorization header and a body template."""
 
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg: Config) -> None:
         s = cfg.sms
         self.kind, self.url, self.method = s.kind, s.url, s.method
         self.auth = s.auth or os.environ.get("TUI_POS_SMS_AUTH", "")
@@ -314,9 +318,10 @@ class Sender:
     """Sends due messages, oldest first, within `per_minute`; one pass per call (from a worker thread)."""
 
     def __init__(self, settings: Settings, email: EmailChannel | None, sms: SmsChannel | None,
-                 clock=utcnow) -> None:
+                 clock: Callable[[], _dt.datetime] = utcnow) -> None:
         self.settings = settings
-        self.channels = {"email": email, "sms": sms}
+        self.email, self.sms = email, sms
+        self.channels: dict[str, EmailChannel | SmsChannel | None] = {"email": email, "sms": sms}
         self.clock = clock
 
     def ready_channels(self) -> list[str]:
@@ -371,13 +376,15 @@ class Sender:
             return
         try:
             if m.channel == "sms":
-                self.channels["sms"].send(to, text)
+                assert self.sms is not None   # only a ready channel's messages are claimed (send_due)
+                self.sms.send(to, text)
             else:
                 headers = {}
                 if m.marketing and self.settings.unsubscribe_url and self.settings.secret:
                     headers["List-Unsubscribe"] = "<" + self.settings.unsubscribe_url.format(
                         token=rules.sign(c.code, self.settings.secret)) + ">"
-                self.channels["email"].send(to, subject, text, headers)
+                assert self.email is not None
+                self.email.send(to, subject, text, headers)
         except SendError as exc:
             if exc.retry and m.attempts < self.settings.max_attempts:
                 with db.atomic():
@@ -402,7 +409,7 @@ class Sender:
             Message.update(state=state, last_error=error[:250]).where(Message.id == m.id).execute()
 
 
-def sender_for(cfg) -> Sender:
+def sender_for(cfg: Config) -> Sender:
     return Sender(Settings.from_config(cfg), EmailChannel(cfg), SmsChannel(cfg))
 
 
@@ -456,7 +463,7 @@ def retry(message_id: int) -> None:
 
 # ====================================================================== campaigns
 
-def audience_query(audience: str, channel: str):
+def audience_query(audience: str, channel: str) -> ModelSelect:
     """Customers a campaign reaches: open, not opted out, consent for the channel and an address."""
     if channel not in ("sms", "email"):
         raise InputError(f"Unknown channel {channel!r}: sms or email.")

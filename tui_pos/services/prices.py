@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-
-from peewee import fn
 from dataclasses import dataclass
+from typing import Any
+
+from peewee import ModelSelect, fn
 
 from tui_pos.domain.customer import parse_date
 from tui_pos.domain.errors import InputError
@@ -14,7 +15,7 @@ from tui_pos.models import PriceRate, PriceRateLine, Product, SpecificPrice, db
 from tui_pos.services import audit
 
 
-def _dates(start: str | None, end: str | None):
+def _dates(start: str | None, end: str | None) -> tuple[_dt.date | None, _dt.date | None]:
     s = parse_date(start, "start date") if start else None
     e = parse_date(end, "end date") if end else None
     if s and e and e < s:
@@ -131,7 +132,7 @@ def rate_lines(code: str) -> tuple[RateRow, list[RateLineRow]]:
                   for ln in q]
 
 
-def specific_price_of(product_column, today):
+def specific_price_of(product_column: Any, today: _dt.date) -> ModelSelect:
     """Today's lowest specific price of a product, as a subquery column (NULL: none)."""
     return (SpecificPrice.select(fn.MIN(SpecificPrice.price_cents))
             .where(SpecificPrice.product == product_column,

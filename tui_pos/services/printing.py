@@ -24,11 +24,14 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from tui_pos.hardware.printer import PaperOut
+from tui_pos.hardware.printer import PaperOut, Printer
 from tui_pos.models import PrintJob, db, utcnow
 from tui_pos.models.db import is_connection_error, worker_connection
+
+if TYPE_CHECKING:
+    from tui_pos.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ def start_attempt(job: Job, at: _dt.datetime) -> None:
         PrintJob.update(changes).where(PrintJob.id == job.id).execute()
 
 
-def record_printed(job_ids, at: _dt.datetime) -> None:
+def record_printed(job_ids: Iterable[int], at: _dt.datetime) -> None:
     """The jobs went out to the printer: printed. Running it again changes nothing."""
     with db.atomic():
         PrintJob.update(state="printed", printed_at=at, attempts=PrintJob.attempts + 1, last_error="").where(
@@ -123,7 +126,7 @@ def record_printed(job_ids, at: _dt.datetime) -> None:
 class Spooler:
     """Sends this register's queue, oldest first, to one printer."""
 
-    def __init__(self, register: str, printer, build: Callable[[Job], bytes],
+    def __init__(self, register: str, printer: Printer, build: Callable[[Job], bytes],
                  clock: Callable[[], _dt.datetime] = utcnow) -> None:
         self.register = register
         self.printer = printer
@@ -227,7 +230,7 @@ def capabilities(profile: str) -> str:
     return ", ".join(can) or "text only"
 
 
-def test_page(cfg) -> bytes:
+def test_page(cfg: Config) -> bytes:
     """The printer test page: a one-line receipt with the store's header, as ESC/POS bytes."""
     from tui_pos.domain.money import MoneyFormat
     from tui_pos.domain.pricing import PricedLine, note_totals

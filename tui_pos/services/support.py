@@ -43,7 +43,7 @@ def config_lines(cfg: Config) -> list[str]:
     return lines
 
 
-def _toml(value) -> str:
+def _toml(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from peewee import AutoField, Database, PostgresqlDatabase, fn
+from peewee import AutoField, Database, Model, PostgresqlDatabase, fn
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import ALL_MODELS, Customer, CustomerGroup, LoyaltyMovement, Register, db
@@ -34,7 +34,7 @@ class TransferReport:
     registers_checked: int = 0
 
 
-def _count(model) -> int:
+def _count(model: type[Model]) -> int:
     return model.select().count()
 
 
@@ -74,7 +74,7 @@ def _refuse_if_used(target: Database) -> None:
                             "database, so that nothing is mixed or overwritten")
 
 
-def _copy(model, target: Database) -> int:
+def _copy(model: type[Model], target: Database) -> int:
     """Stream one table across in id order; returns the rows copied."""
     pk = model._meta.primary_key
     copied = 0
