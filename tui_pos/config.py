@@ -229,7 +229,8 @@ def _money(v: Any) -> str:
     except InvalidOperation as exc:
         raise ValueError(expected) from exc
     # the exponent, not quantize(): "1e30" would overflow the context's precision
-    if not d.is_finite() or not 0 <= d <= Decimal("999999.99") or d.as_tuple().exponent < -2:
+    exponent = d.as_tuple().exponent   # an int when d is finite ("n", "N" or "F" when not)
+    if not d.is_finite() or not 0 <= d <= Decimal("999999.99") or (isinstance(exponent, int) and exponent < -2):
         raise ValueError(expected + " (0 to 999999.99, at most 2 decimals)")
     return f"{d + 0:.2f}"   # "1E+2" and "-0" as a person writes them: "100.00", "0.00"
 
