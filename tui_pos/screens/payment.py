@@ -89,7 +89,8 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
     @on(Input.Submitted, "#amount")
     def _pay(self, event: Input.Submitted) -> None:
         if self.pending is not None:
-            self._say("This payment is waiting for the database: it is taken when it is back, once.")
+            self._say("This payment waits for the database's answer: it is asked again when the database is "
+                      "back, and taken once.")
             return
         self.take(event.value.strip())
 
