@@ -68,7 +68,8 @@ def generate(db_path: Path) -> float:
         with database.atomic():
             conn.executemany("INSERT INTO customer (id, code, name, phone, phone_rev, created_at, contact, fiscal_name,"
                              " dv, ruc_type, nt_person, payment_status, status, sms_consent, email_consent, notes,"
-                             " points_balance, points_earned, points_redeemed, visits, marketing_opt_out, invite_declined)"
+                             " points_balance, points_earned, points_redeemed, visits, marketing_opt_out,"
+                             " invite_declined)"
                              " VALUES (?, ?, ?, ?, ?, ?, '', '', '', '', '', 0, 'open', 0, 0, '', 0, 0, 0, 0, 0, 0)",
                              rows)
             conn.executemany("INSERT INTO customer_word (word, customer_id) VALUES (?, ?)", words)

@@ -31,13 +31,13 @@ LEDGER = int(os.environ.get("BENCH_LEDGER", "10000000"))
 
 
 def generate(db_path: Path) -> float:
+    import tui_pos.services.demo as demo
     from tui_pos.domain.loyalty import parse_program, program_to_toml
     from tui_pos.models import db
     from tui_pos.models.db import bind
     from tui_pos.models.migrations import migrate
     from tui_pos.services import loyalty_admin
     from tui_pos.services.demo import DEMO_PROGRAM, seed_demo
-    import tui_pos.services.demo as demo
     database = bind(f"sqlite:///{db_path}")
     migrate(database)
     demo.DEMO_USERS = []  # no sign-in: the screen benchmark opens straight on the register
@@ -56,7 +56,8 @@ def generate(db_path: Path) -> float:
                 "points_earned, points_redeemed, visits, marketing_opt_out, invite_declined) VALUES (?, ?, ?, ?, "
                 "'2024-01-01 00:00:00', '', '', '', '', '', 0, 'open', 0, 0, '', 0, 0, 0, 0, 0, 0)",
                 [(i + 1, f"B{i:07d}", f"Customer {i}", f"+5076{i:07d}") for i in range(start, min(N, start + batch))])
-    balance, earned, redeemed = array("q", bytes(8 * (N + 1))), array("q", bytes(8 * (N + 1))), array("q", bytes(8 * (N + 1)))
+    balance, earned, redeemed = (array("q", bytes(8 * (N + 1))), array("q", bytes(8 * (N + 1))),
+                                 array("q", bytes(8 * (N + 1))))
     months: dict[tuple[str, str], list[int]] = {}
     with database.atomic():
         for start in range(0, LEDGER, batch):
@@ -80,7 +81,8 @@ def generate(db_path: Path) -> float:
                 entry[1] += 1
                 rows.append((at, cid, kind, points, before, before + points, 0 if spend else 1))
             conn.executemany("INSERT INTO loyalty_movement (at, customer_id, kind, points, balance_before, "
-                             "balance_after, counts_as_earned, register, reason) VALUES (?, ?, ?, ?, ?, ?, ?, 'R1', '')",
+                             "balance_after, counts_as_earned, register, reason)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?, 'R1', '')",
                              rows)
         conn.executemany("UPDATE customer SET points_balance = ?, points_earned = ?, points_redeemed = ? WHERE id = ?",
                          ((balance[i], earned[i], redeemed[i], i) for i in range(1, N + 1) if earned[i] or redeemed[i]))
@@ -152,7 +154,8 @@ def main() -> None:
             print(f"generated in bulk: {generate(db_path):.1f} s ({db_path.stat().st_size / 2**20:.0f} MiB)")
         bind(f"sqlite:///{db_path}")
         t, stats = timed(lambda: loyalty_admin.statistics(today=__import__("datetime").date(2026, 10, 31)))
-        print(f"statistics: {t * 1000:.0f} ms (enrolled {stats.enrolled:,}, liability {stats.liability_cents / 100:,.2f},"
+        print(f"statistics: {t * 1000:.0f} ms (enrolled {stats.enrolled:,}, "
+              f"liability {stats.liability_cents / 100:,.2f},"
               f" {sum(a for _, a, _ in stats.months):,} points issued in 12 months) (target <= 2 s)")
 
         def whole_csv() -> int:

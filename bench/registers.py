@@ -161,6 +161,7 @@ def report(title: str, results: list[dict]) -> None:
 
 def main() -> None:
     import psycopg
+
     from tui_pos.models import Customer, LoyaltyMovement, Note, Register, db
     from tui_pos.models.db import bind
     from tui_pos.models.migrations import migrate
@@ -207,7 +208,7 @@ def main() -> None:
         if paced:
             report(f"paced at {RATE:.0f} sales/s in all (a sale due every {REGISTERS / RATE * 1000:.0f} ms "
                    f"on each register, timed from when it was due)", paced)
-        print(f"targets: >= 200 sales/s flat out; p99 <= 50 ms per sale at 200 sales/s")
+        print("targets: >= 200 sales/s flat out; p99 <= 50 ms per sale at 200 sales/s")
         print(f"redemptions refused because another register spent the points first: "
               f"{sum(r['refused'] for r in flat_out + (paced or []))}")
         print(f"discrepancies: {len(problems)}" + "".join(f"\n  {p}" for p in problems))

@@ -96,8 +96,9 @@ class Killer(threading.Thread):
 
 async def storm() -> dict:
     import psycopg
-
     from conftest import TcpProxy
+
+    import tui_pos.services.demo as demo
     from tui_pos.app import PosApp
     from tui_pos.bootstrap import build
     from tui_pos.config import from_dict
@@ -106,7 +107,6 @@ async def storm() -> dict:
     from tui_pos.models.db import bind
     from tui_pos.models.migrations import migrate
     from tui_pos.screens.payment import PaymentScreen
-    import tui_pos.services.demo as demo
 
     schema = "storm_" + uuid.uuid4().hex[:10]
     with psycopg.connect(PG, autocommit=True) as conn:
@@ -176,7 +176,7 @@ async def storm() -> dict:
             phase[0] = "pay"
             killer.armed.set()
             await pilot.press("enter")
-            paid = lambda: f"Paid: receipt {number}" in message()   # noqa: E731
+            paid = lambda n=number: f"Paid: receipt {n}" in message()   # noqa: E731
             while not await until(paid, timeout=5):
                 screen = app.screen
                 text = str(screen.query_one("#pay-message").render()) if isinstance(screen, PaymentScreen) else ""

@@ -129,7 +129,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._socket, self._threading = socket, threading
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         server = self._socket.socket()
         server.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
         server.bind(("127.0.0.1", self.port))

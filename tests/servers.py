@@ -18,13 +18,15 @@ class SmtpServer:
         outer = self
 
         class Handler:
-            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            async def handle_RCPT(self,  # noqa: N802 - aiosmtpd's hook names
+                                   server, session, envelope, address, rcpt_options):
                 if address.startswith("bounce"):
                     return "550 5.1.1 No such user here"
                 envelope.rcpt_tos.append(address)
                 return "250 OK"
 
-            async def handle_DATA(self, server, session, envelope):
+            async def handle_DATA(self,  # noqa: N802
+                                   server, session, envelope):
                 outer.messages.append(message_from_bytes(envelope.original_content or envelope.content,
                                                          policy=policy.default))
                 return "250 Message accepted for delivery"
@@ -36,7 +38,7 @@ class SmtpServer:
         probe.close()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self.controller.start()
         return self
 
@@ -79,7 +81,7 @@ class SmsGateway:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/sms"
 
-    def start(self) -> "SmsGateway":
+    def start(self) -> SmsGateway:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

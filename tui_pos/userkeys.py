@@ -109,7 +109,8 @@ def _refuse_clashes(ids: dict[str, list[BindingInfo]], keymap: dict[str, str]) -
                 other = taken.get(key.strip())
                 if other is not None and other != binding_id:
                     moved = binding_id if binding_id in keymap else other
-                    raise ValueError(f"keys.{moved}: {key.strip()!r} is already {other if moved == binding_id else binding_id}'s "
+                    owner = other if moved == binding_id else binding_id
+                    raise ValueError(f"keys.{moved}: {key.strip()!r} is already {owner}'s "
                                      f"key on {info.screen}; pick another key or move that one too")
                 taken[key.strip()] = binding_id
 

@@ -20,7 +20,7 @@ import pytest
 
 from tui_pos.domain import audit_chain
 from tui_pos.domain.audit_chain import GENESIS, AuditRow, row_hash
-from tui_pos.models import AuditLog, db
+from tui_pos.models import db
 from tui_pos.services import audit, health
 
 BROKEN = "does not match the chain: the log was changed at or before it"
@@ -341,7 +341,7 @@ def test_audit_lists_newest_first_and_filters(people, cli, monkeypatch):
     assert void.split()[3:5] == ["Ana", "Marco"] and void.endswith("…")
 
     code, out, _ = cli("audit", "--user", "Marco")
-    assert [ln for ln in out.splitlines()[1:]] and all("Marco" in ln for ln in out.splitlines()[1:])
+    assert out.splitlines()[1:] and all("Marco" in ln for ln in out.splitlines()[1:])
     assert any("line.void" in ln for ln in out.splitlines())   # Marco approved it
     code, out, _ = cli("audit", "--action", "pin.")
     assert actions(out) == ["pin.locked", "pin.failure"]

@@ -148,6 +148,7 @@ def test_config_before_or_after_the_command_is_the_one_used(tmp_path):
 def test_report_loyalty_csv_is_utf8_with_a_header_and_filters(tmp_path):
     import csv
     import io
+
     from tui_pos.models.db import bind
     from tui_pos.models.migrations import migrate
     from tui_pos.services import customers, loyalty

@@ -13,13 +13,15 @@ import datetime as dt
 
 import pytest
 
+from tests.servers import SmsGateway
+from tests.service import test_messaging
+from tests.service.test_messaging import config, sell, sender
 from tui_pos.domain import messages as rules
 from tui_pos.models import ConsentEvent, Customer, Message, User
 from tui_pos.services import consent, customers, messaging
 from tui_pos.services.sales import SaleService
 
-from tests.servers import SmsGateway
-from tests.service.test_messaging import config, gateway, sell, sender  # noqa: F401 - gateway: the fixture
+gateway = test_messaging.gateway   # the SMS gateway fixture of test_messaging
 
 
 @pytest.fixture
@@ -120,7 +122,7 @@ def test_an_import_records_its_consent_as_import(demo, tmp_path):
                     "C1,Ana,6123-4567,,ana@example.com,,,,,,,,0,open,,,yes,no\n", encoding="utf-8")
     import os
     written = dt.datetime(2026, 3, 1, 9, 30)
-    stamp = written.replace(tzinfo=dt.timezone.utc).timestamp()
+    stamp = written.replace(tzinfo=dt.UTC).timestamp()
     os.utime(path, (stamp, stamp))
     customers.import_customers(path, region="PA")
     c = Customer.get(Customer.code == "C1")

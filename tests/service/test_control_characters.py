@@ -50,6 +50,7 @@ def test_exports_never_hand_a_spreadsheet_a_formula(demo, tmp_path):
     import reads the export back unchanged."""
     import csv
     import io
+
     from tui_pos.domain.text import csv_cell
     assert csv_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0" and csv_cell("@SUM(A1)") == "'@SUM(A1)"
     assert csv_cell("+50761234567") == "+50761234567" and csv_cell("-5") == "-5" and csv_cell(12) == 12

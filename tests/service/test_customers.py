@@ -17,7 +17,7 @@ R = "PA"
 def test_create_and_find_every_way(demo):
     c = customers.create({"name": "José Núñez", "phone": "6123-4567", "email": "Jose@Example.com",
                           "cards": "CARD-001"}, region=R)
-    assert c.code == "C%06d" % c.id and c.phone == "+50761234567"
+    assert c.code == f"C{c.id:06d}" and c.phone == "+50761234567"
     for text in ("6123-4567", "+507 6123 4567", "61234567", "4567", "234567", "nunez", "jo", "JOSÉ NÚ",
                  c.code, "jose@example.com", "CARD-001"):
         assert [x.id for x in customers.lookup(text, region=R).customers] == [c.id], text
@@ -180,14 +180,16 @@ def test_defaulter_payment_needs_manager_when_configured(demo, manager_id):
     assert d.recent[0][0] == result.receipt_no
 
 
-CSV_HEAD = "code,name,phone,mobile,email,ruc,dv,ruc_type,fiscal_name,group,rate,card,payment_status,status,birthday,points\n"
+CSV_HEAD = ("code,name,phone,mobile,email,ruc,dv,ruc_type,fiscal_name,group,rate,card,payment_status,status,birthday,"
+            "points\n")
 
 
 def test_import_twice_changes_nothing_and_export_round_trips(demo, tmp_path):
     from tui_pos.services import loyalty
     path = tmp_path / "customers.csv"
     path.write_text(CSV_HEAD
-                    + "A1,Ana Pérez,6123-4567,,ana@x.com,8-274-125,91,individual,Ana Pérez,VIP,,CARD1,0,open,1990-05-31,250\n"
+                    + "A1,Ana Pérez,6123-4567,,ana@x.com,8-274-125,91,individual,Ana Pérez,VIP,,CARD1,0,open,"
+                      "1990-05-31,250\n"
                     + ",Bob,+507 6222-3333,,,,,,,,,,1,open,,\n", encoding="utf-8")
     opening = lambda cid, points, line: loyalty.opening_balance(cid, points)  # noqa: E731
     assert customers.import_customers(path, region=R, opening_points=opening) == (2, 0, 0)

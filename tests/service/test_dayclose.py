@@ -4,14 +4,13 @@ import json
 
 import pytest
 
+from tests.service.test_loyalty import program  # noqa: F401 - the fixture
 from tui_pos.domain import dayreport
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.models import AuditLog, DayClose, Note, PrintJob
 from tui_pos.services import customers, dayclose, loyalty, returns
 from tui_pos.services.sales import SaleService
-
-from tests.service.test_loyalty import program  # noqa: F401 - the fixture
 
 
 def _refund(sales, *args, **kw):
@@ -107,7 +106,7 @@ def test_z_refuses_bad_input_and_changes_nothing(sales):
 
 
 def test_an_empty_day_can_be_closed(sales):
-    sales.register_id   # the register exists (the app creates its row at start) but sold nothing
+    _ = sales.register_id   # the register exists (the app creates its row at start) but sold nothing
     z = dayclose.close_day("R1", 0)
     assert (z.sales_count, z.net_cents, z.cash_expected_cents, z.difference_cents) == (0, 0, 0, 0)
 
@@ -145,8 +144,8 @@ def test_layout_fits_the_paper():
 
 def test_the_x_and_z_reports_count_each_cashiers_sales(sales, cashier_id, manager_id):
     """Accountability: the close of day says who sold what (the cashier signed in when each note was paid)."""
-    from tui_pos.domain.receipt import as_text
     from tui_pos.domain import dayreport
+    from tui_pos.domain.receipt import as_text
     from tui_pos.services import dayclose
     for user, code in ((cashier_id, "ESP"), (manager_id, "CAPP"), (cashier_id, "LATT")):
         note = sales.open_note(user)

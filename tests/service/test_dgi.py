@@ -16,7 +16,7 @@ REGISTRY = {("155587169-2-2014", "09"): "ACME PANAMA, S.A."}
 class Handler(BaseHTTPRequestHandler):
     requests: list = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         q = parse_qs(urlparse(self.path).query)
         Handler.requests.append((q, self.headers.get("Authorization")))
         if q.get("ruc") == ["SLOW"]:

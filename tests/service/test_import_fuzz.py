@@ -17,13 +17,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui_pos.models import (AuditLog, Barcode, ConsentEvent, Customer, CustomerGroupMember, LoyaltyCard,
-                            LoyaltyMovement, Product, Section)
+from tui_pos.models import (
+    AuditLog,
+    Barcode,
+    ConsentEvent,
+    Customer,
+    CustomerGroupMember,
+    LoyaltyCard,
+    LoyaltyMovement,
+    Product,
+    Section,
+)
 from tui_pos.services import catalog, customers, loyalty
 from tui_pos.services.catalog import PRODUCT_COLUMNS, ImportError_
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-                derandomize=True)
+SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+            "derandomize": True}
 
 NASTY = ["", " ", "0", "-0", "1", "7", "1.50", "0.001", "1e30", "1e17", "-1e17", "1e-9999", "NaN", "nan", "sNaN",
          "Infinity", "-inf", "9" * 20, "1" * 400, "-5", "--5", "²", "٣", "1_000", "1,50", "999999.99", "1000000",

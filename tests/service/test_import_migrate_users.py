@@ -22,10 +22,12 @@ def test_import_is_idempotent(database, tmp_path):
                            ",MUG,Store mug,Household,8.99,7,0,\n")
     r = catalog.import_products(path)
     assert (r.created, r.updated, r.unchanged) == (2, 0, 0)
-    before = [(p.sku, p.name, p.price_cents, p.tax_rate_bp, p.points, p.points_cost) for p in Product.select().order_by(Product.sku)]
+    before = [(p.sku, p.name, p.price_cents, p.tax_rate_bp, p.points, p.points_cost)
+              for p in Product.select().order_by(Product.sku)]
     r = catalog.import_products(path)
     assert (r.created, r.updated, r.unchanged) == (0, 0, 2)
-    after = [(p.sku, p.name, p.price_cents, p.tax_rate_bp, p.points, p.points_cost) for p in Product.select().order_by(Product.sku)]
+    after = [(p.sku, p.name, p.price_cents, p.tax_rate_bp, p.points, p.points_cost)
+             for p in Product.select().order_by(Product.sku)]
     assert before == after == [("ESP", "Espresso", 150, 700, None, 100), ("MUG", "Store mug", 899, 700, 0, None)]
     assert Barcode.select().count() == 2
     assert catalog.find_by_code("7451000000010").sku == "ESP"
@@ -68,7 +70,8 @@ def test_users_pins(database):
     boss = users.add_user("Marco", "manager", "5678")
     assert users.manager_for("5678") == boss
     for name, role, pin, fragment in [("X", "cashier", "12", "4 to 8 digits"), ("Y", "king", "1111", "Unknown role"),
-                                      ("Ana", "cashier", "4321", "already exists"), ("Z", "cashier", "1234", "already taken")]:
+                                      ("Ana", "cashier", "4321", "already exists"),
+                                      ("Z", "cashier", "1234", "already taken")]:
         with pytest.raises(InputError, match=fragment):
             users.add_user(name, role, pin)
 
@@ -90,12 +93,15 @@ def test_upgrade_from_migration_1_keeps_data(tmp_path):
     raw = sqlite3.connect(path)
     raw.execute("INSERT INTO point_of_sale (code, name) VALUES ('main', 'Old Store')")
     raw.execute("INSERT INTO register (code, point_of_sale_id, next_seq) VALUES ('R1', 1, 3)")
-    raw.execute("INSERT INTO product (sku, name, price_cents, tax_rate_bp, active) VALUES ('ESP', 'Espresso Ñ', 150, 700, 1)")
+    raw.execute("INSERT INTO product (sku, name, price_cents, tax_rate_bp, active)"
+                " VALUES ('ESP', 'Espresso Ñ', 150, 700, 1)")
     raw.execute("INSERT INTO barcode (code, product_id) VALUES ('7451000000010', 1)")
-    raw.execute("INSERT INTO note (register_id, kind, status, sales_mode, label, opened_at, seq, receipt_no, total_cents)"
+    raw.execute("INSERT INTO note (register_id, kind, status, sales_mode, label, opened_at, seq, receipt_no,"
+                " total_cents)"
                 " VALUES (1, 'sale', 'paid', 'counter', '', '2026-01-01 10:00:00', 1, 'R1-000001', 150)")
-    raw.execute("INSERT INTO note_line (note_id, product_id, sku, name, qty, unit_price_cents, list_price_cents, tax_rate_bp,"
-                " discount_percent_bp, discount_cents, created_at) VALUES (1, 1, 'ESP', 'Espresso Ñ', 1, 150, 150, 700, 0, 0, '2026-01-01')")
+    raw.execute("INSERT INTO note_line (note_id, product_id, sku, name, qty, unit_price_cents, list_price_cents,"
+                " tax_rate_bp, discount_percent_bp, discount_cents, created_at)"
+                " VALUES (1, 1, 'ESP', 'Espresso Ñ', 1, 150, 150, 700, 0, 0, '2026-01-01')")
     raw.commit()
     raw.close()
 

@@ -20,7 +20,7 @@ def test_dry_run_prints_a_unit_that_starts_the_register_on_the_tty_and_restarts_
                  "StandardError=journal"):
         assert line in unit.splitlines(), line
     exec_line = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
-    assert exec_line.endswith("tui-pos") or exec_line.endswith("-m tui_pos")
+    assert exec_line.endswith(("tui-pos", "-m tui_pos"))
     assert "# ---- /etc/systemd/system/getty@tty2.service.d/tui-pos-kiosk.conf" in text
     assert "Conflicts=tui-pos-kiosk.service" in text
     assert "# then: systemctl enable tui-pos-kiosk.service" in text

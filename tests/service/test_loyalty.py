@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from tui_pos.domain.errors import InputError
+from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.loyalty import ProgramError
 from tui_pos.domain.receipt import as_text, layout
 from tui_pos.models import LoyaltyMovement, Note, NoteLine, Product
@@ -220,7 +220,7 @@ def test_pay_twice_writes_movements_once(sales, program):
     sales.add_item(note, "LATT")
     sales.attach_customer(note, c.id)
     sales.pay(note)
-    with pytest.raises(Exception):
+    with pytest.raises(PosError, match="This note is paid"):
         sales.pay(note)
     assert LoyaltyMovement.select().where(LoyaltyMovement.customer == c.id).count() == 1
 
@@ -354,6 +354,7 @@ def test_a_sale_on_sqlite_without_returning(sqlite_database, tmp_path, monkeypat
     """SQLite before 3.35 (Debian 11) has no RETURNING: the receipt number, the visit and the one
     UPDATE that moves a sale's points are read back by a SELECT in the same transaction."""
     import importlib
+
     from tui_pos.services.demo import seed_demo
     from tui_pos.services.sales import SaleService
     for name in ("tui_pos.models.db", "tui_pos.models.prepared", "tui_pos.services.loyalty",
@@ -562,8 +563,9 @@ def test_switching_to_value_mode_converts_balances_only_when_told_how(program, t
 
 
 def test_a_value_mode_tier_threshold_is_money(program):
-    from tui_pos.domain.loyalty import parse_program
     import tomllib
+
+    from tui_pos.domain.loyalty import parse_program
     with pytest.raises(ProgramError, match='in value mode a threshold is money, like "20.00"'):
         parse_program(tomllib.loads(VALUE.replace('threshold = "50.00"', "threshold = 2000")))
 

@@ -6,7 +6,7 @@ import pytest
 
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.loyalty import ProgramError
-from tui_pos.models import AuditLog, Customer, LoyaltyMonth, LoyaltyMovement, Note
+from tui_pos.models import AuditLog, Customer, LoyaltyMonth, LoyaltyMovement
 from tui_pos.services import customers, loyalty, loyalty_admin
 from tui_pos.services.demo import DEMO_PROGRAM
 from tui_pos.services.sales import SaleService
@@ -93,7 +93,8 @@ def test_account_tier_next_tier_and_ledger_pages(program):
     assert acc.next_needs == 500 - acc.earned > 0
     rows, pages = loyalty_admin.ledger_page(c.id, 0, per_page=2)
     assert pages == 2 and [r.kind for r in rows] == ["earn", "earn"]
-    assert rows[0].receipt_no == "R1-000003" and rows[0].after == acc.balance and rows[0].before + rows[0].points == rows[0].after
+    assert rows[0].receipt_no == "R1-000003" and rows[0].after == acc.balance
+    assert rows[0].before + rows[0].points == rows[0].after
     last_page, _ = loyalty_admin.ledger_page(c.id, 5, per_page=2)   # beyond the end: the last page
     assert [r.kind for r in last_page] == ["earn", "adjust"]
 
@@ -162,5 +163,5 @@ def test_monthly_totals_move_to_one_row_per_register_on_upgrade(db_url, monkeypa
     assert rows[("2026-11", "")] == 5 and rows[(month, "R1")] == 7 and rows[(month, "R2")] == 3
     import datetime as dt
     stats = loyalty_admin.statistics(today=dt.date(int(month[:4]), int(month[5:]), 15))
-    assert dict((m, i) for m, i, _ in stats.months)[month] == 10 + (5 if month == "2026-11" else 0)
+    assert {m: i for m, i, _ in stats.months}[month] == 10 + (5 if month == "2026-11" else 0)
     database.close()

@@ -2,7 +2,8 @@
 ledger, and no redemption ever takes a balance below zero."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tui_pos.domain.errors import PosError
 from tui_pos.models import Customer, LoyaltyMovement, Product
@@ -29,7 +30,8 @@ op = st.one_of(
 def store(sales, tmp_path):
     path = tmp_path / "p.toml"
     path.write_text('[program]\nper_visit = 2\n[redemption]\npoints = 50\nvalue = "0.50"\nminimum = 50\n'
-                    '[[tiers]]\nname = "A"\nthreshold = 0\n[[tiers]]\nname = "B"\nthreshold = 100\nmultiplier = "1.5"\n')
+                    '[[tiers]]\nname = "A"\nthreshold = 0\n'
+                    '[[tiers]]\nname = "B"\nthreshold = 100\nmultiplier = "1.5"\n')
     loyalty.import_program(path)
     Product.update(points_cost=120).where(Product.sku.in_(["ESP", "CROI"])).execute()
     return sales

@@ -12,15 +12,14 @@ import textwrap
 
 import pytest
 
+from tests.servers import SmsGateway, SmtpServer
+from tests.service.test_loyalty import program  # noqa: F401 - the fixture
 from tui_pos.config import from_dict
 from tui_pos.domain import messages as rules
 from tui_pos.domain.errors import InputError
 from tui_pos.models import AuditLog, Customer, LoyaltyMovement, Message, Note, utcnow
 from tui_pos.services import customers, loyalty, messaging
 from tui_pos.services.sales import SaleService
-
-from tests.servers import SmsGateway, SmtpServer
-from tests.service.test_loyalty import program  # noqa: F401 - the fixture
 
 SECRET = "test-secret"
 

@@ -321,8 +321,8 @@ def test_a_connection_killed_in_the_middle_of_a_batch_is_a_lost_connection_not_a
     """Killed from the server inside a psycopg pipeline, the error that surfaces may be "cannot exit
     pipeline mode while busy", raised while handling "terminating connection" (seen in bench/storm.py):
     the register waits for the database instead of reporting a bug (the issue's tracebacks)."""
-    import psycopg
     import peewee
+    import psycopg
 
     def surfaced():
         try:
@@ -331,7 +331,8 @@ def test_a_connection_killed_in_the_middle_of_a_batch_is_a_lost_connection_not_a
             try:
                 raise psycopg.OperationalError("cannot exit pipeline mode while busy")
             except psycopg.Error:
-                raise peewee.OperationalError("sending query failed: cannot exit pipeline mode while busy")
+                raise peewee.OperationalError(  # noqa: B904 - chained implicitly, as peewee does
+                    "sending query failed: cannot exit pipeline mode while busy")
     with pytest.raises(peewee.OperationalError) as info:
         surfaced()
     assert is_connection_error(info.value)

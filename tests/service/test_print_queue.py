@@ -4,10 +4,10 @@ import datetime as dt
 
 import pytest
 
+from tui_pos.config import from_dict
 from tui_pos.domain.errors import InputError
 from tui_pos.hardware.netprinter_sim import SimulatedPrinter
 from tui_pos.hardware.printer import make_printer
-from tui_pos.config import from_dict
 from tui_pos.models import AuditLog, PrintJob
 from tui_pos.services import printing
 from tui_pos.services.printing import Spooler, backoff

@@ -3,9 +3,9 @@
 import pytest
 
 from tui_pos.config import from_dict
-from tui_pos.hardware.printer import PrinterError, make_printer, render
 from tui_pos.domain.receipt import Row
 from tui_pos.hardware.netprinter_sim import SimulatedPrinter
+from tui_pos.hardware.printer import PrinterError, make_printer, render
 
 
 def test_network_printer_receives_the_receipt():

@@ -229,7 +229,8 @@ def test_migration_18_keys_old_rows_and_keeps_their_repeats(db_url, caplog):
     """An old database may hold a sale's points written twice and a receipt queued twice as an original.
     Nothing is deleted (a balance is the sum of its ledger): the first row keeps the key, the repeats
     get `#dup<id>`, a repeated original still waiting prints as COPY; each is logged."""
-    from playhouse.migrate import SchemaMigrator, migrate as run_ops
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run_ops
 
     from tui_pos.models.db import bind
     from tui_pos.models.migrations import migrate

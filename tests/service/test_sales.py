@@ -120,7 +120,7 @@ def test_park_and_resume(sales):
     assert [(p.label, p.line_count, p.total_cents) for p in parked] == [("Table 4", 1, 150)]
     assert sales.resume(first, second) == first
     assert sales.current_note() == first
-    assert [p.label for p in sales.parked()] == ["Note %d" % second]
+    assert [p.label for p in sales.parked()] == [f"Note {second}"]
     with pytest.raises(InputError, match="no longer parked"):
         sales.resume(first, first)
 

@@ -2,10 +2,10 @@
 
 import os
 
-from tui_pos.models import AuditLog, DayClose
-
 from helpers import until
 from test_printing_ui import sell
+
+from tui_pos.models import AuditLog, DayClose
 
 
 def report_text(app):

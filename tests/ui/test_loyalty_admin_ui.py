@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-import pytest
+from helpers import until
 from textual.widgets import TabbedContent
 
 from tui_pos.models import AuditLog, Customer, LoyaltyMovement
@@ -10,8 +10,6 @@ from tui_pos.screens.customers import CustomerLookup
 from tui_pos.screens.loyalty_admin import CustomerLoyalty, LoyaltyAdmin
 from tui_pos.services import customers, loyalty, loyalty_admin
 from tui_pos.services.demo import DEMO_PROGRAM
-
-from helpers import until
 
 
 def seeded(make_app, demo_users=True):
@@ -52,7 +50,8 @@ async def test_loyalty_screen_needs_a_manager_and_shows_statistics_and_report(ma
         await until(pilot, lambda: "Enrolled" in text(app.screen.query_one("#stats-figures")))
         figures = text(app.screen.query_one("#stats-figures"))
         assert "Enrolled 3 of 3" in figures and "3280 points" in figures and "$32.80" in figures
-        assert "Gold" in text(app.screen.query_one("#stats-tiers")) and "█" in text(app.screen.query_one("#stats-tiers"))
+        tiers = text(app.screen.query_one("#stats-tiers"))
+        assert "Gold" in tiers and "█" in tiers
         table = app.screen.query_one("#report-table")
         await until(pilot, lambda: table.row_count == 3)
         app.screen.query_one(TabbedContent).active = "tab-report"

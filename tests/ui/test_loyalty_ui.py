@@ -208,6 +208,7 @@ async def test_value_mode_shows_money_on_the_panel_and_in_f4(make_app, tmp_path)
 async def test_the_customers_offers_open_their_orders_at_80x24(make_app, tmp_path):
     """Seed 001: offers in progress and reached, and the magnifying glass: "see the detail of his orders"."""
     from screen_text import screen_text
+
     from tui_pos.screens.loyalty_admin import CustomerLoyalty
     from tui_pos.services.sales import SaleService
     app = make_app(demo_users=False)
@@ -231,4 +232,4 @@ async def test_the_customers_offers_open_their_orders_at_80x24(make_app, tmp_pat
         await pilot.press("enter")
         await pilot.pause()
         shown = screen_text(app)
-        assert f"5th coffee: reached on" in shown and receipt in shown and "$21.00" in shown, shown
+        assert "5th coffee: reached on" in shown and receipt in shown and "$21.00" in shown, shown

@@ -1,12 +1,11 @@
 """The outbox and campaigns on the register (Ctrl+G), and a customer's messages in their history."""
 
+from helpers import until
 from textual.widgets import DataTable, Select, TabbedContent, TextArea
 
+from tests.servers import SmsGateway
 from tui_pos.models import Customer, CustomerGroup, CustomerGroupMember, Message
 from tui_pos.services import customers, messaging
-
-from helpers import until
-from tests.servers import SmsGateway
 
 
 def text(app, sel):

@@ -1,9 +1,9 @@
 """Pilot tests of the print queue against a real TCP printer, and of the drawer key."""
 
+from helpers import until
+
 from tui_pos.hardware.netprinter_sim import SimulatedPrinter
 from tui_pos.models import AuditLog
-
-from helpers import until
 
 
 async def sell(pilot, code="ESP"):

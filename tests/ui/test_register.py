@@ -1,6 +1,5 @@
 """Pilot tests: the real app, driven by keys."""
 
-import pytest
 
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.payment import PaymentScreen
@@ -247,6 +246,7 @@ async def test_two_cashiers_in_turn_each_get_their_own_sales(make_app):
     """Ana sells, Ctrl+U, Marco signs in and sells: each receipt and note carries who was signed in (the
     second used to say Ana). A restart shows the last sale completed."""
     from screen_text import screen_text
+
     from tui_pos.models import AuditLog, Note
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -1,7 +1,7 @@
 """Pilot tests of scanning: evdev codes and keyboard-wedge bursts reach the right screen whole."""
 
-import asyncio
 
+from helpers import until
 from textual import events
 from textual.keys import _character_to_key
 
@@ -10,8 +10,6 @@ from tui_pos.screens.customers import CustomerLookup
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.services import customers
 from tui_pos.services.demo import demo_barcode
-
-from helpers import until
 
 
 def lines(app):
@@ -87,7 +85,8 @@ async def test_a_wedge_burst_in_the_f2_field_is_handled_as_a_scan(make_app):
         await pilot.pause(0.1)
         burst(app, "LOY-77")                       # then scans the card: it attaches, whole
         await until(pilot, lambda: not isinstance(app.screen, CustomerLookup))
-        assert "Card Holder" in str(app.screen.query_one("#customer").render())
+        # attached in the sale screen's worker, then painted
+        await until(pilot, lambda: "Card Holder" in str(app.screen.query_one("#customer").render()))
         assert app.scans == [("LOY-77", "keyboard")]
 
 

@@ -3,13 +3,13 @@
 import subprocess
 import sys
 
+from helpers import until
+from test_printing_ui import sell
+
 from tui_pos.app import SupportApp
 from tui_pos.bootstrap import build_support
 from tui_pos.config import from_dict
 from tui_pos.models import Note, PrintJob
-
-from helpers import until
-from test_printing_ui import sell
 
 
 def tab(app, name):

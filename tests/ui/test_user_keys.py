@@ -1,13 +1,13 @@
-"""The user's keymap: `[keys]` rebinds any binding by its id; the key bar and F1 show the user's keys (issue 20, item 7)."""
+"""The user's keymap: `[keys]` rebinds any binding by its id; the key bar and F1 show the user's keys
+(issue 20, item 7)."""
 
 import pytest
+from helpers import until
+from screen_text import screen_text
 
 from tui_pos import userkeys
 from tui_pos.cli import main
 from tui_pos.screens.payment import PaymentScreen
-
-from helpers import until
-from screen_text import screen_text
 
 
 async def test_a_rebound_key_works_and_the_bar_and_f1_say_it(make_app):

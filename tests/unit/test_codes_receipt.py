@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from tui_pos.domain.codes import parse_entry, parse_qty, normalize_barcode
+from tui_pos.domain.codes import normalize_barcode, parse_entry, parse_qty
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.domain.pricing import PricedLine, note_totals
@@ -56,12 +56,12 @@ def test_two_cols():
 def _receipt(**kw):
     lines = [PricedLine(4, 150, 700), PricedLine(1, 325, 700, discount_percent_bp=1000)]
     totals = note_totals(lines)
-    base = dict(store_name="Demo Store", receipt_no="R1-000007", when=dt.datetime(2026, 11, 23, 9, 30),
-                cashier="Ana", sales_mode="counter",
-                lines=(ReceiptLine("Espresso", 4, 150, 600, 0, 600),
-                       ReceiptLine("Cappuccino", 1, 325, 325, 33, 292, 1000)),
-                totals=totals, payments=(("card", 500), ("cash", 500)), change_cents=108,
-                header=("Calle 50",), footer=("Thank you!",))
+    base = {"store_name": "Demo Store", "receipt_no": "R1-000007", "when": dt.datetime(2026, 11, 23, 9, 30),
+            "cashier": "Ana", "sales_mode": "counter",
+            "lines": (ReceiptLine("Espresso", 4, 150, 600, 0, 600),
+                      ReceiptLine("Cappuccino", 1, 325, 325, 33, 292, 1000)),
+            "totals": totals, "payments": (("card", 500), ("cash", 500)), "change_cents": 108,
+            "header": ("Calle 50",), "footer": ("Thank you!",)}
     base.update(kw)
     return Receipt(**base)
 

@@ -4,8 +4,16 @@ import datetime as dt
 
 import pytest
 
-from tui_pos.domain.customer import (best_price, group_discount_bp, looks_like_phone, national_reversed,
-                                     normalize_email, normalize_phone, parse_date, rate_price)
+from tui_pos.domain.customer import (
+    best_price,
+    group_discount_bp,
+    looks_like_phone,
+    national_reversed,
+    normalize_email,
+    normalize_phone,
+    parse_date,
+    rate_price,
+)
 from tui_pos.domain.errors import InputError
 
 

@@ -4,8 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from tui_pos.domain.loyalty import (EarnLine, Program, ProgramError, earned_after_returns, earned_points,
-                                    parse_program)
+from tui_pos.domain.loyalty import EarnLine, Program, ProgramError, earned_after_returns, earned_points, parse_program
 
 BASE = Program(mode="points", earn_points=1, per_amount_cents=100, per_visit=0, exclude_discounted=True,
                redeem_points=100, redeem_value_cents=100, minimum=100)
@@ -26,7 +25,8 @@ L = EarnLine
     ("product points per unit override the rule", BASE, [L(1000, 2, 7)], {}, 14),
     ("points = 0 excludes the product", BASE, [L(1000, 1, 0), L(500, 1, None)], {}, 5),
     ("percentage-discounted lines earn nothing", BASE, [L(900, 1, None, percent_discount=True)], {}, 0),
-    ("unless exclude_discounted is off", prog(exclude_discounted=False), [L(900, 1, None, percent_discount=True)], {}, 9),
+    ("unless exclude_discounted is off", prog(exclude_discounted=False), [L(900, 1, None, percent_discount=True)],
+     {}, 9),
     ("per visit", prog(per_visit=5), [L(100, 1, None)], {}, 6),
     ("section's own rate", prog(sections=(__import__("tui_pos.domain.loyalty", fromlist=["SectionRate"]).SectionRate(
         "Coffee", 2, 100),)), [L(300, 1, None, "Coffee"), L(300, 1, None, "Bakery")], {}, 9),
@@ -34,7 +34,8 @@ L = EarnLine
     ("money off reduces the money paid, in proportion", BASE, [L(1000, 1, None), L(1000, 1, None)],
      {"redeemed_cents": 500}, 15),
     ("money off on an ineligible note earns nothing", BASE, [L(1000, 1, 0)], {"redeemed_cents": 500}, 0),
-    ("value mode: percent of the money paid, in cents", prog(mode="value", value_percent_bp=500), [L(2000, 1, None)], {}, 100),
+    ("value mode: percent of the money paid, in cents", prog(mode="value", value_percent_bp=500), [L(2000, 1, None)],
+     {}, 100),
     ("sales mode outside the program", prog(sales_modes=("counter",)), [L(1000, 1, None)], {"sales_mode": "web"}, 0),
     ("sales mode inside", prog(sales_modes=("counter",)), [L(1000, 1, None)], {"sales_mode": "counter"}, 10),
     ("point of sale outside", prog(points_of_sale=("north",)), [L(1000, 1, None)], {"point_of_sale": "main"}, 0),
@@ -107,13 +108,15 @@ def test_bad_program_names_the_key(raw, fragment):
 
 def test_program_round_trips_through_storage():
     p = parse_program({"program": {"per_visit": 3}, "redemption": {"presets": [{"points": 500, "value": "6.00"}]},
-                       "tiers": [{"name": "Bronze", "threshold": 0}], "sections": [{"name": "Coffee", "earn_points": 2}]},
+                       "tiers": [{"name": "Bronze", "threshold": 0}],
+                       "sections": [{"name": "Coffee", "earn_points": 2}]},
                       known_sections={"Coffee"})
     assert Program.from_stored(p.to_dict()) == p
 
 
 def test_add_months():
     import datetime as dt
+
     from tui_pos.domain.loyalty import add_months
     assert add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
     assert add_months(dt.date(2026, 11, 15), 3) == dt.date(2027, 2, 15)
@@ -121,7 +124,9 @@ def test_add_months():
 
 def test_lots_spend_the_soonest_expiring_first():
     import datetime as dt
-    from tui_pos.domain.loyalty import LedgerEntry as E, expired_points, expiring_within, open_lots
+
+    from tui_pos.domain.loyalty import LedgerEntry as E
+    from tui_pos.domain.loyalty import expired_points, expiring_within, open_lots
     d = dt.date
     entries = [E(d(2026, 1, 10), 100), E(d(2026, 3, 1), 50), E(d(2026, 4, 1), -120), E(d(2026, 5, 1), 40)]
     lots = open_lots(entries, 6)
@@ -151,8 +156,9 @@ def test_a_section_rate_applies_in_its_sales_modes_only():
     offer = p.offers[0]
     assert offer.applies("web", "north") and not offer.applies("web", "main") and not offer.applies("counter", "north")
     assert Program.from_stored(p.to_dict()) == p
-    from tui_pos.domain.loyalty import program_to_toml
     import tomllib
+
+    from tui_pos.domain.loyalty import program_to_toml
     assert parse_program(tomllib.loads(program_to_toml(p)), known_sections={"Coffee"}, known_skus={"ESP"}) == p
 
 

@@ -1,11 +1,20 @@
 """Money, tax, totals and rounding: table-driven, no database."""
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import parse_money, parse_percent_bp, round_half_up
-from tui_pos.domain.pricing import PlainGroup, PricedLine, Settlement, check_tender, line_amounts, note_totals, tax_of_inclusive
+from tui_pos.domain.pricing import (
+    PlainGroup,
+    PricedLine,
+    Settlement,
+    check_tender,
+    line_amounts,
+    note_totals,
+    tax_of_inclusive,
+)
 
 
 @pytest.mark.parametrize("num,den,expected", [

@@ -1,7 +1,8 @@
 """The scan decoder fed evdev.InputEvent sequences, built without a device."""
 
 import pytest
-from evdev import InputEvent, ecodes as e
+from evdev import InputEvent
+from evdev import ecodes as e
 
 from tui_pos.hardware.keymap import ScanDecoder
 

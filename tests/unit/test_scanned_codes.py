@@ -2,8 +2,14 @@
 
 import pytest
 
-from tui_pos.domain.codes import (Weighed, bad_check_digit, check_weighed_layout, parse_weighed, scanned_forms,
-                                  upce_to_upca)
+from tui_pos.domain.codes import (
+    Weighed,
+    bad_check_digit,
+    check_weighed_layout,
+    parse_weighed,
+    scanned_forms,
+    upce_to_upca,
+)
 
 
 @pytest.mark.parametrize("upce, upca", [

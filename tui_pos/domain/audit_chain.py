@@ -14,8 +14,8 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 GENESIS = "0" * 64   # the prev_hash of the first row
 

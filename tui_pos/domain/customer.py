@@ -62,7 +62,8 @@ def format_phone(e164: str | None) -> str:
 def normalize_email(text: str) -> str:
     email = text.strip()
     if not _EMAIL.match(email):
-        raise InputError(f"{email!r} is not an email address: it needs a name, an @ and a domain, like ana@example.com.")
+        raise InputError(f"{email!r} is not an email address: it needs a name, an @ and a domain, "
+                         "like ana@example.com.")
     return email.lower()
 
 
@@ -71,7 +72,8 @@ def parse_date(text: str, field: str = "date") -> _dt.date:
     try:
         return _dt.date.fromisoformat(raw)
     except ValueError:
-        raise InputError(f"The {field} {raw!r} is not a date that exists: write it as YYYY-MM-DD, like 1990-05-31.") from None
+        raise InputError(f"The {field} {raw!r} is not a date that exists: write it as YYYY-MM-DD, "
+                         "like 1990-05-31.") from None
 
 
 OLDEST_BIRTHDAY = _dt.date(1900, 1, 1)

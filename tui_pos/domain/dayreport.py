@@ -8,8 +8,9 @@ database. Money is integer cents; points are integers.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tui_pos.domain import pricing
 from tui_pos.domain.receipt import Row, percent_text, two_cols
@@ -93,7 +94,7 @@ class DayReport:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DayReport":
+    def from_dict(cls, d: dict[str, Any]) -> DayReport:
         return cls(
             kind=d["kind"], register=d["register"], number=d["number"],
             opened_at=_dt.datetime.fromisoformat(d["opened_at"]) if d.get("opened_at") else None,

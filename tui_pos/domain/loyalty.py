@@ -7,15 +7,14 @@ that the note's points are rounded down exactly once.
 from __future__ import annotations
 
 import json
-
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tui_pos.domain.errors import PosError
-
 
 MAX_POINTS = 999_999_999   # the most points a balance, an opening balance or a product's points may hold:
                            # past any program a store runs, and far inside the 32-bit integer columns
@@ -173,7 +172,7 @@ class Program:
         return asdict(self)
 
     @classmethod
-    def from_stored(cls, data: dict[str, Any]) -> "Program":
+    def from_stored(cls, data: dict[str, Any]) -> Program:
         return cls(**{**data,
                       "sales_modes": tuple(data["sales_modes"]), "points_of_sale": tuple(data["points_of_sale"]),
                       "presets": tuple(Preset(**p) for p in data["presets"]),
@@ -237,7 +236,8 @@ def program_to_toml(p: Program) -> str:
     def strs(items: Iterable[str]) -> str:
         return "[" + ", ".join(json.dumps(i) for i in items) + "]"
     out = ["[program]", f'mode = "{p.mode}"', f"earn_points = {p.earn_points}",
-           f'per_amount = "{_money_text(p.per_amount_cents)}"', f'value_percent = "{_percent_text(p.value_percent_bp)}"',
+           f'per_amount = "{_money_text(p.per_amount_cents)}"',
+           f'value_percent = "{_percent_text(p.value_percent_bp)}"',
            f"per_visit = {p.per_visit}", f"exclude_discounted = {'true' if p.exclude_discounted else 'false'}",
            f"sales_modes = {strs(p.sales_modes)}", f"points_of_sale = {strs(p.points_of_sale)}",
            f"expire_months = {p.expire_months}", "", "[redemption]", f"points = {p.redeem_points}",
@@ -342,7 +342,8 @@ def parse_program(raw: dict[str, Any], known_sections: set[str] | None = None,
         try:
             multiplier = Decimal(str(tier.get("multiplier", "1")))
         except InvalidOperation:
-            raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number such as \"1.5\"") from None
+            raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: "
+                               "expected a number such as \"1.5\"") from None
         if not multiplier.is_finite() or multiplier < 0:
             raise ProgramError(f"{where}.multiplier = {tier.get('multiplier')!r}: expected a number of 0 or more")
         if mode == "value":

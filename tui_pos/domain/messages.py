@@ -69,7 +69,8 @@ def placeholders(text: str) -> set[str]:
     try:
         return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
     except ValueError as exc:
-        raise TemplateError(f"the template has a broken brace ({exc}): write {{name}}, or {{{{ for a brace")
+        raise TemplateError(f"the template has a broken brace ({exc}): write {{name}}, "
+                            "or {{ for a brace") from exc
 
 
 def check(text: str) -> None:
@@ -202,5 +203,6 @@ def email_address(email: str | None) -> str:
     return email
 
 
-__all__ = ["BUILT_IN", "MARKETING", "PLACEHOLDERS", "Profile", "Reach", "SERVICE", "refusal", "TemplateError", "check", "email_address", "fill",
-           "language", "parse_template", "built_in", "placeholders", "sign", "sms_number", "verify"]
+__all__ = ["BUILT_IN", "MARKETING", "PLACEHOLDERS", "Profile", "Reach", "SERVICE", "refusal", "TemplateError", "check",
+           "email_address", "fill", "language", "parse_template",
+           "built_in", "placeholders", "sign", "sms_number", "verify"]

@@ -10,8 +10,8 @@ do overrides, refunds, the drawer, loyalty, messages and the close of day.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 ROLES = ("cashier", "manager", "admin")   # each may do what the ones before it may
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -59,7 +59,7 @@ class Permissions:
     least: Mapping[str, str]
 
     @classmethod
-    def from_table(cls, table: Mapping[str, str] | None = None) -> "Permissions":
+    def from_table(cls, table: Mapping[str, str] | None = None) -> Permissions:
         merged = dict(DEFAULTS)
         for key, role in (table or {}).items():
             if key not in BY_KEY:

@@ -6,8 +6,8 @@ The printer backend renders `layout()` rows as ESC/POS; tests read them as text.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from tui_pos.domain.loyalty import Block
 from tui_pos.domain.pricing import BP, Totals

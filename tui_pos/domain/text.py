@@ -1,5 +1,6 @@
 """Text helpers: search keys that ignore case and accents."""
 
+import re as _re
 import unicodedata
 
 
@@ -32,7 +33,6 @@ def printable(text: str) -> str:
     return "".join("?" if _is_control(ch) else ch for ch in text)
 
 
-import re as _re
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = _re.compile(r"[+-]?[\d\s().,-]*\d[\d\s().,-]*")

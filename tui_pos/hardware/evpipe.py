@@ -15,8 +15,8 @@ import time
 
 from evdev.eventio_async import EventIO
 
-from tui_pos.hardware.keymap import EV_KEY, KEY_ENTER, KEY_LEFTSHIFT, LAYOUTS
 from tui_pos.hardware.devices import DeviceInfo
+from tui_pos.hardware.keymap import EV_KEY, KEY_ENTER, KEY_LEFTSHIFT, LAYOUTS
 
 EVENT = struct.Struct("llHHi")
 EV_SYN = 0

@@ -30,7 +30,7 @@ class SimulatedPrinter:
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
 
-    def start(self) -> "SimulatedPrinter":
+    def start(self) -> SimulatedPrinter:
         server = socket.socket()
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(("127.0.0.1", self.port))

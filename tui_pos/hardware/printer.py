@@ -12,10 +12,11 @@ import io
 import logging
 import os
 import socket
-from pathlib import Path
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable, Protocol
+from typing import Protocol
 
 from tui_pos.domain.receipt import Row
 from tui_pos.domain.text import printable
@@ -49,8 +50,8 @@ def _escpos():
                                                            / "escpos-cache")
     Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"]).mkdir(parents=True, exist_ok=True)
     try:
-        import escpos.printer  # noqa: F401  (configures logging: ours is set up first)
-    except Exception:  # noqa: BLE001 - a truncated capability cache (EOFError, UnpicklingError, ...)
+        import escpos.printer
+    except Exception:
         # python-escpos writes its cache in place: a register killed while writing it, or another process
         # reading it half-written, left every later receipt failing "could not be built (EOFError)". Drop
         # the cache and build it again (once); any other failure goes up as before.
@@ -59,7 +60,7 @@ def _escpos():
         if not dropped:
             raise
         log.warning("python-escpos's capability cache in %s was unreadable: rebuilt", cache)
-        import escpos.printer  # noqa: F401,F811
+        import escpos.printer
     return escpos.printer
 
 
@@ -245,7 +246,7 @@ class EscposPrinter:
 
     def _open(self):
         device = self._factory()
-        device.device  # escpos opens the connection on first access (raises DeviceNotFoundError)
+        _ = device.device  # escpos opens the connection on first access (raises DeviceNotFoundError)
         return device
 
     def send(self, data: bytes) -> str | None:

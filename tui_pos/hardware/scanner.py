@@ -22,8 +22,9 @@ import errno
 import logging
 import os
 import stat
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Iterable, Protocol, cast
+from typing import Any, Protocol, cast
 
 from tui_pos.hardware.devices import DeviceInfo
 from tui_pos.hardware.keymap import KEY_ENTER, ScanDecoder

@@ -21,12 +21,12 @@ from tui_pos.models.db import db
 
 def utcnow() -> _dt.datetime:
     """Naive UTC now, the one clock every timestamp uses."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
 def local_time(at: _dt.datetime) -> _dt.datetime:
     """A stored time (naive UTC) as people read it: this machine's local time, naive."""
-    return at.replace(tzinfo=_dt.timezone.utc).astimezone().replace(tzinfo=None)
+    return at.replace(tzinfo=_dt.UTC).astimezone().replace(tzinfo=None)
 
 
 class BaseModel(Model):
@@ -437,7 +437,7 @@ class AuditLog(BaseModel):
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
-              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine, Payment, PrintJob, Campaign, Message, ConsentEvent,
-              PinLock, AuditLog]
+              LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine,
+              Payment, PrintJob, Campaign, Message, ConsentEvent, PinLock, AuditLog]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

@@ -8,7 +8,7 @@ model classes so that it never changes when the live models do.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable
+from collections.abc import Callable
 
 from peewee import (
     BooleanField,
@@ -21,13 +21,14 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
-from playhouse.migrate import SchemaMigrator, migrate as run_ops
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_ops
 
 Migration = Callable[[Database, SchemaMigrator], None]
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
 def m001_initial(database: Database, migrator: SchemaMigrator) -> None:
@@ -142,8 +143,17 @@ def m003_customers(database: Database, migrator: SchemaMigrator) -> None:
     come as a migration that checks whether the column is already there
     (`_add_column_if_missing`), since a new database gets the live model here.
     """
-    from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard,
-                                LoyaltyMovement, PriceRate, PriceRateLine, SpecificPrice)
+    from tui_pos.models import (
+        Customer,
+        CustomerGroup,
+        CustomerGroupMember,
+        CustomerWord,
+        LoyaltyCard,
+        LoyaltyMovement,
+        PriceRate,
+        PriceRateLine,
+        SpecificPrice,
+    )
 
     database.create_tables([PriceRate, PriceRateLine, SpecificPrice, CustomerGroup, Customer,
                             CustomerGroupMember, LoyaltyCard, CustomerWord, LoyaltyMovement])
@@ -447,7 +457,8 @@ class SchemaOutOfDate(Exception):
 def check_schema(database: Database) -> None:
     """Raise SchemaOutOfDate unless every migration is applied (registers sharing a server never migrate it)."""
     if "schema_migrations" not in database.get_tables():
-        raise SchemaOutOfDate("the database has no tui-pos tables yet: run `tui-pos init` once, then start the registers")
+        raise SchemaOutOfDate("the database has no tui-pos tables yet: run `tui-pos init` once, "
+                              "then start the registers")
     done = applied_versions(database)
     current = done[-1] if done else 0
     if current < LATEST:

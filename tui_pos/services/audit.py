@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from peewee import ModelInsert, ModelSelect
 
@@ -23,7 +24,7 @@ from tui_pos.domain.audit_chain import AuditRow
 from tui_pos.domain.errors import InputError
 from tui_pos.models import AuditLog, User, db, local_time, utcnow
 from tui_pos.models.db import is_sqlite
-from tui_pos.models.prepared import Arg, fetch_one, prepared
+from tui_pos.models.prepared import fetch_one, prepared
 
 
 @prepared(0)
@@ -169,8 +170,8 @@ class Entry:
 
 def local_day_bounds(day: _dt.date) -> tuple[_dt.datetime, _dt.datetime]:
     """The store's local day `day` as [start, end) in stored time (naive UTC); DST days are 23 or 25 hours."""
-    start = _dt.datetime.combine(day, _dt.time()).astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    end = _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time()).astimezone(_dt.timezone.utc)
+    start = _dt.datetime.combine(day, _dt.time()).astimezone(_dt.UTC).replace(tzinfo=None)
+    end = _dt.datetime.combine(day + _dt.timedelta(days=1), _dt.time()).astimezone(_dt.UTC)
     return start, end.replace(tzinfo=None)
 
 

@@ -70,7 +70,7 @@ def folder_problem(folder: str, *, create: bool) -> str | None:
 
 def database_checks(cfg: Config, url: str) -> list[Check]:
     """Schema, integrity, receipt numbering and loyalty balances (the database must be bound)."""
-    from tui_pos.models import Customer, Note, PrintJob, Register, db
+    from tui_pos.models import Note, PrintJob, Register, db
     from tui_pos.models.db import is_sqlite, safe_url
     from tui_pos.models.migrations import LATEST, applied_versions
     from tui_pos.services.loyalty import ledger_mismatches

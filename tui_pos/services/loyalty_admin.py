@@ -7,16 +7,28 @@ from __future__ import annotations
 import bisect
 import datetime as _dt
 import tomllib
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from peewee import SQL, Case, Expression, IntegrityError, ModelSelect, fn
 
 from tui_pos.domain import loyalty as rules
 from tui_pos.domain.errors import InputError, PosError
-from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, LoyaltyMonth, LoyaltyMovement,
-                            LoyaltyProgram, Note, Product, Section, db, local_time,
-                            utcnow)
+from tui_pos.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMember,
+    LoyaltyMonth,
+    LoyaltyMovement,
+    LoyaltyProgram,
+    Note,
+    Product,
+    Section,
+    db,
+    local_time,
+    utcnow,
+)
 from tui_pos.services import audit, loyalty, users
 
 if TYPE_CHECKING:

@@ -30,8 +30,8 @@ def set_rate(code: str, name: str, *, start: str | None = None, end: str | None 
         raise InputError("A rate needs a code and a name.")
     s, e = _dates(start, end)
     with db.atomic():
-        rate, created = PriceRate.get_or_create(code=code, defaults=dict(name=name.strip(), start_date=s,
-                                                                         end_date=e, active=active))
+        rate, created = PriceRate.get_or_create(code=code, defaults={"name": name.strip(), "start_date": s,
+                                                                         "end_date": e, "active": active})
         if not created:
             PriceRate.update(name=name.strip(), start_date=s, end_date=e, active=active).where(
                 PriceRate.id == rate.id).execute()

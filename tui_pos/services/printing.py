@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from tui_pos.hardware.printer import PaperOut, Printer
 from tui_pos.models import PrintJob, db, utcnow
@@ -157,7 +158,7 @@ class Spooler:
                                    error=row.last_error)
             try:
                 data = self.build(job)
-            except Exception as exc:  # noqa: BLE001 - a receipt that cannot be built is a bug: log, keep it
+            except Exception as exc:
                 if is_connection_error(exc):
                     raise             # not a bug: the database went; built again when it is back
                 log.exception("cannot build print job %s (%s)", job.id, job.receipt_no)

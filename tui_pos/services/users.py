@@ -9,7 +9,8 @@ import secrets
 from dataclasses import dataclass
 
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
-from tui_pos.domain.permissions import DEFAULT as _DEFAULT_PERMISSIONS, Permissions
+from tui_pos.domain.permissions import DEFAULT as _DEFAULT_PERMISSIONS
+from tui_pos.domain.permissions import Permissions
 from tui_pos.models import PinLock, User, db, utcnow
 from tui_pos.services import audit
 
