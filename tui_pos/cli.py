@@ -149,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
     camp.add_argument("--text", required=True, help="the message; {name} and {store} are filled in")
     camp.add_argument("--subject", default="", help="email subject")
     camp.add_argument("--yes", action="store_true", help="send: do not ask to confirm")
+    portal = sub.add_parser("portal", parents=[common],
+                            help="the customers' account web page (its own process; docs/portal.md)")
+    portal.add_argument("--bind", default="127.0.0.1:8080", metavar="HOST:PORT",
+                        help="where to listen (default 127.0.0.1:8080; put a TLS reverse proxy in front)")
     cust = sub.add_parser("customer", parents=[common], help="customer records")
     cust.add_argument("action", choices=["forget"])
     cust.add_argument("code", help="the customer's code")
@@ -185,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tui-pos: {exc}", file=sys.stderr)
         return 2
     if cfg.db_url(args.demo).startswith("sqlite") and args.command != "migrate-to":
-        # peewee imports a PostgreSQL driver when one is installed: ~85 ms and
-        # ~20 MiB a SQLite register never uses. Mark the drivers absent.
+        # peewee imports a PostgreSQL driver when one is installed (the `postgres`
+        # extra): ~85 ms and ~20 MiB a SQLite register never uses. Mark the
+        # drivers absent; nothing of the register needs them on SQLite.
         for driver in ("psycopg2", "psycopg"):
             sys.modules.setdefault(driver, None)  # type: ignore[arg-type]
     # Textual paces repaints at TEXTUAL_FPS (default 60: up to ~33 ms from a

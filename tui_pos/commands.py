@@ -598,6 +598,22 @@ def cmd_campaign(cfg: Config, args: Namespace) -> int:
         return _fail(f"campaign {args.action}: {exc}", 2)
 
 
+def cmd_portal(cfg: Config, args: Namespace) -> int:
+    """`tui-pos portal`: serve the customers' account pages (docs/portal.md) until stopped."""
+    from tui_pos.services import portal
+    settings = portal.Settings.from_config(cfg)
+    if not settings.secret:
+        return _fail("the portal needs [messages] secret (or TUI_POS_MESSAGES_SECRET): it signs the account links")
+    host, _, port = args.bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return _fail(f"--bind {args.bind!r}: expected HOST:PORT, such as 127.0.0.1:8080")
+    _open(cfg, args)
+    from tui_pos.portal.app import serve
+    print(f"tui-pos portal: listening on http://{args.bind} (public address: {settings.public_url or 'not set'})",
+          file=sys.stderr)
+    return serve(settings, args.bind)
+
+
 def cmd_customer(cfg: Config, args: Namespace) -> int:
     from tui_pos.domain.errors import PosError
     from tui_pos.services import customers

@@ -258,6 +258,13 @@ def _url_template(v: Any) -> str:
     return v
 
 
+def _public_url(v: Any) -> str:
+    expected = 'the address customers reach the portal at, such as "https://account.shop.example" (or "")'
+    if not isinstance(v, str) or (v and not v.startswith(("http://", "https://"))) or any(c in v for c in " {}?#"):
+        raise ValueError(expected)
+    return v.rstrip("/")
+
+
 def _sms_body(v: Any) -> str:
     expected = 'a request body where {to} is the phone and {text} the message, such as \'{"to": "{to}", "text": "{text}"}\''
     if not isinstance(v, str) or "{to}" not in v or "{text}" not in v:
@@ -381,6 +388,10 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "content_type": ("application/json", _str),
         "timeout": (10, _int_range(1, 120)),
     },
+    "portal": {   # the customer's account page (`tui-pos portal`, docs/portal.md)
+        "public_url": ("", _public_url),
+        "link_days": (30, _int_range(1, 3650)),
+    },
 }
 
 
@@ -405,6 +416,7 @@ class Config:
     messages: SimpleNamespace
     email: SimpleNamespace
     sms: SimpleNamespace
+    portal: SimpleNamespace
     source: str = "defaults"
     keys: dict[str, str] = field(default_factory=dict)   # [keys]: binding id -> key(s); userkeys.check knows the ids
 

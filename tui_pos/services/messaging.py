@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable
 from peewee import JOIN, ModelSelect, fn
 
 from tui_pos.domain import messages as rules
+from tui_pos.domain import portal as portal_rules
 from tui_pos.domain.errors import InputError
 from tui_pos.models import Campaign, Customer, CustomerGroup, CustomerGroupMember, Message, db, utcnow
 from tui_pos.models.db import is_sqlite, worker_connection
@@ -66,6 +67,7 @@ class Settings:
     expiry: bool = True
     expiry_days: int = 30
     templates: str = ""
+    portal_url: str = ""     # [portal] public_url: the invitation links to {portal_url}/a/{token} without profile_url
 
     @classmethod
     def from_config(cls, cfg: Config) -> "Settings":
@@ -75,7 +77,7 @@ class Settings:
                    unsubscribe_url=m.unsubscribe_url, stop_text=m.stop_text, per_minute=m.per_minute,
                    max_attempts=m.max_attempts, invite=m.invite, birthday=m.birthday,
                    birthday_hour=m.birthday_hour, tier=m.tier, expiry=m.expiry, expiry_days=m.expiry_days,
-                   templates=m.templates)
+                   templates=m.templates, portal_url=cfg.portal.public_url)
 
     def template(self, name: str) -> tuple[str, str]:
         """(subject, text): the file in `[messages] templates` when there is one, else the built-in."""
@@ -120,7 +122,7 @@ def channel_for(c: Customer, *, marketing: bool = False, template: str = "") -> 
 def after_sale(settings: Settings, customer_id: int, *, visits: int | None, tier_before: str,
                earned: int) -> None:
     """In the sale's transaction: the second-visit invitation and a tier reached (rows only)."""
-    wants_invite = settings.invite and settings.profile_url and visits == 2
+    wants_invite = settings.invite and (settings.profile_url or settings.portal_url) and visits == 2
     wants_tier = settings.tier and earned > 0
     if not (wants_invite or wants_tier):
         return
@@ -283,6 +285,15 @@ class SendResult:
     errors: list[str] = field(default_factory=list)
 
 
+def invite_link(settings: Settings, code: str, now: _dt.datetime | None = None) -> str:
+    """The invitation's link: `[messages] profile_url` when set, else the portal's `{public_url}/a/{token}`
+    with a token that expires (`domain.portal`, `[portal] link_days`)."""
+    if settings.profile_url:
+        return settings.profile_url.format(token=rules.sign(code, settings.secret))
+    return portal_rules.url(settings.portal_url,
+                            portal_rules.make(code, settings.secret, now or _dt.datetime.now(_dt.timezone.utc)))
+
+
 def render(settings: Settings, m: Message, c: Customer) -> tuple[str, str, str]:
     """(address, subject, text) of a message, or InputError (a template, an address, consent) saying why not."""
     why_not = rules.refusal(m.template, m.channel, reach(c), m.marketing)
@@ -297,7 +308,7 @@ def render(settings: Settings, m: Message, c: Customer) -> tuple[str, str, str]:
     values = {"name": c.name or "", "store": settings.store, "points": params.get("points", ""),
               "tier": params.get("tier", ""), "date": params.get("date", "")}
     if m.template == "invite":
-        values["link"] = settings.profile_url.format(token=rules.sign(c.code, settings.secret))
+        values["link"] = invite_link(settings, c.code)
     if m.template == "campaign":
         values["text"] = rules.fill(params.get("text", ""), values)   # the manager's text has placeholders too
     if m.marketing:

@@ -1,0 +1,179 @@
+"""The portal's web layer: routes, CSRF, security headers, a log without personal data.
+
+Handlers parse the request, call `services.portal` in a worker thread (one database connection per
+thread, as the registers' workers do) and render a template; they hold no business rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tui_pos.services import customers
+from tui_pos.services import portal as service
+from tui_pos.services.connection import worker_connection
+
+log = logging.getLogger("tui_pos.portal")
+HERE = Path(__file__).parent
+CSRF_COOKIE = "tp_csrf"
+# Nothing from elsewhere: no script at all, styles from this site, forms post only here, never in a frame.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", CSP.encode()),
+    (b"referrer-policy", b"no-referrer"),          # the token is in the address: never sent on to another site
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Every response: no-store, the CSP and friends. Logs one line per request with the route's pattern
+    (`/a/{token}`), never the path itself: the token names a customer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                names = {h[0].lower() for h in SECURITY_HEADERS}
+                message["headers"] = [h for h in message.get("headers", []) if h[0].lower() not in names] \
+                    + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        path = scope.get("path", "")
+        shown = "/a/{token}" if path.startswith("/a/") else path if path.startswith("/static/") or path == "/" \
+            else "(other)"
+        log.info("%s %s %s %.1f ms", scope.get("method", ""), shown, status, (time.perf_counter() - started) * 1000)
+
+
+def _csrf_for(secret: str, cookie: str, token: str) -> str:
+    """The form's hidden value: bound to this browser's cookie and this account link (double submit)."""
+    return hmac.new((secret + "|portal-csrf").encode(), f"{cookie}|{token}".encode(), hashlib.sha256).hexdigest()
+
+
+def create_app(settings: service.Settings) -> Starlette:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                             autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
+    templates = Jinja2Templates(env=env)
+
+    def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        return templates.TemplateResponse(request, name, {"store": settings.store, **context}, status_code=status)
+
+    def gone(request: Request, status: int) -> Response:
+        # forged, expired, foreign or forgotten: the same page with nothing of anyone, 404 or 410
+        return page(request, "gone.html", {"expired": status == 410}, status)
+
+    async def db(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def call() -> Any:
+            with worker_connection():
+                return fn(*args, **kwargs)
+        return await run_in_threadpool(call)
+
+    def with_cookie(request: Request, response: Response, cookie: str) -> Response:
+        if request.cookies.get(CSRF_COOKIE) != cookie:
+            response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict", path="/a/",
+                                secure=request.url.scheme == "https")
+        return response
+
+    async def account_page(request: Request, token: str, customer_id: int, *, form: dict[str, Any] | None = None,
+                           errors: dict[str, str] | None = None, saved: bool = False) -> Response:
+        acct = await db(service.account, customer_id, settings)
+        cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        values = form if form is not None else {
+            "name": acct.name, "email": acct.email, "birthday": acct.birthday,
+            "sms_consent": acct.sms_consent, "email_consent": acct.email_consent}
+        response = page(request, "account.html", {
+            "a": acct, "v": values, "errors": errors or {}, "saved": saved,
+            "csrf": _csrf_for(settings.secret, cookie, token)}, 400 if errors else 200)
+        return with_cookie(request, response, cookie)
+
+    async def account(request: Request) -> Response:
+        token = request.path_params["token"]
+        try:
+            customer_id = await db(service.open_link, token, settings)
+        except service.LinkError as exc:
+            log.info("account link refused: %s", exc.reason)
+            return gone(request, exc.status)
+        if request.method == "GET":
+            return await account_page(request, token, customer_id, saved=request.query_params.get("saved") == "1")
+        form = await request.form(max_files=0, max_fields=20)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        sent = str(form.get("csrf") or "")
+        if not cookie or not hmac.compare_digest(sent, _csrf_for(settings.secret, cookie, token)):
+            log.info("account form refused: CSRF check failed")
+            return PlainTextResponse("This form has expired: open your link again.", status_code=403)
+        data: dict[str, Any] = {f: str(form.get(f) or "") for f in ("name", "email", "birthday")}
+        data["sms_consent"] = form.get("sms_consent") is not None
+        data["email_consent"] = form.get("email_consent") is not None
+        try:
+            await db(service.portal_update, customer_id, data, settings)
+        except customers.FormError as exc:
+            return await account_page(request, token, customer_id, form=data, errors=exc.errors)
+        except service.LinkError as exc:
+            return gone(request, exc.status)
+        return RedirectResponse(request.url_for("account", token=token).path + "?saved=1", status_code=303)
+
+    async def home(request: Request) -> Response:
+        return page(request, "home.html", {})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return gone(request, 404)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("portal error: %s", type(exc).__name__)   # the type only: a message could quote a value
+        return HTMLResponse("Something went wrong on our side. Please try again later.", status_code=500)
+
+    routes = [
+        Route("/", home),
+        Route("/a/{token}", account, methods=["GET", "POST"], name="account"),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def serve(settings: service.Settings, bind: str) -> int:
+    """Run the portal with uvicorn until stopped. `bind`: HOST:PORT. uvicorn's own access log is off: it
+    would write each account link's token; `SecurityHeaders` logs the route's pattern instead."""
+    import uvicorn
+    host, _, port = bind.rpartition(":")
+    uvicorn.run(create_app(settings), host=host.strip("[]") or "127.0.0.1", port=int(port), access_log=False,
+                proxy_headers=True, server_header=False, log_config=None)
+    return 0
+
+
+__all__ = ["CSP", "create_app", "serve"]

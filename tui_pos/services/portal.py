@@ -1,0 +1,237 @@
+"""The customer's own account (issue 21): what the portal shows and the one change it makes.
+
+Every function here takes the customer's id that `open_link` returned for a valid token, and reads
+or writes that customer only: there is no query in this module that is not bound to that id (or to
+their receipts). The web layer (`tui_pos.portal`) holds no rule; it calls these.
+
+The customer editing their own record is not staff: `customers.update` gates a change of a field
+that already holds a value behind `[permissions] customer_edit` (a manager's PIN at the counter), which
+is right for a cashier and wrong for the person the record is about. `portal_update` is that path:
+the same `customers.clean` rules (email syntax, a birthday in the past), only the fields the form has,
+consent recorded with where = portal, audited as `customer.portal` with the fields' names only.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tui_pos.domain import portal as link_rules
+from tui_pos.domain import pricing
+from tui_pos.domain.errors import PosError
+from tui_pos.domain.money import MoneyFormat
+from tui_pos.models import Customer, Note, NoteLine, Product, db, local_time
+from tui_pos.services import audit, customers, loyalty, stamps
+
+FORM_FIELDS = ("name", "email", "birthday", "sms_consent", "email_consent")
+RECEIPTS_SHOWN = 50
+
+
+class LinkError(PosError):
+    """The link opens nothing: 404 (not ours: forged, another secret, no such customer) or 410 (expired, or
+    the customer was forgotten or closed). The message is for the log, never shown with personal data."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret: str = ""
+    link_days: int = 30
+    region: str = "PA"
+    currency: str = "USD"
+    locale: str = "en_US"
+    store: str = "Demo Store"
+    public_url: str = ""
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Settings:
+        return cls(secret=cfg.messages.secret or os.environ.get("TUI_POS_MESSAGES_SECRET", ""),
+                   link_days=cfg.portal.link_days, region=cfg.store.phone_region, currency=cfg.store.currency,
+                   locale=cfg.store.locale, store=cfg.store.name, public_url=cfg.portal.public_url)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+# ====================================================================== links
+
+def new_token(code: str, settings: Settings, now: _dt.datetime | None = None) -> str:
+    return link_rules.make(code, settings.secret, now or _now())
+
+
+def open_link(token: str, settings: Settings, now: _dt.datetime | None = None) -> int:
+    """The id of the customer whose valid, unexpired link this is; LinkError otherwise."""
+    link = link_rules.read(token, settings.secret)
+    if link is None:
+        raise LinkError(404, "not a token of ours")
+    if link_rules.expired(link, now or _now(), settings.link_days):
+        raise LinkError(410, "expired")
+    row = Customer.select(Customer.id, Customer.status).where(Customer.code == link.code).first()
+    if row is None:
+        raise LinkError(404, "no such customer")
+    if row.status != "open":     # forgotten (`tui-pos customer forget`) or closed by the store
+        raise LinkError(410, "customer closed or forgotten")
+    return int(row.id)
+
+
+# ====================================================================== what the customer sees
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    name: str
+    qty: int
+    total: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    number: str
+    date: str
+    kind: str                       # sale | return
+    lines: tuple[ReceiptLine, ...]
+    total: str
+    earned: str                     # "" when nothing
+    used: str
+
+
+@dataclass(frozen=True)
+class StampCard:
+    offer: str
+    units: int
+    count: int
+
+
+@dataclass(frozen=True)
+class StampReached:
+    offer: str
+    date: str
+    taken_on: str                   # "" while the reward is still to take
+
+
+@dataclass(frozen=True)
+class Affordable:
+    name: str
+    cost: str
+
+
+@dataclass(frozen=True)
+class Account:
+    code: str
+    name: str
+    email: str
+    birthday: str                   # YYYY-MM-DD or ""
+    sms_consent: bool
+    email_consent: bool
+    has_program: bool
+    balance: str                    # "120 points", or money in value mode
+    tier: str
+    next_tier: str                  # "" at the top (or without tiers)
+    next_needs: str                 # what the next tier needs, in the program's unit
+    expiring: str                   # "" when nothing expires soon
+    expiring_on: str
+    stamps: tuple[StampCard, ...]
+    reached: tuple[StampReached, ...]
+    affordable: tuple[Affordable, ...]
+    receipts: tuple[Receipt, ...]
+
+
+def _date(at: _dt.datetime | None) -> str:
+    return local_time(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def _receipts(customer_id: int, money: MoneyFormat, amount: Any, limit: int) -> tuple[Receipt, ...]:
+    notes = list(Note.select(Note.id, Note.receipt_no, Note.kind, Note.closed_at, Note.total_cents,
+                             Note.loyalty_earned, Note.loyalty_used)
+                 .where(Note.customer == customer_id, Note.status == "paid")
+                 .order_by(Note.closed_at.desc(), Note.id.desc()).limit(limit))
+    lines: dict[int, list[ReceiptLine]] = {n.id: [] for n in notes}
+    if notes:
+        for ln in (NoteLine.select(NoteLine.note, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
+                                   NoteLine.tax_rate_bp, NoteLine.tax_included, NoteLine.discount_percent_bp,
+                                   NoteLine.discount_cents, NoteLine.offered_qty, NoteLine.reward_qty)
+                   .where(NoteLine.note.in_(list(lines))).order_by(NoteLine.id)):
+            total = pricing.line_amounts(pricing.PricedLine(
+                qty=ln.qty, unit_price_cents=ln.unit_price_cents, tax_rate_bp=ln.tax_rate_bp,
+                tax_included=bool(ln.tax_included), discount_percent_bp=ln.discount_percent_bp,
+                discount_cents=ln.discount_cents, offered_qty=ln.offered_qty + ln.reward_qty)).total_cents
+            lines[ln.note_id].append(ReceiptLine(ln.name, ln.qty, money(total)))
+    return tuple(Receipt(n.receipt_no or "", _date(n.closed_at), n.kind, tuple(lines[n.id]), money(n.total_cents),
+                         amount(n.loyalty_earned) if n.loyalty_earned else "",
+                         amount(n.loyalty_used) if n.loyalty_used else "") for n in notes)
+
+
+def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SHOWN,
+            today: _dt.date | None = None) -> Account:
+    """Everything the account page shows, for this customer only."""
+    c = Customer.get_by_id(customer_id)
+    money = MoneyFormat(settings.currency, settings.locale)
+    prog = loyalty.program()
+
+    def amount(value: int) -> str:
+        return prog.amount(value, money) if prog else f"{value} points"
+
+    tier = next_tier = next_needs = expiring = expiring_on = ""
+    reached: tuple[StampReached, ...] = ()
+    cards: tuple[StampCard, ...] = ()
+    affordable: tuple[Affordable, ...] = ()
+    if prog is not None:
+        tier = prog.tier_for(c.points_earned).name
+        above = [t for t in prog.tiers if t.threshold > c.points_earned]
+        if above:
+            nxt = min(above, key=lambda t: t.threshold)
+            next_tier, next_needs = nxt.name, amount(nxt.threshold - c.points_earned)
+        points, first = loyalty.expiring_soon(customer_id, today=today)
+        if points > 0:
+            expiring, expiring_on = amount(points), first.isoformat() if first else ""
+        in_progress, done = stamps.history(customer_id, prog)
+        cards = tuple(StampCard(p.offer, p.units, p.count) for p in in_progress)
+        reached = tuple(StampReached(r.offer, r.at.strftime("%Y-%m-%d") if isinstance(r.at, _dt.datetime)
+                                     else str(r.at or ""), r.taken_on) for r in done)
+        affordable = tuple(Affordable(name, amount(cost)) for name, cost in
+                           Product.select(Product.name, Product.points_cost)
+                           .where(Product.active == True, Product.points_cost.is_null(False),
+                                  Product.points_cost > 0, Product.points_cost <= c.points_balance)
+                           .order_by(Product.points_cost, Product.name).limit(50).tuples())
+    return Account(code=c.code, name=c.name or "", email=c.email or "",
+                   birthday=c.birthday.isoformat() if c.birthday else "", sms_consent=bool(c.sms_consent),
+                   email_consent=bool(c.email_consent), has_program=prog is not None,
+                   balance=amount(c.points_balance), tier=tier, next_tier=next_tier, next_needs=next_needs,
+                   expiring=expiring, expiring_on=expiring_on, stamps=cards, reached=reached,
+                   affordable=affordable, receipts=_receipts(customer_id, money, amount, receipts))
+
+
+# ====================================================================== the customer's own change
+
+def portal_update(customer_id: int, form: dict[str, Any], settings: Settings) -> list[str]:
+    """Save the account form: name, email, birthday and the two consents (an unticked box is a withdrawal).
+
+    Validated by `customers.clean` (the register's rules); a bad value raises `customers.FormError` naming
+    the field and nothing is written. Returns the names of the fields that changed. Consent changes go to
+    the consent log with where = portal; the audit log gets the field names, never the values.
+    """
+    data: dict[str, Any] = {f: str(form.get(f) or "").strip() for f in ("name", "email", "birthday")}
+    data["sms_consent"] = bool(form.get("sms_consent"))
+    data["email_consent"] = bool(form.get("email_consent"))
+    if not data["name"]:
+        raise customers.FormError({"name": "type your name"})
+    values = customers.clean(data, settings.region)
+    with db.atomic():
+        customer = Customer.get_or_none(Customer.id == customer_id)
+        if customer is None or customer.status != "open":
+            raise LinkError(410, "customer closed or forgotten")
+        # the register's own writer: fields, the name's search words, consent log (source="portal")
+        changed = customers._apply(customer, values, source="portal")
+        if changed:
+            audit.record("customer.portal", customer=customer.code, fields=changed)
+    return changed
+
+
+__all__ = ["FORM_FIELDS", "Account", "Affordable", "LinkError", "Receipt", "ReceiptLine", "Settings", "StampCard",
+           "StampReached", "account", "new_token", "open_link", "portal_update"]
