@@ -28,10 +28,10 @@ def _open(cfg: Config, args: Namespace, *, upgrade: bool | None = False, create:
             seed_demo()  # the demo store is seeded on first use, whatever the command
         return database
     except SchemaOutOfDate as exc:
-        raise SystemExit(_fail(str(exc)))
-    except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
+        raise SystemExit(_fail(str(exc))) from None
+    except Exception as exc:
         log.exception("cannot open the database")
-        raise SystemExit(_fail(f"cannot open the database {explain(exc, cfg.db_url(demo))}"))
+        raise SystemExit(_fail(f"cannot open the database {explain(exc, cfg.db_url(demo))}")) from None
 
 
 def run_app(cfg: Config, demo: bool = False) -> int:
@@ -49,7 +49,7 @@ def run_app(cfg: Config, demo: bool = False) -> int:
         raise
     except (SchemaOutOfDate, NoUsers) as exc:   # no database, no tables, no user: said before any screen
         return _fail(f"cannot start: {exc}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("start-up failed")
         return _fail(f"cannot start: {explain(exc, cfg.db_url(demo))}")
     from tui_pos.app import PosApp
@@ -67,7 +67,7 @@ def run_support(cfg: Config, demo: bool = False) -> int:
         runtime = build_support(cfg, demo=demo)
     except SchemaOutOfDate as exc:
         return _fail(f"support: {exc}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("support mode could not start")
         return _fail(f"support: cannot open the database {explain(exc, cfg.db_url(demo))}; "
                      "`tui-pos doctor` says more")
@@ -81,7 +81,7 @@ def cmd_init(cfg: Config, args: Namespace) -> int:
     database = _open(cfg, args, upgrade=None, create=True)  # the one command that makes a database; migrated here
     try:
         applied = migrate(database)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("migration failed")
         return _fail(f"the schema could not be brought up to date ({exc}); nothing was changed by the failed step")
     print(f"schema at version {LATEST}" + (f" (applied {applied})" if applied else "; nothing to do"))
@@ -107,7 +107,7 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
                 opening_points=lambda cid, points, line: loyalty.opening_balance(cid, points))
     except PosError as exc:
         return _fail(f"import {args.what}: {exc}; nothing was written")
-    except Exception as exc:  # noqa: BLE001 - a file no rule foresaw is still one line, and logged for a fix
+    except Exception as exc:
         log.exception("import %s %s failed", args.what, args.file)
         return _fail(f"import {args.what}: {args.file}: cannot be imported ({type(exc).__name__}; logged); "
                      "nothing was written")
@@ -140,6 +140,7 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
     if args.what in ("x", "z"):
         return _day_report(cfg, args)
     import csv
+
     from tui_pos.domain.errors import PosError
     from tui_pos.services import loyalty_admin
     _open(cfg, args)
@@ -155,8 +156,9 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
                   closefd=False) as out:  # UTF-8 whatever the locale, written in large blocks
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(columns)
-            from tui_pos.domain.text import csv_cell      # a name "=HYPERLINK(...)" is text in a spreadsheet
-            writer.writerows((csv_cell(code), csv_cell(name), csv_cell(phone), *rest) for code, name, phone, *rest in rows)
+            from tui_pos.domain.text import csv_cell  # a name "=HYPERLINK(...)" is text in a spreadsheet
+            writer.writerows((csv_cell(code), csv_cell(name), csv_cell(phone), *rest)
+                             for code, name, phone, *rest in rows)
         return 0
     table = [columns] + [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
@@ -412,7 +414,7 @@ def cmd_doctor(cfg: Config, args: Namespace) -> int:
         checks.append(Check(FAIL, "database", str(exc)))
     except SchemaOutOfDate as exc:
         checks.append(Check(FAIL, "schema", str(exc)))
-    except Exception as exc:  # noqa: BLE001 - an unreachable or unreadable database is a finding, not a crash
+    except Exception as exc:
         log.exception("doctor: database check failed")
         checks.append(Check(FAIL, "database", f"cannot open it: {explain(exc, url)}"))
     checks += printer_checks(cfg) + scanner_checks(cfg)
@@ -434,7 +436,7 @@ def cmd_migrate_to(cfg: Config, args: Namespace) -> int:
         report = migrate_to(args.url)
     except TransferError as exc:
         return _fail(f"migrate-to: {exc}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("migrate-to failed")
         return _fail(f"migrate-to failed ({type(exc).__name__}: {' '.join(str(exc).split())}); "
                      "the target was left as it was")
@@ -453,7 +455,7 @@ def cmd_backup(cfg: Config, args: Namespace) -> int:
         where = backup(cfg.db_url(args.demo), args.file)
     except BackupError as exc:
         return _fail(f"backup: {exc}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("backup failed")
         return _fail(f"backup failed ({type(exc).__name__}: {exc}); nothing was written")
     print(f"backup written to {where}")
@@ -467,7 +469,7 @@ def cmd_restore(cfg: Config, args: Namespace) -> int:
         said = restore(cfg.db_url(args.demo), args.file, force=args.force)
     except BackupError as exc:
         return _fail(f"restore: {exc}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("restore failed")
         return _fail(f"restore failed ({type(exc).__name__}: {exc})")
     print(said)
@@ -635,7 +637,7 @@ def _cut(text: str, width: int) -> str:
 
 
 def _audit_line(at: str, register: str, user: str, approver: str, action: str, detail: str, columns: int = 80) -> str:
-    from tui_pos.domain.text import printable   # what the database holds is shown as text, never terminal codes
+    from tui_pos.domain.text import printable  # what the database holds is shown as text, never terminal codes
     cells = [_cut(printable(v), w).ljust(w) for v, w in zip((at, register, user, approver, action), _AUDIT_WIDTHS)]
     rest = columns - sum(_AUDIT_WIDTHS) - len(_AUDIT_WIDTHS)
     return (" ".join(cells) + " " + _cut(printable(detail), rest)).rstrip()
@@ -668,7 +670,7 @@ def cmd_audit(cfg: Config, args: Namespace) -> int:
     if args.csv:
         import csv
 
-        from tui_pos.domain.text import csv_cell      # an action "=HYPERLINK(...)" is text in a spreadsheet
+        from tui_pos.domain.text import csv_cell  # an action "=HYPERLINK(...)" is text in a spreadsheet
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["id", "at", "register", "user", "approver", "action", "detail", "hash"])
         writer.writerows([e.id, at_text(e, "%Y-%m-%d %H:%M:%S"), csv_cell(e.register), csv_cell(e.user),

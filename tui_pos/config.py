@@ -9,15 +9,17 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from platformdirs import user_config_dir, user_data_dir
 
-from tui_pos.domain.permissions import ACTIONS as permission_actions, ROLES as permission_roles
+from tui_pos.domain.permissions import ACTIONS as PERMISSION_ACTIONS
+from tui_pos.domain.permissions import ROLES as PERMISSION_ROLES
 
 APP_NAME = "tui-pos"
 
@@ -239,7 +241,7 @@ def _theme(v: Any) -> str:
     v = v.strip() if isinstance(v, str) else v
     if v in ("auto", "console"):
         return v
-    from textual.theme import BUILTIN_THEMES   # only for a theme named here: the register loads Textual anyway
+    from textual.theme import BUILTIN_THEMES  # only for a theme named here: the register loads Textual anyway
     if not isinstance(v, str) or v not in BUILTIN_THEMES:
         raise ValueError('"auto", "console" or one of the Textual themes: ' + ", ".join(sorted(BUILTIN_THEMES)))
     return v
@@ -266,7 +268,8 @@ def _public_url(v: Any) -> str:
 
 
 def _sms_body(v: Any) -> str:
-    expected = 'a request body where {to} is the phone and {text} the message, such as \'{"to": "{to}", "text": "{text}"}\''
+    expected = ('a request body where {to} is the phone and {text} the message, '
+                'such as \'{"to": "{to}", "text": "{text}"}\'')
     if not isinstance(v, str) or "{to}" not in v or "{text}" not in v:
         raise ValueError(expected)
     return v
@@ -352,7 +355,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "pin_length": (4, _int_range(4, 8)),      # the fewest digits a new PIN may have (a PIN has at most 8)
     },
     "permissions": {   # action = the least role that may do it (domain/permissions.py says each in words)
-        action.key: (action.role, _choice(*permission_roles)) for action in permission_actions
+        action.key: (action.role, _choice(*PERMISSION_ROLES)) for action in PERMISSION_ACTIONS
     },
     "messages": {
         "profile_url": ("", _url_template),

@@ -3,13 +3,12 @@
 import time
 
 import pytest
+from helpers import until
 
 from tui_pos.bootstrap import build
 from tui_pos.config import from_dict
 from tui_pos.models import Note, NoteLine, Payment
 from tui_pos.screens.payment import PaymentScreen
-
-from helpers import until
 
 pytestmark = pytest.mark.postgres
 

@@ -195,7 +195,7 @@ def after_close(url: str, directory: str, keep: int, register: str, z_number: in
     except BackupError as exc:
         log.error("daily backup failed: %s", exc)
         return f"daily backup FAILED: {exc}"
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         log.exception("daily backup failed")
         return f"daily backup FAILED ({type(exc).__name__}: {exc}); the day is closed all the same"
 

@@ -11,15 +11,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from peewee import JOIN, fn
 
 from tui_pos.domain import dayreport, pricing
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.receipt import Row
-from tui_pos.models import (DayClose, LoyaltyMovement, Note, NoteLine, Payment, PrintJob, Product, Register,
-                            Section, User, db, local_time, utcnow)
+from tui_pos.models import (
+    DayClose,
+    LoyaltyMovement,
+    Note,
+    NoteLine,
+    Payment,
+    PrintJob,
+    Product,
+    Register,
+    Section,
+    User,
+    db,
+    local_time,
+    utcnow,
+)
 from tui_pos.services import audit
 
 log = logging.getLogger(__name__)

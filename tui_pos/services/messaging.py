@@ -20,10 +20,11 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from peewee import JOIN, ModelSelect, fn
 
@@ -70,7 +71,7 @@ class Settings:
     portal_url: str = ""     # [portal] public_url: the invitation links to {portal_url}/a/{token} without profile_url
 
     @classmethod
-    def from_config(cls, cfg: Config) -> "Settings":
+    def from_config(cls, cfg: Config) -> Settings:
         m = cfg.messages
         return cls(store=cfg.store.name, locale=cfg.store.locale, profile_url=m.profile_url,
                    secret=m.secret or os.environ.get("TUI_POS_MESSAGES_SECRET", ""),
@@ -265,7 +266,7 @@ class SmsChannel:
             retry = exc.code >= 500 or exc.code in (408, 429)
             raise SendError(f"the SMS gateway answered {exc.code} {exc.reason}" + (f": {said}" if said else ""),
                             retry=retry) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise SendError(f"the SMS gateway did not answer within {self.timeout} s", retry=True) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -291,7 +292,7 @@ def invite_link(settings: Settings, code: str, now: _dt.datetime | None = None) 
     if settings.profile_url:
         return settings.profile_url.format(token=rules.sign(code, settings.secret))
     return portal_rules.url(settings.portal_url,
-                            portal_rules.make(code, settings.secret, now or _dt.datetime.now(_dt.timezone.utc)))
+                            portal_rules.make(code, settings.secret, now or _dt.datetime.now(_dt.UTC)))
 
 
 def render(settings: Settings, m: Message, c: Customer) -> tuple[str, str, str]:
@@ -456,8 +457,7 @@ def outbox(state: str | None = None, customer_id: int | None = None, limit: int 
 
 
 def counts() -> dict[str, int]:
-    return {state: n for state, n in Message.select(Message.state, fn.COUNT(Message.id))
-            .group_by(Message.state).tuples()}
+    return dict(Message.select(Message.state, fn.COUNT(Message.id)).group_by(Message.state).tuples())
 
 
 def retry(message_id: int) -> None:
