@@ -29,7 +29,7 @@ def _open(cfg: Config, args: Namespace, *, upgrade: bool | None = False, create:
         return database
     except SchemaOutOfDate as exc:
         raise SystemExit(_fail(str(exc))) from None
-    except Exception as exc:
+    except Exception as exc:  # any driver error becomes one line
         log.exception("cannot open the database")
         raise SystemExit(_fail(f"cannot open the database {explain(exc, cfg.db_url(demo))}")) from None
 
@@ -107,7 +107,7 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
                 opening_points=lambda cid, points, line: loyalty.opening_balance(cid, points))
     except PosError as exc:
         return _fail(f"import {args.what}: {exc}; nothing was written")
-    except Exception as exc:
+    except Exception as exc:  # a file no rule foresaw is still one line, and logged for a fix
         log.exception("import %s %s failed", args.what, args.file)
         return _fail(f"import {args.what}: {args.file}: cannot be imported ({type(exc).__name__}; logged); "
                      "nothing was written")
@@ -414,7 +414,7 @@ def cmd_doctor(cfg: Config, args: Namespace) -> int:
         checks.append(Check(FAIL, "database", str(exc)))
     except SchemaOutOfDate as exc:
         checks.append(Check(FAIL, "schema", str(exc)))
-    except Exception as exc:
+    except Exception as exc:  # an unreachable or unreadable database is a finding, not a crash
         log.exception("doctor: database check failed")
         checks.append(Check(FAIL, "database", f"cannot open it: {explain(exc, url)}"))
     checks += printer_checks(cfg) + scanner_checks(cfg)

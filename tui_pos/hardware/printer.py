@@ -50,8 +50,8 @@ def _escpos():
                                                            / "escpos-cache")
     Path(os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"]).mkdir(parents=True, exist_ok=True)
     try:
-        import escpos.printer
-    except Exception:
+        import escpos.printer  # configures logging: ours is set up first
+    except Exception:  # a truncated capability cache (EOFError, UnpicklingError, ...)
         # python-escpos writes its cache in place: a register killed while writing it, or another process
         # reading it half-written, left every later receipt failing "could not be built (EOFError)". Drop
         # the cache and build it again (once); any other failure goes up as before.

@@ -158,7 +158,7 @@ class Spooler:
                                    error=row.last_error)
             try:
                 data = self.build(job)
-            except Exception as exc:
+            except Exception as exc:  # a receipt that cannot be built is a bug: log, keep it
                 if is_connection_error(exc):
                     raise             # not a bug: the database went; built again when it is back
                 log.exception("cannot build print job %s (%s)", job.id, job.receipt_no)
