@@ -17,6 +17,8 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check tui_pos tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed
