@@ -11,7 +11,10 @@ them (SQLite gives booleans as 0/1 and times as text: the hot queries select
 neither where it matters).
 
 The SQL is still peewee's (same quoting, same dialect), so these queries run
-on SQLite and PostgreSQL alike, inside the caller's transaction.
+on SQLite and PostgreSQL alike, inside the caller's transaction. Each runs
+when called and its rows are taken at once (`Result`), so an error is raised
+where the statement runs. On PostgreSQL psycopg prepares a statement on the
+server after its fifth run (`prepare_threshold`, its public switch).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import re
 import threading
 from typing import Any, Callable
 
-import peewee
 from peewee import SQL
 
 from tui_pos.models.db import SQLITE_RETURNING, db, is_sqlite
@@ -34,15 +36,15 @@ def Arg(i: int) -> SQL:  # noqa: N802 - reads as a value in a query
 
 
 class Prepared:
-    """One statement: `build(*Args)` returns a peewee query; `run(*values)` executes it."""
+    """One statement: `build(*Args)` returns a peewee query; `rows`, `one`, `scalar`, `execute` run it."""
 
     def __init__(self, build: Callable[..., Any], nargs: int) -> None:
         self.build = build
         self.nargs = nargs
-        self._compiled: tuple[object, str, list] | None = None
+        self._compiled: tuple[object, str, list[tuple[bool, Any]]] | None = None
         self._lock = threading.Lock()
 
-    def _compile(self):
+    def _compile(self) -> tuple[object, str, list[tuple[bool, Any]]]:
         database = db.obj
         compiled = self._compiled
         if compiled is not None and compiled[0] is database:
@@ -54,7 +56,7 @@ class Prepared:
             # walk the placeholders in order: peewee's own (constants) and our markers (arguments)
             order: list[tuple[bool, Any]] = []
             consts = iter(params)
-            out = []
+            out: list[str] = []
             pos = 0
             pattern = re.compile(r"__ARG(\d+)__|" + re.escape(param))
             for m in pattern.finditer(sql):
@@ -70,98 +72,79 @@ class Prepared:
             self._compiled = compiled
             return compiled
 
-    def cursor(self, *values):
-        """Run the statement; in a batch (models.db.batch) it is only sent: read it with `fetch_*`."""
+    def cursor(self, *values: Any) -> Any:
+        """Run the statement now (in the caller's transaction); the driver's cursor."""
         _, sql, order = self._compile()
         return db.obj.execute_sql(sql, [values[v] if is_arg else v for is_arg, v in order])
 
-    def send(self, *values):
-        """Send the statement to be read later, after statements sent since (or after the batch).
+    def send(self, *values: Any) -> "Result":
+        """Run the statement now and take its outcome (read it with `fetch_*`): an error is raised here."""
+        return Result(self.cursor(*values))
 
-        On PostgreSQL in a batch the result is on its way; elsewhere the
-        statement has run, and its rows are taken now so that later writes on
-        the same connection cannot change what a late read sees (SQLite steps
-        a cursor as it is read).
-        """
-        cursor = self.cursor(*values)
-        return cursor if not is_sqlite() else _Taken(cursor)
+    def rows(self, *values: Any) -> list[tuple[Any, ...]]:
+        return fetch_rows(self.send(*values))
 
-    def rows(self, *values) -> list[tuple]:
-        return fetch_rows(self.cursor(*values))
+    def one(self, *values: Any) -> tuple[Any, ...] | None:
+        return fetch_one(self.send(*values))
 
-    def one(self, *values) -> tuple | None:
-        return fetch_one(self.cursor(*values))
+    def scalar(self, *values: Any) -> Any:
+        return fetch_scalar(self.send(*values))
 
-    def scalar(self, *values):
-        return fetch_scalar(self.cursor(*values))
+    def execute(self, *values: Any) -> int:
+        """An UPDATE or DELETE: the rows it changed."""
+        return int(db.obj.rows_affected(self.cursor(*values)))
 
-    def execute(self, *values) -> int:
-        """An UPDATE or DELETE: the rows it changed (in a batch this waits for the server; an implicit
-        batch refuses it: use `send` there)."""
-        return db.obj.rows_affected(self.cursor(*values))
-
-    def insert(self, *values) -> int:
+    def insert(self, *values: Any) -> int:
         """An INSERT built with `.returning(Model.id)` where the database has RETURNING: the new id."""
-        return inserted_id(self.cursor(*values))
+        return inserted_id(self.send(*values))
 
 
-class _Taken:
-    """A SQLite cursor's outcome, taken at once (what `send` returns there)."""
+class Result:
+    """A statement's outcome, taken when it ran: its rows, and the id SQLite gave an INSERT."""
 
-    __slots__ = ("rows", "lastrowid", "rowcount", "description")
+    __slots__ = ("rows", "lastrowid")
 
-    def __init__(self, cursor) -> None:
-        self.description = cursor.description
-        self.rows = cursor.fetchall() if cursor.description else []
-        self.lastrowid = cursor.lastrowid
-        self.rowcount = cursor.rowcount
+    def __init__(self, cursor: Any) -> None:
+        self.rows: list[tuple[Any, ...]] = list(cursor.fetchall()) if cursor.description else []
+        self.lastrowid: int | None = cursor.lastrowid if is_sqlite() else None   # psycopg has none
 
-    def fetchall(self) -> list[tuple]:
+    def fetchall(self) -> list[tuple[Any, ...]]:
         rows, self.rows = self.rows, []
         return rows
 
-    def fetchone(self) -> tuple | None:
+    def fetchone(self) -> tuple[Any, ...] | None:
         return self.rows.pop(0) if self.rows else None
 
 
-class Ready:
-    """A value already in hand, read like a sent statement's one-row result."""
+class Ready(Result):
+    """A value already in hand, read like a statement's one-row result."""
 
-    __slots__ = ("row",)
-
-    def __init__(self, *row) -> None:
-        self.row = row
-
-    def fetchone(self) -> tuple:
-        return self.row
-
-    def fetchall(self) -> list[tuple]:
-        return [self.row]
+    def __init__(self, *row: Any) -> None:
+        self.rows = [row]
+        self.lastrowid = None
 
 
-# Reading a sent statement's result. In a batch the driver's error surfaces here (the
-# statement ran on the server meanwhile), so it is turned into peewee's, as execute_sql does.
-
-def fetch_rows(cursor) -> list[tuple]:
-    with peewee.__exception_wrapper__:
-        return cursor.fetchall()
+def fetch_rows(result: Result) -> list[tuple[Any, ...]]:
+    return result.fetchall()
 
 
-def fetch_one(cursor) -> tuple | None:
-    with peewee.__exception_wrapper__:
-        return cursor.fetchone()
+def fetch_one(result: Result) -> tuple[Any, ...] | None:
+    return result.fetchone()
 
 
-def fetch_scalar(cursor):
-    row = fetch_one(cursor)
+def fetch_scalar(result: Result) -> Any:
+    row = fetch_one(result)
     return row[0] if row else None
 
 
-def inserted_id(cursor) -> int:
-    """The id of a row inserted by a statement sent with `.returning(Model.id)` (lastrowid without RETURNING)."""
+def inserted_id(result: Result) -> int:
+    """The id of a row inserted with `.returning(Model.id)` (lastrowid where SQLite has no RETURNING)."""
     if is_sqlite() and not SQLITE_RETURNING:
-        return cursor.lastrowid
-    return fetch_one(cursor)[0]   # (a batch's cursor has no description until it is read)
+        assert result.lastrowid is not None
+        return result.lastrowid
+    row = fetch_one(result)
+    assert row is not None
+    return int(row[0])
 
 
 def prepared(nargs: int) -> Callable[[Callable[..., Any]], Prepared]:
@@ -171,4 +154,4 @@ def prepared(nargs: int) -> Callable[[Callable[..., Any]], Prepared]:
     return wrap
 
 
-__all__ = ["Arg", "Prepared", "Ready", "fetch_one", "fetch_rows", "fetch_scalar", "inserted_id", "prepared"]
+__all__ = ["Arg", "Prepared", "Ready", "Result", "fetch_one", "fetch_rows", "fetch_scalar", "inserted_id", "prepared"]

@@ -10,7 +10,7 @@ import datetime as _dt
 
 from peewee import JOIN, SQL, fn
 
-from tui_pos.models.prepared import fetch_rows, prepared
+from tui_pos.models.prepared import Result, fetch_rows, prepared
 
 from tui_pos.domain import imports as cell_rules
 from tui_pos.domain.codes import normalize_barcode, scanned_forms
@@ -41,7 +41,7 @@ def _view(p: Product, section: str = "", barcode: str = "") -> ProductView:
                        section, barcode)
 
 
-def find_by_code(code: str, note_id: int | None = None) -> Product | None:
+def find_by_code(code: str, note_id: int | None = None) -> FoundProduct | None:
     """An active product by barcode, else by SKU (case-insensitive).
 
     A UPC-A scanned as 12 digits is the same item as its EAN-13 with a leading
@@ -52,7 +52,7 @@ def find_by_code(code: str, note_id: int | None = None) -> Product | None:
     return read_find(send_find(code, note_id))
 
 
-def send_find(code: str, note_id: int | None = None) -> tuple:
+def send_find(code: str, note_id: int | None = None) -> tuple[str, Result]:
     """`find_by_code` sent (in a batch, with the statements beside it); `read_find` reads it."""
     code = code.strip()
     forms = scanned_forms(code)
@@ -61,22 +61,36 @@ def send_find(code: str, note_id: int | None = None) -> tuple:
     return code, _q_find.send(*forms, code.upper(), _dt.date.today(), note_id or 0)
 
 
-def read_find(sent: tuple) -> Product | None:
-    code, cursor = sent
+@dataclass(frozen=True)
+class FoundProduct:
+    """An active product as a scan finds it, with today's specific price and the note's line it adds to."""
+
+    id: int
+    sku: str
+    name: str
+    section_id: int | None
+    price_cents: int
+    tax_rate_bp: int
+    tax_included: bool
+    points: int | None
+    points_cost: int | None
+    active: bool
+    specific_cents: int | None          # today's specific price (None: none)
+    same_line: tuple[int, int] | None   # (line id, qty) a scan of it raises, or None
+
+
+def read_find(sent: tuple[str, Result]) -> FoundProduct | None:
+    code, result = sent
     best, rank = None, 4
-    for row in fetch_rows(cursor):
+    for row in fetch_rows(result):
         values = dict(zip(_PRODUCT_COLUMNS, row))
         r = 1 if values["hit_code"] == code else 2 if values["sku"] == code.upper() else 3
         if r < rank:
             del values["hit_code"]
-            specific = values.pop("specific_cents")
             same = (values.pop("same_id"), values.pop("same_qty"))
             values["tax_included"] = bool(values["tax_included"])
             values["active"] = bool(values["active"])
-            best, rank = Product(**values), r
-            best._dirty.clear()
-            best.specific_cents = specific   # today's specific price, read with it (None: none)
-            best.same_line = same if same[0] is not None else None
+            best, rank = FoundProduct(**values, same_line=same if same[0] is not None else None), r
     return best
 
 

@@ -3,11 +3,8 @@
 Every method is one transaction and returns plain data; a change is on disk
 before the method returns, so the screen never shows what is not saved.
 
-The register's hot steps (open, scan, customer, points, pay) run as batches
-(models.db.batch): they send the reads that depend only on their arguments
-together, then the writes and the reads that follow them, and read the results
-when the transaction has committed. On PostgreSQL that is two or three round
-trips a step instead of one per statement.
+The register's hot statements are compiled once (models.prepared) and run
+with new arguments; on PostgreSQL psycopg keeps them prepared on the server.
 """
 
 from __future__ import annotations
@@ -26,10 +23,14 @@ from tui_pos.domain import customer as customer_rules
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, LoyaltyMovement, Note, NoteLine, Payment,
                             PointOfSale, PriceRate, PriceRateLine, Register, SpecificPrice, User, db, local_time,
                             utcnow)
-from tui_pos.models.db import SQLITE_RETURNING, batch, is_sqlite, update_returning
+from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
 from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, inserted_id, prepared
 from tui_pos.services import audit, catalog, customers, loyalty, prices, printing, users
 from tui_pos.services.customers import CustomerView
+
+
+class UnknownCode(InputError):
+    """No product has the code scanned (it may still be a loyalty card)."""
 
 
 @dataclass(frozen=True)
@@ -284,16 +285,22 @@ def _q_customer(a):
                            Customer.points_earned, Customer.points_balance).where(Customer.id == a)
 
 
-def _customer(customer_id: int) -> Customer | None:
-    return _customer_from_row(_q_customer.one(customer_id))
+@dataclass(frozen=True)
+class PricingCustomer:
+    """What pricing a note reads of its customer."""
+
+    id: int
+    code: str
+    name: str
+    status: str
+    price_rate_id: int | None
+    points_earned: int
+    points_balance: int
 
 
-def _customer_from_row(row: tuple | None) -> Customer | None:
-    if row is None:
-        return None
-    c = Customer(**dict(zip(_CUSTOMER_PRICING, row)))
-    c._dirty.clear()
-    return c
+def _customer(customer_id: int) -> PricingCustomer | None:
+    row = _q_customer.one(customer_id)
+    return PricingCustomer(**dict(zip(_CUSTOMER_PRICING, row))) if row is not None else None
 
 
 @prepared(1)
@@ -398,15 +405,20 @@ class NoteRow:
     fields' defaults and descriptors), and a note is read at every step of a sale.
     """
 
-    __slots__ = _NOTE_COLUMNS + ("paid_now", "payments_now", "offer_lines_now")
+    __slots__ = _NOTE_COLUMNS + ("paid_now", "payments_now", "offer_lines_now", "balance", "program_version")
 
-    def __init__(self, row: tuple) -> None:
+    def __init__(self, row: tuple, *, extra: str = "") -> None:
+        """`extra`: what the statement read after the counts: "balance" (`_q_note_and_balance`),
+        "program" (`_q_note_and_program`), or nothing."""
         for name, value in zip(_NOTE_COLUMNS, row):
             setattr(self, name, value)
         n = len(_NOTE_COLUMNS)
-        self.paid_now = int(row[n] or 0)   # payments when read (this transaction adds none before use)
-        self.payments_now = int(row[n + 1] or 0)
-        self.offer_lines_now = int(row[n + 2] or 0)   # lines with units offered or rewarded
+        paid, payments, offers, *rest = row[n:]
+        self.paid_now = int(paid or 0)   # payments when read (this transaction adds none before use)
+        self.payments_now = int(payments or 0)
+        self.offer_lines_now = int(offers or 0)   # lines with units offered or rewarded
+        self.balance: int | None = rest[0] if extra == "balance" else None   # the customer's points
+        self.program_version: tuple | None = tuple(rest) if extra == "program" else None   # (id, updated_at)
 
 
 def _note_from_row(row: tuple) -> NoteRow:
@@ -467,9 +479,10 @@ class SaleService:
     def _note(self, note_id: int, *, editable: bool = True) -> NoteRow:
         return self._checked(fetch_one(_q_note.send(note_id)), editable=editable)
 
-    def _checked(self, row: tuple | None, *, editable: bool = True) -> NoteRow:
-        """The note read by `_q_note`, if it is this register's (and open, when `editable`)."""
-        note = _note_from_row(row) if row else None
+    def _checked(self, row: tuple | None, *, editable: bool = True, extra: str = "") -> NoteRow:
+        """The note read by `_q_note` (or one of its variants: `extra`), if it is this register's (and open,
+        when `editable`)."""
+        note = NoteRow(row, extra=extra) if row else None
         if note is None or note.register_id != self.register_id:
             raise PosError("That note is not on this register.")
         if editable and note.status != "open":
@@ -556,7 +569,7 @@ class SaleService:
         An open note with no line yet becomes `cashier_id`'s (the one signed in now); one with lines keeps
         who rang it up until it is paid, when it becomes the paying cashier's."""
         register_id = self.register_id
-        with batch(implicit=True):
+        with db.atomic():
             row = fetch_one(_q_current_and_program.send(register_id))
             existing = row[0]
             if existing is None:
@@ -586,7 +599,7 @@ class SaleService:
         a new line. A new line is priced for the note's customer (seed 003).
         """
         entry = parse_entry(text)
-        with batch(implicit=True):
+        with db.atomic():
             sent_note = _q_note.send(note_id)
             found = catalog.send_find(entry.code, note_id)
             note = self._checked(fetch_one(sent_note))
@@ -604,7 +617,7 @@ class SaleService:
             if product is None:
                 if bad_check_digit(entry.code):
                     raise InputError(f"{entry.code} was misread (wrong check digit): scan it again or type it.")
-                raise InputError(f"Unknown code {entry.code}: no product has this barcode or SKU. "
+                raise UnknownCode(f"Unknown code {entry.code}: no product has this barcode or SKU. "
                                  "Check it, or search with F3.")
             if product.price_cents < 0:
                 raise InputError(f"{product.name} has a negative price; ask a manager to fix the product.")
@@ -631,7 +644,7 @@ class SaleService:
             else:
                 context = self._customer_pricing(note)
                 choice = self._price(product.id, product.price_cents, context,
-                                     getattr(product, "specific_cents", _UNREAD))
+                                     product.specific_cents)
                 source = "group" if context[1] else ""
                 sent_line = _q_insert_line.send(
                     note_id, product.id, product.sku, product.name, entry.qty, choice.price_cents, choice.source,
@@ -641,7 +654,6 @@ class SaleService:
                 new_line = (product.sku, product.name, entry.qty, choice.price_cents, product.price_cents,
                             product.tax_rate_bp, bool(product.tax_included), context[1], 0, choice.source, source,
                             0, 0)
-        # committed: read what the batch sent
         if new_line is None:
             line = _line_view(fetch_one(sent_line))
         else:
@@ -653,9 +665,8 @@ class SaleService:
         try:
             line, summary = self.add_item(note_id, text)
             return ScanResult(line, summary)
-        except InputError as exc:
-            entry = parse_entry(text)
-            card = customers.by_card(entry.code) if str(exc).startswith("Unknown code") else None
+        except UnknownCode:
+            card = customers.by_card(parse_entry(text).code)
             if card is None:
                 raise
             self.attach_customer(note_id, card.id)
@@ -663,7 +674,7 @@ class SaleService:
 
     # ----------------------------------------------------------- customers and prices
 
-    def _customer_pricing(self, note: Note, customer: Customer | None = None,
+    def _customer_pricing(self, note: Note, customer: PricingCustomer | None = None,
                           group_discounts: list[int] | None = None) -> tuple[int | None, int]:
         """(the customer's valid rate id or None, the automatic group discount in bp).
 
@@ -700,7 +711,7 @@ class SaleService:
                                          specific_cents=None if specific is _UNREAD else specific,
                                          rate_and_special=self.rate_and_special)
 
-    def _reprice(self, note: Note, customer: Customer | None = None, *, group_discounts: list[int] | None = None,
+    def _reprice(self, note: Note, customer: PricingCustomer | None = None, *, group_discounts: list[int] | None = None,
                  lines: list[tuple] | None = None, offers_cleared: bool = False) -> list[tuple]:
         """Prices and automatic discounts of every line again (a customer came or went).
 
@@ -746,16 +757,16 @@ class SaleService:
 
     def attach_customer(self, note_id: int, customer_id: int) -> NoteView:
         """Attach a customer and reprice the note by their rate and groups."""
-        with batch():
+        with db.atomic():
             # what is read depends only on the arguments: sent at once, the customer as the panel shows them
             sent_note = _q_note.send(note_id)
             sent_customer = customers.send_view(customer_id)
             sent_lines = _q_reprice_lines.send(note_id, _dt.date.today())
             note = self._checked(fetch_one(sent_note))
             shown, rate_id, group_discounts = customers.read_view_for_pricing(sent_customer)
-            customer = Customer(id=shown.id, code=shown.code, name=shown.name, status=shown.status,
-                                price_rate=rate_id, points_earned=shown.points_earned,
-                                points_balance=shown.points_balance)
+            customer = PricingCustomer(id=shown.id, code=shown.code, name=shown.name, status=shown.status,
+                                       price_rate_id=rate_id, points_earned=shown.points_earned,
+                                       points_balance=shown.points_balance)
             if customer.status == "closed":
                 raise InputError(f"{customer.name or customer.code} is closed and cannot be attached to a note.")
             if note.paid_now:
@@ -891,13 +902,12 @@ class SaleService:
 
         Checked against the balance now; debited when the sale completes (in its transaction).
         """
-        with batch(implicit=True):
+        with db.atomic():
             sent_note = _q_note_and_balance.send(note_id)
             sent_earn = loyalty.send_earn_lines(note_id)
-            row = fetch_one(sent_note)
-            note = self._checked(row)
+            note = self._checked(fetch_one(sent_note), extra="balance")
             earn = loyalty.read_earn_lines(sent_earn)
-            balance = row[-1]
+            balance = note.balance
             state = self._loyalty_state(note, earn if note.customer_id else None, balance)
             prog = state.program
             priced, groups, paid = [loyalty.priced(r) for r in earn[1]], [], note.paid_now   # the same rows
@@ -1053,7 +1063,7 @@ class SaleService:
         """
         if tender not in self.tenders:
             raise InputError(f"Unknown tender {tender!r}: use one of {', '.join(self.tenders)}.")
-        with batch():
+        with db.atomic():
             sent_taken = _q_by_request.send(request_id) if request_id is not None else None
             # the program's version comes with the note: the next note, opened below, sees it afresh
             sent_note = _q_note_and_program.send(note_id)
@@ -1062,12 +1072,11 @@ class SaleService:
                 taken = fetch_one(sent_taken)
                 if taken is not None:
                     return self._taken(Payment.get_by_id(taken[0]))
-            row = fetch_one(sent_note)
-            note = self._checked(row)
+            note = self._checked(fetch_one(sent_note), extra="program")
             if user_id is not None:
                 note.cashier_id = user_id    # the sale is the one's who is signed in when it is paid
             earn = loyalty.read_earn_lines(sent_earn)
-            loyalty.take_program_row(row[-2:])
+            loyalty.take_program_row(note.program_version)
             s = Summary(note_id, pricing.note_totals([loyalty.priced(r) for r in earn[1]], (), note.redeem_cents),
                         note.paid_now)
             if not (note.customer_id and note.kind == "sale"):
@@ -1150,9 +1159,8 @@ class SaleService:
         if returning:
             sent_seq = _q_next_seq.send(self.register_id)
         else:
-            sent_seq = Ready(update_returning(
-                Register.update(next_seq=Register.next_seq + 1).where(Register.id == self.register_id),
-                Register.next_seq))
+            sent_seq = Ready(update_returning(Register, {Register.next_seq: Register.next_seq + 1},
+                                              Register.id == self.register_id, Register.next_seq))
         now = utcnow()
         block = None
         sent_settle = sent_visits = None
@@ -1165,8 +1173,8 @@ class SaleService:
                     sent_visits = _q_visit.send(note.customer_id, now)
                 else:
                     sent_visits = Ready(update_returning(
-                        Customer.update(last_visit_at=now, visits=Customer.visits + 1)
-                        .where(Customer.id == note.customer_id), Customer.visits))
+                        Customer, {Customer.last_visit_at: now, Customer.visits: Customer.visits + 1},
+                        Customer.id == note.customer_id, Customer.visits))
         seq = fetch_scalar(sent_seq) - 1
         receipt_no = f"{self.register_code}-{seq:06d}"
         if note.customer_id:
