@@ -14,14 +14,20 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui_pos.bootstrap import Runtime
 from tui_pos.hardware.wedge import WedgeFilter
-from tui_pos.widgets.safety import Guarded, report_bug
-from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.models import db
+from tui_pos.models.db import reset_connection, safe_url, worker_connection
+from tui_pos.screens.gate import ask_approval
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import audit, users
-from tui_pos.models import db
-from tui_pos.models.db import reset_connection, safe_url, worker_connection
-from tui_pos.widgets.devices import DatabaseBack, DeviceLine, DeviceStatus, Scanned, ScanTooLong
+from tui_pos.widgets.devices import (
+    DatabaseBack,
+    DeviceLine,
+    DeviceStatus,
+    Scanned,
+    ScanTooLong,
+)
+from tui_pos.widgets.safety import Guarded, report_bug
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +127,19 @@ class PosApp(Guarded, App):
         if users.users_exist():
             self.push_screen(LoginScreen(cfg.store.name, cfg.store.register))
         else:
-            self.push_screen(SaleScreen(self.runtime.sales, self.runtime.money, None, cfg.store.phone_region))
+            self.push_screen(self.sale_screen(None))
 
     @on(LoginScreen.SignedIn)
     def _signed_in(self, event: LoginScreen.SignedIn) -> None:
         self.user = event.person
         audit.record("user.sign_in", user_id=event.person.id, register=self.runtime.sales.register_code)
-        self.switch_screen(SaleScreen(self.runtime.sales, self.runtime.money, event.person,
-                                      self.runtime.config.store.phone_region))
+        self.switch_screen(self.sale_screen(event.person))
+
+    def sale_screen(self, person: users.Person | None) -> SaleScreen:
+        """The sale screen for `person`, given what it needs (nothing reached through the app)."""
+        rt = self.runtime
+        return SaleScreen(rt.sales, rt.money, person, rt.config.store.phone_region, keys=rt.config.keys,
+                          has_drawer=rt.printer.has_drawer, messaging=rt.messages.settings, day=rt.day)
 
     # ------------------------------------------------------------ customer messages
 
@@ -138,8 +149,7 @@ class PosApp(Guarded, App):
     def _start_messages(self) -> None:
         """With a channel configured, send the outbox in a worker every MESSAGES_EVERY seconds (never on
         the key path: a sale only writes a row) and run the time-based triggers now and then."""
-        from tui_pos.services import messaging
-        self.message_sender = messaging.sender_for(self.runtime.config)
+        self.message_sender = self.runtime.messages     # built in bootstrap
         self.message_result = None
         self._triggers_at = 0.0
         self._recovered = False
@@ -273,13 +283,9 @@ class PosApp(Guarded, App):
     # ------------------------------------------------------------ scanners
 
     def _start_scanners(self) -> None:
-        cfg = self.runtime.config.scanner
-        if not cfg.devices:
+        self.scanner_hub = self.runtime.scanners(self._evdev_code, self._scanner_state)   # built in bootstrap
+        if self.scanner_hub is None:
             return
-        from tui_pos.hardware.scanner import ScannerHub
-        self.scanner_hub = ScannerHub(cfg.devices, self._evdev_code, self._scanner_state, layout=cfg.layout,
-                                      grab=cfg.grab, timeout=cfg.timeout_ms / 1000,
-                                      backend=self.runtime.scanner_backend)
         self.run_worker(self.scanner_hub.run(), group="scanner", name="scanner", exit_on_error=False)
 
     def _evdev_code(self, code: str, device: str) -> None:
@@ -499,15 +505,12 @@ class PosApp(Guarded, App):
             self.exit()
             return
 
-        def answered(pin: str | None) -> None:
-            if pin is None:
-                return
-            manager = users.approver_for(pin, "quit")
-            if manager is None:
-                self.notify(users.refusal("quit") + " The register stays open.", severity="error")
-                return
-            audit.record("app.quit", user_id=self.user.id if self.user else None, approved_by=manager.id,
-                         register=self.runtime.sales.register_code)
+        def approved(manager: users.Person | None) -> None:
+            audit.record("app.quit", user_id=self.user.id if self.user else None,
+                         approved_by=manager.id if manager else None, register=self.runtime.sales.register_code)
             self.exit()
-        self.push_screen(PromptDialog("Quit tui-pos", users.permissions().prompt("quit"), password=True,
-                                      placeholder=users.pin_words("quit")), answered)
+
+        def said(text: str, error: bool) -> None:
+            self.notify(text, severity="error" if error else "information")
+        ask_approval(self.screen, "quit", approved, say=said, title="Quit tui-pos", ask_first=True,
+                     refused="The register stays open.")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tui_pos.config import Config, data_dir
 from tui_pos.domain.money import MoneyFormat
@@ -12,6 +13,13 @@ from tui_pos.models import db as db_proxy
 from tui_pos.models.db import bind
 from tui_pos.models.migrations import SchemaOutOfDate, migrate
 from tui_pos.services.sales import SaleService
+
+if TYPE_CHECKING:   # the printer, scanners and spooler are imported when built, off the path to the first screen
+    from tui_pos.hardware.printer import Printer
+    from tui_pos.hardware.scanner import CodeCallback, ScannerHub, StateCallback
+    from tui_pos.services.dayclose import DayPlan
+    from tui_pos.services.messaging import Sender
+    from tui_pos.services.printing import Spooler
 
 log = logging.getLogger("tui_pos")
 
@@ -153,15 +161,53 @@ def sale_service(config: Config) -> SaleService:
 
 @dataclass
 class Runtime:
-    """Everything the app needs, built once and handed to it."""
+    """Everything the app needs, built once here and handed to it; screens get their parts injected."""
 
     config: Config
+    """The configuration the register started with."""
     sales: SaleService
-    printer: object
+    """The sale service (a facade over its parts)."""
+    printer: Printer
+    """The receipt printer (NoPrinter without one)."""
     money: MoneyFormat
+    """Amounts as this store writes them."""
     demo: bool = False
-    spooler: object = None          # services.printing.Spooler, None without a printer
-    scanner_backend: object = None  # where scanners come from (None: evdev); tests inject pipes
+    """The demo database."""
+    spooler: Spooler | None = None
+    """The print queue's sender; None without a printer."""
+    messages: Sender = field(default=None)  # type: ignore[assignment]
+    """The customer-message sender (email and SMS channels as configured)."""
+    day: DayPlan = field(default=None)  # type: ignore[assignment]
+    """This register's close of day (X, Z then its backup, printing the report)."""
+    scanner_backend: object = None
+    """Where scanners come from (None: evdev); tests inject pipes (hardware.evpipe.PipeBackend)."""
+
+    def __post_init__(self) -> None:
+        if self.messages is None:
+            from tui_pos.services.messaging import sender_for
+            self.messages = sender_for(self.config)
+        if self.day is None:
+            self.day = day_plan(self.config, self.sales, self.demo, printing=self.spooler is not None)
+
+    def scanners(self, on_code: CodeCallback, on_state: StateCallback) -> ScannerHub | None:
+        """The scanner hub for `[scanner] devices` (None without any), reporting to the app's callbacks."""
+        cfg = self.config.scanner
+        if not cfg.devices:
+            return None
+        from tui_pos.hardware.scanner import ScannerHub
+        return ScannerHub(cfg.devices, on_code, on_state, layout=cfg.layout, grab=cfg.grab,
+                          timeout=cfg.timeout_ms / 1000, backend=self.scanner_backend)
+
+
+def day_plan(config: Config, sales: SaleService, demo: bool, *, printing: bool) -> DayPlan:
+    """The close of day on this register: its float, printer columns and the daily backup after a Z."""
+    from tui_pos.domain.money import parse_money
+    from tui_pos.services.backup import DailyBackup
+    from tui_pos.services.dayclose import DayPlan
+    return DayPlan(register=sales.register_code,
+                   opening_float_cents=parse_money(config.sale.opening_float, "opening float"),
+                   columns=config.printer.columns, printing=printing,
+                   backup=DailyBackup(config.db_url(demo), config.backup.dir, config.backup.keep))
 
 
 def receipt_builder(config: Config, sales: SaleService, printer, money: MoneyFormat):
@@ -217,7 +263,9 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
     if printer.kind != "none":
         from tui_pos.services.printing import Spooler
         spooler = Spooler(sales.register_code, printer, receipt_builder(config, sales, printer, money))
-    return Runtime(config=config, sales=sales, printer=printer, money=money, demo=demo, spooler=spooler)
+    from tui_pos.services.messaging import sender_for
+    return Runtime(config=config, sales=sales, printer=printer, money=money, demo=demo, spooler=spooler,
+                   messages=sender_for(config))
 
 
 def build_support(config: Config, demo: bool = False) -> Runtime:

@@ -22,6 +22,7 @@ from tui_pos.domain.text import printable
 from tui_pos.domain.customer import format_phone, looks_like_phone, normalize_phone
 from tui_pos.domain.errors import NeedsManager, PosError
 from tui_pos.domain.receipt import as_text, layout
+from tui_pos.screens.gate import ask_approval
 from tui_pos.services import customers, users
 from tui_pos.services.loyalty import tier_of
 from tui_pos.services.customers import CustomerView, FormError, LookupResult
@@ -371,20 +372,11 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
             self._show_errors(exc.errors)
             return
         except NeedsManager as need:
-            asked = need.action, str(need)   # `need` is gone once the except block ends
-            def approved(pin: str | None) -> None:
-                if pin is None:
-                    return
-                manager = users.approver_for(pin, asked[0])
-                if manager is None:
-                    self._show_errors({})
-                    self.query_one("#form-message", Static).update(
-                        users.refusal(asked[0], asked[1]) + " Nothing was saved.")
-                    return
-                self.action_save(manager.id)
-            from tui_pos.screens.dialogs import PromptDialog
-            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
-                                              placeholder=users.pin_words(asked[0])), approved)
+            def refused(text: str, error: bool) -> None:
+                self._show_errors({})
+                self.query_one("#form-message", Static).update(text)
+            ask_approval(self, need, lambda manager: self.action_save(manager.id if manager else None),
+                         say=refused, refused="Nothing was saved.")
             return
         except PosError as exc:
             self.query_one("#form-message", Static).update(str(exc))

@@ -22,6 +22,7 @@ from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import parse_money
 from tui_pos.services.connection import worker_connection
 from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.screens.gate import ask_approval
 from tui_pos.services import dayclose, users
 from tui_pos.widgets.keybar import HelpLine
 
@@ -38,8 +39,9 @@ class DayScreen(Guarded, ModalScreen[None]):
         Binding("f10", "close_day", "Close day (Z)", id="day.z", priority=True),
     ]
 
-    def __init__(self, money: Callable[[int], str], user: users.Person | None) -> None:
+    def __init__(self, money: Callable[[int], str], user: users.Person | None, plan: dayclose.DayPlan) -> None:
         super().__init__()
+        self.plan = plan          # this register's close of day (services/dayclose.py), built in bootstrap
         self.money = money
         self.user = user
         self.report: dayreport.DayReport | None = None
@@ -56,36 +58,23 @@ class DayScreen(Guarded, ModalScreen[None]):
     def on_mount(self) -> None:
         self.action_refresh()
 
-    @property
-    def _runtime(self):
-        return self.app.runtime
-
-    @property
-    def _float_cents(self) -> int:
-        return parse_money(self._runtime.config.sale.opening_float, "opening float")
-
     # ------------------------------------------------------------ reading
 
     def action_refresh(self) -> None:
         if self.busy:
             return
         self.busy = True
-        self._read_x(self._runtime.sales.register_code, self._float_cents)
+        self._read_x()
 
     @work(thread=True, exit_on_error=False, group="day", name="x-report")
-    def _read_x(self, register: str, float_cents: int) -> dayreport.DayReport:
+    def _read_x(self) -> dayreport.DayReport:
         with worker_connection():
-            return dayclose.x_report(register, opening_float_cents=float_cents)
+            return self.plan.x_report()
 
     @work(thread=True, exit_on_error=False, group="day", name="z-report")
-    def _close(self, register: str, counted: int, float_cents: int, user_id: int | None) -> tuple:
-        cfg = self._runtime.config
+    def _close(self, counted: int, user_id: int | None) -> tuple[dayreport.DayReport, str]:
         with worker_connection():
-            report = dayclose.close_day(register, counted, opening_float_cents=float_cents, user_id=user_id)
-            from tui_pos.services.backup import after_close
-            said = after_close(cfg.db_url(self._runtime.demo), cfg.backup.dir, cfg.backup.keep, register,
-                               report.number)
-        return report, said
+            return self.plan.close(counted, user_id)    # the Z, then its daily backup: one service call
 
     @on(Worker.StateChanged)
     def _worker_done(self, event: Worker.StateChanged) -> None:
@@ -118,7 +107,7 @@ class DayScreen(Guarded, ModalScreen[None]):
     @property
     def _blind(self) -> bool:
         """The close of day is a blind count for whoever may not see the expected cash (`[permissions]`)."""
-        return users.users_exist() and not users.may(self.user, "expected_cash")
+        return self.user is not None and not users.may(self.user, "expected_cash")   # signed in: users exist
 
     def _say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#day-message", Static)
@@ -128,11 +117,9 @@ class DayScreen(Guarded, ModalScreen[None]):
     # ------------------------------------------------------------ printing and closing
 
     def _queue(self, report: dayreport.DayReport) -> str:
-        cfg = self._runtime.config
-        if self._runtime.spooler is None:
+        if not self.plan.printing:
             return "No printer: nothing printed. "
-        dayclose.queue_print(self._runtime.sales.register_code, report, cfg.printer.columns, self.money,
-                             blind=self._blind)
+        self.plan.queue_print(report, self.money, blind=self._blind)
         self.app.receipt_queued()
         return "Sent to the printer. "
 
@@ -163,19 +150,10 @@ class DayScreen(Guarded, ModalScreen[None]):
         def go(manager_id: int | None) -> None:
             self.busy = True
             self._say("Closing the day...")
-            self._close(self._runtime.sales.register_code, counted, self._float_cents, manager_id)
-        if not users.users_exist() or users.may(self.user, "close_day"):
-            go(self.user.id if self.user else None)
-            return
-
-        def pin(text: str | None) -> None:
-            manager = users.approver_for(text, "close_day") if text else None
-            if manager is None:
-                self._say(users.refusal("close_day") + " The day is still open.", error=True)
-                return
-            go(manager.id)
-        self.app.push_screen(PromptDialog("Close the day (Z)", users.permissions().prompt("close_day"),
-                                          password=True, placeholder=users.pin_words("close_day")), pin)
+            self._close(counted, manager_id)
+        ask_approval(self, "close_day", lambda manager: go(manager.id if manager else None),
+                     say=lambda text, error: self._say(text, error=True), user=self.user, title="Close the day (Z)",
+                     refusal=users.refusal("close_day") + " The day is still open.")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,13 +15,15 @@ from textual.widgets import DataTable, Input, Label, Static
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.money import parse_money
-from tui_pos.domain.errors import PosError
+from tui_pos.domain.offers import OfferPicks
 from tui_pos.services.loyalty import NoteLoyalty, OfferLine
+from tui_pos.services.stamps import RewardLine
 from tui_pos.services.sales import SaleService, Summary
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.keybar import HelpLine
 
 
-class RedeemDialog(Guarded, ModalScreen[Summary | None]):
+class RedeemDialog(Guarded, DatabaseCalls, ModalScreen[Summary | None]):
     """Enter: the most allowed. 1-9: a preset. Tab, a number, Enter: that many. 0: none."""
 
     AUTO_FOCUS = ""  # nothing focused: keys 1-9 pick presets; Tab (or a digit past the presets) focuses the number field
@@ -99,22 +101,22 @@ class RedeemDialog(Guarded, ModalScreen[Summary | None]):
         else:
             self._apply(lambda: self.sales.redeem(self.note_id, int(text)))
 
-    def _apply(self, call) -> None:
-        try:
-            summary = call()
-        except PosError as exc:
-            msg = self.query_one("#redeem-message", Static)
-            msg.update(str(exc))
-            msg.add_class("error")
+    def _apply(self, call: Callable[[], Summary]) -> None:
+        """The redemption in the worker (widgets/calls.py); a refusal is said here, the dialog stays."""
+        self.run_db(call, self.dismiss, name="redeem")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        msg = self.query_one("#redeem-message", Static)
+        msg.update(text)
+        msg.set_class(error, "error")
+        if error:
             self.app.bell()
-            return
-        self.dismiss(summary)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class OfferScreen(Guarded, ModalScreen[bool]):
+class OfferScreen(Guarded, DatabaseCalls, ModalScreen[bool]):
     """Space: Offer/Offered on the highlighted line (a unit at a time). Enter validates, Escape leaves as it was.
 
     Dismisses True when the offers were saved, False when left unchanged.
@@ -126,21 +128,23 @@ class OfferScreen(Guarded, ModalScreen[bool]):
         Binding("escape", "leave", "Without offering", id="offer.leave"),
     ]
 
-    def __init__(self, sales: SaleService, note_id: int, state: NoteLoyalty) -> None:
+    def __init__(self, sales: SaleService, note_id: int, state: NoteLoyalty, lines: list[OfferLine],
+                 reward_rows: list[RewardLine]) -> None:
         super().__init__()
         self.sales = sales
         self.note_id = note_id
         self.state = state
-        self.lines: list[OfferLine] = sales.offer_lines(note_id)
-        self.offered = {ln.line_id: ln.offered_qty for ln in self.lines}
-        self.reward_rows = sales.reward_lines(note_id)        # stamp-offer rewards the customer holds
-        self.rewards = {r.line_id: r.reward_qty for r in self.reward_rows}
-        self.rows: list[tuple[str, object]] = [("p", ln) for ln in self.lines] + [("r", r) for r in self.reward_rows]
+        self.lines = lines                    # read by the sale screen's worker (sales.offer_lines)
+        self.reward_rows = reward_rows        # stamp-offer rewards the customer holds (sales.reward_lines)
+        # the limits (points and rewards left, what one more unit may be) are domain/offers.py's
+        self.picks = OfferPicks(state.balance - state.redeem_points, list(lines), list(reward_rows),
+                                offered={ln.line_id: ln.offered_qty for ln in lines},
+                                given={r.line_id: r.reward_qty for r in reward_rows})
+        self.rows: list[tuple[str, Any]] = [("p", ln) for ln in lines] + [("r", r) for r in reward_rows]
 
     @property
     def points_left(self) -> int:
-        spent = sum(ln.points_cost * self.offered[ln.line_id] for ln in self.lines)
-        return self.state.balance - self.state.redeem_points - spent
+        return self.picks.points_left
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="offer"):
@@ -164,66 +168,31 @@ class OfferScreen(Guarded, ModalScreen[bool]):
         self._refresh()
         table.focus()
 
-    def _state_text(self, ln: OfferLine) -> str:
-        n = self.offered[ln.line_id]
-        if n:
-            return f"Offered x{n}" if ln.qty > 1 else "Offered"
-        if ln.points_cost > self.points_left:
-            return "not enough points"
-        return "Offer"
-
-    def _rewards_left(self, offer: str) -> int:
-        held = next(r.available for r in self.reward_rows if r.offer == offer)
-        return held - sum(self.rewards[r.line_id] for r in self.reward_rows if r.offer == offer)
-
-    def _reward_text(self, r) -> str:
-        n = self.rewards[r.line_id]
-        if n:
-            return f"Offered x{n}" if r.qty > 1 else "Offered"
-        return "Offer" if self._rewards_left(r.offer) > 0 else "no reward left"
-
     def _refresh(self) -> None:
         table = self.query_one(DataTable)
         for kind, ln in self.rows:
-            text = self._state_text(ln) if kind == "p" else self._reward_text(ln)
+            text = self.picks.points_state(ln) if kind == "p" else self.picks.reward_state(ln)
             table.update_cell(f"{kind}{ln.line_id}", "state", text)
         left = f"Points left: {self.points_left}"
         offers = sorted({r.offer for r in self.reward_rows})
         if offers:
-            left += "   Rewards left: " + ", ".join(f"{o} {self._rewards_left(o)}" for o in offers)
+            left += "   Rewards left: " + ", ".join(f"{o} {self.picks.rewards_left(o)}" for o in offers)
         self.query_one("#offer-left", Static).update(left)
 
     def action_toggle(self) -> None:
         if not self.rows:
             return
         kind, ln = self.rows[self.query_one(DataTable).cursor_row]
-        if kind == "r":
-            n = self.rewards[ln.line_id]
-            free = ln.qty - self.offered.get(ln.line_id, 0)
-            if n < free and self._rewards_left(ln.offer) > 0:
-                self.rewards[ln.line_id] = n + 1
-            elif n:
-                self.rewards[ln.line_id] = 0
-            else:
-                self.app.bell()
-            self._refresh()
-            return
-        n = self.offered[ln.line_id]
-        if n < ln.qty - self.rewards.get(ln.line_id, 0) and ln.points_cost <= self.points_left:
-            self.offered[ln.line_id] = n + 1     # one more unit Offered
-        elif n:
-            self.offered[ln.line_id] = 0         # back to Offer
-        else:
+        if not (self.picks.toggle_reward(ln) if kind == "r" else self.picks.toggle_points(ln)):
             self.app.bell()
         self._refresh()
 
     def action_validate(self) -> None:
-        try:
-            self.sales.set_offers(self.note_id, self.offered, self.rewards)
-        except PosError as exc:
-            self.query_one("#offer-left", Static).update(str(exc))
-            return
-        self.dismiss(True)
+        self.run_db(lambda: self.sales.set_offers(self.note_id, self.picks.offered, self.picks.given),
+                    lambda _: self.dismiss(True), name="offers")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        self.query_one("#offer-left", Static).update(text)
 
     def action_leave(self) -> None:
         self.dismiss(False)

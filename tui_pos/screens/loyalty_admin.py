@@ -24,6 +24,7 @@ from tui_pos.widgets.safety import Guarded
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
+from tui_pos.screens.gate import ask_approval
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.services.connection import is_connection_error
 from tui_pos.widgets.charts import bar_chart, paired_chart
@@ -383,22 +384,11 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
                     if answer is None:
                         return
                     tier = answer == "yes"
-                    if users.may(self.user, "loyalty_adjust"):
-                        self._apply(points, reason, self.user.id if self.user else None, tier)
-                        return
-
-                    def approved(pin: str | None) -> None:
-                        manager = users.approver_for(pin, "loyalty_adjust") if pin else None
-                        if manager is None:
-                            self._say("No approval: nothing was changed.", error=True)
-                            return
-                        self._apply(points, reason, manager.id, tier)
-                    if not users.users_exist():
-                        self._apply(points, reason, None, tier)
-                        return
-                    self.app.push_screen(PromptDialog(users.approval_title("loyalty_adjust"), users.permissions().prompt("loyalty_adjust"),
-                                                      password=True, placeholder=users.pin_words("loyalty_adjust")),
-                                         approved)
+                    ask_approval(self, "loyalty_adjust",
+                                 lambda manager: self._apply(points, reason, manager.id if manager else None, tier),
+                                 say=lambda text, error: self._say(text, error=True), user=self.user,
+                                 cancelled="No approval: nothing was changed.",
+                                 refusal="No approval: nothing was changed.")
                 self.app.push_screen(ChoiceDialog("Count toward the tier?", [
                     ("no", "No: goodwill (the tier stays as it is)"),
                     ("yes", "Yes: purchases the register missed")]), got_tier)

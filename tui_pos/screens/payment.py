@@ -15,8 +15,7 @@ from textual.widgets.option_list import Option
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.screens.dialogs import PromptDialog
-from tui_pos.services import users
+from tui_pos.screens.gate import ask_approval
 from tui_pos.domain.money import parse_money
 from tui_pos.services.connection import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
@@ -124,15 +123,9 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
                 result = self.sales.pay(self.note_id, approver_id=approver_id, request_id=request_id,
                                         user_id=self.user_id)
         except NeedsManager as need:
-            asked = need.action, str(need)   # `need` is gone once the except block ends
-            def approved(pin: str | None) -> None:
-                manager = users.approver_for(pin, asked[0]) if pin else None
-                if manager is None:
-                    self._say("No approval: the payment was not taken.")
-                    return
-                self.take(text, manager.id)
-            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
-                                              placeholder=users.pin_words(asked[0])), approved)
+            ask_approval(self, need, lambda manager: self.take(text, manager.id if manager else None),
+                         say=lambda said, error: self._say(said), cancelled="No approval: the payment was not taken.",
+                         refusal="No approval: the payment was not taken.")
             return
         except PosError as exc:
             self._say(str(exc))

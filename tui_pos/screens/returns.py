@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Input, Label, Static
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.screens.dialogs import PromptDialog
-from tui_pos.services import returns, users
+from tui_pos.screens.gate import ask_approval
+from tui_pos.services import returns
 from tui_pos.services.sales import SaleService
 from tui_pos.services.connection import is_connection_error
 from tui_pos.widgets.devices import DatabaseBack, Scanned
@@ -150,18 +150,9 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
                                     self.sales.tenders[self.tender_index], user_id=self.user_id,
                                     approver_id=approver_id, request_id=self.request_id)
         except NeedsManager as need:
-            asked = need.action, str(need)   # `need` is gone once the except block ends
-            def approved(pin: str | None) -> None:
-                if not pin:
-                    self._info("No approval: nothing was refunded.")
-                    return
-                person = users.approver_for(pin, asked[0])
-                if person is None:
-                    self._info(users.refusal(asked[0], asked[1]) + " Nothing was refunded.", error=True)
-                    return
-                self.action_refund(person.id)
-            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
-                                              placeholder=users.pin_words(asked[0])), approved)
+            ask_approval(self, need, lambda person: self.action_refund(person.id if person else None),
+                         say=lambda text, error: self._info(text, error=error),
+                         cancelled="No approval: nothing was refunded.", refused="Nothing was refunded.")
             return
         except PosError as exc:
             self.request_id = None   # refused, nothing written: the next F10 is another refund

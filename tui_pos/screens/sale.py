@@ -5,39 +5,47 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
-from textual import on
+from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from tui_pos.widgets.safety import Guarded
-
 from tui_pos.domain.codes import parse_qty
-from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.domain.money import parse_money, parse_percent_bp
-from rich.markup import escape
-from rich.text import Text
-
 from tui_pos.domain.customer import format_phone
+from tui_pos.domain.errors import PosError
+from tui_pos.domain.money import MoneyFormat, parse_money, parse_percent_bp
 from tui_pos.domain.text import printable
-from tui_pos.services import customers, users
-from tui_pos.services.customers import CustomerView
-from tui_pos.services.sales import LineView, NoteView, PayResult, SaleService, ScanResult, Summary
 from tui_pos.screens.customers import CustomerLookup, LookupOutcome, receipt_text_for
-from tui_pos.screens.loyalty import OfferScreen, RedeemDialog
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
+from tui_pos.screens.gate import ask_approval
+from tui_pos.screens.loyalty import OfferScreen, RedeemDialog
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
-from tui_pos.services.connection import is_connection_error
+from tui_pos.services import customers, users
+from tui_pos.services.customers import CustomerView
+from tui_pos.services.dayclose import DayPlan
+from tui_pos.services.loyalty import NoteLoyalty as LoyaltyState
+from tui_pos.services.messaging import Settings
+from tui_pos.services.sales import (
+    LineView,
+    NoteView,
+    PayResult,
+    SaleService,
+    ScanResult,
+    Summary,
+)
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned
 from tui_pos.widgets.keybar import KeyBar, key_label
 from tui_pos.widgets.lines import NoteLines
+from tui_pos.widgets.safety import Guarded
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +102,7 @@ class CodeInput(Input):
             self.value = ""
 
 
-class SaleScreen(Guarded, Screen):
+class SaleScreen(Guarded, DatabaseCalls, Screen):
     """Rings up the register's open note."""
 
     BINDINGS = [
@@ -129,10 +137,15 @@ class SaleScreen(Guarded, Screen):
         Binding("escape", "clear", "Clear", show=False, id="sale.clear"),
     ]
 
-    def __init__(self, sales: SaleService, money: Callable[[int], str], user: users.Person | None,
-                 region: str = "PA") -> None:
+    def __init__(self, sales: SaleService, money: MoneyFormat, user: users.Person | None,
+                 region: str = "PA", *, keys: dict[str, str] | None = None, has_drawer: bool = False,
+                 messaging: Settings | None = None, day: DayPlan | None = None) -> None:
         super().__init__()
+        self.day = day                   # the close of day, for Ctrl+E
         self.sales = sales
+        self.keys = keys or {}           # the user's [keys], for F1
+        self.has_drawer = has_drawer     # the printer has a cash drawer ([printer] drawer)
+        self.messaging = messaging       # the message settings, for Ctrl+G
         self.phone_region = region
         self.money = money
         self.user = user
@@ -158,29 +171,43 @@ class SaleScreen(Guarded, Screen):
                 yield Static(id="customer")
                 yield Static(id="totals")
         yield Static("", id="message")
-        yield CodeInput(self.add_code, self._overflow, placeholder="scan or type a code, N*CODE for a quantity",
+        yield CodeInput(lambda text: self.add_code(text, typed=True), self._overflow, placeholder="scan or type a code, N*CODE for a quantity",
                         id="code", max_length=CODE_MAX)
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.note_id = self.sales.open_note(self.user.id if self.user else None)
-        self.load_note()
         self.query_one("#code", Input).focus()
-        last = self.guarded(self.sales.last_sale)
-        if last:
-            # after a restart (a crash just after Enter, say) the cashier sees that the sale went through
-            self.say(f"Last sale: {last.receipt_no}, {self.money(last.total_cents)}, {last.tenders}"
-                     + (f", {last.cashier}" if last.cashier else "") + ".")
+        self.new_note()
+
+        def said(last: object) -> None:
+            if last:
+                # after a restart (a crash just after Enter, say) the cashier sees that the sale went through
+                self.say(f"Last sale: {last.receipt_no}, {self.money(last.total_cents)}, {last.tenders}"  # type: ignore[attr-defined]
+                         + (f", {last.cashier}" if last.cashier else "") + ".")  # type: ignore[attr-defined]
+        self.run_db(self.sales.last_sale, said, name="last-sale")
 
     # ------------------------------------------------------------ painting
 
-    def load_note(self) -> None:
-        """Repaint the whole note (on start, resume, after a sale)."""
-        view: NoteView = self.sales.view(self.note_id)
-        self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
-        self._show_customer(view.customer)
-        self._show_summary(view.summary)
-        self._show_status(view)
+    def load_note(self, then: Callable[[], None] | None = None,
+                  failed: Callable[[BaseException], None] | None = None) -> None:
+        """Repaint the whole note (on start, resume, after a sale), read in the worker; then `then()`."""
+        def read() -> tuple[NoteView, LoyaltyState | None]:
+            view = self.sales.view(self.note_id)
+            return view, (self.sales.loyalty(self.note_id) if view.customer is not None else None)
+
+        def paint(read: tuple[NoteView, LoyaltyState | None]) -> None:
+            view, state = read
+            self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
+            self._show_customer(view.customer)
+            self._show_summary(view.summary, state)
+            self._show_status(view)
+            if then is not None:
+                then()
+        self.run_db(read, paint, failed=failed, name="note")
+
+    def with_loyalty(self, result: object) -> tuple[object, LoyaltyState | None]:
+        """In the worker: a call's result, and the customer's loyalty to paint beside it (None: no customer)."""
+        return result, (self.sales.loyalty(self.note_id) if self.customer_text else None)
 
     def _cells(self, line: LineView) -> tuple[str, str, str, str, str]:
         marker = {"manual": "*", "rate": "R", "specific": "S", "weighed": "W"}.get(line.price_source, "")
@@ -199,11 +226,10 @@ class SaleScreen(Guarded, Screen):
         """Add or update one row; only that row and the cursor are repainted."""
         self.query_one("#lines", NoteLines).upsert(str(line.id), self._cells(line))
 
-    def _show_loyalty(self) -> None:
+    def _show_loyalty(self, state: LoyaltyState | None) -> None:
         """Balance, tier and what this note will earn, under the customer's name."""
         if not self.customer_text:
             return
-        state = self.guarded(lambda: self.sales.loyalty(self.note_id))
         text = self.customer_text
         if state is not None:
             prog = state.program
@@ -224,8 +250,8 @@ class SaleScreen(Guarded, Screen):
                 text += f"\n[$warning]{show(state.expiring)} expire {state.expiring_on:%d %b}[/]"
         self.query_one("#customer", Static).update(text)
 
-    def _show_summary(self, summary: Summary) -> None:
-        self._show_loyalty()
+    def _show_summary(self, summary: Summary, state: LoyaltyState | None = None) -> None:
+        self._show_loyalty(state)
         t = summary.totals
         m = self.money
         width = PANEL_FIGURES
@@ -242,8 +268,7 @@ class SaleScreen(Guarded, Screen):
             lines += [row("Paid", m(summary.paid_cents)), f"[b]{row('Due', m(summary.due_cents))}[/]"]
         self.query_one("#totals", Static).update("\n".join(lines))
 
-    def _show_status(self, view: NoteView | None = None) -> None:
-        view = view or self.sales.view(self.note_id)
+    def _show_status(self, view: NoteView) -> None:
         who = self.user.name if self.user else "no sign-in"
         label = f" · {view.label if len(view.label) <= 24 else view.label[:23] + '…'}" if view.label else ""
         # who, the mode and the note first: at 80 columns, beside the devices' status, the store's name is
@@ -295,80 +320,23 @@ class SaleScreen(Guarded, Screen):
         key = self.query_one("#lines", NoteLines).cursor_key
         return int(key) if key is not None else None
 
-    def guarded(self, action: Callable[[], object]) -> object | None:
-        """Run a service call; expected problems become a message, the rest are logged."""
-        try:
-            return action()
-        except NeedsManager:
-            raise
-        except PosError as exc:
-            self.say(str(exc), error=True)
-        except Exception as exc:  # noqa: BLE001 - the cashier never sees a traceback
-            if is_connection_error(exc):
-                self.app.database_lost()
-                self.say(self._after_outcome("The database cannot be reached: nothing was lost. Scans are kept "
-                                             "and added when it is back."), error=True)
-                return None
-            log.exception("unexpected error")
-            self.say("Something went wrong; it was logged. The note is saved: carry on or call support.",
-                     error=True)
-        return None
+    def lost_words(self) -> str:
+        """What this screen says when a call finds the database gone (the one handler in widgets/calls.py)."""
+        return self._after_outcome("The database cannot be reached: nothing was lost. Scans are kept and added "
+                                   "when it is back.")
 
     def gate(self, action: str, title: str, then: Callable[[users.Person | None], None], *,
              always_ask: bool = False) -> None:
         """Run `then(person)` when the signed-in user may do `action` (`[permissions]`), else ask for the PIN
-        of someone who may; the prompt names the action in words. `always_ask`: a PIN each time even for
-        those who may (the drawer: every opening has a named hand)."""
-        if not users.users_exist():
-            then(None)
-            return
-        if users.may(self.user, action) and not (always_ask and users.permissions().needs_approval(action)):
-            then(self.user)
-            return
-
-        def answered(pin: str | None) -> None:
-            if not pin:
-                self.say("Cancelled: nothing was changed.")
-                return
-            person = users.approver_for(pin, action)
-            if person is None:
-                self.say(users.refusal(action), error=True)
-                return
-            then(person)
-        self.app.push_screen(PromptDialog(title, users.permissions().prompt(action), password=True,
-                                          placeholder=users.pin_words(action)), answered)
-
-    def with_manager(self, call: Callable[[int | None], object], done: Callable[[object], None]) -> None:
-        """Run `call(approver_id)`; when a manager is needed, ask for a PIN and retry."""
-        try:
-            result = self.guarded(lambda: call(None))
-        except NeedsManager as need:
-            asked = need.action, str(need)   # `need` is gone once the except block ends
-            def approved(pin: str | None) -> None:
-                if pin is None:
-                    self.say("Cancelled: no manager approval.")
-                    return
-                manager = users.approver_for(pin, asked[0])
-                if manager is None:
-                    self.say(users.refusal(asked[0], asked[1]) + " Nothing was changed.", error=True)
-                    return
-                try:
-                    outcome = self.guarded(lambda: call(manager.id))
-                except NeedsManager as again:
-                    self.say(str(again), error=True)
-                    return
-                if outcome is not None:
-                    done(outcome)
-            self.app.push_screen(PromptDialog(users.approval_title(asked[0]), asked[1], password=True,
-                                              placeholder=users.pin_words(asked[0])), approved)
-            return
-        if result is not None:
-            done(result)
+        of someone who may (the one gate, screens/gate.py). `always_ask`: a PIN each time even for those who
+        may (the drawer: every opening has a named hand)."""
+        ask_approval(self, action, then, say=lambda text, error: self.say(text, error=error), user=self.user,
+                     title=title, cancelled="Cancelled: nothing was changed.", always_ask=always_ask)
 
     def _line_changed(self, result: object) -> None:
-        line, summary = result  # type: ignore[misc]
+        (line, summary), state = result  # type: ignore[misc]
         self._put_line(line)
-        self._show_summary(summary)
+        self._show_summary(summary, state)
 
     # ------------------------------------------------------------ scanning
 
@@ -381,24 +349,49 @@ class SaleScreen(Guarded, Screen):
         if self.add_code(prefix + event.code) and prefix:
             field.value = ""
 
-    def add_code(self, text: str) -> bool:
-        """A code typed or scanned: a product line, or a customer's loyalty card.
+    def add_code(self, text: str, *, typed: bool = False, added: Callable[[], None] | None = None) -> bool:
+        """A code typed or scanned: a product line, or a customer's loyalty card, looked up in the worker
+        after the calls asked before it (so scans apply in order). True: taken (the field empties).
 
-        While the database is unreachable, codes are kept in order and added when it is back.
+        While the database is unreachable, codes are kept in order and added when it is back. A code the
+        register refuses (a misread) is said, and a typed one goes back into the empty field to be fixed.
         """
-        if self.app.db_down or self.next_waiting:
+        if self.app.db_down:
             return self._keep(text)
-        result: ScanResult | None = self.guarded(lambda: self.sales.scan(self.note_id, text))
-        if result is None:
-            return self._keep(text) if self.app.db_down else False
-        self.outcome = ""   # the next sale has begun
-        if result.customer is not None:
-            self.load_note()  # attached and repriced
-            self.say(f"Customer {result.customer.label} attached.")
-        else:
-            self._put_line(result.line)
-            self._show_summary(result.summary)
-            self.say("")
+        note_id = self.note_id
+
+        def scan() -> tuple[ScanResult, LoyaltyState | None] | None:
+            if self.app.db_down:       # lost while this one waited its turn: kept with the others
+                return None
+            result = self.sales.scan(self.note_id if self.note_id is not None else note_id, text)
+            return result, (self.sales.loyalty(self.note_id) if self.customer_text and result.customer is None
+                            else None)
+
+        def scanned(got: tuple[ScanResult, LoyaltyState | None] | None) -> None:
+            if got is None:
+                self._keep(text)
+                return
+            result, state = got
+            self.outcome = ""   # the next sale has begun
+            if result.customer is not None:
+                self.load_note()  # attached and repriced
+                self.say(f"Customer {result.customer.label} attached.")
+            else:
+                self._put_line(result.line)
+                self._show_summary(result.summary, state)
+                self.say("")
+            if added is not None:
+                added()
+
+        def refused(error: BaseException) -> None:
+            if self.app.db_down:
+                self._keep(text)
+                return
+            if typed:      # a typed code the register refused (or a bug): back in the field to fix
+                field = self.query_one("#code", Input)
+                if not field.value:
+                    field.value = text
+        self.run_db(scan, scanned, failed=refused, name="scan")
         return True
 
     def _keep(self, text: str) -> bool:
@@ -424,15 +417,31 @@ class SaleScreen(Guarded, Screen):
             return
         self.back_unseen = False
         kept, self.kept_codes = self.kept_codes, []
-        repaint = (lambda: self.go_on(self.next_note_id)) if self.next_waiting else self.load_note
-        if self.guarded(lambda: repaint() or True) is None and self.app.db_down:
-            self.kept_codes = kept
-            return
-        added = sum(1 for code in kept if self.add_code(code))
-        if kept and not self.app.db_down:
-            self.say(f"The database is back: {added} kept codes added.")
-        elif not self.app.db_down:
-            self.say(self._after_outcome("The database is back."))
+        count = [0]
+
+        def counted() -> None:
+            count[0] += 1
+
+        def said(_: object) -> None:
+            if self.app.db_down:
+                return
+            if kept:
+                self.say(f"The database is back: {count[0] + len(self.kept_codes)} kept codes added.")
+            else:
+                self.say(self._after_outcome("The database is back."))
+
+        def repainted() -> None:
+            for code in kept:
+                self.add_code(code, added=counted)
+            self.run_db(lambda: None, said, name="back")
+
+        def not_repainted(_: BaseException) -> None:
+            if self.app.db_down:
+                self.kept_codes = kept + self.kept_codes
+        if self.next_waiting:
+            self.go_on(self.next_note_id, then=repainted, failed=not_repainted)
+        else:
+            self.load_note(repainted, not_repainted)
 
     def action_cursor(self, step: int) -> None:
         self.query_one("#lines", NoteLines).move_cursor(step)
@@ -459,27 +468,28 @@ class SaleScreen(Guarded, Screen):
                 return
             uid = self.user.id if self.user else None
             if outcome.action == "detach":
-                if self.guarded(lambda: self.sales.detach_customer(self.note_id)) is not None:
+                def detached(_: object) -> None:
                     self.load_note()
                     self.say("Customer removed from the note.")
+                self.run_db(lambda: self.sales.detach_customer(self.note_id), detached, name="detach")
                 return
-            if outcome.action == "create_phone":
-                created = self.guarded(lambda: customers.create_with_phone(
-                    outcome.phone, region=self.phone_region, user_id=uid, register=self.sales.register_code,
-                    invite=outcome.invite))
-                if created is None:
-                    return
-                customer_id = created.id
-            else:
+
+            def attach() -> NoteView:
                 customer_id = outcome.customer_id
-            view = self.guarded(lambda: self.sales.attach_customer(self.note_id, customer_id))
-            if view is not None:
+                if outcome.action == "create_phone":
+                    customer_id = customers.create_with_phone(
+                        outcome.phone, region=self.phone_region, user_id=uid, register=self.sales.register_code,
+                        invite=outcome.invite).id
+                return self.sales.attach_customer(self.note_id, customer_id)
+
+            def attached(view: NoteView) -> None:
                 self.load_note()
                 label = view.customer.label if view.customer else ""
                 if outcome.action == "create_phone":
                     self.say(f"New customer {label} attached" + ("." if outcome.invite else ", no SMS."))
                 else:
                     self.say(f"Customer {label} attached.")
+            self.run_db(attach, attached, name="attach")
         self.app.push_screen(CustomerLookup(self.phone_region, self.user, self.sales.register_code, self.money,
                                             receipt_text_for(self.sales, self.money.plain),
                                             initial), chosen)
@@ -502,12 +512,18 @@ class SaleScreen(Guarded, Screen):
         def answered(text: str | None) -> None:
             if text is None:
                 return
-            result = self.guarded(lambda: self.sales.set_qty(self.note_id, line_id, parse_qty(text)))
-            if result is not None:
-                self._line_changed(result)
-        current = self.sales.line_view(line_id)
-        self.app.push_screen(PromptDialog(f"Quantity of {current.name}", "1 to 9999",
-                                          value=str(current.qty)), answered)
+            try:
+                qty = parse_qty(text)
+            except PosError as exc:
+                self.say(str(exc), error=True)
+                return
+            self.run_db(lambda: self.with_loyalty(self.sales.set_qty(self.note_id, line_id, qty)),
+                        self._line_changed, name="qty")
+
+        def ask(current: LineView) -> None:
+            self.app.push_screen(PromptDialog(f"Quantity of {current.name}", "1 to 9999",
+                                              value=str(current.qty)), answered)
+        self.run_db(lambda: self.sales.line_view(line_id), ask, name="line")
 
     def action_discount(self) -> None:
         line_id = self._need_line()
@@ -527,8 +543,8 @@ class SaleScreen(Guarded, Screen):
                 self.say(str(exc), error=True)
                 return
             uid = self.user.id if self.user else None
-            self.with_manager(lambda approver: self.sales.set_discount(
-                self.note_id, line_id, user_id=uid, approver_id=approver, **kwargs), self._line_changed)
+            self.with_manager(lambda approver: self.with_loyalty(self.sales.set_discount(
+                self.note_id, line_id, user_id=uid, approver_id=approver, **kwargs)), self._line_changed)
         self.app.push_screen(PromptDialog("Line discount", "10% for a percentage, 1.50 for an amount, 0 to remove"),
                              answered)
 
@@ -546,8 +562,8 @@ class SaleScreen(Guarded, Screen):
                 self.say(str(exc), error=True)
                 return
             uid = self.user.id if self.user else None
-            self.with_manager(lambda approver: self.sales.override_price(
-                self.note_id, line_id, cents, user_id=uid, approver_id=approver), self._line_changed)
+            self.with_manager(lambda approver: self.with_loyalty(self.sales.override_price(
+                self.note_id, line_id, cents, user_id=uid, approver_id=approver)), self._line_changed)
         self.app.push_screen(PromptDialog("Price override", "New unit price (needs a manager)"), answered)
 
     def action_delete_line(self) -> None:
@@ -556,61 +572,74 @@ class SaleScreen(Guarded, Screen):
             return
         uid = self.user.id if self.user else None
 
-        def removed(summary: object) -> None:
+        def removed(result: tuple[Summary, LoyaltyState | None]) -> None:
             self.query_one("#lines", NoteLines).remove(str(line_id))
-            self._show_summary(summary)  # type: ignore[arg-type]
+            self._show_summary(*result)
             self.say("Line deleted.")
-        self.with_manager(lambda approver: self.sales.delete_line(
-            self.note_id, line_id, user_id=uid, approver_id=approver), removed)
+        self.with_manager(lambda approver: self.with_loyalty(self.sales.delete_line(
+            self.note_id, line_id, user_id=uid, approver_id=approver)), removed)
 
     # ------------------------------------------------------------ note actions
 
-    def new_note(self, note_id: int | None = None) -> None:
+    def new_note(self, note_id: int | None = None, then: Callable[[], None] | None = None,
+                 failed: Callable[[BaseException], None] | None = None) -> None:
         """Go on with a new note: `note_id` when the completed sale opened it, else the register's open one."""
-        self.note_id = note_id or self.sales.open_note(self.user.id if self.user else None)
-        self.load_note()
+        uid = self.user.id if self.user else None
 
-    def go_on(self, note_id: int | None = None) -> None:
+        def opened(opened_id: int) -> None:
+            self.note_id = opened_id
+        self.run_db(lambda: note_id or self.sales.open_note(uid), opened, failed=failed, name="open-note")
+        self.load_note(then, failed)
+
+    def go_on(self, note_id: int | None = None, then: Callable[[], None] | None = None,
+              failed: Callable[[BaseException], None] | None = None) -> None:
         """After a completed sale: the next note; if the database goes first, it opens when it is back
         (scans meanwhile are kept for it), and the sale's outcome stays on screen."""
         self.next_waiting, self.next_note_id = True, note_id
-        self.new_note(note_id)
-        self.next_waiting = False
+
+        def opened() -> None:
+            self.next_waiting = False
+            if then is not None:
+                then()
+        self.new_note(note_id, opened, failed)
 
     def action_park(self) -> None:
-        refusal = self.guarded(lambda: self.sales.park_refusal(self.note_id) or "")
-        if refusal:
-            self.say(refusal, error=True)
-            return
+        def parked(_: object) -> None:
+            self.new_note()
+            self.say("Note parked. F12 brings it back.")
 
         def answered(label: str | None) -> None:
-            if label is None:
+            if label is not None:
+                self.run_db(lambda: self.sales.park(self.note_id, label), parked, name="park")
+
+        def checked(refusal: str | None) -> None:
+            if refusal:
+                self.say(refusal, error=True)
                 return
-            if self.guarded(lambda: self.sales.park(self.note_id, label) or True):
-                self.new_note()
-                self.say("Note parked. F12 brings it back.")
-        self.app.push_screen(PromptDialog("Park this note", "A name to find it by (optional)"), answered)
+            self.app.push_screen(PromptDialog("Park this note", "A name to find it by (optional)"), answered)
+        self.run_db(lambda: self.sales.park_refusal(self.note_id), checked, name="park-check")
 
     def action_resume(self) -> None:
-        parked = self.sales.parked()
-        options = [(str(p.id), f"{p.label}  ·  {p.line_count} line{'' if p.line_count == 1 else 's'}  ·  {self.money(p.total_cents)}")
-                   for p in parked]
+        def resumed(note_id: int) -> None:
+            self.note_id = note_id
+            self.load_note()
+            self.say("Parked note resumed.")
 
         def chosen(note_id: str | None) -> None:
-            if note_id is None:
-                return
-            resumed = self.guarded(lambda: self.sales.resume(int(note_id), self.note_id))
-            if resumed is not None:
-                self.note_id = resumed
-                self.load_note()
-                self.say("Parked note resumed.")
-        self.app.push_screen(ChoiceDialog("Parked notes", options, "No parked notes."), chosen)
+            if note_id is not None:
+                self.run_db(lambda: self.sales.resume(int(note_id), self.note_id), resumed, name="resume")
+
+        def listed(parked: list) -> None:
+            options = [(str(p.id), (f"{p.label}  ·  {p.line_count} line{'' if p.line_count == 1 else 's'}  ·  "
+                                    f"{self.money(p.total_cents)}")) for p in parked]
+            self.app.push_screen(ChoiceDialog("Parked notes", options, "No parked notes."), chosen)
+        self.run_db(self.sales.parked, listed, name="parked")
 
     def action_sales_mode(self) -> None:
         def chosen(mode: str | None) -> None:
-            if mode and self.guarded(lambda: self.sales.set_sales_mode(self.note_id, mode) or True):
-                self._show_status()
-                self._show_loyalty()      # what the note earns depends on its mode
+            if mode:
+                self.run_db(lambda: self.sales.set_sales_mode(self.note_id, mode), lambda _: self.load_note(),
+                            name="mode")   # what the note earns depends on its mode
         self.app.push_screen(ChoiceDialog("Sales mode", [(m, m) for m in self.sales.sales_modes]), chosen)
 
     def action_cancel_note(self) -> None:
@@ -623,32 +652,43 @@ class SaleScreen(Guarded, Screen):
                           or True, cancelled)
 
     def action_redeem(self) -> None:
-        state = self.guarded(lambda: self.sales.loyalty_required(self.note_id))
-        if state is None:
-            return
-
         def done(summary: Summary | None) -> None:
             if summary is not None:
                 self.load_note()
                 t = summary.totals
                 self.say(f"Points redeemed: {self.money(t.redeemed_cents)} off." if t.redeemed_cents
                          else "No points redeemed on this note.")
-        self.app.push_screen(RedeemDialog(self.sales, self.note_id, state, self.money), done)
+        def ask(state: object) -> None:
+            if state is not None:
+                self.app.push_screen(RedeemDialog(self.sales, self.note_id, state, self.money), done)
+        self.run_db(lambda: self.sales.loyalty_required(self.note_id), ask, name="redeem")
 
     def action_pay(self) -> None:
-        if not self.query_one("#lines", NoteLines).row_count:
-            self.say("The note is empty: scan something first.", error=True)
-            return
-        if self.guarded(lambda: self.sales.can_offer(self.note_id)):
-            state = self.sales.loyalty(self.note_id)
+        """F10: after the scans asked before it (their lines are on screen then), an offer first, or pay."""
+        def offered(saved: bool | None) -> None:
+            if saved:
+                self.load_note()
+            self._open_payment()
 
-            def offered(saved: bool | None) -> None:
-                if saved:
-                    self.load_note()
+        def checked(offer: tuple | None) -> None:
+            if offer is None:
                 self._open_payment()
-            self.app.push_screen(OfferScreen(self.sales, self.note_id, state), offered)
-            return
-        self._open_payment()
+            else:
+                self.app.push_screen(OfferScreen(self.sales, self.note_id, *offer), offered)
+
+        def offer() -> tuple | None:
+            """In the worker: what the Offer tab shows, or None when there is nothing to offer."""
+            if not self.sales.can_offer(self.note_id):
+                return None
+            return (self.sales.loyalty(self.note_id), self.sales.offer_lines(self.note_id),
+                    self.sales.reward_lines(self.note_id))
+
+        def ready(_: object) -> None:
+            if not self.query_one("#lines", NoteLines).row_count:
+                self.say("The note is empty: scan something first.", error=True)
+                return
+            self.run_db(offer, checked, name="offer")
+        self.run_db(lambda: None, ready, name="pay")
 
     def _open_payment(self) -> None:
         def finished(result: PayResult | None) -> None:
@@ -657,14 +697,15 @@ class SaleScreen(Guarded, Screen):
                 if self.back_unseen:
                     self.on_database_back()
                 else:
-                    self._show_summary(self.sales.summary(self.note_id))
+                    self.run_db(lambda: self.with_loyalty(self.sales.summary(self.note_id)),
+                                lambda got: self._show_summary(*got), name="summary")
                 return
             change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
             self.outcome = f"Paid: receipt {result.receipt_no}.{change}"
             self.say(self.outcome)       # known now: said before anything else can fail
             self.app.receipt_queued()
             self.back_unseen = False     # the next note is read afresh now
-            self.guarded(lambda: self.go_on(result.next_note_id))
+            self.go_on(result.next_note_id)
         self.paying = True
         self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money,
                                            self.user.id if self.user else None), finished)
@@ -685,7 +726,7 @@ class SaleScreen(Guarded, Screen):
         self.app.sign_out()
 
     def action_keys(self) -> None:
-        keymap = self.app.runtime.config.keys      # the user's [keys], shown as they are
+        keymap = self.keys      # the user's [keys], shown as they are
         rows = [(key_label(self.app.get_key_display(replace(b, key=keymap.get(b.id or "", b.key).split(",")[0]))),
                  b.description) for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
         rows.append(("^Q", "Quit (" + users.pin_words("quit") + ")"))
@@ -694,26 +735,35 @@ class SaleScreen(Guarded, Screen):
         text = "\n".join(f"{left:<41}{right}".rstrip()
                          for left, right in zip(cells[:half], cells[half:] + [""]))
         text += "\nEnter add the code typed or scanned; 3*CODE adds three"
-        if users.users_exist() and self.user is not None:   # what the signed-in user may do ([permissions])
+        if self.user is not None:   # signed in: what this user may do ([permissions])
             text += f"\n\n{self.user.name} ({self.user.role}):\n" + "\n".join(
                 users.permissions().describe(self.user.role, width=70))
         self.app.push_screen(InfoDialog("Keys", text))
 
     def action_reprint(self) -> None:
-        last = self.sales.last_receipt_no()
-        if last is None:
-            self.say("No receipt to reprint yet.", error=True)
-            return
-        if self.guarded(lambda: self.app.reprint(last)):
-            self.say(f"Reprinting {last}.")
+        def found(last: str | None) -> None:
+            if last is None:
+                self.say("No receipt to reprint yet.", error=True)
+                return
+            self._reprint(last)
+        self.run_db(self.sales.last_receipt_no, found, name="last-receipt")
+
+    def _reprint(self, number: str) -> None:
+        """Queue a copy in the worker; the printer's sender starts when it is queued."""
+        def queued(done: str) -> None:
+            self.app.receipt_queued()
+            self.say(f"Reprinting {done}.")
+        self.run_db(lambda: self.sales.reprint(number), queued, name="reprint")
 
     def action_reprint_number(self) -> None:
         def answered(number: str | None) -> None:
-            if number and (done := self.guarded(lambda: self.app.reprint(number))):
-                self.say(f"Reprinting {done}.")
-        self.app.push_screen(PromptDialog("Reprint a receipt", "Its number (or scan its barcode)",
-                                          value=self.sales.last_receipt_no() or "",
-                                          placeholder="R1-000042"), answered)
+            if number:
+                self._reprint(number)
+
+        def ask(last: str | None) -> None:
+            self.app.push_screen(PromptDialog("Reprint a receipt", "Its number (or scan its barcode)",
+                                              value=last or "", placeholder="R1-000042"), answered)
+        self.run_db(self.sales.last_receipt_no, ask, name="last-receipt")
 
     def action_loyalty(self) -> None:
         """Seed 000's "Go to Loyalty": statistics, report and program settings, for managers."""
@@ -726,8 +776,7 @@ class SaleScreen(Guarded, Screen):
     def action_messages(self) -> None:
         """Ctrl+G: the outbox and campaigns, for managers (seeds 001, 004)."""
         from tui_pos.screens.messages import MessagesScreen
-        from tui_pos.services.messaging import Settings
-        settings = self.sales.messaging or Settings.from_config(self.app.runtime.config)
+        settings = self.sales.messaging or self.messaging
 
         def open_as(person: users.Person | None) -> None:
             self.app.push_screen(MessagesScreen(settings, person))
@@ -736,10 +785,13 @@ class SaleScreen(Guarded, Screen):
     def action_day(self) -> None:
         """Ctrl+E: the X report, and the Z that closes the day (a manager's)."""
         from tui_pos.screens.day import DayScreen
-        self.app.push_screen(DayScreen(self.money, self.user))
+        if self.day is None:
+            self.say("The close of day is not set up on this screen.", error=True)
+            return
+        self.app.push_screen(DayScreen(self.money, self.user, self.day))
 
     def action_open_drawer(self) -> None:
-        if not self.app.runtime.printer.has_drawer:
+        if not self.has_drawer:
             self.say("No cash drawer here: it needs a printer with [printer] drawer = true.", error=True)
             return
         def opened(person: users.Person | None) -> None:

@@ -183,6 +183,22 @@ def daily(url: str, directory: str, keep: int, register: str, label: str) -> str
     return where
 
 
+@dataclass(frozen=True)
+class DailyBackup:
+    """Where the copy after each Z goes ([backup]); built once in bootstrap."""
+
+    url: str
+    """The database copied."""
+    directory: str
+    """`[backup] dir` ("": no daily copy)."""
+    keep: int
+    """How many daily copies are kept."""
+
+    def after_close(self, register: str, z_number: int) -> str:
+        """The copy after Z #z_number: one line saying what happened (never raises)."""
+        return after_close(self.url, self.directory, self.keep, register, z_number)
+
+
 def after_close(url: str, directory: str, keep: int, register: str, z_number: int) -> str:
     """The daily copy after a Z, when [backup] dir is set: one line saying what happened (never raises:
     the day is closed whatever becomes of its backup)."""
@@ -200,4 +216,4 @@ def after_close(url: str, directory: str, keep: int, register: str, z_number: in
         return f"daily backup FAILED ({type(exc).__name__}: {exc}); the day is closed all the same"
 
 
-__all__ = ["after_close", "BackupError", "Facts", "backup", "daily", "facts_of", "restore"]
+__all__ = ["after_close", "BackupError", "DailyBackup", "Facts", "backup", "daily", "facts_of", "restore"]

@@ -9,6 +9,7 @@ neither. Both reports can be printed through the print queue.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import json
 import logging
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from tui_pos.models import (
     utcnow,
 )
 from tui_pos.services import audit
+from tui_pos.services.backup import DailyBackup
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +150,40 @@ def queue_print(register: str, report: dayreport.DayReport, columns: int, money:
                                receipt_no=f"{report.kind}-{register}-{report.number}").id
 
 
+@dataclass(frozen=True)
+class DayPlan:
+    """What the close of day on this register needs to know, built once in bootstrap."""
+
+    register: str
+    """This register's code."""
+    opening_float_cents: int
+    """The cash the drawer starts the day with ([sale] opening_float)."""
+    columns: int
+    """The printer's columns, for the printed report."""
+    printing: bool
+    """A printer is configured: reports are queued for it."""
+    backup: DailyBackup
+    """The daily copy after each Z."""
+
+    def x_report(self) -> dayreport.DayReport:
+        """The day so far (changes nothing)."""
+        return x_report(self.register, opening_float_cents=self.opening_float_cents)
+
+    def close(self, counted_cents: int | None, user_id: int | None) -> tuple[dayreport.DayReport, str]:
+        """The Z, then the daily backup: the closed day's report and one line saying what became of its copy
+        (the day is closed whatever becomes of the backup)."""
+        report = close_day(self.register, counted_cents, opening_float_cents=self.opening_float_cents,
+                           user_id=user_id)
+        return report, self.backup.after_close(self.register, report.number)
+
+    def queue_print(self, report: dayreport.DayReport, money: Callable[[int], str], *, blind: bool = False) -> int:
+        """Queue the report on this register's printer."""
+        return queue_print(self.register, report, self.columns, money, blind=blind)
+
+
 def rows_of(body: str) -> list[Row]:
     """A queued report's rows, back from JSON."""
     return [Row(text=t, align=a, bold=b, big=g, cut=c) for t, a, b, g, c in json.loads(body)]
 
 
-__all__ = ["x_report", "close_day", "z_report", "last_z", "queue_print", "rows_of"]
+__all__ = ["DayPlan", "x_report", "close_day", "z_report", "last_z", "queue_print", "rows_of"]
