@@ -111,6 +111,7 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
                      else f"{len(wrong)} differ from their ledger, e.g. {wrong[0][0]}: balance {wrong[0][1]}, "
                           f"ledger {wrong[0][2]}"))
     out += _negative_balances()
+    out += _repeated_ledger_rows()
     stuck = PrintJob.select().where(PrintJob.state == "waiting", PrintJob.attempts >= 3).count()
     waiting = PrintJob.select().where(PrintJob.state == "waiting").count()
     out.append(Check(WARN if stuck else OK, "print queue",
@@ -255,3 +256,19 @@ def _negative_balances() -> list[Check]:
                          f"{first.code}: {first.points_balance} (allowed: they returned what earned points "
                          "they had spent; their next purchases make it up)"))
     return out
+
+
+def _repeated_ledger_rows() -> list[Check]:
+    """Migration 18 keys each ledger row and stamp event of a document once; repeats an older database held
+    are kept (a balance is the sum of its ledger) and marked `#dup<id>`: said here until a manager corrects
+    them with an adjustment (docs/security.md, "Retries and reprints")."""
+    from tui_pos.models import LoyaltyMovement, StampEvent
+    moves = list(LoyaltyMovement.select(LoyaltyMovement.key).where(LoyaltyMovement.key.contains("#dup")).limit(3))
+    n_moves = LoyaltyMovement.select().where(LoyaltyMovement.key.contains("#dup")).count() if moves else 0
+    n_stamps = StampEvent.select().where(StampEvent.key.contains("#dup")).count()
+    if not (n_moves or n_stamps):
+        return []
+    example = f", e.g. {moves[0].key}" if moves else ""
+    return [Check(WARN, "repeated ledger rows", f"{n_moves} loyalty movements and {n_stamps} stamp events repeat "
+                  f"an earlier one of the same document{example}: check those customers' ledgers (F2, the "
+                  "customer, Ctrl+L) and correct them with an adjustment")]
