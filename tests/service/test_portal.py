@@ -184,3 +184,31 @@ def test_staff_gate_is_unchanged(demo):
     c = person(email="old@example.com")
     with pytest.raises(PosError):
         customers.update(c.id, {"email": "new@example.com"}, region="PA")     # still needs customer_edit
+
+
+# ------------------------------------------------------------------ "send me a new link"
+
+def test_a_new_link_by_phone_known_or_not_and_rate_limited(demo, settings):
+    ana = person(mobile="6123-4567")
+    person("Luis", mobile="6123-4568", invite_declined=True)
+    limits = portal.Limits()
+    now = dt.datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    assert portal.request_link("6123 4567", "10.0.0.1", settings, limits, now) is True
+    assert portal.request_link("6999-0000", "10.0.0.2", settings, limits, now) is True      # unknown: same answer
+    assert portal.request_link("not a phone", "10.0.0.3", settings, limits, now) is True
+    assert portal.request_link("6123-4568", "10.0.0.4", settings, limits, now) is True      # declined: no SMS
+    assert [(m.customer_id, m.template, m.channel, m.key) for m in Message.select()] == \
+        [(ana.id, "invite", "sms", f"link:{ana.id}:{int(now.timestamp() // 3600)}")]
+    assert portal.request_link("+50761234567", "10.0.0.5", settings, limits, now) is True   # same hour: one SMS
+    assert Message.select().count() == 1
+    assert portal.request_link("6123-4567", "10.0.0.7", settings, limits, now) is True
+    assert portal.request_link("61234567", "10.0.0.6", settings, limits, now) is False      # 4th try, this phone
+    for i in range(10):
+        portal.request_link(f"6000-00{i:02d}", "10.9.9.9", settings, limits, now)
+    assert portal.request_link("6000-0099", "10.9.9.9", settings, limits, now) is False     # 11th, this address
+    later = now + dt.timedelta(hours=1, seconds=1)
+    assert portal.request_link("61234567", "10.0.0.6", settings, limits, later) is True
+    assert Message.select().count() == 2
+    m = Message.select().order_by(Message.id.desc()).get()
+    _, _, text = messaging.render(messaging.Settings.from_config(config()), m, Customer.get_by_id(ana.id))
+    assert f"{PUBLIC}/a/" in text

@@ -37,6 +37,8 @@ from tui_pos.services.connection import worker_connection
 log = logging.getLogger("tui_pos.portal")
 HERE = Path(__file__).parent
 CSRF_COOKIE = "tp_csrf"
+NEW_LINK_FORM = "new-link"   # the "send me a new link" form's CSRF value is bound to this instead of a token
+LOGGED_PATHS = ("/", "/link")
 # Nothing from elsewhere: no script at all, styles from this site, forms post only here, never in a frame.
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
@@ -74,8 +76,8 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
         path = scope.get("path", "")
-        shown = "/a/{token}" if path.startswith("/a/") else path if path.startswith("/static/") or path == "/" \
-            else "(other)"
+        shown = "/a/{token}" if path.startswith("/a/") else \
+            path if path.startswith("/static/") or path in LOGGED_PATHS else "(other)"
         log.info("%s %s %s %.1f ms", scope.get("method", ""), shown, status, (time.perf_counter() - started) * 1000)
 
 
@@ -102,9 +104,9 @@ def create_app(settings: service.Settings) -> Starlette:
                 return fn(*args, **kwargs)
         return await run_in_threadpool(call)
 
-    def with_cookie(request: Request, response: Response, cookie: str) -> Response:
+    def with_cookie(request: Request, response: Response, cookie: str, path: str = "/a/") -> Response:
         if request.cookies.get(CSRF_COOKIE) != cookie:
-            response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict", path="/a/",
+            response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="strict", path=path,
                                 secure=request.url.scheme == "https")
         return response
 
@@ -149,6 +151,27 @@ def create_app(settings: service.Settings) -> Starlette:
     async def home(request: Request) -> Response:
         return page(request, "home.html", {})
 
+    limits = service.Limits()
+
+    async def new_link(request: Request) -> Response:
+        """"Send me a new link": the same answer whether the phone is known or not; rate-limited."""
+        cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        if request.method == "GET":
+            response = page(request, "link.html", {"csrf": _csrf_for(settings.secret, cookie, NEW_LINK_FORM)})
+            return with_cookie(request, response, cookie, path="/link")
+        form = await request.form(max_files=0, max_fields=5)
+        sent = str(form.get("csrf") or "")
+        if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(
+                sent, _csrf_for(settings.secret, cookie, NEW_LINK_FORM)):
+            log.info("new-link form refused: CSRF check failed")
+            return PlainTextResponse("This form has expired: open it again.", status_code=403)
+        phone = str(form.get("phone") or "")[:40]
+        address = request.client.host if request.client else ""
+        if not await db(service.request_link, phone, address, settings, limits):
+            log.info("new-link request refused: rate limit")
+            return page(request, "link.html", {"csrf": sent, "limited": True}, 429)
+        return page(request, "link.html", {"csrf": sent, "done": True})
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return gone(request, 404)
 
@@ -159,6 +182,7 @@ def create_app(settings: service.Settings) -> Starlette:
     routes = [
         Route("/", home),
         Route("/a/{token}", account, methods=["GET", "POST"], name="account"),
+        Route("/link", new_link, methods=["GET", "POST"], name="new_link"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})

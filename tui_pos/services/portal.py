@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
+from tui_pos.domain import customer as customer_rules
 from tui_pos.domain import portal as link_rules
 from tui_pos.domain import pricing
-from tui_pos.domain.errors import PosError
+from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.models import Customer, Note, NoteLine, Product, db, local_time
-from tui_pos.services import audit, customers, loyalty, stamps
+from tui_pos.services import audit, customers, loyalty, messaging, stamps
 
 FORM_FIELDS = ("name", "email", "birthday", "sms_consent", "email_consent")
 RECEIPTS_SHOWN = 50
@@ -196,7 +198,7 @@ def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SH
                                      else str(r.at or ""), r.taken_on) for r in done)
         affordable = tuple(Affordable(name, amount(cost)) for name, cost in
                            Product.select(Product.name, Product.points_cost)
-                           .where(Product.active == True, Product.points_cost.is_null(False),
+                           .where(Product.active == True, Product.points_cost.is_null(False),  # noqa: E712
                                   Product.points_cost > 0, Product.points_cost <= c.points_balance)
                            .order_by(Product.points_cost, Product.name).limit(50).tuples())
     return Account(code=c.code, name=c.name or "", email=c.email or "",
@@ -233,5 +235,59 @@ def portal_update(customer_id: int, form: dict[str, Any], settings: Settings) ->
     return changed
 
 
+# ====================================================================== "send me a new link"
+
+class Limiter:
+    """At most `limit` tries per key in `window` seconds (in this process: the portal is one process)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, now: float) -> bool:
+        if len(self.hits) > 10_000:                        # forget keys whose tries are all past the window
+            self.hits = {k: q for k, q in self.hits.items() if q and q[-1] > now - self.window}
+        q = self.hits.setdefault(key, deque())
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if len(q) >= self.limit:
+            return False
+        q.append(now)
+        return True
+
+
+@dataclass
+class Limits:
+    per_phone: Limiter = field(default_factory=lambda: Limiter(3, 3600.0))
+    per_address: Limiter = field(default_factory=lambda: Limiter(10, 3600.0))
+
+
+def request_link(phone: str, address: str, settings: Settings, limits: Limits,
+                 now: _dt.datetime | None = None) -> bool:
+    """A customer asks for a fresh link by typing their phone: when it is an open customer's phone or mobile,
+    the invitation SMS (with a new link) is queued in the outbox; the sender sends it like any other.
+
+    Returns False only when rate-limited (per phone typed, per client address, whether the phone is known or
+    not); otherwise True, known or not: the page says the same either way. At most one such SMS per customer
+    per hour (the outbox key). A customer who declined the invitation SMS or replied STOP gets none.
+    """
+    now = now or _now()
+    try:
+        number = customer_rules.normalize_phone(phone, settings.region)
+    except InputError:
+        number = "".join(ch for ch in phone if ch.isdigit())[:20] or "?"
+    stamp = now.timestamp()
+    if not (limits.per_phone.allow(number, stamp) & limits.per_address.allow(address or "?", stamp)):
+        return False
+    if not number.startswith("+"):
+        return True
+    c = (Customer.select(Customer.id, Customer.invite_declined)
+         .where((Customer.phone == number) | (Customer.mobile == number), Customer.status == "open").first())
+    if c is not None and not c.invite_declined:
+        messaging.queue(c.id, "sms", "invite", f"link:{c.id}:{int(stamp // 3600)}")
+    return True
+
+
 __all__ = ["FORM_FIELDS", "Account", "Affordable", "LinkError", "Receipt", "ReceiptLine", "Settings", "StampCard",
-           "StampReached", "account", "new_token", "open_link", "portal_update"]
+           "StampReached", "account", "new_token", "open_link", "portal_update", "Limiter", "Limits", "request_link"]
