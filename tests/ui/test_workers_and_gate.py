@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import threading
 
+from helpers import until
 from peewee import InterfaceError
 
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.loyalty_admin import LoyaltyAdmin
 from tui_pos.screens.sale import SaleScreen
 from tui_pos.services.demo import demo_barcode
-
-from helpers import until
 
 
 def message(app) -> str:

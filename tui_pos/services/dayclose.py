@@ -9,10 +9,10 @@ neither. Both reports can be printed through the print queue.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
