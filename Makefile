@@ -31,4 +31,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/pin.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
