@@ -27,6 +27,7 @@ from tui_pos.widgets.devices import (
     Scanned,
     ScanTooLong,
 )
+from tui_pos.widgets.calls import database_lost_everywhere
 from tui_pos.widgets.safety import Guarded, report_bug
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,8 @@ class PosApp(Guarded, App):
         """The sale screen for `person`, given what it needs (nothing reached through the app)."""
         rt = self.runtime
         return SaleScreen(rt.sales, rt.money, person, rt.config.store.phone_region, keys=rt.config.keys,
-                          has_drawer=rt.printer.has_drawer, messaging=rt.messages.settings, day=rt.day)
+                          has_drawer=rt.printer.has_drawer, messaging=rt.messages.settings, day=rt.day,
+                          max_adjustment=rt.config.loyalty.max_adjustment)
 
     # ------------------------------------------------------------ customer messages
 
@@ -370,6 +372,7 @@ class PosApp(Guarded, App):
         if self.db_down:
             return
         self.db_down = True
+        database_lost_everywhere()   # every worker thread drops its connection before its next call
         log.warning("database unreachable: %s", safe_url(self.runtime.config.db_url(self.runtime.demo)))
         reset_connection()
         self.notify("The database cannot be reached. Keep going: the note and what you type are kept, "
@@ -392,6 +395,7 @@ class PosApp(Guarded, App):
     def database_back(self) -> None:
         self.db_down = False
         reset_connection()  # this thread's broken connection; the next query opens a new one
+        database_lost_everywhere()   # and each worker thread's, opened before or while it was down
         log.warning("database reachable again")
         self.notify("The database is back: what was kept is being saved.", timeout=5)
         self._show_devices()

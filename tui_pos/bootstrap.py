@@ -16,7 +16,7 @@ from tui_pos.services.sales import SaleService
 
 if TYPE_CHECKING:   # the printer, scanners and spooler are imported when built, off the path to the first screen
     from tui_pos.hardware.printer import Printer
-    from tui_pos.hardware.scanner import CodeCallback, ScannerHub, StateCallback
+    from tui_pos.hardware.scanner import Backend, CodeCallback, ScannerHub, StateCallback
     from tui_pos.services.dayclose import DayPlan
     from tui_pos.services.messaging import Sender
     from tui_pos.services.printing import Spooler
@@ -179,7 +179,7 @@ class Runtime:
     """The customer-message sender (email and SMS channels as configured)."""
     day: DayPlan = field(default=None)  # type: ignore[assignment]
     """This register's close of day (X, Z then its backup, printing the report)."""
-    scanner_backend: object = None
+    scanner_backend: Backend | None = None
     """Where scanners come from (None: evdev); tests inject pipes (hardware.evpipe.PipeBackend)."""
 
     def __post_init__(self) -> None:

@@ -222,7 +222,7 @@ async def test_the_customers_offers_open_their_orders_at_80x24(make_app, tmp_pat
     sales.attach_customer(note, c.id)
     receipt = sales.pay(note, "cash", 5000).receipt_no
     async with app.run_test(size=(80, 24)) as pilot:
-        app.push_screen(CustomerLoyalty(c.id, None, "R1", 1000))
+        app.push_screen(CustomerLoyalty(c.id, None, "R1", 1000, money=app.runtime.money))
         await pilot.pause()
         shown = screen_text(app)
         assert "In progress  5th coffee  1/5" in shown and "Reached      5th coffee" in shown, shown

@@ -151,7 +151,7 @@ class TestLoyaltyManagement:
             from tui_pos.models import Customer
             from tui_pos.screens.loyalty_admin import CustomerLoyalty
             ana = Customer.get(Customer.name == "Ana Núñez")
-            pilot.app.push_screen(CustomerLoyalty(ana.id, None, "R1", 1000))
+            pilot.app.push_screen(CustomerLoyalty(ana.id, None, "R1", 1000, money=pilot.app.runtime.money))
             await pilot.pause()
         assert snap_compare(self.seeded(make_app), run_before=run_before, terminal_size=size)
 

@@ -81,8 +81,9 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
     ]
 
     def __init__(self, region: str, user: users.Person | None, register: str, money: Callable[[int], str],
-                 receipt_text: Callable[[str], str], text: str = "") -> None:
+                 receipt_text: Callable[[str], str], text: str = "", *, max_adjustment: int = 1000) -> None:
         super().__init__()
+        self.max_adjustment = max_adjustment   # [loyalty] max_adjustment, for the points adjustment
         self.phone_region = region
         self.user = user
         self.register = register
@@ -256,8 +257,8 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
             self._say("Pick a customer first.", error=True)
             return
         from tui_pos.screens.loyalty_admin import CustomerLoyalty
-        limit = self.app.runtime.config.loyalty.max_adjustment if hasattr(self.app, "runtime") else 1000
-        self.app.push_screen(CustomerLoyalty(chosen.id, self.user, self.register, limit))
+        self.app.push_screen(CustomerLoyalty(chosen.id, self.user, self.register, self.max_adjustment,
+                                             money=self.money))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

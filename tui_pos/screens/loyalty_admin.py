@@ -48,8 +48,9 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
     TABS = ("tab-stats", "tab-report", "tab-program")
 
     def __init__(self, money: Callable[[int], str], user: users.Person | None, register: str,
-                 today: _dt.date | None = None) -> None:
+                 today: _dt.date | None = None, *, sales_modes: list[str] | None = None) -> None:
         super().__init__()
+        self.sales_modes = sales_modes   # the register's sales modes, which a program's rules may name
         self.money = money
         self.user = user
         self.register = register
@@ -216,7 +217,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
             return
         text = self.query_one("#program-text", TextArea).text
         try:
-            modes = self.app.runtime.config.sale.sales_modes if hasattr(self.app, "runtime") else None
+            modes = self.sales_modes
             prog = loyalty_admin.save_program_text(text, user_id=self.user.id if self.user else None,
                                                    register=self.register, sales_modes=modes)
         except PosError as exc:
@@ -258,8 +259,10 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         Binding("ctrl+a", "adjust", "Adjust points", id="account.adjust", priority=True),
     ]
 
-    def __init__(self, customer_id: int, user: users.Person | None, register: str, max_adjustment: int) -> None:
+    def __init__(self, customer_id: int, user: users.Person | None, register: str, max_adjustment: int, *,
+                 money: Callable[[int], str] | None = None) -> None:
         super().__init__()
+        self.money = money or MoneyFormat()    # amounts as the store writes them
         self.customer_id = customer_id
         self.user = user
         self.register = register
@@ -348,9 +351,8 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         self._say(f"Page {self.page + 1} of {pages}, newest first.")
 
     @property
-    def _money(self):
-        runtime = getattr(self.app, "runtime", None)
-        return runtime.money if runtime is not None else MoneyFormat()
+    def _money(self) -> Callable[[int], str]:
+        return self.money
 
     def _amount(self, value: int) -> str:
         """Points, or money in value mode (seed 002), without the word (the columns say it)."""

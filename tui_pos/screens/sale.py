@@ -139,8 +139,10 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
     def __init__(self, sales: SaleService, money: MoneyFormat, user: users.Person | None,
                  region: str = "PA", *, keys: dict[str, str] | None = None, has_drawer: bool = False,
-                 messaging: Settings | None = None, day: DayPlan | None = None) -> None:
+                 messaging: Settings | None = None, day: DayPlan | None = None,
+                 max_adjustment: int = 1000) -> None:
         super().__init__()
+        self.max_adjustment = max_adjustment   # [loyalty] max_adjustment, for F2's points adjustment
         self.day = day                   # the close of day, for Ctrl+E
         self.sales = sales
         self.keys = keys or {}           # the user's [keys], for F1
@@ -431,6 +433,9 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
                 self.say(self._after_outcome("The database is back."))
 
         def repainted() -> None:
+            if not kept:
+                said(None)         # said with the repaint: nothing waits behind it
+                return
             for code in kept:
                 self.add_code(code, added=counted)
             self.run_db(lambda: None, said, name="back")
@@ -492,7 +497,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             self.run_db(attach, attached, name="attach")
         self.app.push_screen(CustomerLookup(self.phone_region, self.user, self.sales.register_code, self.money,
                                             receipt_text_for(self.sales, self.money.plain),
-                                            initial), chosen)
+                                            initial, max_adjustment=self.max_adjustment), chosen)
 
     def action_search(self) -> None:
         code = self.query_one("#code", Input)
@@ -770,7 +775,8 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         from tui_pos.screens.loyalty_admin import LoyaltyAdmin
 
         def open_as(person: users.Person | None) -> None:
-            self.app.push_screen(LoyaltyAdmin(self.money, person, self.sales.register_code))
+            self.app.push_screen(LoyaltyAdmin(self.money, person, self.sales.register_code,
+                                              sales_modes=list(self.sales.sales_modes)))
         self.gate("loyalty_settings", "Loyalty", open_as)
 
     def action_messages(self) -> None:

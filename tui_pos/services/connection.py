@@ -6,6 +6,6 @@ Screens and widgets never import `tui_pos.models` (an import contract in
 
 from __future__ import annotations
 
-from tui_pos.models.db import explain, is_connection_error, reset_connection, worker_connection
+from tui_pos.models.db import explain, is_connection_error, is_sqlite, reset_connection, worker_connection
 
-__all__ = ["explain", "is_connection_error", "reset_connection", "worker_connection"]
+__all__ = ["explain", "is_connection_error", "is_sqlite", "reset_connection", "worker_connection"]

@@ -24,7 +24,7 @@ from typing import Any
 from textual.worker import Worker, WorkerState
 
 from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.services.connection import is_connection_error, reset_connection
+from tui_pos.services.connection import is_connection_error, is_sqlite, reset_connection, worker_connection
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,16 @@ def database_lost_everywhere() -> None:
 
 
 def in_worker(call: Callable[[], Any]) -> Any:
-    """Run `call` in a worker thread on a connection of that thread, dropped if it broke."""
+    """Run `call` in a worker thread on a connection of that thread.
+
+    On SQLite the thread keeps its connection for the next call (a file cannot be "lost", and opening one
+    costs about a millisecond of pragmas: the scanner's budget). On a server the call opens a connection
+    and closes it (`worker_connection`), as every other worker does: the pool's threads never hold one
+    that broke while the server was away (the app's probe and the print queue reuse those threads).
+    """
+    if not is_sqlite():
+        with worker_connection():
+            return call()
     if getattr(_local, "epoch", _epoch[0]) != _epoch[0]:
         reset_connection()       # opened before the database was lost: the next query opens a fresh one
     _local.epoch = _epoch[0]
@@ -82,7 +91,8 @@ class DatabaseCalls:
     def db_queue(self) -> deque[Call]:
         queue: deque[Call] | None = getattr(self, "_pos_db_queue", None)
         if queue is None:
-            queue = self._pos_db_queue = deque()
+            queue = deque()
+            self._pos_db_queue: deque[Call] = queue
         return queue
 
     def run_db(self, call: Callable[[], Any], done: Callable[[Any], None] | None = None, *,
