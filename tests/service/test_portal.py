@@ -71,6 +71,14 @@ def test_profile_url_when_set_still_wins(demo):
         "https://shop.example/p?t=C000001.")
 
 
+def test_the_unsubscribe_link_defaults_to_the_portal():
+    assert messaging.Settings.from_config(config()).unsubscribe_url == f"{PUBLIC}/u/{{token}}"
+    own = from_dict({"messages": {"secret": SECRET, "unsubscribe_url": "https://shop.example/u?t={token}"},
+                     "portal": {"public_url": PUBLIC}})
+    assert messaging.Settings.from_config(own).unsubscribe_url == "https://shop.example/u?t={token}"
+    assert messaging.Settings.from_config(from_dict({})).unsubscribe_url == ""
+
+
 def test_forged_foreign_expired_and_forgotten_links_open_nothing(demo, settings):
     c = person()
     code = Customer.get_by_id(c.id).code

@@ -133,3 +133,20 @@ def test_send_me_a_new_link_says_the_same_known_or_not(client):
     answers = [client.post("/link", data={"csrf": csrf, "phone": f"6000-00{i:02d}"}).status_code for i in range(10)]
     assert answers[-1] == 429                                              # per address: 10 an hour
     assert client.get("/a/nothing").text.count('href="/link"') == 1        # the dead-link page offers one
+
+
+def test_a_marketing_emails_unsubscribe_link_lands_here(client):
+    from tui_pos.domain import messages as rules
+    c = person(email="ana@example.com", email_consent=True)
+    token = rules.sign(Customer.get_by_id(c.id).code, SECRET)
+    assert client.get(f"/u/{token[:-1]}x").status_code == 404
+    assert client.get(f"/u/{token_of(c.id, SETTINGS)}").status_code == 404      # an account token is not one
+    page = client.get(f"/u/{token}")
+    assert page.status_code == 200 and "Unsubscribe" in page.text and "ana@" not in page.text
+    assert client.post(f"/u/{token}", data={}).status_code == 403
+    done = client.post(f"/u/{token}", data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and "no more offers" in done.text
+    row = Customer.get_by_id(c.id)
+    assert (row.email_consent, row.marketing_opt_out) == (False, True)
+    assert [e.source for e in ConsentEvent.select().where(ConsentEvent.customer == c.id,
+                                                          ConsentEvent.channel == "email")][-1] == "unsubscribe"

@@ -57,4 +57,10 @@ def url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/a/{urllib.parse.quote(token, safe='')}"
 
 
-__all__ = ["PORTAL_KEY", "Link", "expired", "make", "read", "url"]
+def unsubscribe_url(public_url: str) -> str:
+    """The marketing emails' unsubscribe link on the portal (`{public_url}/u/{token}`), "" without a portal.
+    Its token is the unsubscribe token (`messages.sign`), not an account token."""
+    return f"{public_url.rstrip('/')}/u/{{token}}" if public_url else ""
+
+
+__all__ = ["PORTAL_KEY", "Link", "expired", "make", "read", "unsubscribe_url", "url"]

@@ -76,7 +76,7 @@ class SecurityHeaders:
 
         await self.app(scope, receive, send_with_headers)
         path = scope.get("path", "")
-        shown = "/a/{token}" if path.startswith("/a/") else \
+        shown = "/a/{token}" if path.startswith("/a/") else "/u/{token}" if path.startswith("/u/") else \
             path if path.startswith("/static/") or path in LOGGED_PATHS else "(other)"
         log.info("%s %s %s %.1f ms", scope.get("method", ""), shown, status, (time.perf_counter() - started) * 1000)
 
@@ -148,6 +148,25 @@ def create_app(settings: service.Settings) -> Starlette:
             return gone(request, exc.status)
         return RedirectResponse(request.url_for("account", token=token).path + "?saved=1", status_code=303)
 
+    async def unsubscribe(request: Request) -> Response:
+        """A marketing email's unsubscribe link: a page with one button (a form, so CSRF applies)."""
+        token = request.path_params["token"]
+        if not await db(service.unsubscribe_is_ours, token, settings):
+            log.info("unsubscribe link refused: not a token of ours")
+            return gone(request, 404)
+        cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        expected = _csrf_for(settings.secret, cookie, "unsubscribe|" + token)
+        if request.method == "GET":
+            response = page(request, "unsubscribe.html", {"csrf": expected})
+            return with_cookie(request, response, cookie, path="/u/")
+        form = await request.form(max_files=0, max_fields=5)
+        if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
+            log.info("unsubscribe form refused: CSRF check failed")
+            return PlainTextResponse("This form has expired: open the link again.", status_code=403)
+        if not await db(service.unsubscribe, token, settings):
+            return gone(request, 404)
+        return page(request, "unsubscribe.html", {"done": True})
+
     async def home(request: Request) -> Response:
         return page(request, "home.html", {})
 
@@ -183,6 +202,7 @@ def create_app(settings: service.Settings) -> Starlette:
         Route("/", home),
         Route("/a/{token}", account, methods=["GET", "POST"], name="account"),
         Route("/link", new_link, methods=["GET", "POST"], name="new_link"),
+        Route("/u/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 500: server_error})

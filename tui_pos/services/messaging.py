@@ -75,7 +75,8 @@ class Settings:
         m = cfg.messages
         return cls(store=cfg.store.name, locale=cfg.store.locale, profile_url=m.profile_url,
                    secret=m.secret or os.environ.get("TUI_POS_MESSAGES_SECRET", ""),
-                   unsubscribe_url=m.unsubscribe_url, stop_text=m.stop_text, per_minute=m.per_minute,
+                   unsubscribe_url=m.unsubscribe_url or portal_rules.unsubscribe_url(cfg.portal.public_url),
+                   stop_text=m.stop_text, per_minute=m.per_minute,
                    max_attempts=m.max_attempts, invite=m.invite, birthday=m.birthday,
                    birthday_hour=m.birthday_hour, tier=m.tier, expiry=m.expiry, expiry_days=m.expiry_days,
                    templates=m.templates, portal_url=cfg.portal.public_url)

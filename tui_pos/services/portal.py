@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_pos.domain import customer as customer_rules
+from tui_pos.domain import messages as message_rules
 from tui_pos.domain import portal as link_rules
 from tui_pos.domain import pricing
 from tui_pos.domain.errors import InputError, PosError
@@ -235,6 +236,24 @@ def portal_update(customer_id: int, form: dict[str, Any], settings: Settings) ->
     return changed
 
 
+# ====================================================================== a marketing email's unsubscribe link
+
+def unsubscribe_is_ours(token: str, settings: Settings) -> bool:
+    """Whether an unsubscribe link's token was signed with our secret (the page offers the button only then)."""
+    return bool(settings.secret) and len(token) <= 200 and \
+        message_rules.verify(token, settings.secret) is not None
+
+
+def unsubscribe(token: str, settings: Settings) -> bool:
+    """The customer of an unsubscribe link opts out of marketing email (`messaging.unsubscribe`: consent
+    withdrawn with where = unsubscribe, audited); False when the token is not ours or names no one."""
+    try:
+        messaging.unsubscribe(token, messaging.Settings(secret=settings.secret))
+    except InputError:
+        return False
+    return True
+
+
 # ====================================================================== "send me a new link"
 
 class Limiter:
@@ -290,4 +309,5 @@ def request_link(phone: str, address: str, settings: Settings, limits: Limits,
 
 
 __all__ = ["FORM_FIELDS", "Account", "Affordable", "LinkError", "Receipt", "ReceiptLine", "Settings", "StampCard",
-           "StampReached", "account", "new_token", "open_link", "portal_update", "Limiter", "Limits", "request_link"]
+           "StampReached", "account", "new_token", "open_link", "portal_update", "Limiter", "Limits", "request_link",
+           "unsubscribe", "unsubscribe_is_ours"]
