@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/customers.py
 	$(BIN)/python bench/burst.py
 	$(BIN)/python bench/pin.py
+	$(BIN)/python bench/portal.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
