@@ -220,3 +220,25 @@ def test_a_new_link_by_phone_known_or_not_and_rate_limited(demo, settings):
     m = Message.select().order_by(Message.id.desc()).get()
     _, _, text = messaging.render(messaging.Settings.from_config(config()), m, Customer.get_by_id(ana.id))
     assert f"{PUBLIC}/a/" in text
+
+
+# ------------------------------------------------------------------ the counter's side of the loop (item 6)
+
+def test_a_phone_typed_at_the_counter_closes_the_loop(shop, settings):
+    """Seed 001: a phone at the register, the invitation on the second visit, the customer's own details, and
+    the register shows them on the next visit."""
+    c = customers.create_with_phone("6123-4567", region="PA")          # F2: created on the spot
+    sell(shop, c.id)
+    assert Message.select().count() == 0
+    sell(shop, c.id)
+    invite = Message.get(Message.template == "invite")
+    _, _, text = messaging.render(messaging.Settings.from_config(config()), invite, Customer.get_by_id(c.id))
+    token = next(w for w in text.split() if w.startswith(f"{PUBLIC}/a/")).rsplit("/", 1)[1]
+    customer_id = portal.open_link(token, settings)
+    portal.portal_update(customer_id, {"name": "Ana Pérez", "email": "ana@example.com", "birthday": "1990-05-31",
+                                       "sms_consent": "yes"}, settings)
+    at_the_register = customers.lookup("6123-4567", region="PA").customers[0]
+    assert (at_the_register.id, at_the_register.name, at_the_register.email) == (c.id, "Ana Pérez",
+                                                                                 "ana@example.com")
+    sell(shop, c.id)
+    assert Message.select().where(Message.template == "invite").count() == 1     # complete now: no second one
