@@ -259,7 +259,7 @@ def test_a_scan_finds_the_notes_earlier_line_by_note_not_by_product_history(sale
     alone no more."""
     from tui_pos.models import db
     from tui_pos.models.db import is_sqlite
-    from tui_pos.services.catalog import _q_find
+    from tui_pos.services.store.catalog import _q_find
     indexes = [ix.columns for ix in db.get_indexes("note_line")]
     assert ["note_id", "product_id"] in indexes and ["note_id"] not in indexes and ["product_id"] not in indexes
     for _ in range(30):                      # history: many notes with the same product

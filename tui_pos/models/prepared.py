@@ -12,8 +12,8 @@ neither where it matters).
 
 The SQL is still peewee's (same quoting, same dialect), so these queries run
 on SQLite and PostgreSQL alike, inside the caller's transaction. Each runs
-when called and its rows are taken at once (`Result`), so an error is raised
-where the statement runs. On PostgreSQL psycopg prepares a statement on the
+when called and its rows are read at once, so an error is raised where the
+statement runs. On PostgreSQL psycopg prepares a statement on the
 server after its fifth run (`prepare_threshold`, its public switch).
 """
 
@@ -77,74 +77,35 @@ class Prepared:
         _, sql, order = self._compile()
         return db.obj.execute_sql(sql, [values[v] if is_arg else v for is_arg, v in order])
 
-    def send(self, *values: Any) -> "Result":
-        """Run the statement now and take its outcome (read it with `fetch_*`): an error is raised here."""
-        return Result(self.cursor(*values))
-
     def rows(self, *values: Any) -> list[tuple[Any, ...]]:
-        return fetch_rows(self.send(*values))
+        return list(self.cursor(*values).fetchall())
 
     def one(self, *values: Any) -> tuple[Any, ...] | None:
-        return fetch_one(self.send(*values))
+        return fetch_one(self.cursor(*values))
 
     def scalar(self, *values: Any) -> Any:
-        return fetch_scalar(self.send(*values))
+        row = self.one(*values)
+        return row[0] if row else None
 
     def execute(self, *values: Any) -> int:
-        """An UPDATE or DELETE: the rows it changed."""
+        """An UPDATE, DELETE or plain INSERT: the rows it changed."""
         return int(db.obj.rows_affected(self.cursor(*values)))
 
     def insert(self, *values: Any) -> int:
         """An INSERT built with `.returning(Model.id)` where the database has RETURNING: the new id."""
-        return inserted_id(self.send(*values))
+        cursor = self.cursor(*values)
+        if is_sqlite() and not SQLITE_RETURNING:
+            return int(cursor.lastrowid)
+        row = cursor.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
-class Result:
-    """A statement's outcome, taken when it ran: its rows, and the id SQLite gave an INSERT."""
-
-    __slots__ = ("rows", "lastrowid")
-
-    def __init__(self, cursor: Any) -> None:
-        self.rows: list[tuple[Any, ...]] = list(cursor.fetchall()) if cursor.description else []
-        self.lastrowid: int | None = cursor.lastrowid if is_sqlite() else None   # psycopg has none
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        rows, self.rows = self.rows, []
-        return rows
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self.rows.pop(0) if self.rows else None
-
-
-class Ready(Result):
-    """A value already in hand, read like a statement's one-row result."""
-
-    def __init__(self, *row: Any) -> None:
-        self.rows = [row]
-        self.lastrowid = None
-
-
-def fetch_rows(result: Result) -> list[tuple[Any, ...]]:
-    return result.fetchall()
-
-
-def fetch_one(result: Result) -> tuple[Any, ...] | None:
-    return result.fetchone()
-
-
-def fetch_scalar(result: Result) -> Any:
-    row = fetch_one(result)
-    return row[0] if row else None
-
-
-def inserted_id(result: Result) -> int:
-    """The id of a row inserted with `.returning(Model.id)` (lastrowid where SQLite has no RETURNING)."""
-    if is_sqlite() and not SQLITE_RETURNING:
-        assert result.lastrowid is not None
-        return result.lastrowid
-    row = fetch_one(result)
-    assert row is not None
-    return int(row[0])
+def fetch_one(cursor: Any) -> tuple[Any, ...] | None:
+    """The first row of a cursor, the rest read too (SQLite steps a cursor as it is read: nothing is left
+    pending on the connection)."""
+    rows = cursor.fetchall() if cursor.description else []
+    return tuple(rows[0]) if rows else None
 
 
 def prepared(nargs: int) -> Callable[[Callable[..., Any]], Prepared]:
@@ -154,4 +115,4 @@ def prepared(nargs: int) -> Callable[[Callable[..., Any]], Prepared]:
     return wrap
 
 
-__all__ = ["Arg", "Prepared", "Ready", "Result", "fetch_one", "fetch_rows", "fetch_scalar", "inserted_id", "prepared"]
+__all__ = ["Arg", "Prepared", "fetch_one", "prepared"]

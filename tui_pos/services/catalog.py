@@ -10,14 +10,14 @@ import datetime as _dt
 
 from peewee import JOIN, SQL, fn
 
-from tui_pos.models.prepared import Result, fetch_rows, prepared
-
 from tui_pos.domain import imports as cell_rules
 from tui_pos.domain.codes import normalize_barcode, scanned_forms
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import search_key
 from tui_pos.models import Barcode, Product, Section, db
 from tui_pos.services import audit
+from tui_pos.services.store import catalog as store
+from tui_pos.services.store.catalog import FoundProduct
 
 PRODUCT_COLUMNS = ["barcode", "sku", "name", "section", "price", "tax_rate", "points", "points_cost"]
 
@@ -42,87 +42,8 @@ def _view(p: Product, section: str = "", barcode: str = "") -> ProductView:
 
 
 def find_by_code(code: str, note_id: int | None = None) -> FoundProduct | None:
-    """An active product by barcode, else by SKU (case-insensitive).
-
-    A UPC-A scanned as 12 digits is the same item as its EAN-13 with a leading
-    0, and a UPC-E is found by its expanded UPC-A (`scanned_forms`). The
-    product comes with today's specific price (`specific_cents`) and, given a
-    note, the line of that note a scan of it adds to (`same_line`: (id, qty) or None).
-    """
-    return read_find(send_find(code, note_id))
-
-
-def send_find(code: str, note_id: int | None = None) -> tuple[str, Result]:
-    """`find_by_code` sent (in a batch, with the statements beside it); `read_find` reads it."""
-    code = code.strip()
-    forms = scanned_forms(code)
-    forms = (forms + [forms[-1]] * 3)[:3]   # the statement takes three forms (scanned_forms gives one to three)
-    # one query: the exact barcode wins, then the SKU, then the other forms of the code
-    return code, _q_find.send(*forms, code.upper(), _dt.date.today(), note_id or 0)
-
-
-@dataclass(frozen=True)
-class FoundProduct:
-    """An active product as a scan finds it, with today's specific price and the note's line it adds to."""
-
-    id: int
-    sku: str
-    name: str
-    section_id: int | None
-    price_cents: int
-    tax_rate_bp: int
-    tax_included: bool
-    points: int | None
-    points_cost: int | None
-    active: bool
-    specific_cents: int | None          # today's specific price (None: none)
-    same_line: tuple[int, int] | None   # (line id, qty) a scan of it raises, or None
-
-
-def read_find(sent: tuple[str, Result]) -> FoundProduct | None:
-    code, result = sent
-    best, rank = None, 4
-    for row in fetch_rows(result):
-        values = dict(zip(_PRODUCT_COLUMNS, row))
-        r = 1 if values["hit_code"] == code else 2 if values["sku"] == code.upper() else 3
-        if r < rank:
-            del values["hit_code"]
-            same = (values.pop("same_id"), values.pop("same_qty"))
-            values["tax_included"] = bool(values["tax_included"])
-            values["active"] = bool(values["active"])
-            best, rank = FoundProduct(**values, same_line=same if same[0] is not None else None), r
-    return best
-
-
-_PRODUCT_COLUMNS = ("id", "sku", "name", "section_id", "price_cents", "tax_rate_bp", "tax_included", "points",
-                    "points_cost", "active", "hit_code", "specific_cents", "same_id", "same_qty")
-
-
-def _same_line(note, product_column, column):
-    """The note's line that another scan of the product raises (not re-priced or re-discounted by hand)."""
-    from tui_pos.models import NoteLine
-    newest = (NoteLine.select(fn.MAX(NoteLine.id))
-              .where(NoteLine.note == note, NoteLine.product == product_column,
-                     NoteLine.price_source.not_in(("manual", "weighed")), NoteLine.discount_source != "manual"))
-    alias = NoteLine.alias()
-    return alias.select(getattr(alias, column)).where(alias.id == newest)
-
-
-@prepared(6)
-def _q_find(form1, form2, form3, sku, today, note):
-    """Products by barcode (any of three forms) and by SKU: two index lookups in one statement, whatever
-    the size of the catalogue (one join with an OR across both tables read every product)."""
-    from tui_pos.services.prices import specific_price_of
-
-    def columns(hit_code):
-        return (Product.id, Product.sku, Product.name, Product.section, Product.price_cents, Product.tax_rate_bp,
-                Product.tax_included, Product.points, Product.points_cost, Product.active, hit_code,
-                specific_price_of(Product.id, today), _same_line(note, Product.id, "id"),
-                _same_line(note, Product.id, "qty"))
-    by_barcode = (Product.select(*columns(Barcode.code)).join(Barcode, on=(Barcode.product == Product.id))
-                  .where(Barcode.code.in_([form1, form2, form3]), Product.active == True))  # noqa: E712
-    by_sku = Product.select(*columns(SQL("NULL"))).where(Product.sku == sku, Product.active == True)  # noqa: E712
-    return (by_barcode + by_sku).order_by(SQL("1"))   # UNION ALL, by product id
+    """An active product by barcode, else by SKU (the catalogue store's `find_by_code`)."""
+    return store.find_by_code(code, note_id)
 
 
 def search(text: str, limit: int = 50) -> list[ProductView]:

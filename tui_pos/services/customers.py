@@ -22,7 +22,7 @@ from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import control_at, csv_cell, from_csv_cell, search_key
 from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
                             PriceRate, User, db, utcnow)
-from tui_pos.models.prepared import fetch_one, fetch_rows, prepared
+from tui_pos.models.prepared import prepared
 from tui_pos.services import audit, consent, users
 
 CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
@@ -114,21 +114,12 @@ def _q_view_tags(a, b):
 
 def view(customer_id: int) -> CustomerView:
     """One customer as the screens show them (the register's hot path: prepared statements)."""
-    return read_view(send_view(customer_id))
+    return view_for_pricing(customer_id)[0]
 
 
-def send_view(customer_id: int) -> tuple:
-    """`view` sent (in a batch, with the statements beside it); `read_view` reads it."""
-    return _q_view.send(customer_id), _q_view_tags.send(customer_id, customer_id)
-
-
-def read_view(sent: tuple) -> CustomerView:
-    return read_view_for_pricing(sent)[0]
-
-
-def read_view_for_pricing(sent: tuple) -> tuple[CustomerView, int | None, list[int]]:
+def view_for_pricing(customer_id: int) -> tuple[CustomerView, int | None, list[int]]:
     """The view, with what pricing needs besides: the customer's rate id and their groups' discounts (bp)."""
-    row = fetch_one(sent[0])
+    row = _q_view.one(customer_id)
     if row is None:
         raise InputError("That customer no longer exists.")
     values = dict(zip(_VIEW_COLUMNS, row))
@@ -138,7 +129,7 @@ def read_view_for_pricing(sent: tuple) -> tuple[CustomerView, int | None, list[i
         values[name] = bool(values[name])
     for name in ("phone", "mobile", "email", "ruc"):
         values[name] = values[name] or ""
-    tags = fetch_rows(sent[1])
+    tags = _q_view_tags.rows(customer_id, customer_id)
     rate_code, rate_id = row[len(_VIEW_COLUMNS)], row[len(_VIEW_COLUMNS) + 1]
     view = CustomerView(**values, rate=rate_code or "",
                         groups=tuple(sorted(t[1] for t in tags if t[0] == "g")),

@@ -11,7 +11,7 @@ from peewee import EXCLUDED, JOIN, fn
 from tui_pos.domain.errors import BalanceChanged
 from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
 from tui_pos.models.db import SQLITE_RETURNING, is_sqlite
-from tui_pos.models.prepared import Prepared, Ready, fetch_one, fetch_rows, fetch_scalar, prepared
+from tui_pos.models.prepared import Prepared, prepared
 
 
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
@@ -66,26 +66,39 @@ def _balance_update(guarded: bool, visit: bool) -> Prepared:
     return _BALANCE_UPDATES[key]
 
 
-def _send_balance_update(customer_id: int, delta: int, *, earned: int = 0, redeemed: int = 0, need: int = 0,
-                         visit_at=None):
-    """`_balance_update` sent: a cursor whose row is (balance after, visits), or no row when the balance
-    did not cover `need` (or the customer is gone). SQLite before 3.35 has no RETURNING: the UPDATE,
-    then the row, in the caller's transaction."""
+@dataclass(frozen=True)
+class BalanceAfter:
+    """A customer's points balance and visits after their balance moved."""
+
+    points: int
+    visits: int | None
+
+
+def _update_balance(customer_id: int, delta: int, *, earned: int = 0, redeemed: int = 0, need: int = 0,
+                    visit_at: _dt.datetime | None = None) -> BalanceAfter | None:
+    """`_balance_update` run: the balance and visits after it, or None when the balance did not cover
+    `need` (or the customer is gone). SQLite before 3.35 has no RETURNING: the UPDATE, then the row, in
+    the caller's transaction."""
     if SQLITE_RETURNING or not is_sqlite():
-        return _balance_update(need > 0, visit_at is not None).send(customer_id, delta, earned, redeemed, need,
-                                                                     visit_at or utcnow())
-    changes = {Customer.points_balance: Customer.points_balance + delta,
-               Customer.points_earned: Customer.points_earned + earned,
-               Customer.points_redeemed: Customer.points_redeemed + redeemed}
-    if visit_at is not None:
-        changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: visit_at})
-    query = Customer.update(changes).where(Customer.id == customer_id)
-    if need > 0:
-        query = query.where(Customer.points_balance - need >= 0)
-    if query.execute() != 1:
-        return Ready(None, None)
-    return Ready(*Customer.select(Customer.points_balance, Customer.visits).where(
-        Customer.id == customer_id).tuples().first())
+        row = _balance_update(need > 0, visit_at is not None).one(customer_id, delta, earned, redeemed, need,
+                                                                  visit_at or utcnow())
+    else:
+        changes = {Customer.points_balance: Customer.points_balance + delta,
+                   Customer.points_earned: Customer.points_earned + earned,
+                   Customer.points_redeemed: Customer.points_redeemed + redeemed}
+        if visit_at is not None:
+            changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: visit_at})
+        query = Customer.update(changes).where(Customer.id == customer_id)
+        if need > 0:
+            query = query.where(Customer.points_balance - need >= 0)
+        row = None
+        if query.execute() == 1:
+            row = Customer.select(Customer.points_balance, Customer.visits).where(
+                Customer.id == customer_id).tuples().first()
+    if row is None or row[0] is None:
+        return None
+    points, visits = row
+    return BalanceAfter(int(points), visits)
 
 
 _MOVEMENT_FIELDS = ("at", "customer", "kind", "points", "balance_before", "balance_after", "counts_as_earned",
@@ -117,7 +130,7 @@ def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = F
     `key` (`movement_key`) is unique: the same row written twice fails, and the transaction with it.
     """
     with db.atomic() if not db.in_transaction() else contextlib.nullcontext():
-        sent = _send_move(customer_id, points, kind, counts_as_earned=counts_as_earned, product_sku=product_sku,
+        sent = _move_balance(customer_id, points, kind, counts_as_earned=counts_as_earned, product_sku=product_sku,
                           reason=reason, allow_negative=allow_negative)
         return _write_move(sent, receipt_no=receipt_no, register=register, user_id=user_id, key=key)
 
@@ -131,7 +144,7 @@ def movement_by_key(key: str) -> Movement | None:
 
 @dataclass(frozen=True)
 class _SentMove:
-    """A balance UPDATE sent (its RETURNING not read yet) and what its ledger row will say."""
+    """A balance moved, and what its ledger row will say."""
 
     customer_id: int
     points: int
@@ -139,15 +152,15 @@ class _SentMove:
     counts_as_earned: bool
     product_sku: str | None
     reason: str
-    after: object   # the cursor of UPDATE ... RETURNING points_balance
+    after: BalanceAfter | None   # None: the balance did not cover it
 
 
-def _send_move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False,
-               product_sku: str | None = None, reason: str = "", allow_negative: bool = False) -> _SentMove:
-    """The balance half of `move`: the conditional UPDATE, sent (in a batch, not waited for)."""
+def _move_balance(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False,
+                  product_sku: str | None = None, reason: str = "", allow_negative: bool = False) -> _SentMove:
+    """The balance half of `move`: the conditional UPDATE."""
     guarded = not allow_negative and points < 0
-    after = _send_balance_update(customer_id, points, earned=points if counts_as_earned else 0,
-                                 redeemed=-points if kind in REDEEMING else 0, need=-points if guarded else 0)
+    after = _update_balance(customer_id, points, earned=points if counts_as_earned else 0,
+                            redeemed=-points if kind in REDEEMING else 0, need=-points if guarded else 0)
     return _SentMove(customer_id, points, kind, counts_as_earned, product_sku, reason, after)
 
 
@@ -155,14 +168,13 @@ def _write_move(sent: _SentMove, *, receipt_no: str | None, register: str, user_
                 key: str | None = None) -> Movement:
     """The ledger half of `move`: read the balance after the UPDATE (BalanceChanged if it matched no row)
     and append the movement and its month's total."""
-    after = fetch_scalar(sent.after)
-    if after is None:
+    if sent.after is None:
         raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
-    points = sent.points
+    points, after = sent.points, sent.after.points
     at = utcnow()
-    _q_insert_movement.send(at, sent.customer_id, sent.kind, points, after - points, after, sent.counts_as_earned,
+    _q_insert_movement.execute(at, sent.customer_id, sent.kind, points, after - points, after, sent.counts_as_earned,
                             receipt_no, sent.product_sku, register, user_id, sent.reason, key)
-    _q_month.send(at.strftime("%Y-%m"), sent.kind, points, register)
+    _q_month.execute(at.strftime("%Y-%m"), sent.kind, points, register)
     return Movement(sent.kind, points, after - points, after)
 
 
@@ -215,7 +227,7 @@ def program() -> rules.Program | None:
     """
     if _checked_on is db.obj and time.monotonic() - _checked_at < PROGRAM_RECHECK:
         return _cached[1]
-    return take_program_check(send_program_check())
+    return take_program_row(_q_program_version.one())
 
 
 @prepared(0)
@@ -224,22 +236,11 @@ def _q_program_version():
         LoyaltyProgram.id.desc()).limit(1)
 
 
-def send_program_check():
-    """The program's version, sent; see `take_program_check`. (Pay and a new note read it with the
-    note, as `program_version_columns`.)"""
-    return _q_program_version.send()
-
-
 def program_version_columns() -> list:
     """The program's version as two columns for another statement's SELECT (NULLs: no program);
     its row goes to `take_program_row`. A new note reads it with its own first statement."""
     newest = LoyaltyProgram.select(LoyaltyProgram.id).order_by(LoyaltyProgram.id.desc()).limit(1)
     return [newest, LoyaltyProgram.select(LoyaltyProgram.updated_at).where(LoyaltyProgram.id == newest)]
-
-
-def take_program_check(sent) -> rules.Program | None:
-    """The program after a version check sent by `send_program_check` (re-read if it changed)."""
-    return take_program_row(fetch_one(sent))
 
 
 def take_program_row(row: tuple | None) -> rules.Program | None:
@@ -420,17 +421,9 @@ def priced(r: EarnRow) -> pricing.PricedLine:
                               discount_cents=r.discount_cents, offered_qty=r.offered_qty + r.reward_qty)
 
 
-def _earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
-    return read_earn_lines(send_earn_lines(note_id))
-
-
-def send_earn_lines(note_id: int):
-    """`_earn_lines` sent (in a batch, with the statements beside it); `read_earn_lines` reads it."""
-    return _q_earn_lines.send(note_id)
-
-
-def read_earn_lines(sent) -> tuple[list[rules.EarnLine], list[EarnRow]]:
-    rows = [EarnRow(*r) for r in fetch_rows(sent)]
+def earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
+    """The note's lines as earning reads them, and as read."""
+    rows = [EarnRow(*r) for r in _q_earn_lines.rows(note_id)]
     out = []
     for ln in rows:
         amounts = pricing.line_amounts(pricing.PricedLine(ln.qty, ln.unit_price_cents, ln.tax_rate_bp,
@@ -464,7 +457,7 @@ def note_loyalty(note: Note, point_of_sale: str, earn: tuple | None = None,
     if balance is None:
         raise Customer.DoesNotExist(f"customer {note.customer_id}")
     customer = Customer(id=note.customer_id, points_balance=balance)
-    lines, rows = earn if earn is not None else _earn_lines(note.id)
+    lines, rows = earn if earn is not None else earn_lines(note.id)
     expiring, expiring_on = expiring_soon(customer.id)
     will_earn = rules.earned_points(prog, lines, multiplier=multiplier_of(note), redeemed_cents=note.redeem_cents,
                                     sales_mode=note.sales_mode, point_of_sale=point_of_sale) if rows else 0
@@ -508,7 +501,7 @@ def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, us
     Returns the receipt's loyalty block, which the caller stores on the note.
     A debit that the balance no longer covers raises BalanceChanged and the
     whole sale rolls back: the cashier is told, nothing is half-written.
-    `earn`: `_earn_lines(note.id)` when the caller read it in this transaction.
+    `earn`: `earn_lines(note.id)` when the caller read it in this transaction.
     """
     sent = send_settle(note, point_of_sale=point_of_sale, earn=earn)
     return write_settle(sent, receipt_no, register=register, user_id=user_id)[0] if sent is not None else None
@@ -521,7 +514,7 @@ class SentSettle:
     moves: tuple[tuple[str, int, str | None, str], ...]   # (kind, points, product sku, reason), in order
     used: int
     earned: int
-    after: object    # UPDATE customer ... RETURNING points_balance, visits (sent)
+    after: BalanceAfter | None   # None: the balance did not cover the debits
     point_of_sale: str = ""
 
 
@@ -532,7 +525,7 @@ def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, vi
     prog = program()
     if prog is None or not note.customer_id:
         return None
-    lines, rows = earn if earn is not None else _earn_lines(note.id)
+    lines, rows = earn if earn is not None else earn_lines(note.id)
     moves: list[tuple[str, int, str | None, str]] = []
     if note.redeem_points:
         moves.append(("redeem", -note.redeem_points, None, f"{note.redeem_cents} cents off"))
@@ -549,7 +542,7 @@ def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, vi
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
     if earned:
         moves.append(("earn", earned, None, ""))
-    after = _send_balance_update(note.customer_id, earned - used, earned=earned, redeemed=used, need=used,
+    after = _update_balance(note.customer_id, earned - used, earned=earned, redeemed=used, need=used,
                                  visit_at=visit_at)
     return SentSettle(prog, note, tuple(moves), used, earned, after, point_of_sale)
 
@@ -591,10 +584,9 @@ def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
     """The ledger half of `settle`: the movements, with the receipt number, in one INSERT, and their
     months in one upsert. Returns the receipt's block and the customer's visits."""
     note, prog = sent.note, sent.program
-    row = fetch_one(sent.after)
-    if row is None or row[0] is None:
+    if sent.after is None:
         raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
-    after, visits = row[0], row[1]
+    after, visits = sent.after.points, sent.after.visits
     if sent.moves:
         at = utcnow()
         balance = after - sum(points for _, points, _, _ in sent.moves)   # before the first movement
@@ -608,9 +600,9 @@ def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
             month = months.setdefault(kind, [0, 0])
             month[0] += points
             month[1] += 1
-        _movement_rows(len(sent.moves)).send(*values)
+        _movement_rows(len(sent.moves)).execute(*values)
         stamp = at.strftime("%Y-%m")
-        _month_rows(len(months)).send(*[v for kind, (points, count) in months.items()
+        _month_rows(len(months)).execute(*[v for kind, (points, count) in months.items()
                                         for v in (stamp, kind, points, count, register)])
     else:
         before = after
@@ -631,7 +623,7 @@ def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sa
     prog = program()
     if prog is None or not sale.customer_id or sale.loyalty_earned is None:
         return 0
-    lines, rows = _earn_lines(sale.id)
+    lines, rows = earn_lines(sale.id)
     kept = [Fraction(r.qty - returned.get(r.id, 0), r.qty) if r.qty else Fraction(0) for r in rows]
     should = rules.earned_after_returns(prog, lines, kept, multiplier=multiplier_of(sale),
                                         redeemed_cents=sale.redeem_cents, sales_mode=sale.sales_mode,

@@ -1,0 +1,1 @@
+"""The sale store: one module per aggregate, owning its SQL and returning dataclasses."""
