@@ -177,6 +177,7 @@ async def test_a_refund_whose_answer_was_lost_is_made_once(pg_app, monkeypatch):
         await until(pilot, lambda: isinstance(app.screen, ReturnScreen))
         screen = app.screen
         screen.load("R1-000001")
+        await until(pilot, lambda: screen.receipt is not None)     # found in the screen's worker
         screen.action_toggle()
         refund = returns.refund
 
@@ -186,7 +187,7 @@ async def test_a_refund_whose_answer_was_lost_is_made_once(pg_app, monkeypatch):
             db.execute_sql("SELECT 1")           # ... and the answer never comes
         monkeypatch.setattr(returns, "refund", committed_then_lost)
         await pilot.press("f10")
-        await pilot.pause()
+        await until(pilot, lambda: screen.waiting is not None)     # the refund's worker lost its answer
         info = lambda: str(screen.query_one("#return-info").render())   # noqa: E731
         assert screen.waiting is not None and "whether this refund was made is checked" in info()
         asked = screen.request_id

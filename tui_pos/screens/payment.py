@@ -12,10 +12,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.safety import Guarded
 
-from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.screens.gate import ask_approval
 from tui_pos.domain.money import parse_money
 from tui_pos.services.connection import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
@@ -23,8 +22,10 @@ from tui_pos.widgets.devices import DatabaseBack
 from tui_pos.widgets.keybar import HelpLine
 
 
-class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
+class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):
     """Returns the completing PayResult, or None when the cashier goes back."""
+
+    manager_cancelled = manager_refusal = "No approval: the payment was not taken."
 
     BINDINGS = [
         Binding("escape", "cancel", "Back to note", id="pay.cancel"),
@@ -53,14 +54,11 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
     def on_mount(self) -> None:
         self.query_one("#tenders", OptionList).highlighted = 0
         self.query_one("#amount", Input).focus()
-        try:
-            self._show(self.sales.summary(self.note_id))
-        except Exception as exc:  # noqa: BLE001
-            if not is_connection_error(exc):
-                raise
-            self.app.database_lost()
-            self._say("The database cannot be reached: nothing is taken yet. The note is safe; pay when it "
-                      "is back.")
+        def unread(error: BaseException) -> None:
+            if is_connection_error(error):
+                self._say("The database cannot be reached: nothing is taken yet. The note is safe; pay when it "
+                          "is back.")
+        self.run_db(lambda: self.sales.summary(self.note_id), self._show, failed=unread, name="pay-summary")
 
     def _show(self, summary: Summary) -> None:
         m = self.money
@@ -69,6 +67,12 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
             f"Paid   {m(summary.paid_cents)}\n"
             + (f"Due    [b]{m(summary.due_cents)}[/]" if summary.due_cents >= 0 else
                f"Change [b]{m(-summary.due_cents)}[/]  (overpaid: Enter completes the sale)"))
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py): a refusal rings, as the payment always did."""
+        self._say(text, error=error)
+        if error:
+            self.app.bell()
 
     def _say(self, text: str, error: bool = True) -> None:
         msg = self.query_one("#pay-message", Static)
@@ -91,6 +95,8 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
             self._say("This payment waits for the database's answer: it is asked again when the database is "
                       "back, and taken once.")
             return
+        if self.db_busy:        # the payment asked is on its way: Enter again takes nothing more
+            return
         self.take(event.value.strip())
 
     def on_database_back(self, event: DatabaseBack) -> None:
@@ -101,51 +107,43 @@ class PaymentScreen(Guarded, ModalScreen[PayResult | None]):
             self.pending = None
             self.take(text, approver_id, tender=tender, request_id=request_id)
             return
-        try:
-            self._show(self.sales.summary(self.note_id))
-        except Exception as exc:  # noqa: BLE001
-            if not is_connection_error(exc):
-                raise
-            self.app.database_lost()
-            return
-        self._say("", error=False)
+        def shown(summary: Summary) -> None:
+            self._show(summary)
+            self._say("", error=False)
+        self.run_db(lambda: self.sales.summary(self.note_id), shown, name="pay-summary")
 
     def take(self, text: str, approver_id: int | None = None, *, tender: str | None = None,
              request_id: str | None = None) -> None:
         """Take what was typed (empty: the rest in cash); a defaulter may need a manager."""
         tender = tender or self.tender
         request_id = request_id or uuid.uuid4().hex
-        try:
+        approver = [approver_id]     # who approved, when the gate asked (kept with a payment left waiting)
+
+        def pay(by: int | None) -> PayResult:
+            """In the worker; again with the approver when a manager must approve (the one gate)."""
+            approver[0] = by if by is not None else approver_id
             if text:
-                result = self.sales.pay(self.note_id, tender, parse_money(text), approver_id=approver_id,
-                                        request_id=request_id, user_id=self.user_id)
-            else:
-                result = self.sales.pay(self.note_id, approver_id=approver_id, request_id=request_id,
-                                        user_id=self.user_id)
-        except NeedsManager as need:
-            ask_approval(self, need, lambda manager: self.take(text, manager.id if manager else None),
-                         say=lambda said, error: self._say(said), cancelled="No approval: the payment was not taken.",
-                         refusal="No approval: the payment was not taken.")
-            return
-        except PosError as exc:
-            self._say(str(exc))
-            self.app.bell()
-            return
-        except Exception as exc:  # noqa: BLE001
-            if not is_connection_error(exc):
-                raise
+                return self.sales.pay(self.note_id, tender, parse_money(text), approver_id=approver[0],
+                                      request_id=request_id, user_id=self.user_id)
+            return self.sales.pay(self.note_id, approver_id=approver[0], request_id=request_id,
+                                  user_id=self.user_id)
+
+        def paid(result: PayResult) -> None:
+            self.query_one("#amount", Input).value = ""
+            if result.completed:
+                self.dismiss(result)
+                return
+            self._show(result.summary)
+            self._say(f"{tender.capitalize()} taken. Due {self.money(result.summary.due_cents)}.", error=False)
+
+        def unanswered(error: BaseException) -> None:
+            if not is_connection_error(error):
+                return
             # Whether it was committed cannot be known yet: keep it, and ask again with the same id.
-            self.pending = (text, tender, approver_id, request_id)
-            self.app.database_lost()
+            self.pending = (text, tender, approver[0], request_id)
             self._say("The database cannot be reached, and its answer did not come: whether this payment "
                       "went through is checked when it is back, and it is taken once. Do not take it again.")
-            return
-        self.query_one("#amount", Input).value = ""
-        if result.completed:
-            self.dismiss(result)
-            return
-        self._show(result.summary)
-        self._say(f"{tender.capitalize()} taken. Due {self.money(result.summary.due_cents)}.", error=False)
+        self.with_manager(pay, paid, failed=unanswered, name="pay")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

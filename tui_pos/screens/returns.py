@@ -11,10 +11,10 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.safety import Guarded
 
-from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.screens.gate import ask_approval
+from tui_pos.domain.errors import PosError
 from tui_pos.services import returns
 from tui_pos.services.sales import SaleService
 from tui_pos.services.connection import is_connection_error
@@ -22,8 +22,11 @@ from tui_pos.widgets.devices import DatabaseBack, Scanned
 from tui_pos.widgets.keybar import HelpLine
 
 
-class ReturnScreen(Guarded, ModalScreen[str | None]):
+class ReturnScreen(Guarded, DatabaseCalls, ModalScreen[str | None]):
     """Returns the refund's receipt number, or None."""
+
+    manager_cancelled = "No approval: nothing was refunded."
+    manager_refused = "Nothing was refunded."
 
     BINDINGS = [
         Binding("escape", "cancel", "Back", id="return.cancel"),
@@ -62,6 +65,10 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
         table.add_column("Return", key="back")
         self._info()
 
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py), under the refund's figure."""
+        self._info(text, error=error)
+
     def _info(self, message: str = "", error: bool = False) -> None:
         tender = self.sales.tenders[self.tender_index]
         total = 0
@@ -95,19 +102,18 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
     def load(self, number: str) -> None:
         if self._busy():
             return
-        try:
-            self.receipt = returns.find(number)
-        except PosError as exc:
-            self._info(str(exc), error=True)
-            return
+        self.run_db(lambda: returns.find(number), self._loaded, name="find-receipt")
+
+    def _loaded(self, receipt: returns.ReturnableReceipt) -> None:
+        self.receipt = receipt
         self.picks = {}
         self.request_id = None
         table = self.query_one(DataTable)
         table.clear()
-        for line in self.receipt.lines:
+        for line in receipt.lines:
             table.add_row(line.name, str(line.sold_qty), str(line.returned_qty), "0", key=str(line.line_id))
         table.focus()
-        self._info(f"{self.receipt.receipt_no}: pick what comes back.")
+        self._info(f"{receipt.receipt_no}: pick what comes back.")
 
     def _set(self, qty: int) -> None:
         if not self.receipt or not self.receipt.lines or self._busy():
@@ -144,30 +150,27 @@ class ReturnScreen(Guarded, ModalScreen[str | None]):
             self._info("This refund waits for the database's answer: it is asked again when it is back, and "
                        "made once.", error=True)
             return
-        self.request_id = self.request_id or uuid.uuid4().hex
-        try:
-            number = returns.refund(self.sales, self.receipt.receipt_no, self.picks,
-                                    self.sales.tenders[self.tender_index], user_id=self.user_id,
-                                    approver_id=approver_id, request_id=self.request_id)
-        except NeedsManager as need:
-            ask_approval(self, need, lambda person: self.action_refund(person.id if person else None),
-                         say=lambda text, error: self._info(text, error=error),
-                         cancelled="No approval: nothing was refunded.", refused="Nothing was refunded.")
+        if self.db_busy:         # the refund asked is on its way: F10 again makes nothing more
             return
-        except PosError as exc:
-            self.request_id = None   # refused, nothing written: the next F10 is another refund
-            self._info(str(exc), error=True)
-            return
-        except Exception as exc:  # noqa: BLE001
-            if not is_connection_error(exc):
-                raise
-            self.waiting = (approver_id,)
-            self.app.database_lost()
-            self._info("The database cannot be reached, and its answer did not come: whether this refund was "
-                       "made is checked when it is back, and it is made once. Give no money back yet.",
-                       error=True)
-            return
-        self.dismiss(number)
+        request_id = self.request_id = self.request_id or uuid.uuid4().hex
+        receipt_no, picks, tender = self.receipt.receipt_no, dict(self.picks), self.sales.tenders[self.tender_index]
+        approver = [approver_id]
+
+        def refund(by: int | None) -> str:
+            """In the worker; again with the approver when a manager must approve (the one gate)."""
+            approver[0] = by if by is not None else approver_id
+            return returns.refund(self.sales, receipt_no, picks, tender, user_id=self.user_id,
+                                  approver_id=approver[0], request_id=request_id)
+
+        def not_made(error: BaseException) -> None:
+            if is_connection_error(error):
+                self.waiting = (approver[0],)
+                self._info("The database cannot be reached, and its answer did not come: whether this refund "
+                           "was made is checked when it is back, and it is made once. Give no money back yet.",
+                           error=True)
+            elif isinstance(error, PosError):
+                self.request_id = None   # refused, nothing written: the next F10 is another refund
+        self.with_manager(refund, self.dismiss, failed=not_made, name="refund")
 
     def on_database_back(self, event: DatabaseBack) -> None:
         """Ask again with the same request id: a refund the database made is answered as it was."""

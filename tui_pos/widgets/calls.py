@@ -87,6 +87,12 @@ class DatabaseCalls:
 
     db_busy: bool = False
     """A call of this screen is running in its worker."""
+    manager_cancelled: str = "Cancelled: no manager approval."
+    """Said when the PIN prompt a NeedsManager opened is left empty."""
+    manager_refused: str = "Nothing was changed."
+    """Said after `users.refusal` when the PIN may not approve."""
+    manager_refusal: str | None = None
+    """Said instead of both when set (the payment: "No approval: the payment was not taken.")."""
 
     def db_queue(self) -> deque[Call]:
         queue: deque[Call] | None = getattr(self, "_pos_db_queue", None)
@@ -165,7 +171,7 @@ class DatabaseCalls:
             self._pos_db_next()
         ask_approval(self, need, approved,  # type: ignore[arg-type]
                      say=lambda text, error: self.say(text, error=error),  # type: ignore[attr-defined]
-                     cancelled="Cancelled: no manager approval.", refused="Nothing was changed.")
+                     cancelled=self.manager_cancelled, refused=self.manager_refused, refusal=self.manager_refusal)
 
     def lost_words(self) -> str:
         """What this screen says when the database is lost (screens say more)."""
