@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import logging.handlers
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tui_pos.config import Config, data_dir
 from tui_pos.domain.money import MoneyFormat
@@ -15,6 +16,8 @@ from tui_pos.models.migrations import SchemaOutOfDate, migrate
 from tui_pos.services.sales import SaleService
 
 if TYPE_CHECKING:   # the printer, scanners and spooler are imported when built, off the path to the first screen
+    from peewee import Database
+
     from tui_pos.hardware.printer import Printer
     from tui_pos.hardware.scanner import Backend, CodeCallback, ScannerHub, StateCallback
     from tui_pos.services.dayclose import DayPlan
@@ -99,7 +102,8 @@ class NoUsers(Exception):
     """Nobody could sign in: a register does not open without a user (the demo makes its own)."""
 
 
-def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = False, create: bool = False):
+def open_database(config: Config, demo: bool = False, *, upgrade: bool | None = False,
+                  create: bool = False) -> Database:
     """Bind the proxy to the configured database, after the start-up checks (issue 28 item 10).
 
     Only `tui-pos init` (create=True) and the demo make a database: anything else on a SQLite path with no
@@ -210,12 +214,13 @@ def day_plan(config: Config, sales: SaleService, demo: bool, *, printing: bool) 
                    backup=DailyBackup(config.db_url(demo), config.backup.dir, config.backup.keep))
 
 
-def receipt_builder(config: Config, sales: SaleService, printer, money: MoneyFormat):
+def receipt_builder(config: Config, sales: SaleService, printer: Printer,
+                    money: MoneyFormat) -> Callable[[Any], bytes]:
     """job -> ESC/POS bytes: the receipt from the database, laid out and rendered on a Dummy."""
     from tui_pos.domain.receipt import layout
     from tui_pos.hardware.printer import render
 
-    def build(job) -> bytes:
+    def build(job: Any) -> bytes:      # a print_job row (models.PrintJob)
         if job.kind == "report":  # an X or Z report, laid out when it was taken
             from tui_pos.services.dayclose import rows_of
             return render(rows_of(job.body or "[]"), profile=config.printer.profile)
@@ -251,7 +256,7 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
         from tui_pos.models.db import where
         raise NoUsers(f"{where(config.db_url(demo))} has no users, and nobody could sign in: add the first one with "
                       "`tui-pos user add NAME --role manager` (it asks for the PIN), then start the register")
-    sales.register_id  # creates this register's row once, off the key path
+    _ = sales.register_id  # creates this register's row once, off the key path
     try:
         printer = make_printer(config.printer)
     except PrinterError as exc:
