@@ -651,6 +651,9 @@ def cmd_audit(cfg: Config, args: Namespace) -> int:
     from tui_pos.services import audit
     _open(cfg, args)
     if args.verify:
+        if (gone := audit.log_gone()) is not None:
+            print(f"audit log: {gone}")
+            return 1
         status = audit.verify_chain()
         if status.broken is not None:
             print(f"audit log: {audit.broken_text(status.broken)}")

@@ -409,6 +409,21 @@ def test_audit_verify_and_doctor_name_the_changed_row(people, cli):
     assert code == 1 and f"FAIL {expected}" in out.splitlines()
 
 
+@pytest.mark.parametrize("remove,said", [
+    ("DROP TABLE audit_log", "the audit_log table is missing"),
+    ("ALTER TABLE audit_log RENAME TO audit_log_x", "the audit_log table is missing"),
+    ("DELETE FROM audit_log", "the audit log is empty though 2 users exist"),
+])
+def test_a_log_removed_or_emptied_fails_doctor_and_verify(people, cli, remove, said):
+    """Found by a fresh-eye audit: dropping or renaming the table gave a clean doctor (no audit line at all)
+    and `audit --verify` ended in a traceback; emptying it said "the chain holds (empty)"."""
+    sql(remove, ())
+    code, out, err = cli("audit", "--verify")
+    assert code == 1 and said in out and "Traceback" not in err
+    code, out, _ = cli("doctor")
+    assert code == 1 and any(line.startswith("FAIL audit log: " + said) for line in out.splitlines()), out
+
+
 # ------------------------------------------------------------------ the anchor on paper
 
 def test_the_z_report_prints_the_chain_head_and_shows_a_rewrite_the_chain_cannot(sales, cashier_id):

@@ -64,3 +64,23 @@ def test_exports_never_hand_a_spreadsheet_a_formula(demo, tmp_path):
     path.write_text(out.getvalue(), encoding="utf-8")
     assert customers.import_customers(path, region="PA") == (0, 0, 1)            # nothing changes
     assert Customer.get(Customer.code == "X1").name == '=HYPERLINK("http://evil.example","x")'
+
+
+def test_a_users_name_with_a_control_character_is_refused(demo):
+    """Found by a fresh-eye audit: `tui-pos user add $'\\e[2JEvil\\ep'` was stored as is, and signing in wiped the
+    header; `tui-pos report x` and `tui-pos audit` wrote the raw ESC [2J and ESC p to the terminal."""
+    from tui_pos.domain.errors import InputError
+    from tui_pos.services import users
+    with pytest.raises(InputError, match="control character"):
+        users.add_user("\x1b[2JEvil\x1bp", "cashier", "4321")
+    with pytest.raises(InputError, match="at most 40"):
+        users.add_user("A" * 5000, "cashier", "4321")
+    with pytest.raises(InputError, match="already exists"):
+        users.add_user("ana", "cashier", "4321")                 # Ana is there: names are told apart without case
+
+
+def test_invisible_marks_that_move_text_are_shown_as_question_marks():
+    # U+202E (right-to-left override) turned a line's quantity and price columns around; U+200B hides
+    from tui_pos.domain.text import control_at, printable
+    assert control_at("abc\u202edef") == 4 and printable("abc\u202edef\u200bghi") == "abc?def?ghi"
+    assert control_at("Núñez Café") is None

@@ -118,5 +118,7 @@ def test_the_close_of_day_is_a_blind_count(sales):
     assert "Expected" in full and f"{x.cash_expected_cents / 100:.2f}" in full
     assert "Expected" not in shown and f"{x.cash_expected_cents / 100:.2f}" not in shown
     assert f"{x.sales_cents / 100:.2f}" not in shown and "Blind count" in shown
+    rows = dayreport.layout(x, 48, lambda c: f"{c / 100:.2f}", blind=True)
+    assert [r.cut for r in rows].count(True) == 1 and rows[-1].cut        # the paper is cut once, at the end
     assert users.permissions().allows("manager", "expected_cash")
     assert not users.permissions().allows("cashier", "expected_cash")

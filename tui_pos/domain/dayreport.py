@@ -14,6 +14,7 @@ from typing import Any
 
 from tui_pos.domain import pricing
 from tui_pos.domain.receipt import Row, percent_text, two_cols
+from tui_pos.domain.text import printable
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str], *, blin
     if report.opened_at:
         rows.append(Row(two_cols("From", report.opened_at.strftime("%Y-%m-%d %H:%M"), columns)))
     if report.user:
-        rows.append(Row(two_cols("By", report.user, columns)))
+        rows.append(Row(two_cols("By", printable(report.user), columns)))
     rows.append(Row(rule))
 
     def line(label: str, cents: int) -> Row:
@@ -204,8 +205,9 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str], *, blin
     if blind and report.counted_cents is None:
         return rows + [Row(two_cols("Sales", str(report.sales_count), columns)),
                        Row(two_cols("Returns", str(report.returns_count), columns)),
-                       Row(rule), Row("Blind count: the figures show", align="center", cut=True),
-                       Row("once the cash is counted (F10).", align="center", cut=True), Row(rule)]
+                       Row(rule), Row("Blind count: the figures show", align="center"),
+                       Row("once the cash is counted (F10).", align="center"), Row(rule),
+                       Row("Not a closing: the day goes on.", align="center", cut=True)]   # one cut, at the end
 
     rows += [Row(two_cols(f"Sales ({report.sales_count})", money(report.sales_cents), columns)),
              Row(two_cols(f"Returns ({report.returns_count})", money(-report.returns_cents), columns)),
@@ -217,7 +219,8 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str], *, blin
     rows += [line(f"  {tender}", amount) for tender, amount in report.tenders]
     if report.cashiers:
         rows += [Row(rule), Row("BY CASHIER", bold=True)]
-        for name, count, amount, refunds in report.cashiers:
+        for raw_name, count, amount, refunds in report.cashiers:
+            name = printable(raw_name)   # a name another tool wrote is drawn and printed as text
             rows.append(line(f"  {name} ({count} sales)", amount))
             if refunds:
                 rows.append(line(f"  {name} refunds", -refunds))

@@ -11,10 +11,15 @@ def search_key(text: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
+_INVISIBLE = frozenset(range(0x200B, 0x2010)) | frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A)) \
+    | {0x2028, 0x2029, 0xFEFF}   # zero-width marks, bidi overrides (U+202E turns a line's columns around)
+
+
 def _is_control(ch: str) -> bool:
-    """C0 (NUL, ESC...), DEL and C1 controls: never text a person typed or a printer should get raw."""
+    """C0 (NUL, ESC...), DEL and C1 controls, and the invisible marks that move or hide text: never text a
+    person typed or a printer should get raw."""
     code = ord(ch)
-    return code < 0x20 or 0x7F <= code <= 0x9F
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in _INVISIBLE
 
 
 def control_at(text: str) -> int | None:

@@ -254,6 +254,7 @@ class PinLock(BaseModel):
     place = CharField(unique=True)             # the register's code
     failures = IntegerField(default=0)
     locked_until = DateTimeField(null=True)
+    last_failure = DateTimeField(null=True)    # the count goes back to 0 a quarter of an hour after it
 
 
 class DgiCheck(BaseModel):

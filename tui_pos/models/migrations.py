@@ -412,6 +412,11 @@ def m018_written_once(database: Database, migrator: SchemaMigrator) -> None:
     _unique_index(database, migrator, "print_job", "original_of")
 
 
+def m019_pin_failures_expire(database: Database, migrator: SchemaMigrator) -> None:
+    """When the last wrong PIN was typed: the count of wrong PINs expires instead of a right PIN resetting it."""
+    _add_column_if_missing(database, migrator, "pin_lock", "last_failure", DateTimeField(null=True))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -431,6 +436,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (16, "pin_lock", m016_pin_lock),
     (17, "audit_chain", m017_audit_chain),
     (18, "written_once", m018_written_once),
+    (19, "pin_failures_expire", m019_pin_failures_expire),
 ]
 
 LATEST = MIGRATIONS[-1][0]

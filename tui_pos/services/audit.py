@@ -101,6 +101,25 @@ class ChainStatus:
         return f"{self.rows} rows, the chain holds; newest row {self.head_row}, hash {self.head[:digits]}"
 
 
+def log_gone() -> str | None:
+    """What is wrong when the log itself is missing or was emptied (the chain cannot say: there is no row
+    to break it), or None. A dropped table or hash column, or an empty log in a database with users (adding
+    a user is always logged), is a log somebody removed."""
+    database = db.obj
+    tables = database.get_tables()
+    if "schema_migrations" not in tables:
+        return None                                     # no schema yet: the schema check says so
+    applied = {r[0] for r in database.execute_sql("SELECT version FROM schema_migrations").fetchall()}
+    if "audit_log" not in tables:
+        return "the audit_log table is missing: it was dropped or renamed by hand; restore it from a backup"
+    if 17 in applied and "hash" not in {c.name for c in database.get_columns("audit_log")}:
+        return "the audit log's hash column is missing: the table was changed by hand; restore it from a backup"
+    if 17 in applied and not AuditLog.select().exists() and User.select().exists():
+        return (f"the audit log is empty though {User.select().count()} users exist (adding one is always "
+                "logged): it was emptied by hand; restore it from a backup")
+    return None
+
+
 def verify_chain(batch: int = 5000) -> ChainStatus:
     """Walk the log in id order and find the first row that does not match the chain."""
     seen = [0]

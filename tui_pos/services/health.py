@@ -212,9 +212,11 @@ def audit_chain_checks() -> list[Check]:
     """The audit log's hash chain, verified row by row in id order (streamed: a long log never sits in
     memory); names the first row that breaks it. Nothing before migration 17 (the schema check says so)."""
     from tui_pos.models import db
-    from tui_pos.services.audit import broken_text, verify_chain
+    from tui_pos.services.audit import broken_text, log_gone, verify_chain
+    if (gone := log_gone()) is not None:
+        return [Check(FAIL, "audit log", gone)]
     if "audit_log" not in db.obj.get_tables() or "hash" not in {c.name for c in db.obj.get_columns("audit_log")}:
-        return []
+        return []                                     # before migration 17: the schema check says so
     status = verify_chain()
     if status.broken is not None:
         return [Check(FAIL, "audit log", broken_text(status.broken))]

@@ -8,9 +8,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from peewee import fn
+
 from tui_pos.domain.errors import InputError, NeedsManager, PosError
 from tui_pos.domain.permissions import DEFAULT as _DEFAULT_PERMISSIONS
 from tui_pos.domain.permissions import Permissions
+from tui_pos.domain.text import control_at
 from tui_pos.models import PinLock, User, db, utcnow
 from tui_pos.services import audit
 
@@ -50,6 +53,7 @@ def verify_pin(pin: str, stored: str) -> bool:
     return hmac.compare_digest(got.hex(), digest)
 
 
+NAME_MAX = 40
 PIN_MIN, PIN_MAX = 4, 8   # digits: `[security] pin_length` raises the fewest (4 to 8); the PIN prompts take PIN_MAX
 
 
@@ -67,12 +71,17 @@ def add_user(name: str, role: str, pin: str, *, min_length: int = PIN_MIN) -> Pe
     name = name.strip()
     if not name:
         raise InputError("A user needs a name.")
+    if (at := control_at(name)) is not None:   # a name is drawn on the header, the reports and the receipts
+        raise InputError(f"A user's name cannot hold a control character (code {ord(name[at - 1])} at "
+                         f"character {at}): type the name as it should be read.")
+    if len(name) > NAME_MAX:
+        raise InputError(f"A user's name has at most {NAME_MAX} characters (the header and the reports show it).")
     if role not in ROLES:
         raise InputError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
     pin = check_pin_format(pin, min_length)
     with db.atomic():
-        if User.select().where(User.name == name).exists():
-            raise InputError(f"A user named {name!r} already exists.")
+        if User.select().where(fn.LOWER(User.name) == name.lower()).exists():
+            raise InputError(f"A user named {name!r} already exists (names are told apart without case).")
         for other in User.select(User.name, User.pin_hash).where(User.active == True):  # noqa: E712
             if verify_pin(pin, other.pin_hash):
                 raise InputError("That PIN is already taken: choose another one.")
@@ -97,6 +106,7 @@ class PinLocked(PosError):
 
 FIRST_LOCK = 30          # seconds, doubling with each wrong PIN past the limit ...
 LONGEST_LOCK = 15 * 60   # ... up to a quarter of an hour
+FORGET_AFTER = 15 * 60   # a quarter of an hour without a wrong PIN and the count starts again from 0
 
 
 @dataclass
@@ -127,7 +137,9 @@ def authenticate(pin: str) -> Person | None:
 
     Each wrong PIN is counted and audited; after `[security] pin_attempts` in a row the prompts lock for 30 s,
     doubling with each further wrong one up to 15 minutes (the lock is in the database: a restart keeps it).
-    The right PIN costs what it did: one scrypt check per user, and a reset of the count."""
+    The right PIN costs what it did: one scrypt check per user. It does not reset the count (a cashier's own
+    PIN between guesses would let them try a manager's PIN without end): the count expires FORGET_AFTER
+    seconds after the last wrong PIN, or `tui-pos user unlock` clears it."""
     pin = pin.strip()
     if not pin:
         return None
@@ -138,20 +150,23 @@ def authenticate(pin: str) -> Person | None:
         raise PinLocked(max(1, int((lock.locked_until - now).total_seconds() + 0.999)))
     for user in User.select().where(User.active == True):  # noqa: E712
         if verify_pin(pin, user.pin_hash):
-            if lock is not None and lock.failures:
-                PinLock.update(failures=0, locked_until=None).where(PinLock.id == lock.id).execute()
             return Person(user.id, user.name, user.role)
     if place:
         with db.atomic():
-            failures = (lock.failures if lock is not None else 0) + 1
+            recent = (lock is not None and lock.last_failure is not None
+                      and (now - lock.last_failure).total_seconds() < FORGET_AFTER)
+            failures = (lock.failures if recent and lock is not None else 0) + 1
             seconds = lock_seconds(failures, LOCKOUT.attempts)
             until = now + _dt.timedelta(seconds=seconds) if seconds else None
-            (PinLock.insert(place=place, failures=failures, locked_until=until)
+            (PinLock.insert(place=place, failures=failures, locked_until=until, last_failure=now)
              .on_conflict(conflict_target=[PinLock.place],
-                          update={PinLock.failures: failures, PinLock.locked_until: until}).execute())
+                          update={PinLock.failures: failures, PinLock.locked_until: until,
+                                  PinLock.last_failure: now}).execute())
             audit.record("pin.failure", register=place, failures=failures)
             if seconds:
                 audit.record("pin.locked", register=place, seconds=seconds)
+        if seconds:
+            raise PinLocked(seconds)   # the wrong PIN that locks says so at once, not at the next try
     return None
 
 
