@@ -110,3 +110,13 @@ async def test_the_one_gate_refuses_a_wrong_pin_locks_and_lets_the_right_one_thr
         await pilot.press(*"2222", "enter")               # even the right PIN waits now
         await until(pilot, lambda: "Too many wrong PINs" in message(app))
         assert app.screen is sale
+
+
+async def test_a_refused_scan_gives_back_the_quantity_typed_before_it(make_app):
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        field = app.screen.query_one("#code")
+        field.value = "3*"
+        app.deliver_scan("NOSUCHCODE", "test")
+        await until(pilot, lambda: field.value == "3*" and "NOSUCHCODE" in message(app))
+        assert app.screen.query_one("#lines").row_count == 0

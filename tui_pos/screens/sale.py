@@ -348,15 +348,17 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         event.stop()
         field = self.query_one("#code", Input)
         prefix = field.value if QTY_PREFIX.match(field.value) else ""
-        if self.add_code(prefix + event.code) and prefix:
+        if self.add_code(prefix + event.code, refused_back=prefix) and prefix:
             field.value = ""
 
-    def add_code(self, text: str, *, typed: bool = False, added: Callable[[], None] | None = None) -> bool:
+    def add_code(self, text: str, *, typed: bool = False, added: Callable[[], None] | None = None,
+                 refused_back: str = "") -> bool:
         """A code typed or scanned: a product line, or a customer's loyalty card, looked up in the worker
         after the calls asked before it (so scans apply in order). True: taken (the field empties).
 
         While the database is unreachable, codes are kept in order and added when it is back. A code the
-        register refuses (a misread) is said, and a typed one goes back into the empty field to be fixed.
+        register refuses (a misread) is said, and a typed one goes back into the empty field to be fixed
+        (a scanned one gives back the `3*` typed before it: `refused_back`).
         """
         if self.app.db_down:
             return self._keep(text)
@@ -389,10 +391,10 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             if self.app.db_down:
                 self._keep(text)
                 return
-            if typed:      # a typed code the register refused (or a bug): back in the field to fix
-                field = self.query_one("#code", Input)
-                if not field.value:
-                    field.value = text
+            back = text if typed else refused_back   # a typed code the register refused: back to fix
+            field = self.query_one("#code", Input)
+            if back and not field.value:
+                field.value = back
         self.run_db(scan, scanned, failed=refused, name="scan")
         return True
 
