@@ -357,7 +357,7 @@ def test_a_sale_on_sqlite_without_returning(sqlite_database, tmp_path, monkeypat
 
     from tui_pos.services.demo import seed_demo
     from tui_pos.services.sales import SaleService
-    for name in ("tui_pos.models.db", "tui_pos.models.prepared", "tui_pos.services.loyalty",
+    for name in ("tui_pos.models.db", "tui_pos.models.prepared", "tui_pos.services.store.ledger",
                  "tui_pos.services.store.notes"):   # (tui_pos.models.db is also the name of the proxy)
         monkeypatch.setattr(importlib.import_module(name), "SQLITE_RETURNING", False)
     seed_demo(with_loyalty=False)

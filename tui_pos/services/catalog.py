@@ -6,12 +6,11 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import datetime as _dt
 
-from peewee import JOIN, SQL, fn
+from peewee import JOIN
 
 from tui_pos.domain import imports as cell_rules
-from tui_pos.domain.codes import normalize_barcode, scanned_forms
+from tui_pos.domain.codes import normalize_barcode
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.text import search_key
 from tui_pos.models import Barcode, Product, Section, db

@@ -6,12 +6,13 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from peewee import EXCLUDED, JOIN, fn
+from peewee import JOIN, fn
 
 from tui_pos.domain.errors import BalanceChanged
-from tui_pos.models import Customer, LoyaltyMonth, LoyaltyMovement, db
-from tui_pos.models.db import SQLITE_RETURNING, is_sqlite
-from tui_pos.models.prepared import Prepared, prepared
+from tui_pos.models import Customer, LoyaltyMovement, db
+from tui_pos.models.prepared import prepared
+from tui_pos.services.store import ledger
+from tui_pos.services.store.ledger import program_version_columns  # noqa: F401
 
 
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
@@ -38,84 +39,6 @@ class Movement:
     points: int
     balance_before: int
     balance_after: int
-
-
-_BALANCE_UPDATES: dict[tuple[bool, bool], Prepared] = {}
-
-
-def _balance_update(guarded: bool, visit: bool) -> Prepared:
-    """UPDATE customer ... RETURNING points_balance, visits: the one statement that moves a balance.
-
-    Arguments: (customer, delta, earned, redeemed, need, at): the balance moves by `delta`, the
-    lifetime totals by `earned` and `redeemed`; `guarded`: only if the balance covers `need` first
-    (so two registers cannot spend the same points); `visit`: the visit is counted at `at`.
-    """
-    key = (guarded, visit)
-    if key not in _BALANCE_UPDATES:
-        def build(customer, delta, earned, redeemed, need, at):
-            changes = {Customer.points_balance: Customer.points_balance + delta,
-                       Customer.points_earned: Customer.points_earned + earned,
-                       Customer.points_redeemed: Customer.points_redeemed + redeemed}
-            if visit:
-                changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: at})
-            query = Customer.update(changes).where(Customer.id == customer)
-            if guarded:
-                query = query.where(Customer.points_balance - need >= 0)
-            return query.returning(Customer.points_balance, Customer.visits)
-        _BALANCE_UPDATES[key] = Prepared(build, 6)
-    return _BALANCE_UPDATES[key]
-
-
-@dataclass(frozen=True)
-class BalanceAfter:
-    """A customer's points balance and visits after their balance moved."""
-
-    points: int
-    visits: int | None
-
-
-def _update_balance(customer_id: int, delta: int, *, earned: int = 0, redeemed: int = 0, need: int = 0,
-                    visit_at: _dt.datetime | None = None) -> BalanceAfter | None:
-    """`_balance_update` run: the balance and visits after it, or None when the balance did not cover
-    `need` (or the customer is gone). SQLite before 3.35 has no RETURNING: the UPDATE, then the row, in
-    the caller's transaction."""
-    if SQLITE_RETURNING or not is_sqlite():
-        row = _balance_update(need > 0, visit_at is not None).one(customer_id, delta, earned, redeemed, need,
-                                                                  visit_at or utcnow())
-    else:
-        changes = {Customer.points_balance: Customer.points_balance + delta,
-                   Customer.points_earned: Customer.points_earned + earned,
-                   Customer.points_redeemed: Customer.points_redeemed + redeemed}
-        if visit_at is not None:
-            changes.update({Customer.visits: Customer.visits + 1, Customer.last_visit_at: visit_at})
-        query = Customer.update(changes).where(Customer.id == customer_id)
-        if need > 0:
-            query = query.where(Customer.points_balance - need >= 0)
-        row = None
-        if query.execute() == 1:
-            row = Customer.select(Customer.points_balance, Customer.visits).where(
-                Customer.id == customer_id).tuples().first()
-    if row is None or row[0] is None:
-        return None
-    points, visits = row
-    return BalanceAfter(int(points), visits)
-
-
-_MOVEMENT_FIELDS = ("at", "customer", "kind", "points", "balance_before", "balance_after", "counts_as_earned",
-                    "receipt_no", "product_sku", "register", "user", "reason", "key")
-
-
-@prepared(len(_MOVEMENT_FIELDS))
-def _q_insert_movement(*args):
-    return LoyaltyMovement.insert({getattr(LoyaltyMovement, n): a for n, a in zip(_MOVEMENT_FIELDS, args)}).as_rowcount()
-
-
-@prepared(4)
-def _q_month(month, kind, points, shard):
-    return (LoyaltyMonth.insert(month=month, kind=kind, points=points, movements=1, shard=shard)
-            .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.shard],
-                         update={LoyaltyMonth.points: LoyaltyMonth.points + points,
-                                 LoyaltyMonth.movements: LoyaltyMonth.movements + 1}))
 
 
 def move(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False, receipt_no: str | None = None,
@@ -152,14 +75,14 @@ class _SentMove:
     counts_as_earned: bool
     product_sku: str | None
     reason: str
-    after: BalanceAfter | None   # None: the balance did not cover it
+    after: ledger.BalanceAfter | None   # None: the balance did not cover it
 
 
 def _move_balance(customer_id: int, points: int, kind: str, *, counts_as_earned: bool = False,
                   product_sku: str | None = None, reason: str = "", allow_negative: bool = False) -> _SentMove:
     """The balance half of `move`: the conditional UPDATE."""
     guarded = not allow_negative and points < 0
-    after = _update_balance(customer_id, points, earned=points if counts_as_earned else 0,
+    after = ledger.update_balance(customer_id, points, earned=points if counts_as_earned else 0,
                             redeemed=-points if kind in REDEEMING else 0, need=-points if guarded else 0)
     return _SentMove(customer_id, points, kind, counts_as_earned, product_sku, reason, after)
 
@@ -172,9 +95,9 @@ def _write_move(sent: _SentMove, *, receipt_no: str | None, register: str, user_
         raise BalanceChanged("The customer's balance changed or is too low for this; check it and try again.")
     points, after = sent.points, sent.after.points
     at = utcnow()
-    _q_insert_movement.execute(at, sent.customer_id, sent.kind, points, after - points, after, sent.counts_as_earned,
+    ledger.append_movement(at, sent.customer_id, sent.kind, points, after - points, after, sent.counts_as_earned,
                             receipt_no, sent.product_sku, register, user_id, sent.reason, key)
-    _q_month.execute(at.strftime("%Y-%m"), sent.kind, points, register)
+    ledger.add_to_month(at.strftime("%Y-%m"), sent.kind, points, register)
     return Movement(sent.kind, points, after - points, after)
 
 
@@ -227,20 +150,7 @@ def program() -> rules.Program | None:
     """
     if _checked_on is db.obj and time.monotonic() - _checked_at < PROGRAM_RECHECK:
         return _cached[1]
-    return take_program_row(_q_program_version.one())
-
-
-@prepared(0)
-def _q_program_version():
-    return LoyaltyProgram.select(LoyaltyProgram.id, LoyaltyProgram.updated_at).order_by(
-        LoyaltyProgram.id.desc()).limit(1)
-
-
-def program_version_columns() -> list:
-    """The program's version as two columns for another statement's SELECT (NULLs: no program);
-    its row goes to `take_program_row`. A new note reads it with its own first statement."""
-    newest = LoyaltyProgram.select(LoyaltyProgram.id).order_by(LoyaltyProgram.id.desc()).limit(1)
-    return [newest, LoyaltyProgram.select(LoyaltyProgram.updated_at).where(LoyaltyProgram.id == newest)]
+    return take_program_row(ledger.program_version())
 
 
 def take_program_row(row: tuple | None) -> rules.Program | None:
@@ -514,7 +424,7 @@ class SentSettle:
     moves: tuple[tuple[str, int, str | None, str], ...]   # (kind, points, product sku, reason), in order
     used: int
     earned: int
-    after: BalanceAfter | None   # None: the balance did not cover the debits
+    after: ledger.BalanceAfter | None   # None: the balance did not cover the debits
     point_of_sale: str = ""
 
 
@@ -542,41 +452,9 @@ def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, vi
                                  sales_mode=note.sales_mode, point_of_sale=point_of_sale)
     if earned:
         moves.append(("earn", earned, None, ""))
-    after = _update_balance(note.customer_id, earned - used, earned=earned, redeemed=used, need=used,
+    after = ledger.update_balance(note.customer_id, earned - used, earned=earned, redeemed=used, need=used,
                                  visit_at=visit_at)
     return SentSettle(prog, note, tuple(moves), used, earned, after, point_of_sale)
-
-
-_MOVEMENT_ROWS: dict[int, Prepared] = {}
-_MONTH_ROWS: dict[int, Prepared] = {}
-
-
-def _movement_rows(n: int) -> Prepared:
-    """INSERT of n ledger rows in one statement (prepared once per n)."""
-    if n not in _MOVEMENT_ROWS:
-        width = len(_MOVEMENT_FIELDS)
-
-        def build(*args):
-            fields = [getattr(LoyaltyMovement, name) for name in _MOVEMENT_FIELDS]
-            return LoyaltyMovement.insert_many([args[i * width:(i + 1) * width] for i in range(n)],
-                                               fields=fields).as_rowcount()
-        _MOVEMENT_ROWS[n] = Prepared(build, n * width)
-    return _MOVEMENT_ROWS[n]
-
-
-def _month_rows(n: int) -> Prepared:
-    """The monthly totals of n kinds in one upsert (each kind once: a row cannot be updated twice)."""
-    if n not in _MONTH_ROWS:
-        def build(*args):
-            rows = [args[i * 5:(i + 1) * 5] for i in range(n)]
-            fields = [LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.points, LoyaltyMonth.movements,
-                      LoyaltyMonth.shard]
-            return (LoyaltyMonth.insert_many(rows, fields=fields)
-                    .on_conflict(conflict_target=[LoyaltyMonth.month, LoyaltyMonth.kind, LoyaltyMonth.shard],
-                                 update={LoyaltyMonth.points: LoyaltyMonth.points + EXCLUDED.points,
-                                         LoyaltyMonth.movements: LoyaltyMonth.movements + EXCLUDED.movements}))
-        _MONTH_ROWS[n] = Prepared(build, n * 5)
-    return _MONTH_ROWS[n]
 
 
 def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
@@ -600,9 +478,9 @@ def write_settle(sent: SentSettle, receipt_no: str, *, register: str,
             month = months.setdefault(kind, [0, 0])
             month[0] += points
             month[1] += 1
-        _movement_rows(len(sent.moves)).execute(*values)
+        ledger.append_movements(len(sent.moves), values)
         stamp = at.strftime("%Y-%m")
-        _month_rows(len(months)).execute(*[v for kind, (points, count) in months.items()
+        ledger.add_to_months(len(months), [v for kind, (points, count) in months.items()
                                         for v in (stamp, kind, points, count, register)])
     else:
         before = after

@@ -18,7 +18,8 @@ from tui_pos.domain.loyalty import Block
 from tui_pos.models import Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, Register
 from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
 from tui_pos.models.prepared import Prepared, prepared
-from tui_pos.services import loyalty, prices
+from tui_pos.services import prices
+from tui_pos.services.store import ledger
 
 # ---------------------------------------------------------------- records
 
@@ -151,7 +152,7 @@ def _note_query(a: Any, *extra: Any) -> Select:
 _q_note = Prepared(_note_query, 1)
 _q_note_and_balance = Prepared(
     lambda a: _note_query(a, Customer.select(Customer.points_balance).where(Customer.id == Note.customer)), 1)
-_q_note_and_program = Prepared(lambda a: _note_query(a, *loyalty.program_version_columns()), 1)
+_q_note_and_program = Prepared(lambda a: _note_query(a, *ledger.program_version_columns()), 1)
 
 
 def note(note_id: int) -> NoteRecord | None:
@@ -175,7 +176,7 @@ def _current_query(register: Any) -> Select:
 
 _q_current = Prepared(_current_query, 1)
 _q_current_and_program = Prepared(
-    lambda register: Select(columns=[_current_query(register), *loyalty.program_version_columns()]), 1)
+    lambda register: Select(columns=[_current_query(register), *ledger.program_version_columns()]), 1)
 
 
 def current_note(register_id: int) -> int | None:
