@@ -16,6 +16,7 @@ from textual.widgets import Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.text import printable
@@ -66,7 +67,7 @@ class QueryInput(Input):
         super().insert_text_at_cursor(text)
 
 
-class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
+class CustomerLookup(Guarded, DatabaseCalls, ModalScreen[LookupOutcome | None]):
     """Type a phone (any format), its last digits, a name, code, RUC or email; Enter attaches."""
 
     BINDINGS = [
@@ -159,12 +160,19 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
     def action_create_no_sms(self) -> None:
         """Seed 004's invitation declined at the counter: the customer is created, and never texted for it."""
         typed = self.query_one("#query", Input).value
-        result = customers.lookup(typed, region=self.phone_region)    # what is typed now, not an older search
-        if not result.new_phone:
-            self.show(result)
-            self._say(f"{escape(typed)} is not a new phone: Enter attaches the customer shown.", error=True)
-            return
-        self.dismiss(LookupOutcome("create_phone", phone=result.new_phone, invite=False))
+
+        def looked(result: LookupResult) -> None:
+            if not result.new_phone:
+                self.show(result)
+                self._say(f"{escape(typed)} is not a new phone: Enter attaches the customer shown.", error=True)
+                return
+            self.dismiss(LookupOutcome("create_phone", phone=result.new_phone, invite=False))
+        # what is typed now, not an older search; in the screen's worker
+        self.run_db(lambda: customers.lookup(typed, region=self.phone_region), looked, name="lookup-n")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py)."""
+        self._say(escape(text), error=error)
 
     def _say(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#lookup-message", Static)
@@ -185,10 +193,18 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
 
     @on(Input.Submitted, "#query")
     def _submitted(self, event: Input.Submitted) -> None:
-        # the list may be older than the text: look up synchronously on Enter
+        # the list may be older than the text: look up again on Enter (in the worker, after any call before)
         if not self.navigated:
-            self.result = customers.lookup(event.value, region=self.phone_region)
-            self.show(self.result)
+            typed = event.value
+
+            def looked(result: LookupResult) -> None:
+                self.show(result)
+                self._enter()
+            self.run_db(lambda: customers.lookup(typed, region=self.phone_region), looked, name="lookup-enter")
+            return
+        self._enter()
+
+    def _enter(self) -> None:
         chosen = self._highlighted()
         if chosen is not None and (len(self.result.customers) == 1 or self.navigated):
             self._choose(chosen)
@@ -202,14 +218,17 @@ class CustomerLookup(Guarded, ModalScreen[LookupOutcome | None]):
     def on_scanned(self, event: Scanned) -> None:
         """A scan while looking up: a loyalty card attaches at once; any other code is searched."""
         event.stop()
-        card = customers.by_card(event.code)
-        if card is not None:
-            self._choose(card)
-            return
-        query = self.query_one("#query", Input)
-        query.value = event.code
-        query.cursor_position = len(event.code)
-        query.focus()
+        code = event.code
+
+        def looked(card: CustomerView | None) -> None:
+            if card is not None:
+                self._choose(card)
+                return
+            query = self.query_one("#query", Input)
+            query.value = code
+            query.cursor_position = len(code)
+            query.focus()
+        self.run_db(lambda: customers.by_card(code), looked, name="card")
 
     @on(OptionList.OptionSelected, "#found")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -408,7 +427,7 @@ class CustomerDetail(Guarded, ModalScreen[None]):
         c = d.customer
         last = c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else "never"
         with Vertical(classes="dialog wide", id="customer-detail"):
-            yield Label(f"{c.label} · {c.code}", classes="dialog-title")
+            yield Label(Text(printable(f"{c.label} · {c.code}")), classes="dialog-title")   # data: never markup
             # at 24 rows a receipt is longer than the room left: the body scrolls (PgUp/PgDn)
             with VerticalScroll(id="detail-body", can_focus=False):
                 yield from self._body(c, d, last)

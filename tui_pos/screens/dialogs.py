@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -61,7 +62,8 @@ class ChoiceDialog(Guarded, ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             if self.options:
-                yield OptionList(*[Option(label, id=key) for key, label in self.options], id="choices")
+                # labels are data (a parked note's name, a reason): drawn as text, never as markup ("[/b]")
+                yield OptionList(*[Option(Text(label), id=key) for key, label in self.options], id="choices")
             else:
                 yield Label(self.empty, classes="dialog-prompt")
             yield HelpLine("Enter: choose   Escape: back", classes="dialog-help")

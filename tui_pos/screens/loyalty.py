@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.money import parse_money
+from tui_pos.domain.text import printable
 from tui_pos.domain.offers import OfferPicks
 from tui_pos.services.loyalty import NoteLoyalty, OfferLine
 from tui_pos.services.stamps import RewardLine
@@ -164,7 +166,7 @@ class OfferScreen(Guarded, DatabaseCalls, ModalScreen[bool]):
             table.add_column(title, key=key, width=width)
         for kind, ln in self.rows:
             cost = str(ln.points_cost) if kind == "p" else f"reward: {ln.offer}"
-            table.add_row(ln.name, str(ln.qty), cost, "", key=f"{kind}{ln.line_id}")
+            table.add_row(Text(printable(ln.name)), str(ln.qty), Text(cost), "", key=f"{kind}{ln.line_id}")
         self._refresh()
         table.focus()
 

@@ -23,6 +23,7 @@ from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import MoneyFormat
+from tui_pos.domain.text import printable
 from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.gate import ask_approval
 from tui_pos.services import loyalty, loyalty_admin, users
@@ -192,7 +193,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         for row in rows:
             r = dict(zip(loyalty_admin.REPORT_COLUMNS, row))
             who = Text(f"{r['name']}\n{r['phone']}".strip(), overflow="fold")   # two lines: 80 columns
-            table.add_row(r["code"], who, r["tier"], r["balance"], r["earned"], r["redeemed"],
+            table.add_row(Text(r["code"]), who, Text(r["tier"]), r["balance"], r["earned"], r["redeemed"],
                           (r["last_visit"] or "")[:10], height=None)
         shown = f"the first {len(rows)} of {total}" if total > len(rows) else f"{len(rows)}"
         self._say_report(f"{shown} customers. `tui-pos report loyalty --csv` writes them all as CSV.")
@@ -301,7 +302,7 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         acc = loyalty_admin.account(self.customer_id)
         self.program = acc.program
         show = self._amount
-        self.query_one("#account-title", Label).update(f"Loyalty · {acc.name or acc.code}")
+        self.query_one("#account-title", Label).update(Text(printable(f"Loyalty · {acc.name or acc.code}")))
         needs = (f"{acc.next_needs} more points" if acc.program.mode == "points"
                  else f"{self._money(acc.next_needs)} more")
         nxt = f"{needs} to {acc.next_tier}" if acc.next_tier else "the top tier"

@@ -103,8 +103,8 @@ class MessagesScreen(Guarded, ModalScreen[None]):
         table.clear()
         for r in rows:
             when = (r.sent_at or r.created_at).strftime("%m-%d %H:%M")
-            table.add_row(str(r.id), when, r.state, r.channel, r.template, r.customer[:24], r.to,
-                          r.last_error[:60], key=str(r.id))
+            table.add_row(str(r.id), when, r.state, r.channel, r.template, Text(r.customer[:24]), Text(r.to),
+                          Text(r.last_error[:60]), key=str(r.id))   # data: drawn as text, never markup
         self.query_one("#outbox-counts", Static).update(
             Text("  " + ("  ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "the outbox is empty")))
 

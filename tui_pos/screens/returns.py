@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +15,7 @@ from textual.widgets import DataTable, Input, Label, Static
 from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.safety import Guarded
 
+from tui_pos.domain.text import printable
 from tui_pos.domain.errors import PosError
 from tui_pos.services import returns
 from tui_pos.services.sales import SaleService
@@ -111,7 +113,8 @@ class ReturnScreen(Guarded, DatabaseCalls, ModalScreen[str | None]):
         table = self.query_one(DataTable)
         table.clear()
         for line in receipt.lines:
-            table.add_row(line.name, str(line.sold_qty), str(line.returned_qty), "0", key=str(line.line_id))
+            table.add_row(Text(printable(line.name)), str(line.sold_qty), str(line.returned_qty), "0",
+                          key=str(line.line_id))   # a name is text, never markup ("Tea [/i] pot")
         table.focus()
         self._info(f"{receipt.receipt_no}: pick what comes back.")
 
