@@ -736,7 +736,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         keymap = self.keys      # the user's [keys], shown as they are
         rows = [(key_label(self.app.get_key_display(replace(b, key=keymap.get(b.id or "", b.key).split(",")[0]))),
                  b.description) for b in self.BINDINGS if b.show or b.key.startswith("ctrl")]
-        rows.append(("^Q", "Quit (" + users.pin_words("quit") + ")"))
+        rows.append(("^Q", f"Quit ({users.permissions().role_for('quit')} PIN)"))
         cells = [f"{k:<5} {d}"[:40] for k, d in rows]
         half = (len(cells) + 1) // 2     # two columns: every key on one 80x25 console screen
         text = "\n".join(f"{left:<41}{right}".rstrip()
