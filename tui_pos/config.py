@@ -394,6 +394,8 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
     "portal": {   # the customer's account page (`tui-pos portal`, docs/portal.md)
         "public_url": ("", _public_url),
         "link_days": (30, _int_range(1, 3650)),
+        "register": ("", _str),                 # where web orders are parked ("": the store's first register)
+        "max_lines": (20, _int_range(1, 100)),  # the most lines a web order may have
     },
 }
 

@@ -51,12 +51,22 @@ class Settings:
     locale: str = "en_US"
     store: str = "Demo Store"
     public_url: str = ""
+    # web orders (services/orders.py): parked on `register` ("": the store's first register, else
+    # `store_register`), at most `max_lines` lines; refused unless "web" is one of the sales modes
+    register: str = ""
+    store_register: str = "R1"
+    point_of_sale: str = "main"
+    max_lines: int = 20
+    sales_modes: tuple[str, ...] = ("counter", "takeaway", "delivery", "web")
 
     @classmethod
     def from_config(cls, cfg: Any) -> Settings:
         return cls(secret=cfg.messages.secret or os.environ.get("TUI_POS_MESSAGES_SECRET", ""),
                    link_days=cfg.portal.link_days, region=cfg.store.phone_region, currency=cfg.store.currency,
-                   locale=cfg.store.locale, store=cfg.store.name, public_url=cfg.portal.public_url)
+                   locale=cfg.store.locale, store=cfg.store.name, public_url=cfg.portal.public_url,
+                   register=cfg.portal.register, store_register=cfg.store.register,
+                   point_of_sale=cfg.store.point_of_sale, max_lines=cfg.portal.max_lines,
+                   sales_modes=tuple(cfg.sale.sales_modes))
 
 
 def _now() -> _dt.datetime:

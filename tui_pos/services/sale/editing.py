@@ -227,6 +227,11 @@ class NoteEditing(CustomerPricing):
                     else:
                         current.delete_instance()
             Note.update(status="open").where(Note.id == note_id).execute()
+            if note.sales_mode == "web":    # a web order (services/orders.py): the day's prices at the counter
+                record = notes.note(note_id)
+                if record is not None:
+                    notes.take_list_prices(note_id)
+                    self._reprice(record)
             return note_id
 
     def cancel(self, note_id: int, *, user_id: int | None = None, approver_id: int | None = None) -> None:

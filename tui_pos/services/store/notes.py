@@ -15,7 +15,7 @@ from peewee import SQL, Select, fn
 
 from tui_pos.domain import pricing
 from tui_pos.domain.loyalty import Block
-from tui_pos.models import Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, Register
+from tui_pos.models import Customer, CustomerGroup, CustomerGroupMember, Note, NoteLine, Payment, Product, Register
 from tui_pos.models.db import SQLITE_RETURNING, is_sqlite, update_returning
 from tui_pos.models.prepared import Prepared, prepared
 from tui_pos.services import prices
@@ -369,6 +369,15 @@ def reprice_lines(note_id: int, today: _dt.date) -> list[RepriceLine]:
 _q_reprice = Prepared(lambda line, price, price_source, percent, cents, discount_source: NoteLine.update(
     unit_price_cents=price, price_source=price_source, discount_percent_bp=percent, discount_cents=cents,
     discount_source=discount_source).where(NoteLine.id == line), 6)
+
+
+def take_list_prices(note_id: int) -> None:
+    """The note's catalogue lines take their product's price now as their list price (a web order resumed at
+    the counter: the day's prices); a manual or weighed price stays."""
+    now = Product.select(Product.price_cents).where(Product.id == NoteLine.product)
+    (NoteLine.update(list_price_cents=now)
+     .where(NoteLine.note == note_id, NoteLine.product.is_null(False),
+            NoteLine.price_source.not_in(["manual", "weighed"])).execute())
 
 
 def reprice(line_id: int, price_cents: int, price_source: str, percent_bp: int, cents: int,
