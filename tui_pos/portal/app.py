@@ -6,6 +6,7 @@ thread, as the registers' workers do) and render a template; they hold no busine
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -30,13 +31,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tui_pos.services import customers
+from tui_pos import i18n
+from tui_pos.services import customers, orders
 from tui_pos.services import portal as service
 from tui_pos.services.connection import worker_connection
 
 log = logging.getLogger("tui_pos.portal")
 HERE = Path(__file__).parent
 CSRF_COOKIE = "tp_csrf"
+LANG_COOKIE = "tp_lang"     # the language picked with the switch (?lang=es), for a year
 NEW_LINK_FORM = "new-link"   # the "send me a new link" form's CSRF value is bound to this instead of a token
 LOGGED_PATHS = ("/", "/link")
 # Nothing from elsewhere: no script at all, styles from this site, forms post only here, never in a frame.
@@ -86,13 +89,68 @@ def _csrf_for(secret: str, cookie: str, token: str) -> str:
     return hmac.new((secret + "|portal-csrf").encode(), f"{cookie}|{token}".encode(), hashlib.sha256).hexdigest()
 
 
+def field_error(field: str, message: str, _: Callable[[str], str]) -> str:
+    """A field's error in the page's language. The rules (`customers.clean`) say it in English for the
+    register; the portal says the same thing in its own words, without echoing the value typed."""
+    if "control character" in message:
+        return _("has a character that cannot be stored: retype it as plain text.")
+    if field == "name":
+        return _("type your name.")
+    if field == "email":
+        return _("is not an email address: it needs a name, an @ and a domain, like ana@example.com.")
+    if field == "birthday":
+        if "in the future" in message:
+            return _("is in the future: write it as YYYY-MM-DD, like 1990-05-31.")
+        if "check the year" in message:
+            return _("is too long ago: check the year.")
+        return _("is not a date that exists: write it as YYYY-MM-DD, like 1990-05-31.")
+    return message
+
+
+def choose_language(request: Request, default: str) -> tuple[str, bool]:
+    """The page's language and whether it was just picked with the switch: `?lang=` (then remembered in a
+    cookie), else the cookie, else Accept-Language (Babel's Locale.negotiate), else the store's language."""
+    picked = request.query_params.get("lang", "")
+    if picked in i18n.LANGUAGES:
+        return picked, True
+    remembered = request.cookies.get(LANG_COOKIE, "")
+    if remembered in i18n.LANGUAGES:
+        return remembered, False
+    return i18n.negotiate(i18n.parse_accept_language(request.headers.get("accept-language", "")[:500]),
+                          default), False
+
+
+def _ordered(request: Request) -> str:
+    """The order number the page thanks for after sending one (`?ordered=W12`), or ""."""
+    value = request.query_params.get("ordered", "")
+    return value if len(value) < 12 and value[:1] == "W" and value[1:].isdigit() else ""
+
+
 def create_app(settings: service.Settings) -> Starlette:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
-                             autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
-    templates = Jinja2Templates(env=env)
+    default_lang = i18n.language_of(settings.locale) or "en"
+    templates: dict[str, Jinja2Templates] = {}
+    for code in i18n.LANGUAGES:     # one environment per language: no shared state between requests
+        env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), extensions=["jinja2.ext.i18n"],
+                                 autoescape=jinja2.select_autoescape(default=True, default_for_string=True))
+        env.install_gettext_translations(i18n.translations(code), newstyle=True)  # type: ignore[attr-defined]
+        templates[code] = Jinja2Templates(env=env)
+    languages = [(code, i18n.NAMES[code]) for code in i18n.LANGUAGES]
+
+    def gettext_for(request: Request) -> Callable[[str], str]:
+        return i18n.translations(choose_language(request, default_lang)[0]).gettext
 
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-        return templates.TemplateResponse(request, name, {"store": settings.store, **context}, status_code=status)
+        lang, picked = choose_language(request, default_lang)
+        _ = i18n.translations(lang).gettext
+        labels = {"name": _("Name"), "email": _("Email"), "birthday": _("Birthday")}
+        response = templates[lang].TemplateResponse(
+            request, name, {"store": settings.store, "lang": lang, "languages": languages, "labels": labels,
+                            **context}, status_code=status)
+        response.headers["content-language"] = lang
+        if picked and request.cookies.get(LANG_COOKIE) != lang:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax", path="/",
+                                secure=request.url.scheme == "https")
+        return response
 
     def gone(request: Request, status: int) -> Response:
         # forged, expired, foreign or forgotten: the same page with nothing of anyone, 404 or 410
@@ -112,13 +170,21 @@ def create_app(settings: service.Settings) -> Starlette:
 
     async def account_page(request: Request, token: str, customer_id: int, *, form: dict[str, Any] | None = None,
                            errors: dict[str, str] | None = None, saved: bool = False) -> Response:
-        acct = await db(service.account, customer_id, settings)
+        lang = choose_language(request, default_lang)[0]
+        tr = i18n.translations(lang)
+        local = dataclasses.replace(settings, locale=i18n.locale_for(lang, settings.locale))
+        acct = await db(service.account, customer_id, local,
+                        points=lambda n: tr.ngettext("%(num)d point", "%(num)d points", n) % {"num": n})
+        _ = tr.gettext
         cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         values = form if form is not None else {
             "name": acct.name, "email": acct.email, "birthday": acct.birthday,
             "sms_consent": acct.sms_consent, "email_consent": acct.email_consent}
         response = page(request, "account.html", {
-            "a": acct, "v": values, "errors": errors or {}, "saved": saved,
+            "a": acct, "v": values, "errors": {f: field_error(f, m, _) for f, m in (errors or {}).items()},
+            "saved": saved,
+            "web": await db(orders.for_account, customer_id, settings), "ordered": _ordered(request),
+            "order_url": request.url_for("order", token=token).path,
             "csrf": _csrf_for(settings.secret, cookie, token)}, 400 if errors else 200)
         return with_cookie(request, response, cookie)
 
@@ -136,7 +202,8 @@ def create_app(settings: service.Settings) -> Starlette:
         sent = str(form.get("csrf") or "")
         if not cookie or not hmac.compare_digest(sent, _csrf_for(settings.secret, cookie, token)):
             log.info("account form refused: CSRF check failed")
-            return PlainTextResponse("This form has expired: open your link again.", status_code=403)
+            _ = gettext_for(request)
+            return PlainTextResponse(_("This form has expired: open your link again."), status_code=403)
         data: dict[str, Any] = {f: str(form.get(f) or "") for f in ("name", "email", "birthday")}
         data["sms_consent"] = form.get("sms_consent") is not None
         data["email_consent"] = form.get("email_consent") is not None
@@ -147,6 +214,59 @@ def create_app(settings: service.Settings) -> Starlette:
         except service.LinkError as exc:
             return gone(request, exc.status)
         return RedirectResponse(request.url_for("account", token=token).path + "?saved=1", status_code=303)
+
+    async def order(request: Request) -> Response:
+        """Order for pick-up (services/orders.py): a past receipt's products (`?from=`) or a search (`?q=`),
+        quantities and a note, sent as a parked note in sales mode web; CSRF as on the account form."""
+        token = request.path_params["token"]
+        try:
+            customer_id = await db(service.open_link, token, settings)
+        except service.LinkError as exc:
+            log.info("order link refused: %s", exc.reason)
+            return gone(request, exc.status)
+        if not orders.accepts_orders(settings):
+            return gone(request, 404)
+        cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        expected = _csrf_for(settings.secret, cookie, "order|" + token)
+        context: dict[str, Any] = {
+            "account_url": request.url_for("account", token=token).path,
+            "order_url": request.url_for("order", token=token).path, "max_lines": settings.max_lines,
+            "q": "", "found": [], "receipt": "", "choices": [], "errors": [], "note": "", "csrf": expected}
+        if request.method == "GET":
+            q = request.query_params.get("q", "")[:60].strip()
+            receipt = request.query_params.get("from", "")[:40]
+            found = await db(orders.search, q, settings) if q else []
+            from_receipt = await db(orders.from_receipt, customer_id, receipt, settings) if receipt else []
+            context.update(q=q, found=found, receipt=receipt if from_receipt else "",
+                           choices=from_receipt + [c for c in found if c.id not in {r.id for r in from_receipt}])
+            return with_cookie(request, page(request, "order.html", context), cookie)
+        form = await request.form(max_files=0, max_fields=settings.max_lines * 5 + 10)
+        if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
+            log.info("order form refused: CSRF check failed")
+            return PlainTextResponse("This form has expired: open your link again.", status_code=403)
+        quantities: dict[int, int] = {}
+        errors: list[str] = []
+        for key, value in form.multi_items():
+            if not key.startswith("qty_") or not key[4:].isdigit() or len(key) > 16:
+                continue
+            text = str(value).strip()
+            if text and not (text.isdigit() and len(text) <= 6):
+                errors.append("A quantity is a whole number, such as 1 or 2.")
+                continue
+            quantities[int(key[4:])] = int(text or 0)
+        note = str(form.get("note") or "")[:200]
+        if not errors:
+            try:
+                placed = await db(orders.place, customer_id, quantities, note, settings)
+            except orders.OrderError as exc:
+                errors = exc.errors
+            except service.LinkError as exc:
+                return gone(request, exc.status)
+            else:
+                log.info("web order sent")        # no customer, no token, no product: the audit log has it
+                return RedirectResponse(f"{context['account_url']}?ordered=W{placed}#orders", status_code=303)
+        context.update(choices=await db(orders.chosen, quantities, settings), errors=errors, note=note[:60])
+        return page(request, "order.html", context, 400)
 
     async def unsubscribe(request: Request) -> Response:
         """A marketing email's unsubscribe link: a page with one button (a form, so CSRF applies)."""
@@ -162,7 +282,8 @@ def create_app(settings: service.Settings) -> Starlette:
         form = await request.form(max_files=0, max_fields=5)
         if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
             log.info("unsubscribe form refused: CSRF check failed")
-            return PlainTextResponse("This form has expired: open the link again.", status_code=403)
+            _ = gettext_for(request)
+            return PlainTextResponse(_("This form has expired: open the link again."), status_code=403)
         if not await db(service.unsubscribe, token, settings):
             return gone(request, 404)
         return page(request, "unsubscribe.html", {"done": True})
@@ -183,7 +304,8 @@ def create_app(settings: service.Settings) -> Starlette:
         if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(
                 sent, _csrf_for(settings.secret, cookie, NEW_LINK_FORM)):
             log.info("new-link form refused: CSRF check failed")
-            return PlainTextResponse("This form has expired: open it again.", status_code=403)
+            _ = gettext_for(request)
+            return PlainTextResponse(_("This form has expired: open it again."), status_code=403)
         phone = str(form.get("phone") or "")[:40]
         address = request.client.host if request.client else ""
         if not await db(service.request_link, phone, address, settings, limits):
@@ -201,6 +323,7 @@ def create_app(settings: service.Settings) -> Starlette:
     routes = [
         Route("/", home),
         Route("/a/{token}", account, methods=["GET", "POST"], name="account"),
+        Route("/a/{token}/order", order, methods=["GET", "POST"], name="order"),
         Route("/link", new_link, methods=["GET", "POST"], name="new_link"),
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,11 +156,22 @@ class Account:
     receipts: tuple[Receipt, ...]
 
 
-def _date(at: _dt.datetime | None) -> str:
-    return local_time(at).strftime("%Y-%m-%d %H:%M") if at else ""
+def _date(at: _dt.datetime | None, locale: str = "en_US") -> str:
+    """A receipt's date and time in the page's locale (Babel): `Dec 7, 2026, 5:15 PM`, `7 dic 2026, 17:15`."""
+    from babel.dates import format_date, format_time
+    if not at:
+        return ""
+    when = local_time(at)
+    return f"{format_date(when, 'medium', locale=locale)}, {format_time(when, 'short', locale=locale)}"
 
 
-def _receipts(customer_id: int, money: MoneyFormat, amount: Any, limit: int) -> tuple[Receipt, ...]:
+def _day(day: _dt.date | None, locale: str = "en_US") -> str:
+    from babel.dates import format_date
+    return format_date(day, "medium", locale=locale) if day else ""
+
+
+def _receipts(customer_id: int, money: MoneyFormat, amount: Any, limit: int,
+              locale: str = "en_US") -> tuple[Receipt, ...]:
     notes = list(Note.select(Note.id, Note.receipt_no, Note.kind, Note.closed_at, Note.total_cents,
                              Note.loyalty_earned, Note.loyalty_used)
                  .where(Note.customer == customer_id, Note.status == "paid")
@@ -175,20 +187,24 @@ def _receipts(customer_id: int, money: MoneyFormat, amount: Any, limit: int) -> 
                 tax_included=bool(ln.tax_included), discount_percent_bp=ln.discount_percent_bp,
                 discount_cents=ln.discount_cents, offered_qty=ln.offered_qty + ln.reward_qty)).total_cents
             lines[ln.note_id].append(ReceiptLine(ln.name, ln.qty, money(total)))
-    return tuple(Receipt(n.receipt_no or "", _date(n.closed_at), n.kind, tuple(lines[n.id]), money(n.total_cents),
+    return tuple(Receipt(n.receipt_no or "", _date(n.closed_at, locale), n.kind, tuple(lines[n.id]),
+                         money(n.total_cents),
                          amount(n.loyalty_earned) if n.loyalty_earned else "",
                          amount(n.loyalty_used) if n.loyalty_used else "") for n in notes)
 
 
 def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SHOWN,
-            today: _dt.date | None = None) -> Account:
-    """Everything the account page shows, for this customer only."""
+            today: _dt.date | None = None, points: Callable[[int], str] | None = None) -> Account:
+    """Everything the account page shows, for this customer only. Money and dates in `settings.locale`;
+    `points` says a number of points in the page's language (default `N points`)."""
     c = Customer.get_by_id(customer_id)
     money = MoneyFormat(settings.currency, settings.locale)
     prog = loyalty.program()
 
     def amount(value: int) -> str:
-        return prog.amount(value, money) if prog else f"{value} points"
+        if prog is not None and prog.mode == "value":
+            return prog.amount(value, money)
+        return points(value) if points else f"{value} points"
 
     tier = next_tier = next_needs = expiring = expiring_on = ""
     reached: tuple[StampReached, ...] = ()
@@ -200,12 +216,12 @@ def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SH
         if above:
             nxt = min(above, key=lambda t: t.threshold)
             next_tier, next_needs = nxt.name, amount(nxt.threshold - c.points_earned)
-        points, first = loyalty.expiring_soon(customer_id, today=today)
-        if points > 0:
-            expiring, expiring_on = amount(points), first.isoformat() if first else ""
+        due, first = loyalty.expiring_soon(customer_id, today=today)
+        if due > 0:
+            expiring, expiring_on = amount(due), _day(first, settings.locale)
         in_progress, done = stamps.history(customer_id, prog)
         cards = tuple(StampCard(p.offer, p.units, p.count) for p in in_progress)
-        reached = tuple(StampReached(r.offer, r.at.strftime("%Y-%m-%d") if isinstance(r.at, _dt.datetime)
+        reached = tuple(StampReached(r.offer, _day(r.at.date(), settings.locale) if isinstance(r.at, _dt.datetime)
                                      else str(r.at or ""), r.taken_on) for r in done)
         affordable = tuple(Affordable(name, amount(cost)) for name, cost in
                            Product.select(Product.name, Product.points_cost)
@@ -217,7 +233,8 @@ def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SH
                    email_consent=bool(c.email_consent), has_program=prog is not None,
                    balance=amount(c.points_balance), tier=tier, next_tier=next_tier, next_needs=next_needs,
                    expiring=expiring, expiring_on=expiring_on, stamps=cards, reached=reached,
-                   affordable=affordable, receipts=_receipts(customer_id, money, amount, receipts))
+                   affordable=affordable, receipts=_receipts(customer_id, money, amount, receipts,
+                                                                            settings.locale))
 
 
 # ====================================================================== the customer's own change
