@@ -21,9 +21,8 @@ from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.text import printable
 from tui_pos.domain.customer import format_phone, looks_like_phone, normalize_phone
-from tui_pos.domain.errors import NeedsManager, PosError
+from tui_pos.domain.errors import PosError
 from tui_pos.domain.receipt import as_text, layout
-from tui_pos.screens.gate import ask_approval
 from tui_pos.services import customers, users
 from tui_pos.services.loyalty import tier_of
 from tui_pos.services.customers import CustomerView, FormError, LookupResult
@@ -296,8 +295,11 @@ FORM_FIELDS = [
 ]
 
 
-class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
+class CustomerForm(Guarded, DatabaseCalls, ModalScreen[CustomerView | None]):
     """Create or edit a customer; Ctrl+S saves. Fields marked * need a manager to change."""
+
+    manager_cancelled = ""          # an escaped PIN prompt says nothing (as before)
+    manager_refused = "Nothing was saved."
 
     BINDINGS = [
         Binding("escape", "cancel", "Back", id="form.cancel"),
@@ -379,31 +381,35 @@ class CustomerForm(Guarded, ModalScreen[CustomerView | None]):
         message.set_class(bool(errors), "error")
 
     def action_save(self, approver_id: int | None = None) -> None:
+        """Save in the screen's worker (DatabaseCalls); a manager's PIN through the one gate when needed."""
         data = self._data()
         uid = self.user.id if self.user else None
-        try:
-            if self.customer is None:
-                saved = customers.create(data, region=self.phone_region, user_id=uid, approver_id=approver_id,
-                                         register=self.register)
-            else:
-                saved = customers.update(self.customer.id, data, region=self.phone_region, user_id=uid,
-                                         approver_id=approver_id, register=self.register)
-        except FormError as exc:
-            self._show_errors(exc.errors)
-            return
-        except NeedsManager as need:
-            def refused(text: str, error: bool) -> None:
-                self._show_errors({})
-                self.query_one("#form-message", Static).update(text)
-            ask_approval(self, need, lambda manager: self.action_save(manager.id if manager else None),
-                         say=refused, refused="Nothing was saved.")
-            return
-        except PosError as exc:
-            self.query_one("#form-message", Static).update(str(exc))
-            return
-        if saved.ruc and ("ruc" in data or "dv" in data or "fiscal_name" in data) and hasattr(self.app, "check_ruc"):
-            self.app.check_ruc(saved.ruc, saved.dv, saved.fiscal_name)
-        self.dismiss(saved)
+        customer = self.customer
+
+        def save(by: int | None) -> CustomerView:
+            approver = by if by is not None else approver_id
+            if customer is None:
+                return customers.create(data, region=self.phone_region, user_id=uid, approver_id=approver,
+                                        register=self.register)
+            return customers.update(customer.id, data, region=self.phone_region, user_id=uid,
+                                    approver_id=approver, register=self.register)
+
+        def saved(view: CustomerView) -> None:
+            if view.ruc and ("ruc" in data or "dv" in data or "fiscal_name" in data) and hasattr(self.app, "check_ruc"):
+                self.app.check_ruc(view.ruc, view.dv, view.fiscal_name)
+            self.dismiss(view)
+
+        def refused(error: BaseException) -> None:
+            if isinstance(error, FormError):
+                self._show_errors(error.errors)
+        self.with_manager(save, saved, failed=refused, name="save-customer")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py), under the form; the fields' marks cleared."""
+        self._show_errors({})
+        message = self.query_one("#form-message", Static)
+        message.update(text)
+        message.set_class(error, "error")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
