@@ -222,5 +222,30 @@ def orders(customer_id: int, limit: int = ORDERS_SHOWN) -> list[WebOrder]:
             for n in rows]
 
 
-__all__ = ["Choice", "OrderError", "OrderLine", "STATES", "WEB", "WebOrder", "accepts_orders", "from_receipt",
-           "orders", "place", "register_code", "reorderable", "search"]
+@dataclass(frozen=True)
+class AccountOrders:
+    """The account page's "Order for pick-up" block."""
+
+    open: bool                                   # the store takes web orders
+    orders: tuple[WebOrder, ...]
+    receipts: tuple[tuple[str, str], ...]       # (number, date) to order again
+
+
+def for_account(customer_id: int, settings: Settings) -> AccountOrders:
+    return AccountOrders(accepts_orders(settings), tuple(orders(customer_id)),
+                         tuple(reorderable(customer_id)) if accepts_orders(settings) else ())
+
+
+def chosen(quantities: dict[int, int], settings: Settings) -> list[Choice]:
+    """The products a posted form named (sold now), with the quantities typed: the form shown again."""
+    ids = list(quantities)[:200]
+    if not ids:
+        return []
+    rows = (Product.select(Product.id, Product.name, Product.price_cents)
+            .where(Product.id.in_(ids), Product.active == True, Product.price_cents >= 0)  # noqa: E712
+            .order_by(Product.name).tuples())
+    return _choices(rows, settings, quantities)
+
+
+__all__ = ["AccountOrders", "Choice", "OrderError", "OrderLine", "STATES", "WEB", "WebOrder", "accepts_orders",
+           "chosen", "for_account", "from_receipt", "orders", "place", "register_code", "reorderable", "search"]
