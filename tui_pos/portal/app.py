@@ -32,7 +32,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tui_pos import i18n
-from tui_pos.services import customers
+from tui_pos.services import customers, orders
 from tui_pos.services import portal as service
 from tui_pos.services.connection import worker_connection
 
@@ -120,6 +120,12 @@ def choose_language(request: Request, default: str) -> tuple[str, bool]:
                           default), False
 
 
+def _ordered(request: Request) -> str:
+    """The order number the page thanks for after sending one (`?ordered=W12`), or ""."""
+    value = request.query_params.get("ordered", "")
+    return value if len(value) < 12 and value[:1] == "W" and value[1:].isdigit() else ""
+
+
 def create_app(settings: service.Settings) -> Starlette:
     default_lang = i18n.language_of(settings.locale) or "en"
     templates: dict[str, Jinja2Templates] = {}
@@ -177,6 +183,8 @@ def create_app(settings: service.Settings) -> Starlette:
         response = page(request, "account.html", {
             "a": acct, "v": values, "errors": {f: field_error(f, m, _) for f, m in (errors or {}).items()},
             "saved": saved,
+            "web": await db(orders.for_account, customer_id, settings), "ordered": _ordered(request),
+            "order_url": request.url_for("order", token=token).path,
             "csrf": _csrf_for(settings.secret, cookie, token)}, 400 if errors else 200)
         return with_cookie(request, response, cookie)
 
@@ -206,6 +214,59 @@ def create_app(settings: service.Settings) -> Starlette:
         except service.LinkError as exc:
             return gone(request, exc.status)
         return RedirectResponse(request.url_for("account", token=token).path + "?saved=1", status_code=303)
+
+    async def order(request: Request) -> Response:
+        """Order for pick-up (services/orders.py): a past receipt's products (`?from=`) or a search (`?q=`),
+        quantities and a note, sent as a parked note in sales mode web; CSRF as on the account form."""
+        token = request.path_params["token"]
+        try:
+            customer_id = await db(service.open_link, token, settings)
+        except service.LinkError as exc:
+            log.info("order link refused: %s", exc.reason)
+            return gone(request, exc.status)
+        if not orders.accepts_orders(settings):
+            return gone(request, 404)
+        cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        expected = _csrf_for(settings.secret, cookie, "order|" + token)
+        context: dict[str, Any] = {
+            "account_url": request.url_for("account", token=token).path,
+            "order_url": request.url_for("order", token=token).path, "max_lines": settings.max_lines,
+            "q": "", "found": [], "receipt": "", "choices": [], "errors": [], "note": "", "csrf": expected}
+        if request.method == "GET":
+            q = request.query_params.get("q", "")[:60].strip()
+            receipt = request.query_params.get("from", "")[:40]
+            found = await db(orders.search, q, settings) if q else []
+            from_receipt = await db(orders.from_receipt, customer_id, receipt, settings) if receipt else []
+            context.update(q=q, found=found, receipt=receipt if from_receipt else "",
+                           choices=from_receipt + [c for c in found if c.id not in {r.id for r in from_receipt}])
+            return with_cookie(request, page(request, "order.html", context), cookie)
+        form = await request.form(max_files=0, max_fields=settings.max_lines * 5 + 10)
+        if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
+            log.info("order form refused: CSRF check failed")
+            return PlainTextResponse("This form has expired: open your link again.", status_code=403)
+        quantities: dict[int, int] = {}
+        errors: list[str] = []
+        for key, value in form.multi_items():
+            if not key.startswith("qty_") or not key[4:].isdigit() or len(key) > 16:
+                continue
+            text = str(value).strip()
+            if text and not (text.isdigit() and len(text) <= 6):
+                errors.append("A quantity is a whole number, such as 1 or 2.")
+                continue
+            quantities[int(key[4:])] = int(text or 0)
+        note = str(form.get("note") or "")[:200]
+        if not errors:
+            try:
+                placed = await db(orders.place, customer_id, quantities, note, settings)
+            except orders.OrderError as exc:
+                errors = exc.errors
+            except service.LinkError as exc:
+                return gone(request, exc.status)
+            else:
+                log.info("web order sent")        # no customer, no token, no product: the audit log has it
+                return RedirectResponse(f"{context['account_url']}?ordered=W{placed}#orders", status_code=303)
+        context.update(choices=await db(orders.chosen, quantities, settings), errors=errors, note=note[:60])
+        return page(request, "order.html", context, 400)
 
     async def unsubscribe(request: Request) -> Response:
         """A marketing email's unsubscribe link: a page with one button (a form, so CSRF applies)."""
@@ -262,6 +323,7 @@ def create_app(settings: service.Settings) -> Starlette:
     routes = [
         Route("/", home),
         Route("/a/{token}", account, methods=["GET", "POST"], name="account"),
+        Route("/a/{token}/order", order, methods=["GET", "POST"], name="order"),
         Route("/link", new_link, methods=["GET", "POST"], name="new_link"),
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
