@@ -125,3 +125,41 @@ def test_invitation_link_form_with_a_bad_email_then_balance_and_receipts(program
     assert shot[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("TUI_POS_UPDATE_SCREENSHOTS"):
         SCREENSHOT.write_bytes(shot)
+
+
+def test_order_again_from_a_receipt_arrives_parked_in_web_mode_on_the_register(program, served):  # noqa: F811
+    """Issue 21 item 4: "Order again" on a past receipt, one quantity changed and a pick-up time, sent; the note
+    is parked in sales mode web with the customer, and F12's list (SaleService.parked) shows it with her name."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tui_pos.models import Note, NoteLine
+    from tui_pos.services.sales import SaleService as Counter
+    shop = Counter("R1")
+    ana = person("Ana")
+    sold = sell(shop, ana.id, "CAPP", "ESP")
+    settings = portal.Settings(secret=SECRET, store="Café Sol", public_url=served)
+    link = f"{served}/a/{portal.new_token(Customer.get_by_id(ana.id).code, settings)}"
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True, locale="en-US")
+            page.goto(link)
+            page.get_by_role("link", name="Order again what you bought on", exact=False).first.click()
+            expect(page.get_by_role("heading", level=1)).to_have_text("Order for pick-up")
+            page.get_by_label("Cappuccino").fill("3")
+            page.get_by_label("A note for the store (such as when you will come)").fill("today 17:30")
+            page.get_by_role("button", name="Send my order").click()
+            status = page.locator("#ordered")
+            expect(status).to_contain_text("sent")
+            expect(page.locator(".state").first).to_have_text("Sent: waiting at the store")
+        finally:
+            browser.close()
+
+    note = Note.get(Note.sales_mode == "web")
+    assert (note.status, note.customer_id, note.register.code) == ("parked", ana.id, "R1")
+    assert {(ln.sku, ln.qty) for ln in NoteLine.select().where(NoteLine.note == note.id)} == {("CAPP", 3),
+                                                                                               ("ESP", 1)}
+    [listed] = [n for n in shop.parked() if n.id == note.id]
+    assert "Ana" in listed.label and "today 17:30" in listed.label
+    assert sold.receipt_no
