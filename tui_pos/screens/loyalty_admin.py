@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Label, OptionList, Select, Static,
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.safety import Guarded
 
 from tui_pos.domain.errors import PosError
@@ -249,7 +250,7 @@ class ReportTable(DataTable):
         self.screen._load_report()
 
 
-class CustomerLoyalty(Guarded, ModalScreen[None]):
+class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
     """Seed 001's Loyalty tab: the ledger, offers in progress and reached, the tier, adjustments."""
 
     PER_PAGE = 12
@@ -404,24 +405,26 @@ class CustomerLoyalty(Guarded, ModalScreen[None]):
         """Make the adjustment, named by a request id made here once: asked again with the same id when
         the database is back (its answer was lost), it is made once."""
         request_id = request_id or uuid.uuid4().hex
-        try:
-            moved = loyalty_admin.adjust(self.customer_id, points, reason, manager_id=manager_id,
-                                         max_points=self.max_adjustment, register=self.register,
-                                         counts_toward_tier=counts_toward_tier, request_id=request_id)
-        except PosError as exc:
-            self._say(str(exc), error=True)
-            return
-        except Exception as exc:  # noqa: BLE001
-            if not is_connection_error(exc):
-                raise
-            self.waiting = (points, reason, manager_id, counts_toward_tier, request_id)
-            self.app.database_lost()
-            self._say(f"The database cannot be reached, and its answer did not come: whether {points:+d} points "
-                      "were adjusted is checked when it is back, and they are adjusted once.", error=True)
-            return
-        self.page = 0
-        self.refresh_account()
-        self._say(f"{points:+d} points: the balance is now {moved.balance_after}. Logged.")
+
+        def adjusted(moved: loyalty.Movement) -> None:
+            self.page = 0
+            self.refresh_account()
+            self._say(f"{points:+d} points: the balance is now {moved.balance_after}. Logged.")
+
+        def unanswered(error: BaseException) -> None:
+            if is_connection_error(error):
+                self.waiting = (points, reason, manager_id, counts_toward_tier, request_id)
+                self._say(f"The database cannot be reached, and its answer did not come: whether {points:+d} "
+                          "points were adjusted is checked when it is back, and they are adjusted once.",
+                          error=True)
+        self.run_db(lambda: loyalty_admin.adjust(self.customer_id, points, reason, manager_id=manager_id,
+                                                 max_points=self.max_adjustment, register=self.register,
+                                                 counts_toward_tier=counts_toward_tier, request_id=request_id),
+                    adjusted, failed=unanswered, name="adjust")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py)."""
+        self._say(text, error=error)
 
     def action_close(self) -> None:
         self.dismiss(None)
