@@ -2,13 +2,13 @@
 a product "Tea [/i] pot" emptied the return screen's table, a parked note "Table [/b] 4" kept F12 from
 opening, a customer "Bob [/b] Jones" kept Ctrl+L and Ctrl+D shut, each with "Something went wrong")."""
 
+from helpers import until
+from screen_text import screen_text
+
 from tui_pos.screens.customers import CustomerDetail
 from tui_pos.screens.dialogs import ChoiceDialog
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.services import catalog, customers
-
-from helpers import until
-from screen_text import screen_text
 
 
 async def type_code(pilot, text):
