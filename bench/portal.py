@@ -5,7 +5,10 @@ as bench/customers.py does) and one customer with BENCH_PORTAL_RECEIPTS receipts
 through SaleService), on SQLite. The portal runs as `tui-pos portal` runs it (uvicorn, one process); the
 page is fetched over HTTP on one keep-alive connection, BENCH_PORTAL_REQUESTS times (default 300).
 
-Not measured here yet: a register's scan-to-line while the portal serves 50 requests/s (a later session).
+Then a register's scan-to-line figure with and without the portal serving 50 requests/s on the same machine:
+the register in a real pty (bench/run_all.py's measurement, BENCH_PORTAL_SCANS scans, default 40) on a store
+of its own, first alone, then while `tui-pos portal` runs as its own process on the same SQLite file and a
+thread here fetches a customer's account page (30 receipts) at BENCH_PORTAL_RATE requests/s (default 50).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ CUSTOMERS = int(os.environ.get("BENCH_PORTAL_CUSTOMERS", "1000000"))
 RECEIPTS = int(os.environ.get("BENCH_PORTAL_RECEIPTS", "500"))
 REQUESTS = int(os.environ.get("BENCH_PORTAL_REQUESTS", "300"))
 TARGET_P99_MS = 50.0
+SCANS = int(os.environ.get("BENCH_PORTAL_SCANS", "40"))
+RATE = float(os.environ.get("BENCH_PORTAL_RATE", "50"))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -82,6 +87,125 @@ def serve(db_path: Path, secret: str) -> tuple[str, int, object]:
     return "127.0.0.1", port, server
 
 
+class Load:
+    """GET `path` at `rate` requests/s on one keep-alive connection, in a thread, until stopped."""
+
+    def __init__(self, port: int, path: str, rate: float) -> None:
+        self.port, self.path, self.rate = port, path, rate
+        self.times: list[float] = []
+        self.errors = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        start = time.perf_counter()
+        sent = 0
+        while not self.stop.is_set():
+            due = start + sent / self.rate          # paced: no catching up in bursts beyond the schedule
+            wait = due - time.perf_counter()
+            if wait > 0:
+                self.stop.wait(wait)
+                continue
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    self.errors += 1
+            except OSError:
+                self.errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            self.times.append((time.perf_counter() - t0) * 1000)
+            sent += 1
+        conn.close()
+        self.elapsed = time.perf_counter() - start
+
+    def achieved(self) -> float:
+        return len(self.times) / self.elapsed if getattr(self, "elapsed", 0) else 0.0
+
+
+def scan_store(root: Path, secret: str, receipts: int = 30) -> tuple[dict[str, str], str]:
+    """bench/run_all.py's store (1,200 products, an open note of 10 lines) plus a customer with `receipts`
+    receipts on another register; returns the register's env and the customer's account path."""
+    import run_all  # bench/run_all.py
+
+    root.mkdir(parents=True, exist_ok=True)
+    env = run_all.make_store(root, 10)
+    from tui_pos.models import Customer, db
+    from tui_pos.models.db import bind
+    from tui_pos.services import customers, portal
+    from tui_pos.services.sales import SaleService
+    bind(f"sqlite:///{root / 'bench-10.db'}").connect(reuse_if_open=True)
+    ana = customers.create({"name": "Ana Bench", "mobile": "6999-9999"}, region="PA")
+    shop = SaleService("R9")
+    for i in range(receipts):
+        note = shop.open_note()
+        for k in range(3):
+            shop.add_item(note, run_all.ean13(900 + (i + k) % 50))
+        shop.attach_customer(note, ana.id)
+        shop.pay(note, "cash", 10000)
+    code = Customer.get_by_id(ana.id).code
+    db.close()
+    return env, f"/a/{portal.new_token(code, portal.Settings(secret=secret))}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scan_to_line_under_load(root: Path, secret: str) -> None:
+    """The register's scan-to-line figure alone, then with the portal serving RATE requests/s."""
+    import statistics
+    import subprocess
+
+    import run_all
+    run_all.SCANS = SCANS
+    quiet_env, _ = scan_store(root / "quiet", secret)
+    loaded_env, path = scan_store(root / "loaded", secret)
+    quiet, _, _ = run_all.scan_latency(run_all.tui_pos_argv(), quiet_env, run_all.APP_MARKER, 600)
+
+    port = free_port()
+    portal_env = {**os.environ, **loaded_env, "TUI_POS_MESSAGES_SECRET": secret}
+    server = subprocess.Popen([sys.executable, "-m", "tui_pos", "portal", "--bind", f"127.0.0.1:{port}"],
+                              env=portal_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the portal did not start: {server.stderr.read().decode()[-500:]}") \
+                        from None
+                time.sleep(0.1)
+        load = Load(port, path, RATE)
+        load.thread.start()
+        time.sleep(1.0)                              # the load is running before the first scan
+        loaded, _, _ = run_all.scan_latency(run_all.tui_pos_argv(), loaded_env, run_all.APP_MARKER, 600)
+        load.stop.set()
+        load.thread.join(timeout=10)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    qm, lm = statistics.median(quiet), statistics.median(loaded)
+    print(f"register scan-to-line ({SCANS} scans, pty, 10-line note), portal idle: median {qm * 1000:.1f} ms, "
+          f"p99 {pct(quiet, 99) * 1000:.1f} ms")
+    print(f"register scan-to-line, portal serving {load.achieved():.1f} requests/s of the account page "
+          f"(its own process, same SQLite file; page p50 {pct(load.times, 50):.1f} ms, p99 "
+          f"{pct(load.times, 99):.1f} ms, {load.errors} errors): median {lm * 1000:.1f} ms, "
+          f"p99 {pct(loaded, 99) * 1000:.1f} ms; ratio of medians {lm / qm:.2f}x")
+
+
 def main() -> int:
     secret = "bench-secret"
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,6 +239,8 @@ def main() -> int:
               f"over HTTP, {len(times)} requests: p50 {pct(times, 50):.1f} ms, p95 {pct(times, 95):.1f} ms, "
               f"p99 {p99:.1f} ms, max {max(times):.1f} ms (target p99 <= {TARGET_P99_MS:.0f} ms: "
               f"{'met' if p99 <= TARGET_P99_MS else 'NOT met'})")
+        if SCANS > 0:
+            scan_to_line_under_load(Path(tmp), secret)
     return 0
 
 
