@@ -8,6 +8,7 @@ from textual.widgets import TabbedContent
 from tui_pos.models import AuditLog, Customer, LoyaltyMovement
 from tui_pos.screens.customers import CustomerLookup
 from tui_pos.screens.loyalty_admin import CustomerLoyalty, LoyaltyAdmin
+from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import customers, loyalty, loyalty_admin
 from tui_pos.services.demo import DEMO_PROGRAM
 
@@ -29,7 +30,7 @@ def text(widget):
 
 async def open_admin(pilot, pin="2222"):
     await pilot.press(*"1111", "enter")        # a cashier signs in
-    await pilot.pause()
+    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen))   # the PIN is checked in a worker
     await pilot.press("ctrl+l")
     await pilot.pause()
     await pilot.press(*pin, "enter")

@@ -1,6 +1,8 @@
 """Pilot tests: the real app, driven by keys."""
 
 
+from helpers import until
+
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.sale import SaleScreen
@@ -17,6 +19,10 @@ async def type_code(pilot, text):
 async def sign_in(pilot, pin="1111"):
     await pilot.press(*pin, "enter")
     await pilot.pause()
+    # the PIN is checked in the login screen's worker: wait for its answer (a wrong PIN stays on the login)
+    await until(pilot, lambda: not isinstance(pilot.app.screen, LoginScreen)
+                or "not known" in str(pilot.app.screen.query_one("#login-message").render())
+                or "Too many" in str(pilot.app.screen.query_one("#login-message").render()), timeout=5)
 
 
 def message(app):

@@ -8,9 +8,17 @@ import pytest
 SIZES = [(80, 24), (120, 40)]
 
 
+async def signed_in(pilot):
+    """The PIN is checked in the login screen's worker: wait for the sale screen."""
+    from helpers import until
+
+    from tui_pos.screens.sale import SaleScreen
+    await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen))
+
+
 async def ring_up(pilot):
     await pilot.press(*"1111", "enter")
-    await pilot.pause()
+    await signed_in(pilot)
     for code in ("3*ESP", "CAPP", "LATT", "2*MUFB"):
         pilot.app.screen.query_one("#code").value = code
         await pilot.press("enter")
@@ -188,7 +196,7 @@ class TestMessagesScreen:
             from tui_pos.services import customers
             customers.create({"name": "Ana", "mobile": "6123-4567", "sms_consent": True}, region="PA")
             await pilot.press(*"2222", "enter")
-            await pilot.pause()
+            await signed_in(pilot)
             await pilot.press("ctrl+g")
             await pilot.pause()
             await pilot.press("ctrl+t")
