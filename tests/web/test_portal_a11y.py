@@ -72,9 +72,12 @@ def test_the_portal_passes_axe_in_each_language(program, served, browser):  # no
     page = context.new_page()
     shot = b""
     for lang in ("en", "es", "fr"):
-        for url in (f"{link}?lang={lang}", f"{served}/", f"{served}/link", f"{served}/a/forged"):
+        for url in (f"{link}?lang={lang}", f"{link}/order?q=ca", f"{served}/", f"{served}/link",
+                    f"{served}/a/forged"):
             page.goto(url)
             assert page.locator("html").get_attribute("lang") == lang
+            if "/order" in url:
+                assert page.locator("#q").count() == 1                           # the order page itself
             page.locator("details").evaluate_all("els => els.forEach(d => d.open = true)")   # receipts' tables
             found = axe(page)
             assert not found, f"{url} in {lang}:\n{said(found)}"
