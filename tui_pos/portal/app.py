@@ -243,15 +243,17 @@ def create_app(settings: service.Settings) -> Starlette:
         form = await request.form(max_files=0, max_fields=settings.max_lines * 5 + 10)
         if not request.cookies.get(CSRF_COOKIE) or not hmac.compare_digest(str(form.get("csrf") or ""), expected):
             log.info("order form refused: CSRF check failed")
-            return PlainTextResponse("This form has expired: open your link again.", status_code=403)
+            _ = gettext_for(request)
+            return PlainTextResponse(_("This form has expired: open your link again."), status_code=403)
         quantities: dict[int, int] = {}
         errors: list[str] = []
+        _ = gettext_for(request)
         for key, value in form.multi_items():
             if not key.startswith("qty_") or not key[4:].isdigit() or len(key) > 16:
                 continue
             text = str(value).strip()
             if text and not (text.isdigit() and len(text) <= 6):
-                errors.append("A quantity is a whole number, such as 1 or 2.")
+                errors.append(_("A quantity is a whole number, such as 1 or 2."))
                 continue
             quantities[int(key[4:])] = int(text or 0)
         note = str(form.get("note") or "")[:200]
