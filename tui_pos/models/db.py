@@ -76,7 +76,7 @@ def update_returning(model: type[Model], values: dict[Any, Any], where: Any, fie
     return model.select(field).where(where).scalar()
 
 
-class worker_connection:
+class worker_connection:  # noqa: N801 - used as a function is, `with worker_connection():`
     """For code run in a worker thread: connect if this thread has no connection, close only what it opened.
 
     peewee keeps one connection per thread; `connection_context()` would also
@@ -142,12 +142,14 @@ def explain(exc: BaseException, url: str) -> str:
     where = safe_url(url)
     text = " ".join(str(exc).split())  # drivers write several lines
     low = text.lower()
-    if isinstance(exc, ValueError) or "could not be cast" in low or "invalid dsn" in low or "invalid connection option" in low:
+    if (isinstance(exc, ValueError) or "could not be cast" in low or "invalid dsn" in low
+            or "invalid connection option" in low):
         return (f"[database] url = {where!r} does not parse ({text}); expected sqlite:///PATH "
                 "or postgresql://user@host:5432/dbname")
     if "does not exist" in low and "database" in low:
         return f"{where}: the database does not exist; create it (createdb), then run `tui-pos init`"
-    if "password authentication failed" in low or "no pg_hba.conf entry" in low or "role" in low and "does not exist" in low:
+    if ("password authentication failed" in low or "no pg_hba.conf entry" in low
+            or "role" in low and "does not exist" in low):
         return f"{where}: the server refused the user or password ({text}); check [database] url"
     if "refused" in low or "could not connect" in low or "connection failed" in low or "timeout" in low \
             or "name or service not known" in low or "could not translate host name" in low:
