@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-
+from typing import TypeVar
 
 from peewee import JOIN
 
@@ -17,6 +19,8 @@ from tui_pos.models import Barcode, Product, Section, db
 from tui_pos.services import audit
 from tui_pos.services.store import catalog as store
 from tui_pos.services.store.catalog import FoundProduct
+
+_T = TypeVar("_T")
 
 PRODUCT_COLUMNS = ["barcode", "sku", "name", "section", "price", "tax_rate", "points", "points_cost"]
 
@@ -69,12 +73,14 @@ def search(text: str, limit: int = 50) -> list[ProductView]:
 
 # ---------------------------------------------------------------- import
 
-class ImportError_(PosError):
+class ImportError_(PosError):  # noqa: N801 - the trailing "_" keeps it off the builtin ImportError
     """An import problem at a file, line and column; nothing was written."""
 
     def __init__(self, path: str, line: int, column: int | None, column_name: str, message: str) -> None:
-        where = f"{path}:{line}" + (f":{column}" + (f" ({column_name})" if column_name else "") if column else "")
-        if message.endswith(".") and not message.endswith(".."):   # the form's sentences: "; nothing was written" follows
+        named = f" ({column_name})" if column_name else ""
+        where = f"{path}:{line}" + (f":{column}{named}" if column else "")
+        # the form's sentences end in ".": "; nothing was written" follows
+        if message.endswith(".") and not message.endswith(".."):
             message = message[:-1]
         super().__init__(f"{where}: {message}")
 
@@ -92,12 +98,16 @@ class _ProductRow:
     points_cost: int | None
 
 
+def _optional_points(text: str, what: str) -> int | None:
+    return cell_rules.points(text, what) if text else None
+
+
 def _parse_product_row(row: dict[str, str], line: int, path: str, allow_large: bool = False) -> _ProductRow:
     """One row, checked by the rules of domain/imports.py; ImportError_ names its line and column."""
     def fail(col: str, msg: str) -> ImportError_:
         return ImportError_(path, line, PRODUCT_COLUMNS.index(col) + 1, col, msg)
 
-    def cell(col: str, parse):
+    def cell(col: str, parse: Callable[[str], _T]) -> _T:
         try:
             return parse(values[col])
         except InputError as exc:
@@ -105,8 +115,9 @@ def _parse_product_row(row: dict[str, str], line: int, path: str, allow_large: b
 
     values = {k: (row.get(k) or "").strip() for k in PRODUCT_COLUMNS}
     for col in PRODUCT_COLUMNS:
-        cell(col, lambda v: cell_rules.check_text(v, cell_rules.MAX_CODE if col == "sku" else cell_rules.MAX_TEXT))
-    barcodes = []
+        limit = cell_rules.MAX_CODE if col == "sku" else cell_rules.MAX_TEXT
+        cell(col, partial(cell_rules.check_text, limit=limit))
+    barcodes: list[str] = []
     for code in values["barcode"].replace("|", " ").split():
         try:
             cell_rules.check_text(code, cell_rules.MAX_CODE)
@@ -120,7 +131,7 @@ def _parse_product_row(row: dict[str, str], line: int, path: str, allow_large: b
         raise fail("name", "a product needs a name")
     price = cell("price", lambda v: cell_rules.price_cents(v, allow_large=allow_large))
     rate = cell("tax_rate", lambda v: cell_rules.tax_rate_bp(v) if v else None)
-    ints = {col: cell(col, lambda v: cell_rules.points(v, col) if v else None) for col in ("points", "points_cost")}
+    ints = {col: cell(col, partial(_optional_points, what=col)) for col in ("points", "points_cost")}
     if ints["points_cost"] == 0:
         raise fail("points_cost", "points_cost 0 would give the product away; leave it empty or give a cost")
     return _ProductRow(line, barcodes, sku, values["name"], values["section"],
@@ -156,7 +167,8 @@ def read_products_csv(path: str | Path, *, allow_large: bool = False) -> list[_P
             header = reader.fieldnames or []
             missing = [c for c in PRODUCT_COLUMNS if c not in header]
             if missing:
-                raise ImportError_(path, 1, None, "", cell_rules.missing_columns(header, missing, PRODUCT_COLUMNS))
+                raise ImportError_(path, 1, None, "",
+                                   cell_rules.missing_columns(list(header), missing, PRODUCT_COLUMNS))
             for row in reader:
                 line = reader.line_num
                 if None in row:
@@ -172,7 +184,8 @@ def read_products_csv(path: str | Path, *, allow_large: bool = False) -> list[_P
                 seen_sku[parsed.sku] = line
                 for code in parsed.barcodes:
                     if code in seen_code:
-                        raise ImportError_(path, line, 1, "barcode", f"barcode {code} is also on line {seen_code[code]}")
+                        raise ImportError_(path, line, 1, "barcode",
+                                           f"barcode {code} is also on line {seen_code[code]}")
                     seen_code[code] = line
                 rows.append(parsed)
         except csv.Error as exc:
@@ -212,9 +225,9 @@ def import_products(path: str | Path, *, user_id: int | None = None, update: boo
                     sections[r.section] = Section.create(name=r.section).id
                 section_id = sections[r.section]
             rate = r.tax_rate_bp if r.tax_rate_bp is not None else (product.tax_rate_bp if product else 0)
-            fields = dict(name=r.name, section=section_id, price_cents=r.price_cents,
-                          tax_rate_bp=rate, points=r.points, points_cost=r.points_cost,
-                          active=True, search_text=search_key(f"{r.name} {r.sku}"))
+            fields = {"name": r.name, "section": section_id, "price_cents": r.price_cents,
+                      "tax_rate_bp": rate, "points": r.points, "points_cost": r.points_cost,
+                      "active": True, "search_text": search_key(f"{r.name} {r.sku}")}
             if product is None:
                 product = Product.create(sku=r.sku, **fields)
                 created += 1
