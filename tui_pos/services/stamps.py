@@ -42,7 +42,7 @@ def _card(customer_id: int, offer: str) -> StampCard:
 
 
 def _matches(offer: StampOffer, sku: str, section: str) -> bool:
-    return (offer.sku and sku == offer.sku) or (offer.section and section == offer.section)
+    return bool(offer.sku and sku == offer.sku) or bool(offer.section and section == offer.section)
 
 
 def progress(customer_id: int, program: Program | None) -> list[Progress]:
