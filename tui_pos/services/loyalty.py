@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import json
 import time
+import tomllib
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, TypedDict
 
-from peewee import JOIN, fn
+from peewee import JOIN, ModelSelect, fn
 
+from tui_pos.domain import loyalty as rules
+from tui_pos.domain import pricing
 from tui_pos.domain.errors import BalanceChanged
-from tui_pos.models import Customer, LoyaltyMovement, db
+from tui_pos.models import Customer, LoyaltyMovement, LoyaltyProgram, Note, NoteLine, Product, Section, db, utcnow
 from tui_pos.models.prepared import prepared
+from tui_pos.services import audit
 from tui_pos.services.store import ledger
-from tui_pos.services.store.ledger import program_version_columns  # noqa: F401
-
 
 REDEEMING = ("redeem", "offer")   # the kinds that spend points (a customer's points_redeemed)
 
@@ -121,17 +129,6 @@ def ledger_mismatches() -> list[tuple[str, int, int]]:
 
 
 # ====================================================================== the program
-
-import json  # noqa: E402
-import tomllib  # noqa: E402
-from fractions import Fraction  # noqa: E402
-from decimal import Decimal  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from tui_pos.domain import loyalty as rules  # noqa: E402
-from tui_pos.domain import pricing  # noqa: E402
-from tui_pos.models import (LoyaltyProgram, Note, NoteLine, Product, Section, utcnow)  # noqa: E402
-from tui_pos.services import audit  # noqa: E402
 
 _cached: tuple[object, rules.Program | None] = (None, None)
 
@@ -294,7 +291,7 @@ _EARN_NAMES = ("id", "sku", "name", "qty", "unit_price_cents", "tax_rate_bp", "t
 
 
 @prepared(1)
-def _q_earn_lines(note):
+def _q_earn_lines(note: Any) -> ModelSelect:
     return (NoteLine.select(*_EARN_FIELDS, Product.points, Section.name)
             .join(Product, JOIN.LEFT_OUTER, on=(NoteLine.product == Product.id))
             .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
@@ -346,7 +343,7 @@ def earn_lines(note_id: int) -> tuple[list[rules.EarnLine], list[EarnRow]]:
 
 
 @prepared(1)
-def _q_balance(customer):
+def _q_balance(customer: Any) -> ModelSelect:
     return Customer.select(Customer.points_balance).where(Customer.id == customer)
 
 
@@ -354,7 +351,7 @@ def multiplier_of(note: Note) -> Fraction:
     return Fraction(Decimal(note.tier_multiplier or "1"))
 
 
-def note_loyalty(note: Note, point_of_sale: str, earn: tuple | None = None,
+def note_loyalty(note: Note, point_of_sale: str, earn: tuple[list[rules.EarnLine], list[EarnRow]] | None = None,
                  balance: int | None = None) -> NoteLoyalty | None:
     """The customer's balance and tier and what this note will earn (None without customer or program).
 
@@ -405,7 +402,7 @@ def can_offer(note: Note, point_of_sale: str) -> bool:
 # ====================================================================== completing a sale
 
 def settle(note: Note, receipt_no: str, *, point_of_sale: str, register: str, user_id: int | None,
-           earn: tuple | None = None) -> rules.Block | None:
+           earn: tuple[list[rules.EarnLine], list[EarnRow]] | None = None) -> rules.Block | None:
     """Write the sale's movements, in the sale's transaction: redemption, offers, then earnings.
 
     Returns the receipt's loyalty block, which the caller stores on the note.
@@ -428,7 +425,8 @@ class SentSettle:
     point_of_sale: str = ""
 
 
-def send_settle(note: Note, *, point_of_sale: str, earn: tuple | None = None, visit_at=None) -> SentSettle | None:
+def send_settle(note: Note, *, point_of_sale: str, earn: tuple[list[rules.EarnLine], list[EarnRow]] | None = None,
+                visit_at: _dt.datetime | None = None) -> SentSettle | None:
     """The balance half of `settle`, sent before the receipt number is known: one conditional UPDATE of
     the customer that makes every debit, adds the earning and counts the visit (`visit_at`, when given).
     None: no customer or no program."""
@@ -544,9 +542,15 @@ def reverse(sale: Note, refund_no: str, returned: dict[int, int], *, point_of_sa
     return net
 
 
-def _returned_so_far(sale: Note) -> dict:
+class _Returned(TypedDict):
+    earn: int
+    redeem: int
+    offer: dict[str, int]   # by product SKU
+
+
+def _returned_so_far(sale: Note) -> _Returned:
     """Points already moved by earlier returns of this sale, by what they were for."""
-    done = {"earn": 0, "redeem": 0, "offer": {}}
+    done: _Returned = {"earn": 0, "redeem": 0, "offer": {}}
     refunds = [n.receipt_no for n in Note.select(Note.receipt_no).where(Note.return_of == sale.id,
                                                                          Note.status == "paid")]
     if not refunds:
@@ -583,10 +587,7 @@ def report() -> list[list[str]]:
 
 # ====================================================================== expiry
 
-import datetime as _dt  # noqa: E402
-
-
-def _lots(customer_id: int, months: int) -> list:
+def _lots(customer_id: int, months: int) -> list[tuple[_dt.date, int]]:
     entries = [rules.LedgerEntry(at.date(), points) for at, points in
                LoyaltyMovement.select(LoyaltyMovement.at, LoyaltyMovement.points)
                .where(LoyaltyMovement.customer == customer_id).order_by(LoyaltyMovement.id).tuples()]
