@@ -8,10 +8,12 @@ is written to the audit log (seed 003).
 from __future__ import annotations
 
 import csv
-import os
 import datetime as _dt
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
 from peewee import fn
 
@@ -19,11 +21,21 @@ from tui_pos.domain import customer as rules
 from tui_pos.domain import imports as cell_rules
 from tui_pos.domain import ruc as ruc_rules
 from tui_pos.domain.errors import InputError, PosError
+from tui_pos.domain.loyalty import MAX_POINTS
 from tui_pos.domain.text import control_at, csv_cell, from_csv_cell, search_key
-from tui_pos.models import (Customer, CustomerGroup, CustomerGroupMember, CustomerWord, LoyaltyCard, Note,
-                            PriceRate, User, db, utcnow)
+from tui_pos.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMember,
+    CustomerWord,
+    LoyaltyCard,
+    Note,
+    PriceRate,
+    db,
+    utcnow,
+)
 from tui_pos.services import audit, consent, users
-from tui_pos.services.store.customers import CustomerView, view, view_for_pricing, views  # noqa: F401
+from tui_pos.services.store.customers import CustomerView, view, view_for_pricing, views  # noqa: F401 - re-exported
 
 CONTACT_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "sms_consent", "email_consent",
                   "marketing_opt_out", "invite_declined",
@@ -52,7 +64,7 @@ class FormError(PosError):
 
 # ------------------------------------------------------------------ validation
 
-def _bool(value) -> bool:
+def _bool(value: object) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -68,7 +80,7 @@ def clean(data: dict, region: str) -> dict:
     out: dict = {}
     errors: dict[str, str] = {}
 
-    def attempt(name: str, fn_) -> None:
+    def attempt(name: str, fn_: Callable[[Any], object]) -> None:
         if name not in data:
             return
         value = data[name]
@@ -82,7 +94,7 @@ def clean(data: dict, region: str) -> dict:
         except InputError as exc:
             errors[name] = str(exc)
 
-    def optional(fn_):
+    def optional(fn_: Callable[[Any], object]) -> Callable[[Any], object]:
         return lambda v: (fn_(v) if str(v or "").strip() else None)
 
     attempt("name", lambda v: str(v or "").strip())
@@ -99,35 +111,35 @@ def clean(data: dict, region: str) -> dict:
     attempt("marketing_opt_out", _bool)
     attempt("invite_declined", _bool)
 
-    def ruc_type(v):
+    def ruc_type(v: Any) -> str:
         v = str(v or "").strip().lower()
         if v and v not in rules.RUC_TYPES:
             raise InputError(f"RUC type {v!r}: use one of {', '.join(rules.RUC_TYPES)}.")
         return v
     attempt("ruc_type", ruc_type)
 
-    def nt_person(v):
+    def nt_person(v: Any) -> str:
         v = str(v or "").strip().lower()
         if v and v not in ("natural", "juridical"):
             raise InputError("NT person type: natural or juridical.")
         return v
     attempt("nt_person", nt_person)
 
-    def payment_status(v):
+    def payment_status(v: Any) -> int:
         v = str(v).strip() or "0"
         if v not in ("0", "1", "2"):
             raise InputError("payment status is 0 (valid), 1 (pending payments) or 2 (defaulter).")
         return int(v)
     attempt("payment_status", payment_status)
 
-    def status(v):
+    def status(v: Any) -> str:
         v = str(v or "").strip().lower() or "open"
         if v not in ("open", "closed"):
             raise InputError("status is open or closed.")
         return v
     attempt("status", status)
 
-    def codes(v):
+    def codes(v: Any) -> list[str]:
         items = v if isinstance(v, (list, tuple)) else str(v or "").replace("|", " ").split()
         return [str(i).strip() for i in items if str(i).strip()]
     attempt("cards", codes)
@@ -175,7 +187,8 @@ def _check_unique(values: dict, customer_id: int | None) -> None:
     for code in values.get("cards") or []:
         owner = LoyaltyCard.get_or_none(LoyaltyCard.code.in_(card_spellings(code)))
         if owner is not None and owner.customer_id != customer_id:
-            errors["cards"] = f"card {code} already belongs to {owner.customer.name or owner.customer.code} ({owner.customer.code})"
+            holder = owner.customer
+            errors["cards"] = f"card {code} already belongs to {holder.name or holder.code} ({holder.code})"
     if errors:
         raise FormError(errors)
 
@@ -250,7 +263,7 @@ def _approve(fiscal: list[str], edited: list[str], approver_id: int | None, user
     return approved
 
 
-def _has_value(value) -> bool:
+def _has_value(value: object) -> bool:
     return value not in (None, "", [], (), 0)
 
 
@@ -340,7 +353,7 @@ class LookupResult:
     message: str = ""
 
 
-def _range(column, prefix: str):
+def _range(column: Any, prefix: str) -> Any:
     """`column` starts with `prefix`, as an index range (LIKE would scan)."""
     return (column >= prefix) & (column < prefix + "\uffff")
 
@@ -358,7 +371,7 @@ def lookup(text: str, *, region: str, limit: int = 20) -> LookupResult:
         return LookupResult(members, message="" if members else f"No customer in group {raw[6:].strip()!r}.")
     ids: list[int] = []
 
-    def add(query) -> None:
+    def add(query: Any) -> None:
         for row in query.limit(limit).tuples():
             if row[0] not in ids:
                 ids.append(row[0])
@@ -498,7 +511,8 @@ def detail(customer_id: int, recent: int = 10) -> Detail:
 # ------------------------------------------------------------------ import / export
 
 def import_customers(path: str | Path, *, region: str, user_id: int | None = None,
-                     opening_points=None, update: bool = False) -> tuple[int, int, int]:
+                     opening_points: Callable[[int, int, int], object] | None = None,
+                     update: bool = False) -> tuple[int, int, int]:
     """All-or-nothing; rows matched on code, else on the normalized phone. Returns (created, updated, unchanged),
     counted in customers.
 
@@ -518,14 +532,14 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
     except OSError as exc:
         raise ImportError_(path, 0, None, "", f"cannot open the file ({exc.strerror or exc})") from None
     # consent in the file was given when the file was written: its date is the consent's
-    file_date = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, _dt.timezone.utc).replace(tzinfo=None)
+    file_date = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, _dt.UTC).replace(tzinfo=None)
     with handle, db.atomic():
         reader = csv.DictReader(handle, strict=True)
         try:
             header = reader.fieldnames or []
             missing = [c for c in CSV_COLUMNS if c not in header]
             if missing:
-                raise ImportError_(path, 1, None, "", cell_rules.missing_columns(header, missing, CSV_COLUMNS))
+                raise ImportError_(path, 1, None, "", cell_rules.missing_columns(list(header), missing, CSV_COLUMNS))
 
             def fail(line: int, name: str, message: str) -> ImportError_:
                 column = {"groups": "group", "cards": "card"}.get(name, name)
@@ -569,7 +583,8 @@ class _ImportTally:
     points_not_added: list[str] = field(default_factory=list)
 
 
-def _read_customer_rows(reader, header: list[str], region: str, fail) -> list[_ImportRow]:
+def _read_customer_rows(reader: csv.DictReader[str], header: Sequence[str], region: str,
+                        fail: Callable[[int, str, str], PosError]) -> list[_ImportRow]:
     """Every row checked (the cells, the codes), nothing written yet."""
     known = [c for c in header if c in CSV_COLUMNS or c in CONSENT_COLUMNS]
     rows: list[_ImportRow] = []
@@ -614,7 +629,8 @@ def _read_customer_rows(reader, header: list[str], region: str, fail) -> list[_I
     return rows
 
 
-def _group_rows(rows: list[_ImportRow], update: bool, fail) -> list[list[_ImportRow]]:
+def _group_rows(rows: list[_ImportRow], update: bool,
+                fail: Callable[[int, str, str], PosError]) -> list[list[_ImportRow]]:
     """The rows of one customer together: rows that share a phone or a card. Two such rows are refused,
     naming both lines, unless `update` says they are one customer to merge."""
     groups: list[list[_ImportRow]] = []
@@ -642,8 +658,9 @@ def _group_rows(rows: list[_ImportRow], update: bool, fail) -> list[list[_Import
     return [g for g in groups if g]
 
 
-def _import_group(group: list[_ImportRow], *, update: bool, user_id: int | None, file_date, opening_points,
-                  fail, tally: _ImportTally) -> None:
+def _import_group(group: list[_ImportRow], *, update: bool, user_id: int | None, file_date: _dt.datetime,
+                  opening_points: Callable[[int, int, int], object] | None,
+                  fail: Callable[[int, str, str], PosError], tally: _ImportTally) -> None:
     """Write one customer's rows: create them, or change only what the rows' filled cells say."""
     first = group[0]
     codes = [r.code for r in group if r.code]
@@ -686,10 +703,10 @@ def _import_group(group: list[_ImportRow], *, update: bool, user_id: int | None,
                 customer.code = f"C{customer.id:06d}"
             _apply(customer, values, source="import", user_id=user_id, consent_at=file_date)
             tally.created += 1
-            if sum(r.opening for r in group) > cell_rules.MAX_POINTS:
+            if sum(r.opening for r in group) > MAX_POINTS:
                 raise fail(group[-1].line, "points", f"the opening balances of lines "
                                                      f"{', '.join(str(r.line) for r in group)} add up to more "
-                                                     f"than {cell_rules.MAX_POINTS:,}, the most points a balance holds")
+                                                     f"than {MAX_POINTS:,}, the most points a balance holds")
             for r in group:
                 if r.opening and opening_points:
                     opening_points(customer.id, r.opening, r.line)
@@ -749,7 +766,7 @@ def forget(code: str, *, user_id: int | None = None) -> int:
         return c.id
 
 
-def export_customers(out) -> int:
+def export_customers(out: TextIO) -> int:
     """Write every customer as customers.csv (the import format); returns the count."""
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
