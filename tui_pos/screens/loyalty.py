@@ -125,7 +125,9 @@ class OfferScreen(Guarded, DatabaseCalls, ModalScreen[bool]):
     """
 
     BINDINGS = [
-        Binding("space", "toggle", "Offer/Offered", id="offer.toggle"),
+        # both priority: Enter must be (the table would take it), and a priority key overtakes a plain one
+        # typed just before it, so Space then Enter at once would validate before the Offer was ticked
+        Binding("space", "toggle", "Offer/Offered", id="offer.toggle", priority=True),
         Binding("enter", "validate", "Validate", id="offer.validate", priority=True),
         Binding("escape", "leave", "Without offering", id="offer.leave"),
     ]

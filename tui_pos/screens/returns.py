@@ -36,7 +36,9 @@ class ReturnScreen(Guarded, DatabaseCalls, ModalScreen[str | None]):
         Binding("plus,equals_sign", "adjust(1)", "+1", id="return.more"),
         Binding("minus", "adjust(-1)", "-1", id="return.less"),
         Binding("ctrl+t", "next_tender", "Tender", id="return.tender", priority=True),
-        Binding("f10", "refund", "Refund", id="return.refund", priority=True),
+        # not a priority binding: a priority key is handled before the keys typed just before it (Space, then
+        # F10 at once, refunded nothing: "Pick at least one line")
+        Binding("f10", "refund", "Refund", id="return.refund"),
     ]
 
     def __init__(self, sales: SaleService, money, user_id: int | None = None) -> None:
