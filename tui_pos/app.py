@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING, cast
 
 from textual import events, on, work
 from textual.app import App
@@ -20,6 +21,7 @@ from tui_pos.screens.gate import ask_approval
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import audit, users
+from tui_pos.widgets.calls import database_lost_everywhere
 from tui_pos.widgets.devices import (
     DatabaseBack,
     DeviceLine,
@@ -27,8 +29,15 @@ from tui_pos.widgets.devices import (
     Scanned,
     ScanTooLong,
 )
-from tui_pos.widgets.calls import database_lost_everywhere
 from tui_pos.widgets.safety import Guarded, report_bug
+
+if TYPE_CHECKING:
+    from textual.driver import Driver
+    from textual.timer import Timer
+
+    from tui_pos.hardware.scanner import ScannerHub
+    from tui_pos.services.dgi import DgiAnswer
+    from tui_pos.services.printing import SpoolResult
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +45,7 @@ SCANNER_WORDS = {"gone": "Scanner GONE", "missing": "Scanner NOT FOUND", "denied
                  "busy": "Scanner BUSY"}
 
 
-def _styled(app: App, setting: str) -> list:
+def _styled(app: SupportApp | PosApp, setting: str) -> list:
     """CSS files and the theme for `[ui] theme` (console glyphs on the Linux console); call before App.__init__."""
     from pathlib import Path
 
@@ -50,7 +59,7 @@ def _styled(app: App, setting: str) -> list:
     return css
 
 
-def _driver_class():
+def _driver_class() -> type[Driver] | None:
     """On Linux, the driver that hands keys over a burst at a time (widgets/keyboard.py); else Textual's."""
     import sys
     if sys.platform.startswith("linux"):
@@ -59,7 +68,7 @@ def _driver_class():
     return None
 
 
-def _apply_theme(app: App) -> None:
+def _apply_theme(app: SupportApp | PosApp) -> None:
     from tui_pos.widgets.console import CONSOLE
     app.register_theme(CONSOLE)
     try:
@@ -74,6 +83,7 @@ class SupportApp(Guarded, App):
 
     TITLE = "tui-pos support"
     ENABLE_COMMAND_PALETTE = False
+    _wanted_theme: str   # `[ui] theme`, set by _styled before App.__init__
 
     def __init__(self, runtime: Runtime, log_path: str = "") -> None:
         super().__init__(css_path=_styled(self, runtime.config.ui.theme))
@@ -99,6 +109,7 @@ class PosApp(Guarded, App):
     TITLE = "tui-pos"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit")]
+    _wanted_theme: str   # as SupportApp's
 
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(css_path=_styled(self, runtime.config.ui.theme), driver_class=_driver_class())
@@ -109,11 +120,11 @@ class PosApp(Guarded, App):
         self.printed: list[str] = []  # receipt numbers sent to the printer (for support and tests)
         self.dgi_answers: list = []   # answers of the online RUC check, newest last
         self.scans: list[tuple[str, str]] = []  # codes scanned (code, source), for support and tests
-        self.printer_state = None     # the spooler's last SpoolResult
-        self.scanner_hub = None
+        self.printer_state: SpoolResult | None = None     # the spooler's last pass
+        self.scanner_hub: ScannerHub | None = None
         self._draining = False
         self._drain_again = False
-        self._printer_retry = None
+        self._printer_retry: Timer | None = None
         self.db_down = False          # a lost database connection, being retried
         self._wedge_timer = False     # a wedge tick is pending
         cfg = runtime.config.scanner
@@ -205,9 +216,10 @@ class PosApp(Guarded, App):
         self._send_queue()
 
     @work(thread=True, exit_on_error=False, group="printer", name="print")
-    def _send_queue(self):
+    def _send_queue(self) -> SpoolResult:
         """Send waiting receipts in order until the queue is empty or the printer fails."""
         spooler = self.runtime.spooler
+        assert spooler is not None   # started by _drain_printer, only with a spooler
         while True:
             result = spooler.send_next()
             if result.sent is not None:
@@ -215,11 +227,12 @@ class PosApp(Guarded, App):
             if result.sent is None or result.retry_in is None or get_current_worker().is_cancelled:
                 return result
 
-    def _printed(self, result) -> None:
+    def _printed(self, result: SpoolResult) -> None:
+        assert result.sent is not None   # called for a printed job only
         self.printed.append(result.sent.receipt_no)
         self._printer_result(result)
 
-    def _printer_result(self, result) -> None:
+    def _printer_result(self, result: SpoolResult) -> None:
         before = self.printer_state
         self.printer_state = result
         if result.failed is not None and (before is None or before.failed is None):
@@ -231,7 +244,7 @@ class PosApp(Guarded, App):
     def _drained(self, event: Worker.StateChanged) -> None:
         self._draining = False
         if event.state == WorkerState.SUCCESS:
-            result = event.worker.result
+            result = cast("SpoolResult", event.worker.result)
             self._printer_result(result)
             if self._drain_again:
                 self._drain_printer()
@@ -347,14 +360,16 @@ class PosApp(Guarded, App):
         """A held burst stopped without Enter: it was typing; let it through."""
         from textual._time import get_time
         self._wedge_timer = False
-        outcome = self.wedge.tick(get_time())
+        wedge = self.wedge
+        assert wedge is not None   # the tick is set only by the wedge
+        outcome = wedge.tick(get_time())
         for held in outcome.release:
             await super().on_event(held)
         if outcome.dropped:
-            self.screen.post_message(ScanTooLong("keyboard", self.wedge.max_length, outcome.dropped))
-        if self.wedge.holding:
+            self.screen.post_message(ScanTooLong("keyboard", wedge.max_length, outcome.dropped))
+        if wedge.holding:
             self._wedge_timer = True
-            self.set_timer(self.wedge.gap + 0.001, self._wedge_tick)
+            self.set_timer(wedge.gap + 0.001, self._wedge_tick)
 
     @on(ScanTooLong)
     def _unclaimed_too_long(self, event: ScanTooLong) -> None:
@@ -442,7 +457,7 @@ class PosApp(Guarded, App):
             self._check_ruc(ruc, dv, fiscal_name)
 
     @work(thread=True, exit_on_error=False, group="dgi", name="dgi")
-    def _check_ruc(self, ruc: str, dv: str, fiscal_name: str):
+    def _check_ruc(self, ruc: str, dv: str, fiscal_name: str) -> DgiAnswer:
         from tui_pos.services import dgi
         cfg = self.runtime.config.dgi
         return dgi.verify(ruc, dv, fiscal_name, url=cfg.url, token=cfg.token, timeout=cfg.timeout)
@@ -465,7 +480,7 @@ class PosApp(Guarded, App):
 
     def _dgi_done(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.SUCCESS:
-            answer = event.worker.result
+            answer = cast("DgiAnswer", event.worker.result)
             self.dgi_answers.append(answer)
             bad = answer.valid is False or answer.name_matches is False
             self.notify(answer.message, title="DGI check", severity="warning" if bad else "information",
