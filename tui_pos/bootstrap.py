@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tui_pos.config import Config, data_dir
@@ -239,7 +239,6 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
     the first one and does not sell"); `allow_no_users` is for tests that drive the sale screen without a
     sign-in, never for a command."""
     import os
-    from tui_pos.config import data_dir
     os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(data_dir() / "escpos-cache"))   # beside the data
     from tui_pos.hardware.printer import PrinterError, make_printer
 
