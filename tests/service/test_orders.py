@@ -123,3 +123,19 @@ def test_the_programs_web_sales_mode_rules_apply_when_paid(counter, tmp_path):
     counter.resume(note_id)
     assert counter.pay(note_id, "cash", 5000).completed
     assert StampCard.get(StampCard.customer == ana.id).units == 2
+
+
+def test_the_customer_cancels_a_sent_order_but_not_one_the_counter_took(counter):
+    ana, eva = person(), person("Eva", mobile="6123-4599")
+    sent = orders.place(ana.id, {pid("CAPP"): 2}, "", SETTINGS)
+    taken = orders.place(ana.id, {pid("MUG"): 1}, "", SETTINGS)
+    assert not orders.cancel(eva.id, sent, SETTINGS)                          # not hers
+    counter.resume(taken)
+    assert not orders.cancel(ana.id, taken, SETTINGS)                         # the counter has it: ask there
+    assert orders.cancel(ana.id, sent, SETTINGS)
+    note = Note.get_by_id(sent)
+    assert note.status == "cancelled" and note.total_cents > 0 and note.closed_at is not None
+    assert not orders.cancel(ana.id, sent, SETTINGS)                          # once
+    assert {o.id: o.state for o in orders.orders(ana.id)} == {sent: "cancelled", taken: "ready"}
+    assert sent not in [p.id for p in counter.parked()]
+    assert AuditLog.select().where(AuditLog.action == "order.web_cancel").count() == 1

@@ -86,3 +86,23 @@ def test_no_web_mode_no_orders(demo):
         token = token_of(person().id, closed)
         assert "Order for pick-up" not in c.get(f"/a/{token}").text
         assert c.get(f"/a/{token}/order").status_code == 404
+
+
+def test_cancel_a_sent_order_from_the_account_page(shop, client):  # noqa: F811
+    ana = person()
+    token = token_of(ana.id, SETTINGS)
+    page = client.get(f"/a/{token}/order", params={"q": "capp"})
+    capp = f"qty_{Product.get(Product.sku == 'CAPP').id}"
+    assert client.post(f"/a/{token}/order", data={"csrf": csrf_of(page.text), capp: "1"}).status_code == 303
+    note = Note.get(Note.sales_mode == "web")
+    account = client.get(f"/a/{token}").text
+    assert f"Cancel order W{note.id}" in account
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"><input type="hidden" name="order"', account).group(1)
+    assert client.post(f"/a/{token}/order/cancel", data={"order": f"W{note.id}"}).status_code == 403
+    done = client.post(f"/a/{token}/order/cancel", data={"csrf": csrf, "order": f"W{note.id}"})
+    assert done.status_code == 303 and done.headers["location"] == f"/a/{token}?cancelled=W{note.id}#orders"
+    assert Note.get_by_id(note.id).status == "cancelled"
+    shown = client.get(done.headers["location"]).text
+    assert f"Order W{note.id} cancelled." in shown and f"Cancel order W{note.id}" not in shown
+    again = client.post(f"/a/{token}/order/cancel", data={"csrf": csrf, "order": f"W{note.id}"})
+    assert "notcancelled" in again.headers["location"]

@@ -120,9 +120,9 @@ def choose_language(request: Request, default: str) -> tuple[str, bool]:
                           default), False
 
 
-def _ordered(request: Request) -> str:
-    """The order number the page thanks for after sending one (`?ordered=W12`), or ""."""
-    value = request.query_params.get("ordered", "")
+def _ordered(request: Request, name: str = "ordered") -> str:
+    """The order number the page thanks for after sending one (`?ordered=W12`), or "" (also `?cancelled=`)."""
+    value = request.query_params.get(name, "")
     return value if len(value) < 12 and value[:1] == "W" and value[1:].isdigit() else ""
 
 
@@ -184,7 +184,9 @@ def create_app(settings: service.Settings) -> Starlette:
             "a": acct, "v": values, "errors": {f: field_error(f, m, _) for f, m in (errors or {}).items()},
             "saved": saved,
             "web": await db(orders.for_account, customer_id, settings), "ordered": _ordered(request),
+            "cancelled": _ordered(request, "cancelled"), "not_cancelled": _ordered(request, "notcancelled"),
             "order_url": request.url_for("order", token=token).path,
+            "order_csrf": _csrf_for(settings.secret, cookie, "order|" + token),
             "csrf": _csrf_for(settings.secret, cookie, token)}, 400 if errors else 200)
         return with_cookie(request, response, cookie)
 
@@ -270,6 +272,29 @@ def create_app(settings: service.Settings) -> Starlette:
         context.update(choices=await db(orders.chosen, quantities, settings), errors=errors, note=note[:60])
         return page(request, "order.html", context, 400)
 
+    async def cancel_order(request: Request) -> Response:
+        """The customer cancels a sent order (one button per order on the account page; CSRF as the order form)."""
+        token = request.path_params["token"]
+        try:
+            customer_id = await db(service.open_link, token, settings)
+        except service.LinkError as exc:
+            log.info("order link refused: %s", exc.reason)
+            return gone(request, exc.status)
+        form = await request.form(max_files=0, max_fields=5)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not cookie or not hmac.compare_digest(str(form.get("csrf") or ""),
+                                                 _csrf_for(settings.secret, cookie, "order|" + token)):
+            log.info("order cancel refused: CSRF check failed")
+            _ = gettext_for(request)
+            return PlainTextResponse(_("This form has expired: open your link again."), status_code=403)
+        number = str(form.get("order") or "")
+        if not (number[:1] == "W" and number[1:].isdigit() and len(number) < 12):
+            number = ""
+        done = bool(number) and await db(orders.cancel, customer_id, int(number[1:]), settings)
+        account_url = request.url_for("account", token=token).path
+        return RedirectResponse(f"{account_url}?{'cancelled' if done else 'notcancelled'}={number}#orders",
+                                status_code=303)
+
     async def unsubscribe(request: Request) -> Response:
         """A marketing email's unsubscribe link: a page with one button (a form, so CSRF applies)."""
         token = request.path_params["token"]
@@ -326,6 +351,7 @@ def create_app(settings: service.Settings) -> Starlette:
         Route("/", home),
         Route("/a/{token}", account, methods=["GET", "POST"], name="account"),
         Route("/a/{token}/order", order, methods=["GET", "POST"], name="order"),
+        Route("/a/{token}/order/cancel", cancel_order, methods=["POST"], name="cancel_order"),
         Route("/link", new_link, methods=["GET", "POST"], name="new_link"),
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"], name="unsubscribe"),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -201,6 +201,25 @@ def place(customer_id: int, quantities: dict[int, int], note: str, settings: Set
     return note_id
 
 
+def cancel(customer_id: int, note_id: int, settings: Settings) -> bool:
+    """The customer cancels their own order while it is still sent (parked): the note becomes cancelled, as a
+    cashier's cancel leaves it (closed_at, its total), audited `order.web_cancel`. False when it is not theirs,
+    not a web order, or no longer parked (the cashier resumed it: ask at the counter). One UPDATE guarded by
+    the status, so a cashier's F12 at the same moment gets "no longer parked" or the customer gets False."""
+    with db.atomic():
+        row = Note.get_or_none(Note.id == note_id, Note.customer == customer_id, Note.sales_mode == WEB,
+                               Note.kind == "sale")
+        if row is None or row.status != "parked":
+            return False
+        total = _sales(settings).summary(note_id).totals.total_cents
+        done = Note.update(status="cancelled", closed_at=utcnow(), total_cents=total).where(
+            Note.id == note_id, Note.status == "parked").execute()
+        if done:
+            audit.record("order.web_cancel", customer=Customer.get_by_id(customer_id).code,
+                         register=row.register.code, note=note_id, total_cents=total)
+    return bool(done)
+
+
 # ====================================================================== what the customer sees
 
 def _wish(label: str) -> str:
@@ -248,4 +267,5 @@ def chosen(quantities: dict[int, int], settings: Settings) -> list[Choice]:
 
 
 __all__ = ["AccountOrders", "Choice", "OrderError", "OrderLine", "STATES", "WEB", "WebOrder", "accepts_orders",
-           "chosen", "for_account", "from_receipt", "orders", "place", "register_code", "reorderable", "search"]
+           "cancel", "chosen", "for_account", "from_receipt", "orders", "place", "register_code", "reorderable",
+           "search"]
