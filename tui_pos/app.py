@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import events, on, work
 from textual.app import App
@@ -21,7 +22,8 @@ from tui_pos.screens.gate import ask_approval
 from tui_pos.screens.login import LoginScreen
 from tui_pos.screens.sale import SaleScreen
 from tui_pos.services import audit, users
-from tui_pos.widgets.calls import database_lost_everywhere
+from tui_pos.services.connection import is_connection_error
+from tui_pos.widgets.calls import SHORT, database_lost_everywhere, in_worker
 from tui_pos.widgets.devices import (
     DatabaseBack,
     DeviceLine,
@@ -126,6 +128,7 @@ class PosApp(Guarded, App):
         self._drain_again = False
         self._printer_retry: Timer | None = None
         self.db_down = False          # a lost database connection, being retried
+        self._app_db_calls: dict[Worker, Callable[[Any], object] | None] = {}   # run_db's workers and their `done`
         self._wedge_timer = False     # a wedge tick is pending
         cfg = runtime.config.scanner
         self.wedge: WedgeFilter | None = (WedgeFilter(cfg.wedge_gap_ms / 1000, cfg.wedge_min_length)
@@ -144,7 +147,8 @@ class PosApp(Guarded, App):
     @on(LoginScreen.SignedIn)
     def _signed_in(self, event: LoginScreen.SignedIn) -> None:
         self.user = event.person
-        audit.record("user.sign_in", user_id=event.person.id, register=self.runtime.sales.register_code)
+        person, register = event.person, self.runtime.sales.register_code
+        self.run_db(lambda: audit.record("user.sign_in", user_id=person.id, register=register), name="sign-in-audit")
         self.switch_screen(self.sale_screen(event.person))
 
     def sale_screen(self, person: users.Person | None) -> SaleScreen:
@@ -284,14 +288,39 @@ class PosApp(Guarded, App):
 
     def open_drawer(self, approver_id: int | None) -> None:
         """A manager opens the cash drawer (audited); the kick goes out from a worker."""
-        from tui_pos.services import printing
-        printing.record_drawer_open(self.runtime.sales.register_code, self.user.id if self.user else None,
-                                    approver_id)
-        self._kick_drawer()
+        self._kick_drawer(self.user.id if self.user else None, approver_id)
+
+    # ------------------------------------------------------------ the app's own database calls
+
+    def run_db(self, call: Callable[[], Any], done: Callable[[Any], object] | None = None, *,
+               name: str = "app-db") -> None:
+        """The app's equivalent of the screens' `DatabaseCalls.run_db`: `call` in a thread worker (group
+        "app-db"), `done(result)` back on the UI loop; a failure is handled in `_app_db_done`."""
+        worker = self.run_worker(lambda: in_worker(call), thread=True, exit_on_error=False, group="app-db",
+                                 name=name)
+        self._app_db_calls[worker] = done
+
+    def _app_db_done(self, event: Worker.StateChanged) -> None:
+        """The one handler of the app's database calls: the result, or what its failure means."""
+        done = self._app_db_calls.pop(event.worker, None)
+        if event.state == WorkerState.SUCCESS:
+            if done is not None:
+                done(event.worker.result)
+            return
+        error = event.worker.error
+        if is_connection_error(error):
+            self.database_lost()
+            return
+        log.error("unexpected error in %s", event.worker.name, exc_info=error)
+        self.notify(SHORT, severity="error", timeout=8)
 
     @work(thread=True, exit_on_error=False, group="drawer", name="drawer")
-    def _kick_drawer(self) -> str:
+    def _kick_drawer(self, user_id: int | None, approver_id: int | None) -> str:
+        """In one thread worker: the opening's record (on this thread's connection), then the kick."""
         from tui_pos.hardware.printer import drawer_kick_bytes
+        from tui_pos.services import printing
+        register = self.runtime.sales.register_code
+        in_worker(lambda: printing.record_drawer_open(register, user_id, approver_id))
         self.runtime.printer.send(drawer_kick_bytes(self.runtime.config.printer.profile))
         return "ok"
 
@@ -465,12 +494,16 @@ class PosApp(Guarded, App):
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         group = event.worker.group
-        if group == "dgi":
+        if group == "app-db" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self._app_db_done(event)
+        elif group == "dgi":
             self._dgi_done(event)
         elif group == "printer" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._drained(event)
         elif group == "db-probe" and event.state == WorkerState.SUCCESS and event.worker.result:
             self.database_back()
+        elif group == "drawer" and event.state == WorkerState.ERROR and is_connection_error(event.worker.error):
+            self.database_lost()      # the opening could not be recorded: the drawer stays shut
         elif group == "drawer" and event.state == WorkerState.ERROR:
             log.error("drawer kick failed: %s", event.worker.error)
             self.notify(f"The drawer did not open: {event.worker.error}", severity="error", timeout=8)
@@ -511,25 +544,38 @@ class PosApp(Guarded, App):
     def sign_out(self) -> None:
         """Another cashier takes the till: back to the PIN prompt (audited). The open note stays; it becomes
         the next cashier's when they sign in (empty) or when they take its payment."""
-        if not users.users_exist():
+        user_id, register = self.user.id if self.user else None, self.runtime.sales.register_code
+
+        def signed_out(any_users: bool) -> None:
+            if not any_users:
+                return
+            self.run_db(lambda: audit.record("user.sign_out", user_id=user_id, register=register), name="sign-out")
+            self.user = None
+            cfg = self.runtime.config
+            self.switch_screen(LoginScreen(cfg.store.name, cfg.store.register))
+        if self.user is not None:     # someone signed in: the register has users; the PIN prompt at once
+            signed_out(True)
             return
-        audit.record("user.sign_out", user_id=self.user.id if self.user else None,
-                     register=self.runtime.sales.register_code)
-        self.user = None
-        cfg = self.runtime.config
-        self.switch_screen(LoginScreen(cfg.store.name, cfg.store.register))
+        self.run_db(users.users_exist, signed_out, name="sign-out-users")
 
     def action_request_quit(self) -> None:
-        if not users.users_exist():
-            self.exit()
-            return
+        user_id, register = self.user.id if self.user else None, self.runtime.sales.register_code
 
         def approved(manager: users.Person | None) -> None:
-            audit.record("app.quit", user_id=self.user.id if self.user else None,
-                         approved_by=manager.id if manager else None, register=self.runtime.sales.register_code)
-            self.exit()
+            approver = manager.id if manager else None
+            self.run_db(lambda: audit.record("app.quit", user_id=user_id, approved_by=approver, register=register),
+                        lambda _: self.exit(), name="quit-audit")
 
         def said(text: str, error: bool) -> None:
             self.notify(text, severity="error" if error else "information")
-        ask_approval(self.screen, "quit", approved, say=said, title="Quit tui-pos", ask_first=True,
-                     refused="The register stays open.")
+
+        def counted(any_users: bool) -> None:
+            if not any_users:
+                self.exit()
+                return
+            ask_approval(self.screen, "quit", approved, say=said, title="Quit tui-pos", ask_first=True,
+                         refused="The register stays open.")
+        if self.user is not None:     # someone signed in: the register has users; the PIN prompt at once
+            counted(True)
+            return
+        self.run_db(users.users_exist, counted, name="quit-users")

@@ -138,7 +138,8 @@ class TestLoyaltyManagement:
         app.push_screen(LoyaltyAdmin(app.runtime.money, None, "R1", today=dt.date(2026, 11, 27)))
         await pilot.pause()
         for _ in range(100):
-            if "Enrolled" in str(app.screen.query_one("#stats-figures").render()):
+            if ("Enrolled" in str(app.screen.query_one("#stats-figures").render())
+                    and app.screen.query_one("#program-text").text):   # the program is read in a worker too
                 break
             await pilot.pause(0.02)
         app.screen.query_one(TabbedContent).active = tab

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import cast
 
 from rich.markup import escape
 from rich.text import Text
@@ -16,18 +17,17 @@ from textual.widgets import Checkbox, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from tui_pos.widgets.calls import DatabaseCalls
-from tui_pos.widgets.safety import Guarded
-
-from tui_pos.domain.text import printable
 from tui_pos.domain.customer import format_phone, looks_like_phone, normalize_phone
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.receipt import as_text, layout
+from tui_pos.domain.text import printable
 from tui_pos.services import customers, users
-from tui_pos.services.loyalty import tier_of
 from tui_pos.services.customers import CustomerView, FormError, LookupResult
+from tui_pos.services.loyalty import tier_of
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.devices import Scanned
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
 def describe(c: CustomerView) -> str:
@@ -126,7 +126,7 @@ class CustomerLookup(Guarded, DatabaseCalls, ModalScreen[LookupOutcome | None]):
             return
         if event.state != WorkerState.SUCCESS:
             return
-        text, result = event.worker.result
+        text, result = cast(tuple[str, LookupResult], event.worker.result)
         if text != self.query_one("#query", Input).value:
             return  # an older search finishing late
         self.show(result)
@@ -339,7 +339,8 @@ class CustomerForm(Guarded, DatabaseCalls, ModalScreen[CustomerView | None]):
                                     classes="form-input", compact=True)
                     yield Static("", id=f"e-{name}", classes="form-error error")
                 with Horizontal(classes="form-row"):
-                    yield Checkbox("SMS consent", value=bool(self.customer and self.customer.sms_consent), id="f-sms_consent")
+                    yield Checkbox("SMS consent", value=bool(self.customer and self.customer.sms_consent),
+                                   id="f-sms_consent")
                     yield Checkbox("Email consent", value=bool(self.customer and self.customer.email_consent),
                                    id="f-email_consent")
                     yield Checkbox("No marketing (STOP)", value=bool(self.customer and self.customer.marketing_opt_out),
@@ -351,7 +352,7 @@ class CustomerForm(Guarded, DatabaseCalls, ModalScreen[CustomerView | None]):
             yield HelpLine("Tab: next field  Ctrl+S: save  Escape: back (nothing saved)", classes="dialog-help")
 
     def _data(self) -> dict:
-        data = {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in FORM_FIELDS}
+        data: dict[str, str | bool] = {name: self.query_one(f"#f-{name}", Input).value for name, _, _ in FORM_FIELDS}
         data["sms_consent"] = self.query_one("#f-sms_consent", Checkbox).value
         data["email_consent"] = self.query_one("#f-email_consent", Checkbox).value
         data["marketing_opt_out"] = self.query_one("#f-marketing_opt_out", Checkbox).value
@@ -415,7 +416,7 @@ class CustomerForm(Guarded, DatabaseCalls, ModalScreen[CustomerView | None]):
         self.dismiss(None)
 
 
-class CustomerDetail(Guarded, ModalScreen[None]):
+class CustomerDetail(Guarded, DatabaseCalls, ModalScreen[None]):
     """Seed 000's history: total spent, visits, average ticket, recent purchases."""
 
     BINDINGS = [Binding("escape", "close", "Close", id="detail.close"),
@@ -429,30 +430,42 @@ class CustomerDetail(Guarded, ModalScreen[None]):
         self.receipt_text = receipt_text
 
     def compose(self) -> ComposeResult:
-        d = customers.detail(self.customer_id)
-        c = d.customer
-        last = c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else "never"
+        # the history is read in the screen's worker (DatabaseCalls): a placeholder until it answers
         with Vertical(classes="dialog wide", id="customer-detail"):
-            yield Label(Text(printable(f"{c.label} · {c.code}")), classes="dialog-title")   # data: never markup
+            yield Label("Customer", classes="dialog-title", id="detail-title")
             # at 24 rows a receipt is longer than the room left: the body scrolls (PgUp/PgDn)
             with VerticalScroll(id="detail-body", can_focus=False):
-                yield from self._body(c, d, last)
+                yield Static("Reading the history...", id="detail-figures", markup=False)
+                yield OptionList(id="recent")
+                yield Static("", id="receipt-view")
+                yield Static("", id="detail-messages", markup=False)
             yield HelpLine("Enter on a purchase: its receipt  PgUp/PgDn: scroll  Escape: close",
                            classes="dialog-help")
 
-    def _body(self, c, d, last: str) -> ComposeResult:
+    def on_mount(self) -> None:
+        self.run_db(self._read, self._fill, name="customer-detail")
+
+    def _read(self) -> tuple[customers.Detail, str, str]:
+        """In the worker: the history, the tier's name and the messages' lines."""
+        d = customers.detail(self.customer_id)
+        return d, tier_of(d.customer.points_earned).name, self._messages(d.customer)
+
+    def _fill(self, read: tuple[customers.Detail, str, str]) -> None:
+        d, tier, messages = read
+        c = d.customer
         m = self.money
+        last = c.last_visit_at.strftime("%Y-%m-%d") if c.last_visit_at else "never"
+        self.query_one("#detail-title", Label).update(Text(printable(f"{c.label} · {c.code}")))  # data: never markup
         # one fact group a line, each short of 72 columns: a line that wraps puts one word alone below it
-        yield Static(f"Phone {format_phone(c.phone) or '-'}   Email {c.email or '-'}\n"
-                     f"Total spent {m(d.total_spent_cents)}   Visits {d.visits}   "
-                     f"Average ticket {m(d.average_ticket_cents)}\n"
-                     f"Last visit {last}   Points {c.points_balance}   Tier {tier_of(c.points_earned).name or '-'}\n"
-                     f"RUC {c.ruc or '-'} {c.dv}   Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}",
-                     id="detail-figures", markup=False)
-        yield OptionList(*[Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent],
-                         id="recent")
-        yield Static("", id="receipt-view")
-        yield Static(Text(self._messages(c)), id="detail-messages")
+        self.query_one("#detail-figures", Static).update(
+            f"Phone {format_phone(c.phone) or '-'}   Email {c.email or '-'}\n"
+            f"Total spent {m(d.total_spent_cents)}   Visits {d.visits}   "
+            f"Average ticket {m(d.average_ticket_cents)}\n"
+            f"Last visit {last}   Points {c.points_balance}   Tier {tier or '-'}\n"
+            f"RUC {c.ruc or '-'} {c.dv}   Groups {', '.join(c.groups) or '-'}   Rate {c.rate or '-'}")
+        self.query_one("#recent", OptionList).add_options(
+            [Option(f"{no}  {when:%Y-%m-%d %H:%M}  {m(total)}", id=no) for no, when, total in d.recent])
+        self.query_one("#detail-messages", Static).update(Text(messages))
 
     def action_scroll_body(self, step: int) -> None:
         body = self.query_one("#detail-body", VerticalScroll)
@@ -461,7 +474,7 @@ class CustomerDetail(Guarded, ModalScreen[None]):
         else:
             body.scroll_page_down()
 
-    def _messages(self, c) -> str:
+    def _messages(self, c: customers.CustomerView) -> str:
         """Seed 004: the messages sent to this customer, and what they agreed to."""
         from tui_pos.services import consent, messaging
         rows = messaging.outbox(customer_id=self.customer_id, limit=8)
@@ -483,9 +496,19 @@ class CustomerDetail(Guarded, ModalScreen[None]):
 
     @on(OptionList.OptionSelected, "#recent")
     def _open(self, event: OptionList.OptionSelected) -> None:
+        receipt_no = event.option.id or ""
+
+        def show(text: str) -> None:
+            view = self.query_one("#receipt-view", Static)
+            view.update(text)
+            self.call_after_refresh(view.scroll_visible, top=True)
+        self.run_db(lambda: self.receipt_text(receipt_no), show, name="receipt")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py), where the receipt shows."""
         view = self.query_one("#receipt-view", Static)
-        view.update(self.receipt_text(event.option.id))
-        self.call_after_refresh(view.scroll_visible, top=True)
+        view.update(Text(text))
+        view.set_class(error, "error")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 from rich.markup import escape
 from rich.text import Text
@@ -15,21 +16,21 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 from textual.worker import Worker, WorkerState
 
-from tui_pos.widgets.safety import Guarded
-
 from tui_pos.domain import dayreport
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import parse_money
-from tui_pos.services.connection import worker_connection
 from tui_pos.screens.dialogs import PromptDialog
 from tui_pos.screens.gate import ask_approval
 from tui_pos.services import dayclose, users
+from tui_pos.services.connection import worker_connection
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 log = logging.getLogger(__name__)
 
 
-class DayScreen(Guarded, ModalScreen[None]):
+class DayScreen(Guarded, DatabaseCalls, ModalScreen[None]):
     """The register's day so far (X); F10 closes it (Z) with the cash counted, a manager's act."""
 
     BINDINGS = [
@@ -90,14 +91,13 @@ class DayScreen(Guarded, ModalScreen[None]):
                 self._say("The report could not be read; it was logged. Try F5 again or call support.", error=True)
             return
         if event.worker.name == "x-report":
-            self._show(event.worker.result)
+            self._show(cast(dayreport.DayReport, event.worker.result))
             self._say("Not a closing: the day goes on. F10 closes it."
                       + (" Count the drawer first: the figures show after the count." if self._blind else ""))
         else:
-            report, said = event.worker.result
+            report, said = cast(tuple[dayreport.DayReport, str], event.worker.result)
             self._show(report)
-            printed = self._queue(report)
-            self._say(f"Day closed: Z #{report.number}. {printed}{said}.")
+            self._queue(report, lambda printed: self._say(f"Day closed: Z #{report.number}. {printed}{said}."))
 
     def _show(self, report: dayreport.DayReport) -> None:
         self.report = report
@@ -116,18 +116,27 @@ class DayScreen(Guarded, ModalScreen[None]):
 
     # ------------------------------------------------------------ printing and closing
 
-    def _queue(self, report: dayreport.DayReport) -> str:
+    def _queue(self, report: dayreport.DayReport, then: Callable[[str], None]) -> None:
+        """Queue the report for the printer in the screen's worker, then `then(what was done)`."""
         if not self.plan.printing:
-            return "No printer: nothing printed. "
-        self.plan.queue_print(report, self.money, blind=self._blind)
-        self.app.receipt_queued()
-        return "Sent to the printer. "
+            then("No printer: nothing printed. ")
+            return
+        plan, money, blind = self.plan, self.money, self._blind
+
+        def queued(_: object) -> None:
+            self.app.receipt_queued()  # type: ignore[attr-defined]
+            then("Sent to the printer. ")
+        self.run_db(lambda: plan.queue_print(report, money, blind=blind), queued, name="queue-print")
 
     def action_print(self) -> None:
         if self.report is None:
             self._say("Wait for the report first.", error=True)
             return
-        self._say(self._queue(self.report).strip())
+        self._queue(self.report, lambda printed: self._say(printed.strip()))
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py)."""
+        self._say(text, error=error)
 
     def action_close_day(self) -> None:
         if self.busy:

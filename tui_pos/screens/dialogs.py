@@ -12,8 +12,8 @@ from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui_pos.services.users import PIN_MAX
-from tui_pos.widgets.safety import Guarded
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
 class PromptDialog(Guarded, ModalScreen[str | None]):
@@ -35,8 +35,11 @@ class PromptDialog(Guarded, ModalScreen[str | None]):
             yield Label(self.title_text, classes="dialog-title")
             if self.prompt:
                 yield Label(self.prompt, classes="dialog-prompt")
-            yield Input(value=self.value, password=self.password, placeholder=self.placeholder,
-                        id="answer", **({"max_length": PIN_MAX, "restrict": r"[0-9]*"} if self.password else {}))
+            if self.password:   # a PIN: digits only, at most PIN_MAX
+                yield Input(value=self.value, password=True, placeholder=self.placeholder, id="answer",
+                            max_length=PIN_MAX, restrict=r"[0-9]*")
+            else:
+                yield Input(value=self.value, password=False, placeholder=self.placeholder, id="answer")
             yield HelpLine("Enter: OK   Escape: back", classes="dialog-help")
 
     @on(Input.Submitted, "#answer")

@@ -45,14 +45,6 @@ def ask_approval(screen: Screen, need: str | NeedsManager, then: Callable[[users
     else:
         action, prompt, heading = need, users.permissions().prompt(need), title or users.approval_title(need)
         asked_already = ask_first
-    if not asked_already:
-        if not users.users_exist():
-            then(None)
-            return
-        if users.may(user, action) and not (always_ask and users.permissions().needs_approval(action)):
-            then(user)
-            return
-
     def checked(outcome: users.Person | BaseException | None) -> None:
         if isinstance(outcome, users.PinLocked):   # every prompt of this register waits: said as it is
             say(str(outcome), True)
@@ -89,5 +81,34 @@ def ask_approval(screen: Screen, need: str | NeedsManager, then: Callable[[users
                 outcome = exc
             screen.app.call_from_thread(checked, outcome)
         screen.run_worker(check, thread=True, exit_on_error=False, group="pin", name="pin-check")
-    screen.app.push_screen(PromptDialog(heading, prompt, password=True, placeholder=users.pin_words(action)),
-                           answered)
+
+    def prompt_for_pin() -> None:
+        screen.app.push_screen(PromptDialog(heading, prompt, password=True, placeholder=users.pin_words(action)),
+                               answered)
+
+    def counted(any_users: bool | BaseException) -> None:
+        if isinstance(any_users, BaseException):
+            checked(any_users)
+        elif not any_users:
+            then(None)
+        elif users.may(user, action) and not (always_ask and users.permissions().needs_approval(action)):
+            then(user)
+        else:
+            prompt_for_pin()
+
+    if asked_already:
+        prompt_for_pin()
+        return
+    if user is not None:   # someone signed in: the register has users, nothing to ask the database
+        counted(True)     # (the prompt opens at once: a PIN typed right after the key goes to it)
+        return
+
+    def count() -> None:
+        """In a thread worker: whether the register has users at all is a query, never on the UI loop."""
+        outcome: bool | BaseException
+        try:
+            outcome = bool(in_worker(users.users_exist))
+        except Exception as exc:  # noqa: BLE001 - handed to `counted`, on the UI loop
+            outcome = exc
+        screen.app.call_from_thread(counted, outcome)
+    screen.run_worker(count, thread=True, exit_on_error=False, group="pin", name="users-exist")

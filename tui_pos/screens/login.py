@@ -9,10 +9,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Label, Static
 
+from tui_pos.services import users
 from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.safety import Guarded
-
-from tui_pos.services import users
 
 
 class LoginScreen(Guarded, DatabaseCalls, Screen):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -13,22 +14,22 @@ from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
-from tui_pos.widgets.safety import Guarded
-
 from tui_pos.domain.money import parse_money
-from tui_pos.domain.text import printable
 from tui_pos.domain.offers import OfferPicks
+from tui_pos.domain.text import printable
 from tui_pos.services.loyalty import NoteLoyalty, OfferLine
-from tui_pos.services.stamps import RewardLine
 from tui_pos.services.sales import SaleService, Summary
+from tui_pos.services.stamps import RewardLine
 from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
 class RedeemDialog(Guarded, DatabaseCalls, ModalScreen[Summary | None]):
     """Enter: the most allowed. 1-9: a preset. Tab, a number, Enter: that many. 0: none."""
 
-    AUTO_FOCUS = ""  # nothing focused: keys 1-9 pick presets; Tab (or a digit past the presets) focuses the number field
+    # nothing focused: keys 1-9 pick presets; Tab (or a digit past the presets) focuses the number field
+    AUTO_FOCUS = ""
 
     BINDINGS = [
         Binding("escape", "cancel", "Back", id="redeem.cancel"),
@@ -141,7 +142,10 @@ class OfferScreen(Guarded, DatabaseCalls, ModalScreen[bool]):
         self.lines = lines                    # read by the sale screen's worker (sales.offer_lines)
         self.reward_rows = reward_rows        # stamp-offer rewards the customer holds (sales.reward_lines)
         # the limits (points and rewards left, what one more unit may be) are domain/offers.py's
-        self.picks = OfferPicks(state.balance - state.redeem_points, list(lines), list(reward_rows),
+        # the services' lines carry the fields the domain's PointsLine and RewardLine read (duck-typed)
+        points_lines: list[Any] = list(lines)
+        reward_lines: list[Any] = list(reward_rows)
+        self.picks = OfferPicks(state.balance - state.redeem_points, points_lines, reward_lines,
                                 offered={ln.line_id: ln.offered_qty for ln in lines},
                                 given={r.line_id: r.reward_qty for r in reward_rows})
         self.rows: list[tuple[str, Any]] = [("p", ln) for ln in lines] + [("r", r) for r in reward_rows]
@@ -183,7 +187,7 @@ class OfferScreen(Guarded, DatabaseCalls, ModalScreen[bool]):
             left += "   Rewards left: " + ", ".join(f"{o} {self.picks.rewards_left(o)}" for o in offers)
         self.query_one("#offer-left", Static).update(left)
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the key's action, not DOMNode's
         if not self.rows:
             return
         kind, ln = self.rows[self.query_one(DataTable).cursor_row]

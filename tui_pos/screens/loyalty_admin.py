@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 from rich.markup import escape
 from rich.text import Text
@@ -19,9 +20,7 @@ from textual.widgets import DataTable, Input, Label, OptionList, Select, Static,
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from tui_pos.widgets.calls import DatabaseCalls
-from tui_pos.widgets.safety import Guarded
-
+from tui_pos.domain import loyalty as rules
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.domain.text import printable
@@ -29,12 +28,15 @@ from tui_pos.screens.dialogs import ChoiceDialog, InfoDialog, PromptDialog
 from tui_pos.screens.gate import ask_approval
 from tui_pos.services import loyalty, loyalty_admin, users
 from tui_pos.services.connection import is_connection_error
+from tui_pos.services.stamps import InProgress, Order, Reached
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.charts import bar_chart, paired_chart
 from tui_pos.widgets.devices import DatabaseBack
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
-class LoyaltyAdmin(Guarded, ModalScreen[None]):
+class LoyaltyAdmin(Guarded, DatabaseCalls, ModalScreen[None]):
     """Seed 000's "Go to Loyalty": statistics, the loyalties-per-customer report, the program."""
 
     BINDINGS = [
@@ -59,11 +61,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         self.today = today  # the statistics' last month (tests pin it)
 
     def compose(self) -> ComposeResult:
-        prog = loyalty.program()
-        try:
-            text, problem = loyalty_admin.program_text(), ""
-        except PosError as exc:
-            text, problem = "", str(exc)
+        # the program (the tiers of the report's filter, the editor's text) is read in the screen's worker
         with Vertical(classes="dialog full", id="loyalty-admin"):
             yield Label("Loyalty", classes="dialog-title")
             with TabbedContent(id="loyalty-tabs"):
@@ -75,21 +73,54 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
                         yield Static("", id="stats-active")
                 with TabPane("Report", id="tab-report"):
                     with Horizontal(id="report-filters"):
-                        yield Select([(t.name, t.name) for t in prog.tiers] if prog else [], prompt="every tier",
-                                     id="report-tier", allow_blank=True)
+                        yield Select([], prompt="every tier", id="report-tier", allow_blank=True)
                         yield Input(placeholder="group", id="report-group")
                         yield Input(placeholder="from YYYY-MM-DD", id="report-from")
                         yield Input(placeholder="to YYYY-MM-DD", id="report-to")
                     yield ReportTable(id="report-table", cursor_type="row")
                     yield Static("", id="report-message")
                 with TabPane("Program", id="tab-program"):
-                    yield TextArea(text, id="program-text", language=None, soft_wrap=True)  # 80 columns
-                    yield Static(escape(problem), id="program-message", classes="error" if problem else "")
+                    yield TextArea("", id="program-text", language=None, soft_wrap=True)  # 80 columns
+                    yield Static("", id="program-message")
             yield HelpLine("Ctrl+T: next tab   PgUp/PgDn: scroll   Enter in a filter: apply   "
                            "Ctrl+S: save the program   F5: refresh   Escape: close", classes="dialog-help")
 
     def on_mount(self) -> None:
         self._load_stats()  # the report starts when its table is mounted (ReportTable.on_mount)
+        self.run_db(self._read_program, self._show_program, name="loyalty-program")
+
+    @staticmethod
+    def _read_program() -> tuple[list[str], str, str]:
+        """In the worker: the tiers' names, the program's text, and why it cannot be shown (or "")."""
+        prog = loyalty.program()
+        tiers = [t.name for t in prog.tiers] if prog else []
+        try:
+            return tiers, loyalty_admin.program_text(), ""
+        except PosError as exc:
+            return tiers, "", str(exc)
+
+    def _show_program(self, read: tuple[list[str], str, str]) -> None:
+        tiers, text, problem = read
+        if not self.query("#program-message"):  # the tabs' panes are still being mounted
+            self.set_timer(0.05, lambda: self._show_program(read))
+            return
+        if tiers:
+            self.query_one("#report-tier", Select).set_options([(name, name) for name in tiers])
+        if problem:
+            self._say_program(problem, error=True)
+        self.call_later(self._swap_editor, text)
+
+    async def _swap_editor(self, text: str) -> None:
+        """A new editor with the program's text, as one made with it (load_text would move the cursor and
+        mark its bracket)."""
+        old = self.query_one("#program-text", TextArea)
+        pane = self.query_one("#tab-program", TabPane)
+        focused = old.has_focus
+        await old.remove()
+        editor = TextArea(text, id="program-text", language=None, soft_wrap=True)  # 80 columns
+        await pane.mount(editor, before="#program-message")
+        if focused:
+            editor.focus()
 
     def action_scroll_stats(self, step: int) -> None:
         if self.query_one(TabbedContent).active != "tab-stats":
@@ -122,7 +153,7 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
                                                             "(logged). F5 tries again.[/]")
             return
         if event.state == WorkerState.SUCCESS:
-            self.show_stats(event.worker.result)
+            self.show_stats(cast(loyalty_admin.Statistics, event.worker.result))
 
     def show_stats(self, s: loyalty_admin.Statistics) -> None:
         if not self.query("#stats-active"):  # the tabs' panes are still being mounted
@@ -186,7 +217,8 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         if isinstance(event.worker.result, str):
             self._say_report(event.worker.result, error=True)
             return
-        self._show_report(*event.worker.result)
+        rows, total = cast(tuple[list[list[str]], int], event.worker.result)
+        self._show_report(rows, total)
 
     def _show_report(self, rows: list[list[str]], total: int) -> None:
         table = self.query_one("#report-table", DataTable)
@@ -218,16 +250,26 @@ class LoyaltyAdmin(Guarded, ModalScreen[None]):
         if self.query_one(TabbedContent).active != "tab-program":
             return
         text = self.query_one("#program-text", TextArea).text
-        try:
-            modes = self.sales_modes
-            prog = loyalty_admin.save_program_text(text, user_id=self.user.id if self.user else None,
-                                                   register=self.register, sales_modes=modes)
-        except PosError as exc:
-            self._say_program(f"Not saved: {exc}", error=True)
-            self.app.bell()
-            return
-        self._say_program(f"Saved ({len(prog.tiers)} tiers). Every register uses it from its next note.")
-        self.action_refresh()
+        user_id, register, modes = self.user.id if self.user else None, self.register, self.sales_modes
+
+        def save() -> rules.Program | PosError:
+            try:
+                return loyalty_admin.save_program_text(text, user_id=user_id, register=register, sales_modes=modes)
+            except PosError as exc:
+                return exc
+
+        def saved(prog: rules.Program | PosError) -> None:
+            if isinstance(prog, PosError):
+                self._say_program(f"Not saved: {prog}", error=True)
+                self.app.bell()
+                return
+            self._say_program(f"Saved ({len(prog.tiers)} tiers). Every register uses it from its next note.")
+            self.action_refresh()
+        self.run_db(save, saved, name="loyalty-save")
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """The one handler's words (widgets/calls.py), under the program."""
+        self._say_program(text, error=error)
 
     def _say_program(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#program-message", Static)
@@ -247,7 +289,9 @@ class ReportTable(DataTable):
                                   ("Balance", "balance", None), ("Earned", "earned", None),
                                   ("Used", "redeemed", None), ("Last visit", "last_visit", None)):
             self.add_column(title, key=key, width=width)
-        self.screen._load_report()
+        screen = self.screen
+        if isinstance(screen, LoyaltyAdmin):
+            screen._load_report()
 
 
 class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
@@ -299,8 +343,26 @@ class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
         table.add_column("Product or reason", key="what", width=20)
         self.refresh_account()
 
-    def refresh_account(self) -> None:
-        acc = loyalty_admin.account(self.customer_id)
+    def refresh_account(self, said: str | None = None) -> None:
+        """Read the account, its offers and the ledger's page in the screen's worker, then show them (and
+        `said`, when given, instead of the page's line)."""
+        customer_id, page, per_page = self.customer_id, self.page, self.PER_PAGE
+
+        def read() -> tuple[loyalty_admin.Account, tuple[list[InProgress], list[Reached]],
+                            tuple[list[loyalty_admin.LedgerRow], int]]:
+            return (loyalty_admin.account(customer_id), loyalty_admin.offers(customer_id),
+                    loyalty_admin.ledger_page(customer_id, page, per_page))
+
+        def show(got: tuple[loyalty_admin.Account, tuple[list[InProgress], list[Reached]],
+                            tuple[list[loyalty_admin.LedgerRow], int]]) -> None:
+            acc, (progress, reached), ledger = got
+            self._show_account(acc, progress, reached)
+            self._fill_page(*ledger)
+            if said is not None:
+                self._say(said)
+        self.run_db(read, show, name="loyalty-account")
+
+    def _show_account(self, acc: loyalty_admin.Account, progress: list[InProgress], reached: list[Reached]) -> None:
         self.program = acc.program
         show = self._amount
         self.query_one("#account-title", Label).update(Text(printable(f"Loyalty · {acc.name or acc.code}")))
@@ -310,7 +372,6 @@ class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
         self.query_one("#account-figures", Static).update(
             f"[b]Balance[/] {show(acc.balance)}   [b]Earned[/] {show(acc.earned)}   "
             f"[b]Tier[/] {escape(acc.tier or '-')} ({escape(nxt)})")
-        progress, reached = loyalty_admin.offers(self.customer_id)
         self.offer_rows: dict[str, tuple[str, tuple[str, ...]]] = {}
         options = []
         for i, o in enumerate(progress):
@@ -328,20 +389,25 @@ class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
         listing.clear_options()
         listing.add_options(options or [Option(Text("No offers in progress or reached."), id="none",
                                                disabled=True)])
-        self._show_page()
 
     @on(OptionList.OptionSelected, "#account-offers")
     def _offer_orders(self, event: OptionList.OptionSelected) -> None:
-        title, receipts = self.offer_rows.get(event.option.id, ("", ()))
+        title, receipts = self.offer_rows.get(event.option.id or "", ("", ()))
         if not title:
             return
-        found = loyalty_admin.offer_orders(receipts)
-        text = "\n".join(f"{o.receipt_no}  {o.at:%Y-%m-%d %H:%M}  {self._money(o.total_cents)}" if o.at
-                         else o.receipt_no for o in found) or "No orders counted yet."
-        self.app.push_screen(InfoDialog(title, text))
+
+        def show(found: list[Order]) -> None:
+            text = "\n".join(f"{o.receipt_no}  {o.at:%Y-%m-%d %H:%M}  {self._money(o.total_cents)}" if o.at
+                             else o.receipt_no for o in found) or "No orders counted yet."
+            self.app.push_screen(InfoDialog(title, text))
+        self.run_db(lambda: loyalty_admin.offer_orders(receipts), show, name="offer-orders")
 
     def _show_page(self) -> None:
-        rows, pages = loyalty_admin.ledger_page(self.customer_id, self.page, self.PER_PAGE)
+        customer_id, page, per_page = self.customer_id, self.page, self.PER_PAGE
+        self.run_db(lambda: loyalty_admin.ledger_page(customer_id, page, per_page),
+                    lambda got: self._fill_page(*got), name="ledger-page")
+
+    def _fill_page(self, rows: list[loyalty_admin.LedgerRow], pages: int) -> None:
         self.page = min(self.page, pages - 1)
         table = self.query_one("#ledger", DataTable)
         table.clear()
@@ -358,8 +424,8 @@ class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
 
     def _amount(self, value: int) -> str:
         """Points, or money in value mode (seed 002), without the word (the columns say it)."""
-        return getattr(self, "program", None).amount(value, self._money, unit=False) if getattr(
-            self, "program", None) else str(value)
+        program: rules.Program | None = getattr(self, "program", None)
+        return program.amount(value, self._money, unit=False) if program else str(value)
 
     def action_page(self, step: int) -> None:
         self.page = max(0, self.page + step)
@@ -408,8 +474,7 @@ class CustomerLoyalty(Guarded, DatabaseCalls, ModalScreen[None]):
 
         def adjusted(moved: loyalty.Movement) -> None:
             self.page = 0
-            self.refresh_account()
-            self._say(f"{points:+d} points: the balance is now {moved.balance_after}. Logged.")
+            self.refresh_account(said=f"{points:+d} points: the balance is now {moved.balance_after}. Logged.")
 
         def unanswered(error: BaseException) -> None:
             if is_connection_error(error):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from rich.text import Text
 from textual import on, work
@@ -14,11 +15,12 @@ from textual.widgets import DataTable, Input, Label, Select, Static, TabbedConte
 from textual.worker import Worker, WorkerState
 
 from tui_pos.domain.errors import PosError
-from tui_pos.services.connection import worker_connection
 from tui_pos.screens.dialogs import ChoiceDialog
 from tui_pos.services import customers, loyalty, messaging, users
-from tui_pos.widgets.safety import Guarded
+from tui_pos.services.connection import worker_connection
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def _customers(n: int) -> str:
 STATES = [("every state", ""), ("queued", "queued"), ("failed", "failed"), ("sent", "sent")]
 
 
-class MessagesScreen(Guarded, ModalScreen[None]):
+class MessagesScreen(Guarded, DatabaseCalls, ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "close", "Close", id="messages.close"),
         Binding("f5", "refresh", "Refresh", id="messages.refresh"),
@@ -46,10 +48,7 @@ class MessagesScreen(Guarded, ModalScreen[None]):
         self.previewed: tuple | None = None   # (audience, channel, text, subject, count) last previewed
 
     def compose(self) -> ComposeResult:
-        prog = loyalty.program()
-        audiences = [("every customer who agreed", "all")]
-        audiences += [(f"group {name}", f"group:{name}") for name, _ in customers.groups()]
-        audiences += [(f"tier {t.name}", f"tier:{t.name}") for t in (prog.tiers if prog else ())]
+        audiences = [("every customer who agreed", "all")]   # the groups and tiers come from the worker
         with Vertical(classes="dialog full", id="messages"):
             yield Label("Messages", classes="dialog-title")
             with TabbedContent(id="messages-tabs"):
@@ -75,6 +74,25 @@ class MessagesScreen(Guarded, ModalScreen[None]):
         table = self.query_one("#outbox", DataTable)
         table.add_columns("#", "when", "state", "via", "what", "customer", "to", "why")
         self.action_refresh()
+        self.run_db(self._audiences, self._show_audiences, name="audiences")
+
+    @staticmethod
+    def _audiences() -> list[tuple[str, str]]:
+        """In the worker: whom a campaign may go to (every customer, a group, a tier)."""
+        prog = loyalty.program()
+        audiences = [("every customer who agreed", "all")]
+        audiences += [(f"group {name}", f"group:{name}") for name, _ in customers.groups()]
+        audiences += [(f"tier {t.name}", f"tier:{t.name}") for t in (prog.tiers if prog else ())]
+        return audiences
+
+    def _show_audiences(self, audiences: list[tuple[str, str]]) -> None:
+        if not self.query("#campaign-audience"):  # the tabs' panes are still being mounted
+            self.set_timer(0.05, lambda: self._show_audiences(audiences))
+            return
+        select = self.query_one("#campaign-audience", Select)
+        chosen = select.value
+        select.set_options(audiences)
+        select.value = chosen if any(value == chosen for _, value in audiences) else "all"
 
     # ------------------------------------------------------------ the outbox
 
@@ -98,7 +116,7 @@ class MessagesScreen(Guarded, ModalScreen[None]):
             log.error("messages: %s failed", event.worker.name, exc_info=event.worker.error)
             self.say("The outbox could not be read; it was logged. F5 to try again.", error=True)
             return
-        rows, counts = event.worker.result
+        rows, counts = cast(tuple[list[messaging.OutboxRow], dict[str, int]], event.worker.result)
         table = self.query_one("#outbox", DataTable)
         table.clear()
         for r in rows:
@@ -113,39 +131,46 @@ class MessagesScreen(Guarded, ModalScreen[None]):
         if not table.row_count:
             self.say("Nothing to retry.", error=True)
             return
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        try:
-            messaging.retry(int(key))
-        except PosError as exc:
-            self.say(str(exc), error=True)
-            return
-        self.say(f"Message {key} queued again: it goes with the next send.")
-        self.action_refresh()
-        retry_now = getattr(self.app, "send_messages", None)
-        if retry_now:
-            retry_now()
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+        def queued(_: object) -> None:
+            self.say(f"Message {key} queued again: it goes with the next send.")
+            self.action_refresh()
+            retry_now = getattr(self.app, "send_messages", None)
+            if retry_now:
+                retry_now()
+        self.run_db(lambda: messaging.retry(int(key)), queued, name="retry")   # a PosError is said as it is
 
     # ------------------------------------------------------------ campaigns
 
     def _campaign(self) -> tuple[str, str, str, str]:
-        return (self.query_one("#campaign-audience", Select).value, self.query_one("#campaign-channel", Select).value,
+        return (str(self.query_one("#campaign-audience", Select).value),   # never blank (allow_blank=False)
+                str(self.query_one("#campaign-channel", Select).value),
                 self.query_one("#campaign-text", TextArea).text.strip(),
                 self.query_one("#campaign-subject", Input).value.strip())
 
     def action_preview(self) -> None:
         audience, channel, text, subject = self._campaign()
-        try:
-            p = messaging.preview(self.settings, audience, channel, text, subject)
-        except PosError as exc:
-            self.previewed = None
-            self.query_one("#campaign-preview", Static).update(Text(str(exc), style="bold red"))
-            return
-        self.previewed = (audience, channel, text, subject, p.count)
-        lines = [f"{_customers(p.count)} will get it ({channel}, with consent, not opted out)."]
-        if p.count:
-            lines.append(f"The first reads: {p.sample}")
-        lines.append("Ctrl+S sends it." if p.count else "Nobody to send it to.")
-        self.query_one("#campaign-preview", Static).update(Text("\n".join(lines)))
+        settings = self.settings
+
+        def preview() -> messaging.Preview | PosError:
+            try:
+                return messaging.preview(settings, audience, channel, text, subject)
+            except PosError as exc:
+                return exc
+
+        def shown(p: messaging.Preview | PosError) -> None:
+            if isinstance(p, PosError):
+                self.previewed = None
+                self.query_one("#campaign-preview", Static).update(Text(str(p), style="bold red"))
+                return
+            self.previewed = (audience, channel, text, subject, p.count)
+            lines = [f"{_customers(p.count)} will get it ({channel}, with consent, not opted out)."]
+            if p.count:
+                lines.append(f"The first reads: {p.sample}")
+            lines.append("Ctrl+S sends it." if p.count else "Nobody to send it to.")
+            self.query_one("#campaign-preview", Static).update(Text("\n".join(lines)))
+        self.run_db(preview, shown, name="preview")
 
     def action_send(self) -> None:
         audience, channel, text, subject = self._campaign()
@@ -161,18 +186,18 @@ class MessagesScreen(Guarded, ModalScreen[None]):
             if choice != "send":
                 self.say("Not sent.")
                 return
-            try:
-                cid, n = messaging.send_campaign(self.settings, audience, channel, text, subject,
-                                                 user_id=self.user.id if self.user else None)
-            except PosError as exc:
-                self.say(str(exc), error=True)
-                return
-            self.previewed = None
-            self.say(f"Campaign {cid}: {n} messages queued, sent at most {self.settings.per_minute} a minute.")
-            self.action_refresh()
-            retry_now = getattr(self.app, "send_messages", None)
-            if retry_now:
-                retry_now()
+            settings, user_id = self.settings, self.user.id if self.user else None
+
+            def sent(queued: tuple[int, int]) -> None:
+                cid, n = queued
+                self.previewed = None
+                self.say(f"Campaign {cid}: {n} messages queued, sent at most {settings.per_minute} a minute.")
+                self.action_refresh()
+                retry_now = getattr(self.app, "send_messages", None)
+                if retry_now:
+                    retry_now()
+            self.run_db(lambda: messaging.send_campaign(settings, audience, channel, text, subject, user_id=user_id),
+                        sent, name="send-campaign")   # a PosError is said as it is
         self.app.push_screen(ChoiceDialog(f"Send to {_customers(count)}?",
                                           [("send", f"Send it to {_customers(count)}"), ("no", "Not now")]), answered)
 
@@ -184,7 +209,7 @@ class MessagesScreen(Guarded, ModalScreen[None]):
         # focus goes with the tab: left in the campaign's text, it pulled the Campaign tab back at once
         self.query_one("#campaign-audience" if tabs.active == "tab-campaign" else "#outbox").focus()
 
-    def say(self, text: str, error: bool = False) -> None:
+    def say(self, text: str, *, error: bool = False) -> None:
         msg = self.query_one("#messages-message", Static)
         msg.update(Text(text))
         msg.set_class(error, "error")

@@ -12,14 +12,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui_pos.widgets.calls import DatabaseCalls
-from tui_pos.widgets.safety import Guarded
-
 from tui_pos.domain.money import parse_money
 from tui_pos.services.connection import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.devices import DatabaseBack
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
 class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):

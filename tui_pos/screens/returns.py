@@ -12,16 +12,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
-from tui_pos.widgets.calls import DatabaseCalls
-from tui_pos.widgets.safety import Guarded
-
-from tui_pos.domain.text import printable
 from tui_pos.domain.errors import PosError
+from tui_pos.domain.text import printable
 from tui_pos.services import returns
-from tui_pos.services.sales import SaleService
 from tui_pos.services.connection import is_connection_error
+from tui_pos.services.sales import SaleService
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.devices import DatabaseBack, Scanned
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
 class ReturnScreen(Guarded, DatabaseCalls, ModalScreen[str | None]):
@@ -131,7 +130,7 @@ class ReturnScreen(Guarded, DatabaseCalls, ModalScreen[str | None]):
         self._info("" if line.returnable_qty else f"{line.name}: everything sold was already returned.",
                    error=not line.returnable_qty)
 
-    def action_toggle(self) -> None:
+    def action_toggle(self) -> None:  # type: ignore[override]  # the key's action, not DOMNode's
         if self.receipt and self.receipt.lines:
             line = self.receipt.lines[self.query_one(DataTable).cursor_row]
             self._set(0 if self.picks.get(line.line_id) else line.returnable_qty)

@@ -173,7 +173,8 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
                 yield Static(id="customer")
                 yield Static(id="totals")
         yield Static("", id="message")
-        yield CodeInput(lambda text: self.add_code(text, typed=True), self._overflow, placeholder="scan or type a code, N*CODE for a quantity",
+        yield CodeInput(lambda text: self.add_code(text, typed=True), self._overflow,
+                        placeholder="scan or type a code, N*CODE for a quantity",
                         id="code", max_length=CODE_MAX)
         yield KeyBar()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from rich.markup import escape
 from textual import on
@@ -13,11 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
-from tui_pos.widgets.safety import Guarded
-
-from tui_pos.services import catalog
 from tui_pos.domain.text import printable
+from tui_pos.services import catalog
 from tui_pos.widgets.keybar import HelpLine
+from tui_pos.widgets.safety import Guarded
 
 
 class ProductSearch(Guarded, ModalScreen[str | None]):
@@ -52,7 +51,8 @@ class ProductSearch(Guarded, ModalScreen[str | None]):
         results = self.query_one("#results", OptionList)
         results.clear_options()
         found = catalog.search(text, limit=30)
-        results.add_options([Option(f"{escape(printable(p.name))}  [dim]{escape(p.sku)}[/]  {self.money(p.price_cents)}", id=p.sku)
+        results.add_options([Option(f"{escape(printable(p.name))}  [dim]{escape(p.sku)}[/]  "
+                                    f"{self.money(p.price_cents)}", id=p.sku)
                              for p in found])
         if found:
             results.highlighted = 0

@@ -10,6 +10,7 @@ beside the register on the same machine.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -20,12 +21,11 @@ from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from tui_pos.domain.errors import PosError
+from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.services.connection import worker_connection
 from tui_pos.widgets.keybar import KeyBar
 from tui_pos.widgets.safety import Guarded
-
-from tui_pos.domain.errors import PosError
-from tui_pos.services.connection import worker_connection
-from tui_pos.screens.dialogs import PromptDialog
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class SupportScreen(Guarded, Screen):
             else:
                 self._set("devices", [f"FAIL {name}: {event.worker.error}"])
             return
-        result = event.worker.result
+        result: Any = event.worker.result
         if name == "database":
             self._set("health", [c.line() for c in result["checks"]])
             money = self.runtime.money
@@ -169,7 +169,7 @@ class SupportScreen(Guarded, Screen):
 
     def action_next_tab(self) -> None:
         tabs = self.query_one(TabbedContent)
-        ids = [p.id for p in self.query(TabPane)]
+        ids = [p.id or "" for p in self.query(TabPane)]
         tabs.active = ids[(ids.index(tabs.active) + 1) % len(ids)]
 
     def action_quit(self) -> None:

@@ -68,7 +68,7 @@ class Call:
 
     call: Callable[[], Any]
     """Runs in the worker thread."""
-    done: Callable[[Any], None] | None = None
+    done: Callable[[Any], object] | None = None
     """Runs on the UI loop with the result."""
     failed: Callable[[BaseException], None] | None = None
     """Runs on the UI loop after the error handler (what the call keeps, or undoes)."""
@@ -101,13 +101,13 @@ class DatabaseCalls:
             self._pos_db_queue: deque[Call] = queue
         return queue
 
-    def run_db(self, call: Callable[[], Any], done: Callable[[Any], None] | None = None, *,
+    def run_db(self, call: Callable[[], Any], done: Callable[[Any], object] | None = None, *,
                failed: Callable[[BaseException], None] | None = None, name: str = "db") -> None:
         """Run `call` in the worker after the calls asked before it; `done(result)` on the UI loop."""
         self.db_queue().append(Call(call, done, failed, name=name))
         self._pos_db_next()
 
-    def with_manager(self, call: Callable[[int | None], Any], done: Callable[[Any], None], *,
+    def with_manager(self, call: Callable[[int | None], Any], done: Callable[[Any], object], *,
                      failed: Callable[[BaseException], None] | None = None, name: str = "db") -> None:
         """`call(None)`; when the service says a manager must approve, the gate asks, then `call(approver)`."""
         self.db_queue().append(Call(lambda: call(None), done, failed, approve=call, name=name))

@@ -30,7 +30,7 @@ class NoteLines(Widget):
     NoteLines { height: 1fr; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.keys: list[str] = []
         self.cells: dict[str, tuple[str, ...]] = {}
@@ -78,7 +78,7 @@ class NoteLines(Widget):
             self.cells[key] = cells
             self._move(len(self.keys) - 1, changed=len(self.keys) - 1)
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: str) -> None:  # type: ignore[override]  # a row by key, not the widget
         if key not in self.cells:
             return
         del self.cells[key]
@@ -116,7 +116,7 @@ class NoteLines(Widget):
             self.refresh()
             return
         for row in {old, index, changed} - {None, -1}:
-            self._refresh_row(row)
+            self._refresh_row(row)  # type: ignore[arg-type]  # None was taken out above
 
     def _refresh_row(self, index: int) -> None:
         y = index - self.top + 1

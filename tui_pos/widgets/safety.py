@@ -23,7 +23,7 @@ def report_bug(app, error: BaseException) -> None:
     log.error("unexpected error", exc_info=error)
     try:
         app.notify(SHORT, severity="error", timeout=10)
-    except Exception:  # noqa: BLE001 - the net must not tear itself
+    except Exception:  # the net must not tear itself
         log.exception("could not show the error notice")
 
 
@@ -35,7 +35,7 @@ class Guarded:
             await super()._dispatch_message(message)  # type: ignore[misc]
         except CancelledError:
             raise
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             app = self.app  # type: ignore[attr-defined]
             from tui_pos.services.connection import is_connection_error
             if is_connection_error(error) and hasattr(app, "database_lost"):
