@@ -246,3 +246,19 @@ async def test_the_loyalty_program_messages_and_day_report_calls_run_off_the_ui_
         app.screen.action_print()
         await until(pilot, lambda: says(app, "#day-message", "Sent to the printer."))
         assert all_off_the_ui_thread(queued)
+
+
+async def test_the_product_search_runs_off_the_ui_thread_and_shows_only_the_latest_answer(make_app, monkeypatch):
+    from tui_pos.screens.search import ProductSearch
+    from tui_pos.services import catalog
+    app = make_app(demo_users=False)
+    searched = off_the_ui_thread(monkeypatch, catalog, "search")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f3")
+        await until(pilot, lambda: isinstance(app.screen, ProductSearch))
+        await pilot.press(*"cappu")                     # five searches asked in a row: the last one is shown
+        await until(pilot, lambda: app.screen.query_one("#results").option_count == 1)
+        assert all_off_the_ui_thread(searched)
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, ProductSearch))
+        await until(pilot, lambda: [ln.sku for ln in app.runtime.sales.view(app.screen.note_id).lines] == ["CAPP"])

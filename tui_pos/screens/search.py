@@ -15,11 +15,13 @@ from textual.widgets.option_list import Option
 
 from tui_pos.domain.text import printable
 from tui_pos.services import catalog
+from tui_pos.services.catalog import ProductView
+from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.keybar import HelpLine
 from tui_pos.widgets.safety import Guarded
 
 
-class ProductSearch(Guarded, ModalScreen[str | None]):
+class ProductSearch(Guarded, DatabaseCalls, ModalScreen[str | None]):
     """Returns the SKU of the chosen product, or None."""
 
     BINDINGS = [
@@ -32,6 +34,7 @@ class ProductSearch(Guarded, ModalScreen[str | None]):
         super().__init__()
         self.money = money
         self.initial = text
+        self.wanted = text     # what the field holds: an answer for older text is dropped
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -48,9 +51,15 @@ class ProductSearch(Guarded, ModalScreen[str | None]):
         self._refresh(event.value)
 
     def _refresh(self, text: str) -> None:
+        """Search in the screen's worker (never on the UI loop); show the answer if the text is still it."""
+        self.wanted = text
+        self.run_db(lambda: catalog.search(text, limit=30), lambda found: self._show(text, found), name="search")
+
+    def _show(self, text: str, found: list[ProductView]) -> None:
+        if text != self.wanted:
+            return
         results = self.query_one("#results", OptionList)
         results.clear_options()
-        found = catalog.search(text, limit=30)
         results.add_options([Option(f"{escape(printable(p.name))}  [dim]{escape(p.sku)}[/]  "
                                     f"{self.money(p.price_cents)}", id=p.sku)
                              for p in found])
