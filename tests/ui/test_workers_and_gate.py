@@ -262,3 +262,33 @@ async def test_the_product_search_runs_off_the_ui_thread_and_shows_only_the_late
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, ProductSearch))
         await until(pilot, lambda: [ln.sku for ln in app.runtime.sales.view(app.screen.note_id).lines] == ["CAPP"])
+
+
+async def test_enter_on_a_payment_screen_still_reading_its_figures_pays_once(make_app):
+    """A stuck CI run: Enter pressed while the payment screen's figures were still being read was dropped,
+    and the cashier saw "Enter: pay" do nothing. Now it waits its turn; Enter three times pays once."""
+    from tui_pos.screens.payment import PaymentScreen
+    app = make_app(demo_users=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        sales = app.runtime.sales
+        app.deliver_scan("ESP", "test")
+        await until(pilot, lambda: app.screen.query_one("#lines").row_count == 1)
+        note_id = app.screen.note_id
+        release = threading.Event()
+        summary = sales.summary
+
+        def slow(nid):
+            release.wait(5)          # the figures are slow to come: the cashier does not wait for them
+            return summary(nid)
+        sales.summary = slow
+        try:
+            await pilot.press("f10")
+            await until(pilot, lambda: isinstance(app.screen, PaymentScreen))
+            await pilot.press("enter", "enter", "enter")
+            release.set()
+            await until(pilot, lambda: not isinstance(app.screen, PaymentScreen))
+        finally:
+            del sales.summary
+        assert "Paid: receipt R1-000001" in message(app)
+        payments = sales.summary(note_id)
+        assert payments.paid_cents == payments.totals.total_cents == 150

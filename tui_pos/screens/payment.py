@@ -94,7 +94,7 @@ class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):
             self._say("This payment waits for the database's answer: it is asked again when the database is "
                       "back, and taken once.")
             return
-        if self.db_busy:        # the payment asked is on its way: Enter again takes nothing more
+        if self.db_asked("pay"):    # the payment asked is on its way: Enter again takes nothing more
             return
         self.take(event.value.strip())
 

@@ -154,7 +154,7 @@ class ReturnScreen(Guarded, DatabaseCalls, ModalScreen[str | None]):
             self._info("This refund waits for the database's answer: it is asked again when it is back, and "
                        "made once.", error=True)
             return
-        if self.db_busy:         # the refund asked is on its way: F10 again makes nothing more
+        if self.db_asked("refund"):   # the refund asked is on its way: F10 again makes nothing more
             return
         request_id = self.request_id = self.request_id or uuid.uuid4().hex
         receipt_no, picks, tender = self.receipt.receipt_no, dict(self.picks), self.sales.tenders[self.tender_index]

@@ -101,6 +101,13 @@ class DatabaseCalls:
             self._pos_db_queue: deque[Call] = queue
         return queue
 
+    def db_asked(self, name: str) -> bool:
+        """A call of this name is running or waiting its turn (a payment asked twice is taken once).
+
+        Not `db_busy`: a key pressed while the screen's own figures are still being read must be queued,
+        not dropped (Enter on a payment screen that has just opened pays)."""
+        return any(job.name == name for job in self.db_queue())
+
     def run_db(self, call: Callable[[], Any], done: Callable[[Any], object] | None = None, *,
                failed: Callable[[BaseException], None] | None = None, name: str = "db") -> None:
         """Run `call` in the worker after the calls asked before it; `done(result)` on the UI loop."""
