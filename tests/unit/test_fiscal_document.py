@@ -452,6 +452,16 @@ def test_totals_reconcile_with_the_receipt(lines, data):
     assert net + tax == total == receipt.total_cents
     assert cents(text(root, "d:gTot/d:dVTotItems")) == total
     per_rate = {"00": 0, "01": 700, "02": 1000, "03": 1500}
+    by_rate: dict[int, list[tuple[int, int]]] = {}
+    for item in items(root):
+        by_rate.setdefault(per_rate[text(item, "d:gITBMSItem/d:dTasaITBMS")], []).append(
+            (cents(text(item, "d:gPrecios/d:dValTotItem")), cents(text(item, "d:gITBMSItem/d:dValITBMS"))))
+    for row in receipt.taxes:
+        # each rate's amount is the receipt's (the money-off spread the same way); its tax, rounded per line
+        # instead of once per rate, is within half a cent per line of the receipt's
+        amounts = by_rate.get(row.rate_bp, [])
+        assert sum(a for a, _ in amounts) == row.total_cents
+        assert abs(sum(t for _, t in amounts) - row.tax_cents) * 2 <= max(1, len(amounts)) + 1
     for item in items(root):
         qty = int(text(item, "d:dCantCodInt").split(".")[0])
         pr_item, val_itbms = cents(text(item, "d:gPrecios/d:dPrItem")), cents(text(item, "d:gITBMSItem/d:dValITBMS"))
