@@ -8,7 +8,8 @@ page is fetched over HTTP on one keep-alive connection, BENCH_PORTAL_REQUESTS ti
 Then a register's scan-to-line figure with and without the portal serving 50 requests/s on the same machine:
 the register in a real pty (bench/run_all.py's measurement, BENCH_PORTAL_SCANS scans, default 40) on a store
 of its own, first alone, then while `tui-pos portal` runs as its own process on the same SQLite file and a
-thread here fetches a customer's account page (30 receipts) at BENCH_PORTAL_RATE requests/s (default 50).
+process of its own (not a thread here: the GIL) fetches a customer's account page (30 receipts) at
+BENCH_PORTAL_RATE requests/s (default 50).
 BENCH_PORTAL_ROUNDS (default 3) rounds alternate idle, loaded with the portal at the register's priority, and
 loaded with the portal at nice 10 (the systemd unit's Nice=10, docs/portal.md), on the same store; the register
 restarts for each run (its open note grows: a 500-line note scans as fast).
@@ -17,8 +18,10 @@ restarts for each run (its open note grows: a 500-line note scans as fast).
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -93,43 +96,60 @@ def serve(db_path: Path, secret: str) -> tuple[str, int, object]:
 
 
 class Load:
-    """GET `path` at `rate` requests/s on one keep-alive connection, in a thread, until stopped."""
+    """GET `path` at `rate` requests/s on one keep-alive connection, in a process of its own, until finished.
+
+    Its own process, not a thread of this one: the register's scan-to-line is read here, off the register's
+    pty, and a client thread parsing 50 pages/s beside that reader holds the GIL for up to its switch
+    interval (5 ms) at a time, which the first runs of this benchmark counted as the portal slowing the
+    register (the register's own process is not touched by this one's GIL)."""
 
     def __init__(self, port: int, path: str, rate: float) -> None:
-        self.port, self.path, self.rate = port, path, rate
         self.times: list[float] = []
         self.errors = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.elapsed = 0.0
+        self.proc = subprocess.Popen([sys.executable, __file__, "load", str(port), path, str(rate)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def run(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        start = time.perf_counter()
-        sent = 0
-        while not self.stop.is_set():
-            due = start + sent / self.rate          # on a schedule: a late request goes at once
-            wait = due - time.perf_counter()
-            if wait > 0:
-                self.stop.wait(wait)
-                continue
-            t0 = time.perf_counter()
-            try:
-                conn.request("GET", self.path)
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    self.errors += 1
-            except OSError:
-                self.errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-            self.times.append((time.perf_counter() - t0) * 1000)
-            sent += 1
-        conn.close()
-        self.elapsed = time.perf_counter() - start
+    def finish(self) -> None:
+        """Stop the load (its stdin closes) and read what it measured."""
+        out, _ = self.proc.communicate(input="", timeout=30)
+        done = json.loads(out)
+        self.times, self.errors, self.elapsed = done["times"], done["errors"], done["elapsed"]
 
     def achieved(self) -> float:
-        return len(self.times) / self.elapsed if getattr(self, "elapsed", 0) else 0.0
+        return len(self.times) / self.elapsed if self.elapsed else 0.0
+
+
+def run_load(port: int, path: str, rate: float) -> None:
+    """The load process: GET on a schedule (a late request goes at once) until stdin closes; JSON out."""
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    times: list[float] = []
+    errors = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    start = time.perf_counter()
+    sent = 0
+    while not stop.is_set():
+        due = start + sent / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            stop.wait(wait)
+            continue
+        t0 = time.perf_counter()
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                errors += 1
+        except OSError:
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        times.append((time.perf_counter() - t0) * 1000)
+        sent += 1
+    conn.close()
+    print(json.dumps({"times": times, "errors": errors, "elapsed": time.perf_counter() - start}))
 
 
 def scan_store(root: Path, secret: str, receipts: int = 30) -> tuple[dict[str, str], str]:
@@ -217,13 +237,11 @@ def scan_to_line_under_load(root: Path, secret: str) -> None:
             item += SCANS
             for nice, (_, port) in portals.items():
                 load = Load(port, path, RATE)
-                load.thread.start()
                 time.sleep(1.0)                      # the load is running before the first scan
                 try:
                     scans, _, _ = run_all.scan_latency(run_all.tui_pos_argv(), env, run_all.APP_MARKER, item)
                 finally:
-                    load.stop.set()
-                    load.thread.join(timeout=10)
+                    load.finish()
                 busy[nice] += scans
                 loads[nice].append(load)
                 item += SCANS
@@ -282,4 +300,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["load"]:
+        run_load(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+        raise SystemExit(0)
     raise SystemExit(main())

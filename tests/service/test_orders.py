@@ -43,13 +43,17 @@ def test_order_again_a_receipt_arrives_parked_in_web_mode_and_f12_lists_it_with_
     assert (order.state, order.number, order.note) == ("sent", f"W{note_id}", "pick up at 17:30")
 
 
-def test_states_sent_ready_collected_and_cancelled(counter):
+def test_states_sent_preparing_ready_collected_and_cancelled(counter):
     ana = person()
     first = orders.place(ana.id, {pid("CAPP"): 1}, "", SETTINGS)
     second = orders.place(ana.id, {pid("MUG"): 1}, "", SETTINGS)
     state = lambda: {o.id: o.state for o in orders.orders(ana.id)}  # noqa: E731
     assert state() == {first: "sent", second: "sent"}
-    counter.resume(first)                                  # the cashier takes it with F12: ready
+    counter.resume(first)                                  # the cashier takes it with F12: being prepared
+    assert state()[first] == "preparing"
+    assert counter.park(first) == "ready"                  # F11 once it is made: ready for pick-up
+    assert state()[first] == "ready"
+    counter.resume(first)                                  # the customer is at the counter: still ready
     assert state()[first] == "ready"
     paid = counter.pay(first, "cash", 5000)
     assert state()[first] == "collected"
@@ -136,6 +140,47 @@ def test_the_customer_cancels_a_sent_order_but_not_one_the_counter_took(counter)
     note = Note.get_by_id(sent)
     assert note.status == "cancelled" and note.total_cents > 0 and note.closed_at is not None
     assert not orders.cancel(ana.id, sent, SETTINGS)                          # once
-    assert {o.id: o.state for o in orders.orders(ana.id)} == {sent: "cancelled", taken: "ready"}
+    assert {o.id: o.state for o in orders.orders(ana.id)} == {sent: "cancelled", taken: "preparing"}
     assert sent not in [p.id for p in counter.parked()]
     assert AuditLog.select().where(AuditLog.action == "order.web_cancel").count() == 1
+
+
+def test_a_ready_order_tells_the_customer_once_and_can_no_longer_be_cancelled_from_the_account(demo):
+    """Issue 21 item 4: "The customer sees its state (sent, ready, collected)." Ready is the cashier's F11 on
+    the order they took in hand; the customer hears it once, by SMS (they gave a phone; nothing else is
+    needed: it answers what they asked for, not marketing)."""
+    from tui_pos.config import from_dict
+    from tui_pos.models import Message
+    from tui_pos.services import messaging
+    said = messaging.Settings.from_config(from_dict({"store": {"name": "Café Sol"}}))
+    shop = SaleService("R1", sales_modes=["counter", "web"], messaging=said)
+    ana = person()
+    assert not ana.sms_consent                             # no marketing consent given: the notice still goes
+    order = orders.place(ana.id, {pid("CAPP"): 1}, "at 5", SETTINGS)
+    other = shop.open_note()
+    shop.add_item(other, "ESP")
+    shop.resume(order, other)                              # the counter's own note is parked to make room
+    assert (Note.get_by_id(other).status, Note.get_by_id(other).ready_at) == ("parked", None)
+    assert shop.park(order, "") == "ready-told"            # F11, no name typed: the order keeps its label
+    label = Note.get_by_id(order).label
+    assert label.startswith(f"Web W{order} Ana") and label.endswith("at 5")
+    shop.resume(order)
+    assert shop.park(order) == ""                          # parked again: told once, not twice
+    [told] = list(Message.select().where(Message.template == "ready"))
+    assert (told.customer_id, told.channel, told.key) == (ana.id, "sms", f"ready:{order}")
+    to, _, text = messaging.render(said, told, ana)
+    assert to == "+50761234567" and f"W{order}" in text and "ready for pick-up" in text
+    assert not orders.cancel(ana.id, order, SETTINGS)      # prepared: ask at the counter
+    assert [o.state for o in orders.orders(ana.id)] == ["ready"]
+    assert AuditLog.select().where(AuditLog.action == "order.web_ready").count() == 1
+
+
+def test_a_web_order_switched_away_from_is_not_ready(counter):
+    """Resuming another note parks the one on screen: that is not the cashier saying the order is made."""
+    ana = person()
+    order = orders.place(ana.id, {pid("CAPP"): 1}, "", SETTINGS)
+    counter.resume(order)
+    other = orders.place(person("Eva", mobile="6123-4599").id, {pid("ESP"): 1}, "", SETTINGS)
+    counter.resume(other, order)
+    assert Note.get_by_id(order).status == "parked"
+    assert [o.state for o in orders.orders(ana.id)] == ["preparing"]

@@ -43,7 +43,11 @@ def test_order_again_from_a_receipt_then_its_state(shop, client):  # noqa: F811
     shown = client.get(sent.headers["location"]).text
     assert f"Order W{note.id} sent" in shown and "Sent: waiting at the store" in shown and "at 17:30" in shown
     shop.resume(note.id)
-    assert "Ready: at the counter" in client.get(f"/a/{token}").text
+    assert "Being prepared" in client.get(f"/a/{token}").text
+    shop.park(note.id)
+    ready = client.get(f"/a/{token}", headers={"Accept-Language": "es-PA,es;q=0.9"}).text
+    assert "Listo para recoger en caja" in ready
+    shop.resume(note.id)
     shop.pay(note.id, "cash", 5000)
     assert "Collected" in client.get(f"/a/{token}").text
 
@@ -62,6 +66,8 @@ def test_search_then_order_and_the_checks(shop, client):  # noqa: F811
         assert bad.status_code == 400 and "Nothing was sent" in bad.text and said in bad.text
     many = {f"qty_{p.id}": "1" for p in Product.select().where(Product.active == True).limit(4)}  # noqa: E712
     assert "at most 3 lines" in client.post(f"/a/{token}/order", data={"csrf": csrf, **many}).text
+    spanish = client.post(f"/a/{token}/order", data={"csrf": csrf, **many}, headers={"Accept-Language": "es"})
+    assert "Un pedido tiene como máximo 3 líneas." in spanish.text        # the service's words, translated
     assert not Note.select().where(Note.sales_mode == "web").exists()
     ok = client.post(f"/a/{token}/order", data={"csrf": csrf, capp: "2"})
     assert ok.status_code == 303

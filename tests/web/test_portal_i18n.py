@@ -154,7 +154,7 @@ def test_the_template_is_up_to_date_with_the_code():
     method_map = [("tui_pos/**.py", "python"), ("tui_pos/portal/templates/**.html", "jinja2")]
     options = {"tui_pos/portal/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found = {m[2] if isinstance(m[2], str) else m[2][0]
-             for m in extract_from_dir(str(ROOT), method_map, options, keywords={"_": None, "gettext": None,
+             for m in extract_from_dir(str(ROOT), method_map, options, keywords={"_": None, "_n": None, "gettext": None,
                                                                                  "ngettext": (1, 2)})}
     with (i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot").open("rb") as fp:
         template = {m.id if isinstance(m.id, str) else m.id[0] for m in pofile.read_po(fp) if m.id}

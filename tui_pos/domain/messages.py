@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tui_pos.domain.errors import InputError
 
-PLACEHOLDERS = {"name", "store", "link", "points", "tier", "date", "stop", "unsubscribe", "text"}
+PLACEHOLDERS = {"name", "store", "link", "points", "tier", "date", "stop", "unsubscribe", "text", "order"}
 MARKETING = {"birthday", "campaign"}
 
 # name -> lang -> (subject, text). The SMS is the text; the email has the subject too.
@@ -45,6 +45,12 @@ BUILT_IN: dict[str, dict[str, tuple[str, str]]] = {
                "¡Venga a usarlos!"),
         "fr": ("Vos points {store}", "{name}, {points} de vos points chez {store} expirent le {date}. "
                "Venez les utiliser !"),
+    },
+    "ready": {
+        "en": ("Your order {order} is ready", "{name}, your order {order} is ready for pick-up at {store}."),
+        "es": ("Su pedido {order} está listo", "{name}, su pedido {order} está listo para recoger en {store}."),
+        "fr": ("Votre commande {order} est prête", "{name}, votre commande {order} est prête à retirer chez "
+               "{store}."),
     },
     "campaign": {
         "en": ("{store}", "{text} {stop}"),
@@ -132,6 +138,7 @@ class Profile:
 
 
 SERVICE = {"invite"}            # about the account the customer just asked for: sent unless declined
+ORDER = {"ready"}               # about an order the customer placed: on the phone or email they have given
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,10 @@ def refusal(template: str, channel: str, reach: Reach, marketing: bool | None = 
     """
     if marketing is None:
         marketing = template in MARKETING
+    if template in ORDER:
+        # The customer sent the order from their account and expects to hear when to come: an answer to what
+        # they asked, not marketing, so no channel consent is needed (a closed customer gets nothing).
+        return None if reach.open else "the customer is closed or was forgotten"
     if template in SERVICE:
         if not reach.open:
             return "the customer is closed or was forgotten"

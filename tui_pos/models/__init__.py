@@ -307,6 +307,8 @@ class Note(BaseModel):
     loyalty_earned = IntegerField(null=True)
     loyalty_after = IntegerField(null=True)
     day_close = ForeignKeyField(DayClose, null=True, backref="notes")   # the Z that closed it (None: today)
+    taken_at = DateTimeField(null=True)           # a web order first resumed by the store: being prepared
+    ready_at = DateTimeField(null=True)           # a web order parked again by the store: ready for pick-up
 
 
 class NoteLine(BaseModel):

@@ -417,6 +417,13 @@ def m019_pin_failures_expire(database: Database, migrator: SchemaMigrator) -> No
     _add_column_if_missing(database, migrator, "pin_lock", "last_failure", DateTimeField(null=True))
 
 
+def m020_web_order_ready(database: Database, migrator: SchemaMigrator) -> None:
+    """When the store first took a web order in hand (F12) and first parked it again (made, waiting for
+    pick-up): the "preparing" and "ready" its customer sees (services/orders.py)."""
+    _add_column_if_missing(database, migrator, "note", "taken_at", DateTimeField(null=True))
+    _add_column_if_missing(database, migrator, "note", "ready_at", DateTimeField(null=True))
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -437,6 +444,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (17, "audit_chain", m017_audit_chain),
     (18, "written_once", m018_written_once),
     (19, "pin_failures_expire", m019_pin_failures_expire),
+    (20, "web_order_ready", m020_web_order_ready),
 ]
 
 LATEST = MIGRATIONS[-1][0]

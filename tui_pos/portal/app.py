@@ -263,7 +263,7 @@ def create_app(settings: service.Settings) -> Starlette:
             try:
                 placed = await db(orders.place, customer_id, quantities, note, settings)
             except orders.OrderError as exc:
-                errors = exc.errors
+                errors = [_(text) % values for text, values in exc.problems]
             except service.LinkError as exc:
                 return gone(request, exc.status)
             else:

@@ -612,9 +612,11 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         self.new_note(note_id, opened, failed)
 
     def action_park(self) -> None:
-        def parked(_: object) -> None:
+        def parked(ready: str) -> None:
             self.new_note()
-            self.say("Note parked. F12 brings it back.")
+            self.say({"ready": "Web order ready for pick-up, parked. F12 brings it back.",
+                      "ready-told": "Web order ready for pick-up, parked; the customer is told. F12 brings it "
+                                    "back."}.get(ready, "Note parked. F12 brings it back."))
 
         def answered(label: str | None) -> None:
             if label is not None:

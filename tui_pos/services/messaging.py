@@ -141,6 +141,18 @@ def after_sale(settings: Settings, customer_id: int, *, visits: int | None, tier
                 queue(c.id, channel, "tier", f"tier:{c.id}:{tier.name}", {"tier": tier.name})
 
 
+def order_ready(customer_id: int, note_id: int) -> bool:
+    """In the park's transaction: "your order W12 is ready" to the customer of a web order (services/orders.py),
+    once per order (its key), by SMS when they gave a phone, else by email; True when queued."""
+    c = Customer.get_or_none(Customer.id == customer_id)
+    if c is None:
+        return False
+    channel = channel_for(c, template="ready")
+    if channel is None:
+        return False
+    return queue(c.id, channel, "ready", f"ready:{note_id}", {"order": f"W{note_id}"})
+
+
 def run_triggers(settings: Settings, now: _dt.datetime | None = None) -> dict[str, int]:
     """The time-based triggers (birthdays from `birthday_hour`, points about to expire); safe to run often."""
     now = now or _dt.datetime.now()
@@ -308,7 +320,7 @@ def render(settings: Settings, m: Message, c: Customer) -> tuple[str, str, str]:
     else:
         subject, text = settings.template(m.template)
     values = {"name": c.name or "", "store": settings.store, "points": params.get("points", ""),
-              "tier": params.get("tier", ""), "date": params.get("date", "")}
+              "tier": params.get("tier", ""), "date": params.get("date", ""), "order": params.get("order", "")}
     if m.template == "invite":
         values["link"] = invite_link(settings, c.code)
     if m.template == "campaign":

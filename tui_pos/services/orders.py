@@ -8,12 +8,16 @@ product lookup, customer pricing and quantity rules (`domain.codes.check_qty`). 
 counter: resuming a `web` note reprices it, and the loyalty program's sales-mode rules apply when it is paid,
 as for any note in that mode.
 
-Its state, for the customer, is read from the note the register already writes (no column of its own):
+Its state, for the customer, is read from the note the register writes, and the moment the store first parked
+it again (`taken_at` and `ready_at`, written by the register's resume and park: services/sale/editing.py):
 
-    parked    -> sent        (waiting at the store)
-    open      -> ready       (the cashier resumed it with F12: being prepared / at the counter)
-    paid      -> collected
-    cancelled -> cancelled
+    parked, never taken in hand  -> sent        (waiting at the store; the customer may still cancel it)
+    taken in hand, not yet ready -> preparing   (a cashier resumed it with F12: `taken_at`; parked again only
+                                                 because another note was resumed, it stays preparing)
+    parked again by the cashier  -> ready       (F11 after preparing it: the customer is told once, by SMS or
+    (and open again after that)                  email, when they gave either; it stays ready at the counter)
+    paid                         -> collected
+    cancelled                    -> cancelled
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tui_pos.domain.codes import check_qty
+from tui_pos.domain.codes import MAX_QTY, check_qty
 from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.models import Customer, Note, NoteLine, Product, Register, db, local_time, utcnow
@@ -36,15 +40,24 @@ NOTE_CHARS = 60          # the customer's note (a pick-up time) kept in the park
 LABEL_CHARS = 120
 ORDERS_SHOWN = 10
 SEP = " | "              # between the label's name and the customer's note
-STATES = {"parked": "sent", "open": "ready", "paid": "collected", "cancelled": "cancelled"}
+STATES = {"paid": "collected", "cancelled": "cancelled"}      # closed notes; open and parked: state()
+
+
+def _n(text: str) -> str:
+    """Marks a message id for `pybabel extract -k _n` (docs/portal.md): translated where it is shown."""
+    return text
 
 
 class OrderError(PosError):
-    """The order cannot be sent as it is; `errors` names what to fix (shown on the order form)."""
+    """The order cannot be sent as it is; `problems` names what to fix (shown on the order form).
 
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("; ".join(errors))
-        self.errors = errors
+    Each problem is a message id of the catalogs (tui_pos/locale) with its `%(name)s` values: the portal shows
+    it in the customer's language; `errors` is the same in English (logs, tests, the register)."""
+
+    def __init__(self, problems: list[tuple[str, dict[str, object]]]) -> None:
+        self.problems = problems
+        self.errors = [text % values for text, values in problems]
+        super().__init__("; ".join(self.errors))
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,7 @@ class WebOrder:
     id: int
     number: str                  # "W123": what the customer says at the counter
     date: str
-    state: str                   # sent | ready | collected | cancelled
+    state: str                   # sent | preparing | ready | collected | cancelled
     lines: tuple[OrderLine, ...]
     note: str
     receipt_no: str              # once collected
@@ -161,23 +174,24 @@ def place(customer_id: int, quantities: dict[int, int], note: str, settings: Set
     the lines added as a scan adds them, parked with a label F12 shows (the customer's name and their note).
     Returns the note's id."""
     if not accepts_orders(settings):
-        raise OrderError(["This store takes no orders here."])
+        raise OrderError([(_n("This store takes no orders here."), {})])
     wanted = {pid: q for pid, q in quantities.items() if q}
-    errors: list[str] = []
+    errors: list[tuple[str, dict[str, object]]] = []
     if not wanted:
-        errors.append("Choose at least one product (a quantity of 1 or more).")
+        errors.append((_n("Choose at least one product (a quantity of 1 or more)."), {}))
     if len(wanted) > settings.max_lines:
-        errors.append(f"An order has at most {settings.max_lines} lines.")
+        errors.append((_n("An order has at most %(n)s lines."), {"n": settings.max_lines}))
     for q in wanted.values():
         try:
             check_qty(q)
-        except InputError as exc:
-            errors.append(str(exc).split(":")[0] + ".")
+        except InputError:
+            errors.append((_n("A quantity must be at least 1."), {}) if q < 1 else
+                          (_n("A quantity cannot be more than %(n)s."), {"n": MAX_QTY}))
             break
     products = {p.id: p for p in Product.select(Product.id, Product.sku, Product.name, Product.active,
                                                 Product.price_cents).where(Product.id.in_(list(wanted) or [0]))}
     if any(pid not in products or not products[pid].active or products[pid].price_cents < 0 for pid in wanted):
-        errors.append("A product of this order is no longer sold: check the list again.")
+        errors.append((_n("A product of this order is no longer sold: check the list again."), {}))
     if errors:
         raise OrderError(errors)
     sales = _sales(settings)
@@ -191,7 +205,8 @@ def place(customer_id: int, quantities: dict[int, int], note: str, settings: Set
         for pid, q in wanted.items():
             product = products[pid]
             if catalog.find_by_code(product.sku) is None:    # the SKU is how a scan finds it
-                raise OrderError([f"{product.name} cannot be ordered here: ask at the counter."])
+                raise OrderError([(_n("%(product)s cannot be ordered here: ask at the counter."),
+                                   {"product": product.name})])
             sales.add_item(note_id, f"{q}*{product.sku}")
         who = (_plain(customer.name or "", 40) or customer.code).replace(SEP, " ")
         label = _plain(f"Web W{note_id} {who}" + (f"{SEP}{wish}" if wish else ""), LABEL_CHARS)
@@ -204,16 +219,16 @@ def place(customer_id: int, quantities: dict[int, int], note: str, settings: Set
 def cancel(customer_id: int, note_id: int, settings: Settings) -> bool:
     """The customer cancels their own order while it is still sent (parked): the note becomes cancelled, as a
     cashier's cancel leaves it (closed_at, its total), audited `order.web_cancel`. False when it is not theirs,
-    not a web order, or no longer parked (the cashier resumed it: ask at the counter). One UPDATE guarded by
+    not a web order, or the store has taken it in hand (resumed or ready: ask at the counter). One UPDATE guarded by
     the status, so a cashier's F12 at the same moment gets "no longer parked" or the customer gets False."""
     with db.atomic():
         row = Note.get_or_none(Note.id == note_id, Note.customer == customer_id, Note.sales_mode == WEB,
                                Note.kind == "sale")
-        if row is None or row.status != "parked":
+        if row is None or row.status != "parked" or row.taken_at is not None:
             return False
         total = _sales(settings).summary(note_id).totals.total_cents
         done = Note.update(status="cancelled", closed_at=utcnow(), total_cents=total).where(
-            Note.id == note_id, Note.status == "parked").execute()
+            Note.id == note_id, Note.status == "parked", Note.taken_at.is_null()).execute()
         if done:
             audit.record("order.web_cancel", customer=Customer.get_by_id(customer_id).code,
                          register=row.register.code, note=note_id, total_cents=total)
@@ -228,7 +243,8 @@ def _wish(label: str) -> str:
 
 def orders(customer_id: int, limit: int = ORDERS_SHOWN) -> list[WebOrder]:
     """The customer's latest web orders and their state (from the note: see the module's table)."""
-    rows = list(Note.select(Note.id, Note.status, Note.opened_at, Note.label, Note.receipt_no)
+    rows = list(Note.select(Note.id, Note.status, Note.opened_at, Note.label, Note.receipt_no, Note.taken_at,
+                            Note.ready_at)
                 .where(Note.customer == customer_id, Note.sales_mode == WEB, Note.kind == "sale")
                 .order_by(Note.id.desc()).limit(limit))
     lines: dict[int, list[OrderLine]] = {n.id: [] for n in rows}
@@ -237,8 +253,17 @@ def orders(customer_id: int, limit: int = ORDERS_SHOWN) -> list[WebOrder]:
                    .where(NoteLine.note.in_(list(lines))).order_by(NoteLine.id)):
             lines[ln.note_id].append(OrderLine(ln.name, ln.qty))
     return [WebOrder(n.id, f"W{n.id}", local_time(n.opened_at).strftime("%Y-%m-%d %H:%M") if n.opened_at else "",
-                     STATES.get(n.status, n.status), tuple(lines[n.id]), _wish(n.label or ""), n.receipt_no or "")
+                     state(n.status, n.taken_at is not None, n.ready_at is not None), tuple(lines[n.id]),
+                     _wish(n.label or ""),
+                     n.receipt_no or "")
             for n in rows]
+
+
+def state(status: str, taken: bool, ready: bool) -> str:
+    """The customer's word for a web order's note (the module's table)."""
+    if status in ("parked", "open"):
+        return "ready" if ready else "preparing" if taken else "sent"
+    return STATES.get(status, status)
 
 
 @dataclass(frozen=True)
@@ -268,4 +293,4 @@ def chosen(quantities: dict[int, int], settings: Settings) -> list[Choice]:
 
 __all__ = ["AccountOrders", "Choice", "OrderError", "OrderLine", "STATES", "WEB", "WebOrder", "accepts_orders",
            "cancel", "chosen", "for_account", "from_receipt", "orders", "place", "register_code", "reorderable",
-           "search"]
+           "search", "state"]

@@ -198,14 +198,30 @@ class NoteEditing(CustomerPricing):
             return "Payment has started on this note: finish it or cancel the payment first."
         return None
 
-    def park(self, note_id: int, label: str = "") -> None:
+    def park(self, note_id: int, label: str = "", *, ready: bool = True) -> str:
+        """Park the note under `label` (empty: the name it had, else "Note N").
+
+        A web order parked by the cashier (F11) after they took it in hand is ready for pick-up: marked once
+        (`ready_at`, the state the customer's account shows) and the customer is told once, when there is a
+        way to reach them. One parked only because another note was resumed (`ready=False`) is not.
+        Returns "" for a plain park, "ready" when the order became ready, "ready-told" when a message went."""
         with db.atomic():
             note = self._note(note_id)
             refusal = self.park_refusal(note_id)
             if refusal:
                 raise InputError(refusal)
-            Note.update(status="parked", label=label.strip() or f"Note {note.id}").where(
+            Note.update(status="parked", label=label.strip() or note.label or f"Note {note.id}").where(
                 Note.id == note_id).execute()
+            if not (ready and note.sales_mode == "web" and note.customer_id):
+                return ""
+            if not Note.update(ready_at=utcnow()).where(Note.id == note_id, Note.ready_at.is_null()).execute():
+                return ""
+            audit.record("order.web_ready", register=self.register_code, note=note_id)
+            if self.messaging is not None:
+                from tui_pos.services import messaging
+                if messaging.order_ready(note.customer_id, note_id):
+                    return "ready-told"
+            return "ready"
 
     def parked(self) -> list[ParkedNote]:
         parked = list(Note.select().where(Note.register == self.register_id, Note.status == "parked")
@@ -223,11 +239,13 @@ class NoteEditing(CustomerPricing):
                 current = Note.get_or_none(Note.id == current_note_id)
                 if current is not None and current.status == "open":
                     if NoteLine.select().where(NoteLine.note == current.id).exists():
-                        self.park(current.id, current.label)
+                        self.park(current.id, current.label, ready=False)
                     else:
                         current.delete_instance()
             Note.update(status="open").where(Note.id == note_id).execute()
             if note.sales_mode == "web":    # a web order (services/orders.py): the day's prices at the counter
+                # and taken in hand: the customer sees "preparing" and can no longer cancel it from their account
+                Note.update(taken_at=utcnow()).where(Note.id == note_id, Note.taken_at.is_null()).execute()
                 record = notes.note(note_id)
                 if record is not None:
                     notes.take_list_prices(note_id)
