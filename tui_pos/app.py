@@ -139,6 +139,7 @@ class PosApp(Guarded, App):
         self._start_scanners()
         self._drain_printer()  # receipts left waiting by the last run print now
         self._start_messages()
+        self._start_fiscal()
         if users.users_exist():
             self.push_screen(LoginScreen(cfg.store.name, cfg.store.register))
         else:
@@ -160,6 +161,7 @@ class PosApp(Guarded, App):
 
     # ------------------------------------------------------------ customer messages
 
+    FISCAL_EVERY = 1.0
     MESSAGES_EVERY = 15.0          # seconds between two passes of the outbox
     TRIGGERS_EVERY = 600.0         # seconds between two looks for birthdays and expiring points
 
@@ -193,10 +195,42 @@ class PosApp(Guarded, App):
         self.message_result = sender.send_due()
         return self.message_result
 
+    # ------------------------------------------------------------ electronic invoices
+
+    def _start_fiscal(self) -> None:
+        """With `[fiscal] mode = "fe"`, send the fiscal outbox in a worker (docs/fiscal.md): at once when a
+        sale completes, and every FISCAL_EVERY seconds for what waits (retries, contingency documents)."""
+        self._fiscal_busy = False
+        settings = self.runtime.sales.fiscal
+        if settings is None:
+            return
+        self._fiscal_provider = settings.provider()
+        self.set_interval(self.FISCAL_EVERY, self.send_fiscal)
+
+    def send_fiscal(self) -> None:
+        if self.runtime.sales.fiscal is None or self._fiscal_busy:
+            return
+        self._fiscal_busy = True
+        self._send_fiscal()
+
+    @work(thread=True, exit_on_error=False, group="fiscal", name="fiscal-send")
+    def _send_fiscal(self) -> dict[str, int]:
+        from tui_pos.services import fiscal
+        try:
+            with worker_connection():
+                return fiscal.send_due(self.runtime.sales.fiscal, self._fiscal_provider)
+        except Exception:        # the database away, a bug: logged; the rows wait for the next pass
+            log.exception("the fiscal outbox could not be sent")
+            return {}
+        finally:
+            self._fiscal_busy = False
+
     # ------------------------------------------------------------ printing
 
     def receipt_queued(self) -> None:
-        """A sale or refund queued its receipt (in its own transaction): send it now."""
+        """A sale or refund queued its receipt (in its own transaction): send it now (and its DGI document,
+        which the receipt waits for)."""
+        self.send_fiscal()
         self._drain_printer()
 
     def reprint(self, receipt_no: str) -> str:

@@ -160,7 +160,46 @@ def sale_service(config: Config) -> SaleService:
         loyalty_block=config.receipt.loyalty_block, weighed_prefixes=config.scanner.weighed_prefixes,
         weighed_layout=config.scanner.weighed_layout, weighed_value=config.scanner.weighed_value,
         print_queue=config.printer.kind != "none", messaging=Settings.from_config(config),
-        rate_and_special=config.pricing.rate_and_special)
+        rate_and_special=config.pricing.rate_and_special, fiscal=fiscal_settings(config))
+
+
+def fiscal_receipt(settings: Any, receipt_no: str, rows: list[Any], columns: int, qr: str) -> tuple[list[Any], str]:
+    """The receipt as the DGI's CAFE (docs/fiscal.md): it waits up to `[fiscal] wait_seconds` for the
+    authorization (in the printer's worker, never on the key path), then prints once, with the CUFE, the
+    QR and the consultation text, or marked as issued in contingency."""
+    import textwrap
+    import time
+
+    from tui_pos.domain.receipt import Row
+    from tui_pos.services import fiscal
+    while (left := fiscal.settled_or_due(receipt_no, settings)) > 0:
+        time.sleep(min(left, 0.2))
+    block = fiscal.receipt_block(receipt_no, settings.issuer.environment)
+    if block is None:
+        return rows, qr
+    cut = rows[-1:] if rows and rows[-1].cut else []
+    body = rows[: len(rows) - len(cut)]
+    extra = [Row("")]
+    if block.receiver_note:
+        extra += [Row(t) for t in textwrap.wrap(block.receiver_note, columns)]
+    if block.state == "contingency":
+        extra.append(Row("EMITIDA EN CONTINGENCIA", align="center", bold=True))
+    elif block.state == "rejected":
+        extra.append(Row("FACTURA ELECTRONICA PENDIENTE", align="center", bold=True))
+    if block.cufe:
+        extra.append(Row("CUFE:", bold=True))
+        extra += [Row(block.cufe[i:i + columns]) for i in range(0, len(block.cufe), columns)]
+        extra += [Row(t, align="center") for t in textwrap.wrap(
+            "Consulte en https://dgi-fep.mef.gob.pa/Consultas usando el CUFE o el QR", columns)]
+    return body + extra + cut, block.qr or qr
+
+
+def fiscal_settings(config: Config) -> Any:
+    """`[fiscal]` as services.fiscal reads it; None unless `mode = "fe"` (nothing fiscal is imported then)."""
+    if config.fiscal.mode != "fe":
+        return None
+    from tui_pos.services.fiscal import Settings as FiscalSettings
+    return FiscalSettings.from_config(config.fiscal)
 
 
 @dataclass
@@ -227,6 +266,8 @@ def receipt_builder(config: Config, sales: SaleService, printer: Printer,
         receipt = sales.receipt(job.receipt_no, reprint=job.reprint)
         rows = layout(receipt, config.printer.columns, money.plain)
         qr = config.receipt.qr.format(receipt=receipt.receipt_no) if config.receipt.qr else ""
+        if sales.fiscal is not None:
+            rows, qr = fiscal_receipt(sales.fiscal, job.receipt_no, rows, config.printer.columns, qr)
         return render(rows, kick_drawer=job.kick_drawer and printer.has_drawer, profile=config.printer.profile,
                       qr=qr, logo=config.receipt.logo)
     return build

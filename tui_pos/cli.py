@@ -139,6 +139,15 @@ def _parser() -> argparse.ArgumentParser:
     msgs.add_argument("--state", choices=["queued", "sending", "sent", "failed"], help="list: only this state")
     msgs.add_argument("--loop", action="store_true", help="send: keep going (every --every seconds)")
     msgs.add_argument("--every", type=float, default=10.0, help=argparse.SUPPRESS)
+    fisc = sub.add_parser("fiscal", parents=[common], help="Panamanian electronic invoices (docs/fiscal.md)")
+    fisc.add_argument("action", choices=["list", "show", "retry", "send"],
+                      help="list: the documents; show RECEIPT: its XML; retry [RECEIPT]: send again now; "
+                           "send: send what is due (--loop: keep sending)")
+    fisc.add_argument("arg", nargs="?", default="", help="show/retry: a receipt number such as R1-000042")
+    fisc.add_argument("--state", choices=["pending", "authorized", "contingency", "rejected"],
+                      help="list: only this state")
+    fisc.add_argument("--loop", action="store_true", help="send: keep going (every --every seconds)")
+    fisc.add_argument("--every", type=float, default=5.0, help=argparse.SUPPRESS)
     camp = sub.add_parser("campaign", parents=[common], help="a message to a group or tier of customers")
     camp.add_argument("action", choices=["preview", "send"])
     who = camp.add_mutually_exclusive_group(required=True)

@@ -518,6 +518,45 @@ def cmd_kiosk(cfg: Config, args: Namespace) -> int:
         return _fail(f"kiosk {args.action}: {exc}")
 
 
+def cmd_fiscal(cfg: Config, args: Namespace) -> int:
+    """The fiscal outbox from the command line (docs/fiscal.md)."""
+    import time
+
+    from tui_pos.bootstrap import fiscal_settings
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import fiscal
+    _open(cfg, args)
+    try:
+        if args.action == "list":
+            for r in reversed(fiscal.listing(state=args.state)):
+                line = f"{r.point:03d}-{r.number:010d}  {r.receipt_no:<12} {r.kind:<11} {r.state:<11}"
+                line += f" {r.cufe}" if r.state == "authorized" else ""
+                print(line + (f"  ({r.reason})" if r.reason else ""))
+            print(", ".join(f"{k} {v}" for k, v in sorted(fiscal.counts().items())) or "no documents")
+            return 0
+        if args.action == "show":
+            if not args.arg:
+                return _fail("fiscal show needs a receipt number (see `tui-pos fiscal list`)", 2)
+            print(fiscal.xml_of(args.arg) or "not built yet: `tui-pos fiscal retry` sends (and builds) it")
+            return 0
+        if args.action == "retry":
+            print(f"{fiscal.retry(args.arg or None)} document(s) due now; the register (or `tui-pos fiscal "
+                  "send`) sends them")
+            return 0
+        settings = fiscal_settings(cfg)
+        if settings is None:
+            return _fail('[fiscal] mode is not "fe": nothing to send', 2)
+        provider = settings.provider()
+        while True:
+            done = fiscal.send_due(settings, provider)
+            print(", ".join(f"{k} {v}" for k, v in sorted(done.items())) or "nothing due", flush=True)
+            if not args.loop:
+                return 0
+            time.sleep(args.every)
+    except PosError as exc:
+        return _fail(str(exc), 2)
+
+
 def cmd_messages(cfg: Config, args: Namespace) -> int:
     """The outbox from the command line (docs/messages.md)."""
     import time

@@ -267,6 +267,14 @@ def _public_url(v: Any) -> str:
     return v.rstrip("/")
 
 
+def _pac_url(v: Any) -> str:
+    expected = ('the provider\'s web service address, such as '
+                '"https://demoemision.thefactoryhka.com.pa/ws/obj/v1.0/Service.svc" (or "")')
+    if not isinstance(v, str) or (v and not v.startswith(("http://", "https://"))) or any(c.isspace() for c in v):
+        raise ValueError(expected)
+    return v
+
+
 def _sms_body(v: Any) -> str:
     expected = ('a request body where {to} is the phone and {text} the message, '
                 'such as \'{"to": "{to}", "text": "{text}"}\'')
@@ -397,6 +405,24 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "register": ("", _str),                 # where web orders are parked ("": the store's first register)
         "max_lines": (20, _int_range(1, 100)),  # the most lines a web order may have
     },
+    "fiscal": {   # Panamanian electronic invoices (docs/fiscal.md)
+        "mode": ("none", _choice("none", "fe")),
+        "ruc": ("", _str),                      # the issuer: the store's RUC, DV, type and name
+        "dv": ("", _str),
+        "ruc_type": (2, _int_range(1, 2)),      # 1 natural person, 2 legal entity
+        "name": ("", _str),
+        "address": ("", _str),
+        "branch": ("0000", _str),               # dSucEm, the sucursal code
+        "point": (1, _int_range(1, 999)),       # dPtoFacDF, the punto de facturacion: its own numbering
+        "environment": (2, _int_range(1, 2)),   # 1 production, 2 tests
+        "pac": ("hka", _choice("hka")),         # the provider (services/pac.py)
+        "url": ("", _pac_url),
+        "token_company": ("", _str),            # or $TUI_POS_FISCAL_TOKEN_COMPANY
+        "token_password": ("", _str),           # or $TUI_POS_FISCAL_TOKEN_PASSWORD
+        "timeout": (10, _int_range(1, 120)),    # seconds for one call to the provider
+        "wait_seconds": (3, _int_range(0, 60)),  # how long the receipt waits for the authorization
+        "contingency_hours": (72, _int_range(1, 720)),  # doctor warns as a contingency document nears it
+    },
 }
 
 
@@ -422,6 +448,7 @@ class Config:
     email: SimpleNamespace
     sms: SimpleNamespace
     portal: SimpleNamespace
+    fiscal: SimpleNamespace
     source: str = "defaults"
     keys: dict[str, str] = field(default_factory=dict)   # [keys]: binding id -> key(s); userkeys.check knows the ids
 
@@ -473,7 +500,31 @@ def from_dict(raw: dict[str, Any], source: str = "defaults") -> Config:
     if "cash" not in sections["sale"].tenders:
         raise ConfigError(f"{source}: sale.tenders = {_shown(sections['sale'].tenders)}: "
                           "expected a list that includes \"cash\"")
+    _check_fiscal(sections["fiscal"], source)
     return Config(source=source, keys=_keymap(raw.get("keys", {}), source), **sections)
+
+
+def _check_fiscal(fiscal: SimpleNamespace, source: str) -> None:
+    """`mode = "fe"` needs a valid issuer and a provider: each missing or bad value named by its key. The
+    credentials may come from the environment ($TUI_POS_FISCAL_TOKEN_COMPANY, ..._PASSWORD) instead."""
+    fiscal.token_company = fiscal.token_company or os.environ.get("TUI_POS_FISCAL_TOKEN_COMPANY", "")
+    fiscal.token_password = fiscal.token_password or os.environ.get("TUI_POS_FISCAL_TOKEN_PASSWORD", "")
+    if fiscal.mode != "fe":
+        return
+    from tui_pos.domain import ruc as ruc_rules
+    from tui_pos.domain.errors import InputError
+    for key in ("ruc", "dv", "name", "address", "url", "token_company", "token_password"):
+        if not getattr(fiscal, key).strip():
+            hint = (f" (or set $TUI_POS_FISCAL_{key.upper()})" if key.startswith("token") else "")
+            raise ConfigError(f"{source}: fiscal.{key} is empty: mode = \"fe\" needs it{hint}")
+    try:
+        ruc_rules.check(fiscal.ruc, fiscal.dv, "natural" if fiscal.ruc_type == 1 else "juridical")
+    except InputError as exc:
+        raise ConfigError(f"{source}: fiscal.ruc = {_shown(fiscal.ruc)}, fiscal.dv = {_shown(fiscal.dv)}: "
+                          f"{exc}") from None
+    if not re.fullmatch(r"[0-9A-Za-z]{1,4}", fiscal.branch):
+        raise ConfigError(f"{source}: fiscal.branch = {_shown(fiscal.branch)}: expected up to 4 letters or "
+                          "digits, such as \"0000\"")
 
 
 def _keymap(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, str]:

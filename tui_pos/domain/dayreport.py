@@ -61,6 +61,7 @@ class DayReport:
     cashiers: tuple[tuple[str, int, int, int], ...] = ()   # (cashier, sales, sales amount, refunds amount)
     audit_row: int = 0                          # Z: the audit log's newest row when it was taken (its own)
     audit_hash: str = ""                        # and that row's hash: on paper, an anchor for the chain
+    fiscal: tuple[tuple[str, int], ...] = ()    # the day's electronic documents by state (docs/fiscal.md)
 
     @property
     def net_cents(self) -> int:
@@ -92,6 +93,7 @@ class DayReport:
             "counted_cents": self.counted_cents, "user": self.user,
             "cashiers": [list(c) for c in self.cashiers],
             "audit_row": self.audit_row, "audit_hash": self.audit_hash,
+            "fiscal": [list(f) for f in self.fiscal],
         }
 
     @classmethod
@@ -108,6 +110,7 @@ class DayReport:
             points_redeemed=d["points_redeemed"], opening_float_cents=d["opening_float_cents"],
             counted_cents=d["counted_cents"], user=d.get("user", ""),
             cashiers=tuple(tuple(c) for c in d.get("cashiers", ())),
+            fiscal=tuple((str(f[0]), int(f[1])) for f in d.get("fiscal", ())),
             audit_row=d.get("audit_row", 0), audit_hash=d.get("audit_hash", ""))
 
 
@@ -245,6 +248,10 @@ def layout(report: DayReport, columns: int, money: Callable[[int], str], *, blin
         diff = report.difference_cents or 0
         label = "  Over" if diff > 0 else "  Short" if diff < 0 else "  Difference"
         rows.append(Row(two_cols(label, money(abs(diff)), columns), bold=bool(diff)))
+    if report.fiscal:       # electronic invoices: what the DGI has, and what still waits (docs/fiscal.md)
+        rows += [Row(rule), Row("ELECTRONIC INVOICES", bold=True)]
+        rows += [Row(two_cols(f"  {state.capitalize()}", str(n), columns), bold=state in ("contingency", "rejected"))
+                 for state, n in report.fiscal]
     if report.audit_hash:   # what the audit log's chain was when the day closed: docs/security.md
         rows += [Row(rule), Row(two_cols("Audit log", f"row {report.audit_row}", columns)),
                  Row(two_cols("  chain", report.audit_hash[:16], columns))]

@@ -39,6 +39,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("loyalty_adjust", "adding or removing points", "manager"),
     Action("loyalty_settings", "opening the loyalty statistics and settings", "manager"),
     Action("messages", "opening messages and campaigns", "manager"),
+    Action("fiscal", "opening the electronic invoices", "manager"),
     Action("expected_cash", "seeing the expected cash before the count", "manager"),
     Action("close_day", "closing the day", "manager"),
     Action("quit", "quitting tui-pos", "manager"),

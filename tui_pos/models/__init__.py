@@ -438,9 +438,40 @@ class AuditLog(BaseModel):
     hash = CharField(default="")        # hex SHA-256 of prev_hash and this row's content
 
 
+class FiscalDoc(BaseModel):
+    """The fiscal outbox (issue 22, docs/fiscal.md): one DGI document per completed sale or return, written in
+    the sale's transaction, sent by a worker. `number` is the billing point's consecutive dNroDF, gap-free
+    (unique with `point`); `security_code` (dSeg) is drawn once so a retry builds the same document."""
+
+    note = ForeignKeyField(Note, unique=True, backref="fiscal", on_delete="CASCADE")
+    kind = CharField()                         # invoice | credit_note
+    point = IntegerField()                     # dPtoFacDF
+    number = IntegerField()                    # dNroDF
+    security_code = CharField()                # dSeg, 9 digits
+    issued_at = DateTimeField()                # dFechaEm (the sale's completion)
+    state = CharField(default="pending", index=True)   # pending | authorized | contingency | rejected
+    emission = CharField(default="normal")     # normal | contingency (iTpEmis 01 / 02)
+    contingency_at = DateTimeField(null=True)  # dFechaCont
+    contingency_reason = CharField(default="")  # dMotCont
+    receiver_note = CharField(default="")      # why a customer got a final-consumer invoice
+    cufe = CharField(default="")               # ours when built; the provider's once authorized
+    qr = TextField(default="")                 # the QR URL the provider answered
+    protocol = CharField(default="")           # the authorization's protocol number
+    code = CharField(default="")               # the provider's last code and message (a rejection's)
+    message = TextField(default="")
+    attempts = IntegerField(default=0)
+    next_try_at = DateTimeField(default=utcnow)
+    authorized_at = DateTimeField(null=True)
+    xml = TextField(default="")                # the document as last sent
+
+    class Meta:
+        table_name = "fiscal_document"
+        indexes = ((("point", "number"), True),)
+
+
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
               LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine,
-              Payment, PrintJob, Campaign, Message, ConsentEvent, PinLock, AuditLog]
+              Payment, PrintJob, Campaign, Message, ConsentEvent, PinLock, AuditLog, FiscalDoc]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

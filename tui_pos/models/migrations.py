@@ -424,6 +424,12 @@ def m020_web_order_ready(database: Database, migrator: SchemaMigrator) -> None:
     _add_column_if_missing(database, migrator, "note", "ready_at", DateTimeField(null=True))
 
 
+def m021_fiscal_outbox(database: Database, migrator: SchemaMigrator) -> None:
+    """The fiscal outbox: one DGI document per completed sale or return (issue 22)."""
+    from tui_pos.models import FiscalDoc
+    database.create_tables([FiscalDoc], safe=True)
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -445,6 +451,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (18, "written_once", m018_written_once),
     (19, "pin_failures_expire", m019_pin_failures_expire),
     (20, "web_order_ready", m020_web_order_ready),
+    (21, "fiscal_outbox", m021_fiscal_outbox),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -130,6 +130,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         Binding("ctrl+l", "loyalty", "Loyalty", show=False, id="sale.loyalty", priority=True),
         Binding("ctrl+e", "day", "Close of day", show=False, id="sale.day", priority=True),
         Binding("ctrl+g", "messages", "Messages", show=False, id="sale.messages", priority=True),
+        Binding("ctrl+b", "fiscal", "Electronic invoices", show=False, id="sale.fiscal", priority=True),
         Binding("ctrl+u", "switch_user", "Switch user", show=False, id="sale.switch_user", priority=True),
         Binding("f1", "keys", "Keys", id="sale.keys"),
         Binding("up", "cursor(-1)", "Up", show=False, id="sale.up"),
@@ -792,6 +793,11 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         def open_as(person: users.Person | None) -> None:
             self.app.push_screen(MessagesScreen(settings, person))
         self.gate("messages", "Messages", open_as)
+
+    def action_fiscal(self) -> None:
+        """Ctrl+B: the electronic invoices (docs/fiscal.md), for managers."""
+        from tui_pos.screens.fiscal import FiscalScreen
+        self.gate("fiscal", "Electronic invoices", lambda person: self.app.push_screen(FiscalScreen()))
 
     def action_day(self) -> None:
         """Ctrl+E: the X report, and the Z that closes the day (a manager's)."""

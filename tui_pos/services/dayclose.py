@@ -86,10 +86,23 @@ def _gather(register: str, kind: str, *, day_close_id: int | None, opening_float
                                  redeemed_cents=n[3] or 0, cashier=n[6] or "") for n in notes]
     opened = min((n[5] for n in notes if n[5]), default=None)
     opened = local_time(opened) if opened else None
-    return dayreport.build(kind, register, number if number is not None else _next_number(register),
-                           notes=facts, payments=payments, lines=lines, points=points, opened_at=opened,
-                           printed_at=local_time(utcnow()), opening_float_cents=opening_float_cents,
-                           counted_cents=counted_cents, user=user)
+    report = dayreport.build(kind, register, number if number is not None else _next_number(register),
+                             notes=facts, payments=payments, lines=lines, points=points, opened_at=opened,
+                             printed_at=local_time(utcnow()), opening_float_cents=opening_float_cents,
+                             counted_cents=counted_cents, user=user)
+    return dataclasses.replace(report, fiscal=_fiscal_states(ids))
+
+
+def _fiscal_states(note_ids: list[int]) -> tuple[tuple[str, int], ...]:
+    """The day's electronic documents by state, in the order of their life (none: the store bills none)."""
+    from tui_pos.models import FiscalDoc
+    from tui_pos.services.fiscal import STATES
+    found: dict[str, int] = {}
+    for i in range(0, len(note_ids), 500):
+        for state, n in (FiscalDoc.select(FiscalDoc.state, fn.COUNT(FiscalDoc.id))
+                         .where(FiscalDoc.note.in_(note_ids[i:i + 500])).group_by(FiscalDoc.state).tuples()):
+            found[state] = found.get(state, 0) + n
+    return tuple((state, found[state]) for state in STATES if state in found)
 
 
 def x_report(register: str, *, opening_float_cents: int = 0) -> dayreport.DayReport:

@@ -124,6 +124,7 @@ def database_checks(cfg: Config, url: str) -> list[Check]:
                                                             if failed else "")))
     open_notes = Note.select().where(Note.status == "open").count()
     out.append(Check(OK, "open notes", str(open_notes)))
+    out += fiscal_checks(cfg)
     from tui_pos.services.users import users_exist
     if not users_exist():   # the register refuses to open (bootstrap.build): say so before anyone tries
         out.append(Check(WARN, "users", "none: the register does not open until one is added with "
@@ -205,6 +206,29 @@ def scanner_checks(cfg: Config) -> list[Check]:
             out.append(Check(FAIL, f"scanner {spec}", f"{bad.path}: {bad.problem} (udev rule in docs/kiosk.md)"))
         else:
             out.append(Check(OK, f"scanner {spec}", ", ".join(f"{i.path} ({i.name})" for i in found)))
+    return out
+
+
+def fiscal_checks(cfg: Config) -> list[Check]:
+    """Electronic invoices (docs/fiscal.md): contingency documents nearing `[fiscal] contingency_hours`
+    (the time the DGI gives to send them) and rejected ones, each a WARN naming what to run."""
+    if cfg.fiscal.mode != "fe":
+        return []
+    from tui_pos.services import fiscal
+    settings = fiscal.Settings.from_config(cfg.fiscal)
+    assert settings is not None       # mode "fe"
+    late, rejected = fiscal.overdue(settings)
+    by_state = fiscal.counts()
+    said = ", ".join(f"{by_state.get(s, 0)} {s}" for s in fiscal.STATES)
+    out = [Check(WARN if late or rejected else OK, "electronic invoices", said)]
+    if late:
+        out.append(Check(WARN, "contingency documents",
+                         f"{late} issued in contingency more than {cfg.fiscal.contingency_hours * 3 // 4} hours ago "
+                         f"(the DGI's limit: {cfg.fiscal.contingency_hours} h): check the provider, then "
+                         "`tui-pos fiscal retry`"))
+    if rejected:
+        out.append(Check(WARN, "rejected documents", f"{rejected} rejected: `tui-pos fiscal list --state rejected` "
+                                                     "says why; fix it, then `tui-pos fiscal retry RECEIPT`"))
     return out
 
 

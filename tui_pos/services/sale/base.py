@@ -23,7 +23,8 @@ class SaleBase:
                  stack_discounts: bool = False, block_defaulters: bool = False,
                  loyalty_block: str = "used", weighed_prefixes: list[str] | None = None,
                  weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price",
-                 print_queue: bool = False, messaging: Any = None, rate_and_special: str = "best") -> None:
+                 print_queue: bool = False, messaging: Any = None, rate_and_special: str = "best",
+                 fiscal: Any = None) -> None:
         self.register_code = register_code
         self.rate_and_special = rate_and_special
         self.point_of_sale = point_of_sale
@@ -42,6 +43,7 @@ class SaleBase:
         self.weighed_value = weighed_value
         self.print_queue = print_queue   # completing a note queues its receipt in the same transaction
         self.messaging = messaging       # services.messaging.Settings: triggers write outbox rows in the sale
+        self.fiscal = fiscal             # services.fiscal.Settings: each completion writes its DGI document row
         self._register_id: int | None = None
 
     @property

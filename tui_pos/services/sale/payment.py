@@ -144,6 +144,9 @@ class Payments(SaleBase):
         elif note.customer_id:
             Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
         notes.close(note.id, seq, receipt_no, now, total_cents, note.cashier_id, block)
+        if self.fiscal is not None:      # the DGI document's row, with the sale: sent by a worker, never here
+            from tui_pos.services import fiscal
+            fiscal.enqueue(note.id, self.fiscal, now)
         if self.print_queue:
             printing.enqueue(self.register_code, receipt_no,
                              kick_drawer=self._cash_taken(note.id) if cash is None else cash)
