@@ -218,3 +218,155 @@ def test_the_x_report_counts_documents_by_state_and_doctor_warns_about_old_conti
     assert dict(z.fiscal) == {"contingency": 1, "rejected": 1}
     assert dayclose.z_report("R1", z.number).fiscal == z.fiscal                  # kept with the Z
     assert health.fiscal_checks(from_dict({})) == []
+
+
+# ====================================================================== with the loopback HKA (tests/pac_server.py)
+
+@pytest.fixture
+def hka():
+    from tests.pac_server import HkaServer
+    issuer = fiscal.Settings.from_config(from_dict({"fiscal": {**ISSUER, "url": "http://x"}}).fiscal).issuer
+    with HkaServer(issuer) as server:
+        yield server
+
+
+@pytest.fixture
+def served(demo, hka):
+    return SaleService("R1", fiscal=settings_for(hka.url, wait_seconds=3))
+
+
+def test_authorized_within_the_wait_the_receipt_prints_the_cufe_and_the_qr_once(served, hka):
+    """Issue 22: "The receipt prints once: with the CUFE, the QR code ... when authorization came within
+    wait_seconds"."""
+    from tui_pos.bootstrap import fiscal_receipt
+    from tui_pos.domain.receipt import as_text, layout
+    paid = sell(served, "CAPP", "COLA")
+    assert fiscal.send_due(served.fiscal, served.fiscal.provider()) == {"authorized": 1}
+    row = doc_of(paid.receipt_no)
+    assert row.state == "authorized" and rules.cufe_is_valid(row.cufe) and row.qr.startswith("https://")
+    assert hka.sent(1) == 1
+    rows = layout(served.receipt(paid.receipt_no), 42, str)
+    printed, qr = fiscal_receipt(served.fiscal, paid.receipt_no, rows, 42, "")
+    text = as_text(printed)
+    assert "CUFE:" in text and row.cufe[:42] in text and "CONTINGENCIA" not in text and qr == row.qr
+    assert printed[-1].cut                                   # the block goes before the cut
+    assert fiscal.send_due(served.fiscal, served.fiscal.provider()) == {}      # nothing more to send
+    assert hka.sent(1) == 1
+
+
+def test_a_rejection_keeps_the_providers_code_and_message(served, hka):
+    hka.mode = "reject"
+    paid = sell(served, "CAPP")
+    assert fiscal.send_due(served.fiscal, served.fiscal.provider()) == {"rejected": 1}
+    row = doc_of(paid.receipt_no)
+    assert (row.code, row.message) == (hka.reject_code, hka.reject_message)
+    assert [r.reason for r in fiscal.listing("rejected")] == [hka.reject_message]
+
+
+@pytest.mark.parametrize("mode", ["hang", "error500", "garbage"])
+def test_a_slow_broken_or_garbled_provider_leaves_the_sale_whole_then_contingency_then_authorized(demo, hka, mode):
+    """Issue 22: "the provider down, slow, answering garbage or rejecting: the sale completes, nothing is lost,
+    the state says what happened"."""
+    hka.mode, hka.delay = mode, 2.0
+    shop = SaleService("R1", fiscal=settings_for(hka.url, wait_seconds=0, timeout=1))
+    paid = sell(shop, "CAPP")
+    assert paid.completed
+    provider = shop.fiscal.provider()
+    assert fiscal.send_due(shop.fiscal, provider) == {"contingency": 1}
+    row = doc_of(paid.receipt_no)
+    assert row.emission == "contingency" and row.message                      # what happened, in words
+    hka.mode = "authorize"
+    FiscalDoc.update(next_try_at=row.next_try_at - dt.timedelta(hours=1)).where(FiscalDoc.id == row.id).execute()
+    assert fiscal.send_due(shop.fiscal, provider) == {"authorized": 1}
+    row = doc_of(paid.receipt_no)
+    assert (row.state, row.emission) == ("authorized", "contingency")
+    sent = hka.enviar[-1]["documento"]["datosTransaccion"]
+    assert sent["tipoEmision"] == "02"                                        # sent as issued: in contingency
+
+
+def test_an_answer_lost_on_the_way_is_found_again_not_issued_twice(served, hka):
+    """kill -9 between sending and recording, or an answer lost: the retry finds the first authorization."""
+    hka.mode = "lose"                                        # authorized there, a 500 here
+    paid = sell(served, "CAPP")
+    provider = served.fiscal.provider()
+    assert fiscal.send_due(served.fiscal, provider) == {"pending": 1}
+    hka.mode = "authorize"
+    row = doc_of(paid.receipt_no)
+    FiscalDoc.update(next_try_at=row.issued_at).where(FiscalDoc.id == row.id).execute()
+    assert fiscal.send_due(served.fiscal, provider) == {"authorized": 1}
+    first = next(iter(hka.authorized.values()))
+    assert doc_of(paid.receipt_no).cufe == first["cufe"] and len(hka.authorized) == 1
+
+
+def test_a_document_written_before_a_crash_is_sent_once_after_the_restart(demo, hka):
+    """Issue 22: "kill -9 between payment and sending: the document is sent once after restart"."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from tui_pos.models import db
+    url = db.obj.database if hasattr(db.obj, "database") else ""
+    if not str(url).endswith(".db"):
+        pytest.skip("the child process shares the SQLite file (the PostgreSQL path is the same code)")
+    child = textwrap.dedent(f"""
+        import os
+        from tui_pos.config import from_dict
+        from tui_pos.models.db import bind
+        from tui_pos.services import fiscal
+        from tui_pos.services.sales import SaleService
+        bind("sqlite:///{url}").connect()
+        settings = fiscal.Settings.from_config(from_dict({{"fiscal": {dict(ISSUER, url=hka.url)!r}}}).fiscal)
+        shop = SaleService("R1", fiscal=settings)
+        note = shop.open_note()
+        shop.add_item(note, "CAPP")
+        print(shop.pay(note).receipt_no, flush=True)
+        os.kill(os.getpid(), 9)                       # before any sending
+    """)
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ))
+    assert done.returncode == -9, done.stderr
+    receipt_no = done.stdout.strip()
+    assert doc_of(receipt_no).state == "pending" and hka.enviar == []
+    settings = settings_for(hka.url)
+    for _ in range(3):                                       # the register restarted: its worker passes
+        fiscal.send_due(settings, settings.provider())
+    assert doc_of(receipt_no).state == "authorized" and hka.sent(1) == 1
+
+
+def test_the_credit_note_of_an_authorized_invoice_refers_to_its_cufe(served, hka, manager_id):
+    paid = sell(served, "2*CAPP")
+    provider = served.fiscal.provider()
+    fiscal.send_due(served.fiscal, provider)
+    invoice = doc_of(paid.receipt_no)
+    found = returns.find(paid.receipt_no)
+    refund_no = returns.refund(served, paid.receipt_no, {found.lines[0].line_id: 1}, "cash", approver_id=manager_id)
+    assert fiscal.send_due(served.fiscal, provider) == {"authorized": 1}
+    sent = hka.enviar[-1]["documento"]
+    assert sent["datosTransaccion"]["tipoDocumento"] == "04"
+    assert invoice.cufe in str(sent)
+    assert doc_of(refund_no).state == "authorized"
+
+
+def test_the_command_line_lists_shows_and_retries(served, hka, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tui_pos.models import db
+    url = db.obj.database if hasattr(db.obj, "database") else ""
+    if not str(url).endswith(".db"):
+        pytest.skip("the command reads the same SQLite file")
+    paid = sell(served, "CAPP")
+    fiscal.send_due(served.fiscal, served.fiscal.provider())
+    cfg = tmp_path / "config.toml"
+    keys = "\n".join(f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in ISSUER.items())
+    cfg.write_text(f'[database]\nurl = "sqlite:///{url}"\n[fiscal]\n{keys}\nurl = "{hka.url}"\n'.replace("'", '"'))
+    tui = [str(Path(sys.executable).with_name("tui-pos")), "--config", str(cfg)]
+    listed = subprocess.run([*tui, "fiscal", "list"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert f"007-0000000001  {paid.receipt_no}" in listed.stdout and "authorized" in listed.stdout
+    shown = subprocess.run([*tui, "fiscal", "show", paid.receipt_no], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0 and "<rFE" in shown.stdout and "dgi-fep.mef.gob.pa" in shown.stdout
+    missing = subprocess.run([*tui, "fiscal", "show", "R9-000001"], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "No electronic document" in missing.stderr and "Traceback" not in missing.stderr
