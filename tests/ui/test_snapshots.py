@@ -16,13 +16,24 @@ async def signed_in(pilot):
     await until(pilot, lambda: isinstance(pilot.app.screen, SaleScreen))
 
 
+async def settled(pilot):
+    """Until the screen on top has no database call running or waiting (each runs in its worker: on a loaded
+    CI machine one pause was not always enough), then a pause for the paint."""
+    for _ in range(250):
+        screen = pilot.app.screen
+        if not getattr(screen, "db_busy", False) and not (hasattr(screen, "db_queue") and screen.db_queue()):
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
 async def ring_up(pilot):
     await pilot.press(*"1111", "enter")
     await signed_in(pilot)
     for code in ("3*ESP", "CAPP", "LATT", "2*MUFB"):
         pilot.app.screen.query_one("#code").value = code
         await pilot.press("enter")
-    await pilot.pause()
+    await settled(pilot)
 
 
 class TestSaleScreen:
@@ -46,9 +57,9 @@ class TestPaymentScreen:
         async def run_before(pilot):
             await ring_up(pilot)
             await pilot.press("f10")
-            await pilot.pause()
+            await settled(pilot)
             await pilot.press("down", "5", "enter")
-            await pilot.pause()
+            await settled(pilot)
         assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
 
 
@@ -100,9 +111,9 @@ class TestLoyaltyScreens:
                 pilot.app.screen.query_one("#code").value = code
                 await pilot.press("enter")
             await pilot.press("f10")
-            await pilot.pause()
+            await settled(pilot)
             await pilot.press("space")
-            await pilot.pause()
+            await settled(pilot)
         assert snap_compare(make_app(), run_before=run_before, terminal_size=size)
 
 
@@ -162,6 +173,12 @@ class TestLoyaltyManagement:
             ana = Customer.get(Customer.name == "Ana Núñez")
             pilot.app.push_screen(CustomerLoyalty(ana.id, None, "R1", 1000, money=pilot.app.runtime.money))
             await pilot.pause()
+            for _ in range(250):     # the account is read in the screen's worker: a loaded CI was slower once
+                if "Balance" in str(pilot.app.screen.query_one("#account-figures").render()) \
+                        and not pilot.app.screen.db_busy:
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause()
         assert snap_compare(self.seeded(make_app), run_before=run_before, terminal_size=size)
 
 
@@ -176,7 +193,7 @@ class TestLinuxConsole:
         async def run_before(pilot):
             await ring_up(pilot)
             await pilot.press("f10")
-            await pilot.pause()
+            await settled(pilot)
         app = make_app(config={"ui": {"theme": "console"}})
         assert snap_compare(app, run_before=run_before, terminal_size=(80, 25))
 
