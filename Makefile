@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/burst.py
 	$(BIN)/python bench/pin.py
 	$(BIN)/python bench/portal.py
+	$(BIN)/python bench/fiscal.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
