@@ -60,3 +60,20 @@ async def test_authorized_in_time_the_receipt_carries_the_providers_cufe(make_ap
         assert row.state == "authorized" and hka.sent(1) == 1
         paper = printer_file.read_bytes()
         assert row.cufe[:40].encode() in paper and b"CONTINGENCIA" not in paper
+
+
+async def test_a_customer_whose_ruc_cannot_go_on_the_invoice_is_said_at_once(make_app):
+    """Issue 22: "A customer with an invalid or missing RUC gets a final-consumer invoice (the cashier sees
+    why)"."""
+    from tui_pos.models import Customer
+    from tui_pos.services import customers
+    app = make_app(demo_users=False,
+                   config={"fiscal": {**ISSUER, "url": f"http://127.0.0.1:{closed_port()}/Service.svc"}})
+    eva = customers.create({"name": "Eva", "cards": "LOY-77"}, region="PA")
+    Customer.update(ruc="8-274-125", dv="19", ruc_type="individual").where(Customer.id == eva.id).execute()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.deliver_scan("ESP", "test")
+        await until(pilot, lambda: app.screen.query_one("#lines").row_count == 1)
+        app.deliver_scan("LOY-77", "test")
+        await until(pilot, lambda: "RUC/DV is not valid" in str(app.screen.query_one("#message").render()))
+        assert "Customer Eva attached." in str(app.screen.query_one("#message").render())

@@ -382,6 +382,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             if result.customer is not None:
                 self.load_note()  # attached and repriced
                 self.say(f"Customer {result.customer.label} attached.")
+                self._invoice_notice(result.customer.id, f"Customer {result.customer.label} attached.")
             else:
                 self._put_line(result.line)
                 self._show_summary(result.summary, state)
@@ -498,6 +499,8 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
                     self.say(f"New customer {label} attached" + ("." if outcome.invite else ", no SMS."))
                 else:
                     self.say(f"Customer {label} attached.")
+                    if view.customer:
+                        self._invoice_notice(view.customer.id, f"Customer {label} attached.")
             self.run_db(attach, attached, name="attach")
         self.app.push_screen(CustomerLookup(self.phone_region, self.user, self.sales.register_code, self.money,
                                             receipt_text_for(self.sales, self.money.plain),
@@ -793,6 +796,18 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         def open_as(person: users.Person | None) -> None:
             self.app.push_screen(MessagesScreen(settings, person))
         self.gate("messages", "Messages", open_as)
+
+    def _invoice_notice(self, customer_id: int, said: str) -> None:
+        """With electronic invoices on: a customer whose RUC cannot go on the invoice is said at once (issue 22:
+        "the cashier sees why"); the sale goes on, invoiced to a final consumer."""
+        if self.sales.fiscal is None:
+            return
+        from tui_pos.services import fiscal
+
+        def told(problem: str) -> None:
+            if problem:
+                self.say(f"{said} {problem}", error=True)
+        self.run_db(lambda: fiscal.receiver_problem(customer_id), told, name="invoice-receiver")
 
     def action_fiscal(self) -> None:
         """Ctrl+B: the electronic invoices (docs/fiscal.md), for managers."""

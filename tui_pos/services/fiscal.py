@@ -33,6 +33,8 @@ from tui_pos.domain import pricing
 from tui_pos.domain import ruc as ruc_rules
 from tui_pos.domain.errors import InputError
 from tui_pos.models import Customer, FiscalDoc, Note, NoteLine, Payment, db, utcnow
+from tui_pos.models.db import SQLITE_RETURNING
+from tui_pos.models.prepared import Prepared, prepared
 from tui_pos.services import pac
 from tui_pos.services.connection import is_sqlite
 
@@ -76,22 +78,34 @@ def _aware(moment: _dt.datetime) -> _dt.datetime:
 
 # ====================================================================== in the sale's transaction
 
-def enqueue(note_id: int, settings: Settings, now: _dt.datetime | None = None) -> int:
-    """One document for a completed sale or return (idempotent: a second call returns the first row's id).
-    Called inside the completion's transaction, so the sale and its document commit together."""
-    existing = FiscalDoc.get_or_none(FiscalDoc.note == note_id)
-    if existing is not None:
-        return int(existing.id)
-    note = Note.get_by_id(note_id)
+_ROW = ("note", "kind", "point", "number", "security_code", "issued_at", "state", "emission", "contingency_reason",
+        "receiver_note", "cufe", "qr", "protocol", "code", "message", "attempts", "next_try_at", "xml")
+
+
+@prepared(len(_ROW))
+def _q_insert(*args: Any) -> Any:
+    """Every column given (a default compiled into the statement once would be frozen: next_try_at)."""
+    query = FiscalDoc.insert({getattr(FiscalDoc, n): a for n, a in zip(_ROW, args)})
+    return query.returning(FiscalDoc.id) if SQLITE_RETURNING or not is_sqlite() else query
+
+
+_q_last = Prepared(lambda point: FiscalDoc.select(fn.MAX(FiscalDoc.number)).where(FiscalDoc.point == point), 1)
+
+
+def enqueue(note_id: int, settings: Settings, now: _dt.datetime | None = None, *, kind: str = "sale") -> int:
+    """One document for a completed sale or return (`kind` is the note's): its row, in the completion's
+    transaction, so the sale and its document commit together; the point's next number, a security code.
+    Two statements compiled once (the sale's own path: bench/fiscal.py); the note's unique index holds
+    "one document per sale" (a second call for the same note is an IntegrityError, never a second number).
+    The receiver (the customer's RUC, or a final consumer and why) is read when the document is built."""
     point = settings.issuer.point
     if not is_sqlite():      # registers sharing a billing point on one server take its numbers in turn
         db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (7022, point))
-    last = FiscalDoc.select(fn.MAX(FiscalDoc.number)).where(FiscalDoc.point == point).scalar() or 0
-    receiver_note = _receiver(note)[1]
-    return int(FiscalDoc.insert(note=note_id, kind="credit_note" if note.kind == "return" else "invoice",
-                                point=point, number=last + 1, security_code=f"{secrets.randbelow(10**9):09d}",
-                                issued_at=now or utcnow(), receiver_note=receiver_note,
-                                next_try_at=now or utcnow()).execute())
+    number = (_q_last.scalar(point) or 0) + 1
+    at = now or utcnow()
+    return _q_insert.insert(note_id, "credit_note" if kind == "return" else "invoice", point, number,
+                            f"{secrets.randbelow(10**9):09d}", at, "pending", "normal", "", "", "", "", "", "", "",
+                            0, at, "")
 
 
 def _receiver(note: Any) -> tuple[rules.Receiver, str]:
@@ -113,6 +127,25 @@ def _receiver(note: Any) -> tuple[rules.Receiver, str]:
     if not name:
         return rules.FINAL_CONSUMER, f"RUC {c.ruc}: no fiscal name, so a final-consumer invoice"
     return rules.Receiver(ruc=c.ruc, dv=dv, ruc_type=kind, name=name), ""
+
+
+def receiver_problem(customer_id: int) -> str:
+    """What the cashier is told when the customer just attached will get a final-consumer invoice although
+    they gave a RUC (it is missing its type or fiscal name, or the DGI's DV algorithm refuses it): "" when
+    the invoice will name them, or they gave no RUC."""
+    c = Customer.get_or_none(Customer.id == customer_id)
+    if c is None or not (c.ruc or "").strip():
+        return ""
+    kind = {"individual": 1, "corporate": 2}.get(c.ruc_type or "", 0)
+    if not kind:
+        return "Invoice to a final consumer: the customer's RUC type is not set (F2 to fix it)."
+    try:
+        ruc_rules.check(c.ruc, c.dv or "", "natural" if kind == 1 else "juridical")
+    except InputError:
+        return "Invoice to a final consumer: the customer's RUC/DV is not valid (F2 to fix it)."
+    if not (c.fiscal_name or c.name or "").strip():
+        return "Invoice to a final consumer: the customer has no fiscal name (F2 to fix it)."
+    return ""
 
 
 # ====================================================================== the document from the note
@@ -188,7 +221,8 @@ def send_one(doc_id: int, settings: Settings, provider: pac.Provider, now: _dt.d
         FiscalDoc.update(state="rejected", code="local", message=str(exc)[:500]).where(
             FiscalDoc.id == doc_id).execute()
         return "rejected"
-    FiscalDoc.update(cufe=ours, xml=xml.decode()).where(FiscalDoc.id == doc_id).execute()
+    FiscalDoc.update(cufe=ours, xml=xml.decode(), receiver_note=_receiver(Note.get_by_id(row.note_id))[1]).where(
+        FiscalDoc.id == doc_id).execute()
     try:
         answer = provider.send(doc, settings.issuer, xml)
     except pac.Unavailable as exc:
@@ -229,7 +263,8 @@ def to_contingency(doc_id: int, settings: Settings, why: str) -> bool:
     if done:
         try:
             row = FiscalDoc.get_by_id(doc_id)
-            FiscalDoc.update(cufe=rules.cufe(document_for(row), settings.issuer)).where(
+            FiscalDoc.update(cufe=rules.cufe(document_for(row), settings.issuer),
+                             receiver_note=_receiver(Note.get_by_id(row.note_id))[1]).where(
                 FiscalDoc.id == doc_id).execute()
         except InputError:
             pass                     # built again (and refused with its reason) when it is sent
@@ -346,5 +381,5 @@ def overdue(settings: Settings, now: _dt.datetime | None = None) -> tuple[int, i
 
 
 __all__ = ["DocRow", "ReceiptBlock", "STATES", "Settings", "counts", "document_for", "enqueue", "listing",
-           "overdue", "receipt_block", "retry", "send_due", "send_one", "settled_or_due", "to_contingency",
-           "xml_of"]
+           "overdue", "receipt_block", "receiver_problem", "retry", "send_due", "send_one", "settled_or_due",
+           "to_contingency", "xml_of"]

@@ -146,7 +146,7 @@ class Payments(SaleBase):
         notes.close(note.id, seq, receipt_no, now, total_cents, note.cashier_id, block)
         if self.fiscal is not None:      # the DGI document's row, with the sale: sent by a worker, never here
             from tui_pos.services import fiscal
-            fiscal.enqueue(note.id, self.fiscal, now)
+            fiscal.enqueue(note.id, self.fiscal, now, kind=note.kind)
         if self.print_queue:
             printing.enqueue(self.register_code, receipt_no,
                              kick_drawer=self._cash_taken(note.id) if cash is None else cash)
