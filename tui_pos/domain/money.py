@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 
@@ -65,19 +66,28 @@ def cents_to_decimal(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
+@functools.lru_cache(maxsize=8192)
+def _formatted(cents: int, currency: str, locale: str, plain: bool) -> str:
+    """Babel's text for an amount, remembered: a page of 50 receipts or a day's report formats the same few
+    prices again and again, and Babel takes about 60 us each (the portal's account page spent 40 % of its
+    time here: docs/benchmarks.md)."""
+    from babel.numbers import format_currency  # babel import is ~30 ms: keep it here
+    if plain:
+        return format_currency(cents_to_decimal(cents), currency, locale=locale, format="#,##0.00;-#,##0.00",
+                               currency_digits=True)
+    return format_currency(cents_to_decimal(cents), currency, locale=locale)
+
+
 class MoneyFormat:
     """Formats cents in a currency and locale (Babel); built once per app."""
 
     def __init__(self, currency: str = "USD", locale: str = "en_US") -> None:
-        from babel.numbers import format_currency  # babel import is ~30 ms: keep it here
-        self._format = format_currency
         self.currency = currency
         self.locale = locale
 
     def __call__(self, cents: int) -> str:
-        return self._format(cents_to_decimal(cents), self.currency, locale=self.locale)
+        return _formatted(cents, self.currency, self.locale, False)
 
     def plain(self, cents: int) -> str:
         """Without the currency symbol: for receipt columns."""
-        return self._format(cents_to_decimal(cents), self.currency, locale=self.locale,
-                            format="#,##0.00;-#,##0.00", currency_digits=True)
+        return _formatted(cents, self.currency, self.locale, True)
