@@ -132,6 +132,7 @@ def test_the_provider_away_never_stops_a_sale_and_past_the_wait_the_document_is_
     assert doc.emission == "contingency" and 15 <= len(doc.contingency_reason) <= 250
     xml = ET.fromstring(rules.build_xml(doc, shop.fiscal.issuer))
     assert xml.findtext("f:gDGen/f:iTpEmis", namespaces=NS) == "02"
+    assert "<iTpEmis>02</iTpEmis>" in fiscal.xml_of(paid.receipt_no)           # `fiscal show`: as issued
     block = fiscal.receipt_block(paid.receipt_no, 2)
     assert block is not None and block.state == "contingency" and block.cufe == row.cufe
     # still sent until the provider answers, later and later

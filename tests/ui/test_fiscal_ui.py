@@ -77,3 +77,31 @@ async def test_a_customer_whose_ruc_cannot_go_on_the_invoice_is_said_at_once(mak
         app.deliver_scan("LOY-77", "test")
         await until(pilot, lambda: "RUC/DV is not valid" in str(app.screen.query_one("#message").render()))
         assert "Customer Eva attached." in str(app.screen.query_one("#message").render())
+
+
+async def test_the_managers_screen_lists_shows_and_retries(make_app):
+    """Issue 22: "a manager screen with the same" (list, show, retry): Ctrl+B, a manager's."""
+    from textual.widgets import DataTable, TextArea
+
+    from tui_pos.screens.fiscal import FiscalScreen
+    from tui_pos.screens.login import LoginScreen
+    app = make_app(config={"fiscal": {**ISSUER, "url": f"http://127.0.0.1:{closed_port()}/Service.svc"}})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        await pilot.press(*"2222", "enter")                    # Marco, a manager
+        await until(pilot, lambda: isinstance(app.screen, SaleScreen))
+        receipt_no = await sell_espresso(pilot, app)
+        await until(pilot, lambda: FiscalDoc.get(FiscalDoc.note == Note.get(Note.receipt_no == receipt_no).id)
+                    .state == "contingency", timeout=15)
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: isinstance(app.screen, FiscalScreen))
+        table = app.screen.query_one("#fiscal-docs", DataTable)
+        await until(pilot, lambda: table.row_count == 1)
+        assert "contingency" in [str(c) for c in table.get_row_at(0)]
+        await pilot.press("enter")
+        area = app.screen.query_one("#fiscal-xml", TextArea)
+        await until(pilot, lambda: "<rFE" in area.text and "<iTpEmis>02</iTpEmis>" in area.text)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: "due now" in str(app.screen.query_one("#fiscal-message").render()))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SaleScreen))

@@ -150,3 +150,22 @@ def test_a_marketing_emails_unsubscribe_link_lands_here(client):
     assert (row.email_consent, row.marketing_opt_out) == (False, True)
     assert [e.source for e in ConsentEvent.select().where(ConsentEvent.customer == c.id,
                                                           ConsentEvent.channel == "email")][-1] == "unsubscribe"
+
+
+def test_purchases_come_twenty_a_page_newest_first_with_older_and_newer_links(shop, client):  # noqa: F811
+    """Issue 21: "their purchases: each receipt with its number, date, lines, total" -- a page at a time on a
+    phone, newest first; a page number that is not one shows the first page."""
+    ana = person()
+    numbers = [sell(shop, ana.id, "ESP").receipt_no for _ in range(portal.RECEIPTS_SHOWN + 3)]
+    token = token_of(ana.id, SETTINGS)
+    first = client.get(f"/a/{token}").text
+    shown = re.findall(r'<span class="no">([^<]+)</span>', first)
+    assert shown == numbers[::-1][:portal.RECEIPTS_SHOWN]
+    assert '?purchases=2#receipts-h" rel="next"' in first and 'rel="prev"' not in first
+    second = client.get(f"/a/{token}?purchases=2").text
+    assert re.findall(r'<span class="no">([^<]+)</span>', second) == numbers[::-1][portal.RECEIPTS_SHOWN:]
+    assert '?purchases=1#receipts-h" rel="prev"' in second and 'rel="next"' not in second
+    for odd in ("0", "-1", "two", "99999", "1e30"):
+        page = client.get(f"/a/{token}", params={"purchases": odd})
+        assert page.status_code == 200
+    assert "No purchases yet" not in client.get(f"/a/{token}?purchases=9").text

@@ -174,7 +174,8 @@ def create_app(settings: service.Settings) -> Starlette:
         tr = i18n.translations(lang)
         local = dataclasses.replace(settings, locale=i18n.locale_for(lang, settings.locale))
         acct = await db(service.account, customer_id, local,
-                        points=lambda n: tr.ngettext("%(num)d point", "%(num)d points", n) % {"num": n})
+                        points=lambda n: tr.ngettext("%(num)d point", "%(num)d points", n) % {"num": n},
+                        page=_page(request))
         _ = tr.gettext
         cookie = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         values = form if form is not None else {
@@ -189,6 +190,11 @@ def create_app(settings: service.Settings) -> Starlette:
             "order_csrf": _csrf_for(settings.secret, cookie, "order|" + token),
             "csrf": _csrf_for(settings.secret, cookie, token)}, 400 if errors else 200)
         return with_cookie(request, response, cookie)
+
+    def _page(request: Request) -> int:
+        """`?purchases=N`: a page of purchases; anything else is the first."""
+        text = request.query_params.get("purchases", "1")
+        return int(text) if text.isdigit() and len(text) <= 4 else 1
 
     async def account(request: Request) -> Response:
         token = request.path_params["token"]

@@ -263,7 +263,8 @@ def to_contingency(doc_id: int, settings: Settings, why: str) -> bool:
     if done:
         try:
             row = FiscalDoc.get_by_id(doc_id)
-            FiscalDoc.update(cufe=rules.cufe(document_for(row), settings.issuer),
+            doc = document_for(row)          # as issued now: in contingency (what `fiscal show` prints)
+            FiscalDoc.update(cufe=rules.cufe(doc, settings.issuer), xml=rules.build_xml(doc, settings.issuer).decode(),
                              receiver_note=_receiver(Note.get_by_id(row.note_id))[1]).where(
                 FiscalDoc.id == doc_id).execute()
         except InputError:

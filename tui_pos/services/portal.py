@@ -31,7 +31,8 @@ from tui_pos.models import Customer, Note, NoteLine, Product, db, local_time
 from tui_pos.services import audit, customers, loyalty, messaging, stamps
 
 FORM_FIELDS = ("name", "email", "birthday", "sms_consent", "email_consent")
-RECEIPTS_SHOWN = 50
+RECEIPTS_SHOWN = 20           # a page of purchases (older ones: ?purchases=2, ...)
+PURCHASE_PAGES = 500
 
 
 class LinkError(PosError):
@@ -155,6 +156,8 @@ class Account:
     reached: tuple[StampReached, ...]
     affordable: tuple[Affordable, ...]
     receipts: tuple[Receipt, ...]
+    purchases_page: int = 1         # which page of purchases (1: the latest RECEIPTS_SHOWN)
+    older: bool = False             # more purchases on the next page
 
 
 @functools.cache
@@ -180,11 +183,11 @@ def _day(day: _dt.date | None, locale: str = "en_US") -> str:
 
 
 def _receipts(customer_id: int, money: MoneyFormat, amount: Any, limit: int,
-              locale: str = "en_US") -> tuple[Receipt, ...]:
+              locale: str = "en_US", offset: int = 0) -> tuple[Receipt, ...]:
     notes = list(Note.select(Note.id, Note.receipt_no, Note.kind, Note.closed_at, Note.total_cents,
                              Note.loyalty_earned, Note.loyalty_used)
                  .where(Note.customer == customer_id, Note.status == "paid")
-                 .order_by(Note.closed_at.desc(), Note.id.desc()).limit(limit))
+                 .order_by(Note.closed_at.desc(), Note.id.desc()).limit(limit).offset(offset))
     lines: dict[int, list[ReceiptLine]] = {n.id: [] for n in notes}
     if notes:
         for ln in (NoteLine.select(NoteLine.note, NoteLine.name, NoteLine.qty, NoteLine.unit_price_cents,
@@ -203,9 +206,12 @@ def _receipts(customer_id: int, money: MoneyFormat, amount: Any, limit: int,
 
 
 def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SHOWN,
-            today: _dt.date | None = None, points: Callable[[int], str] | None = None) -> Account:
+            today: _dt.date | None = None, points: Callable[[int], str] | None = None, page: int = 1) -> Account:
     """Everything the account page shows, for this customer only. Money and dates in `settings.locale`;
-    `points` says a number of points in the page's language (default `N points`)."""
+    `points` says a number of points in the page's language (default `N points`). Purchases come a page of
+    `receipts` at a time, newest first (`page` 1 to PURCHASE_PAGES): a phone shows 20 at ease, and a page
+    of 50 was half the portal's CPU beside a register (docs/benchmarks.md)."""
+    page = max(1, min(page, PURCHASE_PAGES))
     c = Customer.get_by_id(customer_id)
     money = MoneyFormat(settings.currency, settings.locale)
     prog = loyalty.program()
@@ -242,8 +248,15 @@ def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SH
                    email_consent=bool(c.email_consent), has_program=prog is not None,
                    balance=amount(c.points_balance), tier=tier, next_tier=next_tier, next_needs=next_needs,
                    expiring=expiring, expiring_on=expiring_on, stamps=cards, reached=reached,
-                   affordable=affordable, receipts=_receipts(customer_id, money, amount, receipts,
-                                                                            settings.locale))
+                   affordable=affordable, purchases_page=page,
+                   **_purchases(customer_id, money, amount, receipts, settings.locale, page))
+
+
+def _purchases(customer_id: int, money: MoneyFormat, amount: Any, per_page: int, locale: str,
+               page: int) -> dict[str, Any]:
+    """A page of receipts, and whether older ones follow (one more is read to know)."""
+    found = _receipts(customer_id, money, amount, per_page + 1, locale, offset=(page - 1) * per_page)
+    return {"receipts": found[:per_page], "older": len(found) > per_page}
 
 
 # ====================================================================== the customer's own change
