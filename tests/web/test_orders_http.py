@@ -47,6 +47,11 @@ def test_order_again_from_a_receipt_then_its_state(shop, client):  # noqa: F811
     shop.park(note.id)
     ready = client.get(f"/a/{token}", headers={"Accept-Language": "es-PA,es;q=0.9"}).text
     assert "Listo para recoger en caja" in ready
+    import datetime as dt
+
+    from babel.dates import format_date
+    again = re.search(r"Volver a pedir lo que compró el [^<]*", ready)
+    assert again and format_date(dt.date.today(), "medium", locale="es") in again.group(0)   # not an ISO date
     shop.resume(note.id)
     shop.pay(note.id, "cash", 5000)
     assert "Collected" in client.get(f"/a/{token}").text

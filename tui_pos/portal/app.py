@@ -184,7 +184,7 @@ def create_app(settings: service.Settings) -> Starlette:
         response = page(request, "account.html", {
             "a": acct, "v": values, "errors": {f: field_error(f, m, _) for f, m in (errors or {}).items()},
             "saved": saved,
-            "web": await db(orders.for_account, customer_id, settings), "ordered": _ordered(request),
+            "web": await db(orders.for_account, customer_id, local), "ordered": _ordered(request),
             "cancelled": _ordered(request, "cancelled"), "not_cancelled": _ordered(request, "notcancelled"),
             "order_url": request.url_for("order", token=token).path,
             "order_csrf": _csrf_for(settings.secret, cookie, "order|" + token),

@@ -31,7 +31,7 @@ from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.money import MoneyFormat
 from tui_pos.models import Customer, Note, NoteLine, Product, Register, db, local_time, utcnow
 from tui_pos.services import audit, catalog
-from tui_pos.services.portal import LinkError, Settings
+from tui_pos.services.portal import LinkError, Settings, day_text
 from tui_pos.services.sales import SaleService
 from tui_pos.services.store import notes
 
@@ -153,13 +153,13 @@ def from_receipt(customer_id: int, receipt_no: str, settings: Settings) -> list[
     return _choices(rows, settings, qty)
 
 
-def reorderable(customer_id: int, limit: int = 5) -> list[tuple[str, str]]:
-    """(receipt number, date) of the customer's latest sales, for the "Order again" links."""
+def reorderable(customer_id: int, limit: int = 5, locale: str = "en_US") -> list[tuple[str, str]]:
+    """(receipt number, date in the page's locale) of the customer's latest sales, for "Order again"."""
     rows = (Note.select(Note.receipt_no, Note.closed_at)
             .where(Note.customer == customer_id, Note.status == "paid", Note.kind == "sale",
                    Note.receipt_no.is_null(False))
             .order_by(Note.closed_at.desc(), Note.id.desc()).limit(limit))
-    return [(str(n.receipt_no), local_time(n.closed_at).strftime("%Y-%m-%d") if n.closed_at else "")
+    return [(str(n.receipt_no), day_text(local_time(n.closed_at).date(), locale) if n.closed_at else "")
             for n in rows]
 
 
@@ -277,7 +277,7 @@ class AccountOrders:
 
 def for_account(customer_id: int, settings: Settings) -> AccountOrders:
     return AccountOrders(accepts_orders(settings), tuple(orders(customer_id)),
-                         tuple(reorderable(customer_id)) if accepts_orders(settings) else ())
+                         tuple(reorderable(customer_id, locale=settings.locale)) if accepts_orders(settings) else ())
 
 
 def chosen(quantities: dict[int, int], settings: Settings) -> list[Choice]:

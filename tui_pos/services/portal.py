@@ -177,7 +177,8 @@ def _date(at: _dt.datetime | None, locale: str = "en_US") -> str:
     return f"{format_date(when, 'medium', locale=where)}, {format_time(when, 'short', locale=where)}"
 
 
-def _day(day: _dt.date | None, locale: str = "en_US") -> str:
+def day_text(day: _dt.date | None, locale: str = "en_US") -> str:
+    """A day in the page's locale (Babel's medium date): `Dec 7, 2026`, `7 dic 2026`."""
     from babel.dates import format_date
     return format_date(day, "medium", locale=_locale(locale)) if day else ""
 
@@ -233,10 +234,10 @@ def account(customer_id: int, settings: Settings, *, receipts: int = RECEIPTS_SH
             next_tier, next_needs = nxt.name, amount(nxt.threshold - c.points_earned)
         due, first = loyalty.expiring_soon(customer_id, today=today)
         if due > 0:
-            expiring, expiring_on = amount(due), _day(first, settings.locale)
+            expiring, expiring_on = amount(due), day_text(first, settings.locale)
         in_progress, done = stamps.history(customer_id, prog)
         cards = tuple(StampCard(p.offer, p.units, p.count) for p in in_progress)
-        reached = tuple(StampReached(r.offer, _day(r.at.date(), settings.locale) if isinstance(r.at, _dt.datetime)
+        reached = tuple(StampReached(r.offer, day_text(r.at.date(), settings.locale) if isinstance(r.at, _dt.datetime)
                                      else str(r.at or ""), r.taken_on) for r in done)
         affordable = tuple(Affordable(name, amount(cost)) for name, cost in
                            Product.select(Product.name, Product.points_cost)
