@@ -30,6 +30,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/burst.py
 	$(BIN)/python bench/pin.py
 	$(BIN)/python bench/portal.py
+	$(BIN)/python bench/dayclose.py
 	$(BIN)/python bench/fiscal.py
 
 clean:
