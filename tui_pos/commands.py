@@ -116,7 +116,7 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
 
 
 def cmd_loyalty(cfg: Config, args: Namespace) -> int:
-    from tui_pos.services import loyalty
+    from tui_pos.services import loyalty_jobs
     _open(cfg, args)
     if args.action == "stats":
         from tui_pos.domain.money import MoneyFormat
@@ -131,7 +131,7 @@ def cmd_loyalty(cfg: Config, args: Namespace) -> int:
             print(f"{month}  {issued:>7}  {redeemed:>8}")
         print("most points: " + ", ".join(f"{code} {earned}" for code, _, _, earned in s.most_active))
         return 0
-    touched, total = loyalty.expire_all()
+    touched, total = loyalty_jobs.expire_all()
     print(f"{total} points expired for {touched} customers")
     return 0
 

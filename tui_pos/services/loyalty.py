@@ -608,17 +608,6 @@ def expire_points(customer_id: int, today: _dt.date | None = None) -> int:
         return max(due, 0)
 
 
-def expire_all(today: _dt.date | None = None) -> tuple[int, int]:
-    """Expire for every customer with points; returns (customers touched, points expired)."""
-    touched = total = 0
-    for (cid,) in Customer.select(Customer.id).where(Customer.points_balance > 0).tuples():
-        n = expire_points(cid, today)
-        if n:
-            touched += 1
-            total += n
-    return touched, total
-
-
 def expiring_soon(customer_id: int, days: int = 30, today: _dt.date | None = None) -> tuple[int, _dt.date | None]:
     """Points that expire within `days` (the customer panel shows them) and the first day."""
     prog = program()

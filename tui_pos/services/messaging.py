@@ -169,19 +169,22 @@ def run_triggers(settings: Settings, now: _dt.datetime | None = None) -> dict[st
                 if channel and queue(c.id, channel, "birthday", f"birthday:{c.id}:{today.year}"):
                     queued["birthday"] += 1
     if settings.expiry:
-        from tui_pos.services import loyalty
-        prog = loyalty.program()
-        if prog is not None and prog.expire_months:
-            candidates = Customer.select().where(Customer.points_balance > 0, Customer.status == "open",
-                                                 (Customer.sms_consent == True) | (Customer.email_consent == True))  # noqa: E712
-            for c in candidates.iterator():
-                points, first = loyalty.expiring_soon(c.id, settings.expiry_days, today)
-                channel = channel_for(c, template="expiry")
-                if points > 0 and first and channel:
-                    with db.atomic():
-                        if queue(c.id, channel, "expiry", f"expiry:{c.id}:{first.isoformat()}",
-                                 {"points": points, "date": first.isoformat()}):
-                            queued["expiry"] += 1
+        # one streamed pass over the ledgers that can be concerned (services/loyalty_jobs.py), not one query
+        # per customer; then the few customers found, read together, and their messages queued at once
+        from tui_pos.services import loyalty_jobs
+        candidates = Customer.select(Customer.id).where(
+            Customer.points_balance > 0, Customer.status == "open",
+            (Customer.sms_consent == True) | (Customer.email_consent == True))  # noqa: E712
+        found = list(loyalty_jobs.expiring(settings.expiry_days, today, candidates))
+        for start in range(0, len(found), 500):
+            part = found[start:start + 500]
+            people = {c.id: c for c in Customer.select().where(Customer.id.in_([cid for cid, _, _ in part]))}
+            with db.atomic():
+                for cid, points, first in part:
+                    channel = channel_for(people[cid], template="expiry")
+                    if channel and queue(cid, channel, "expiry", f"expiry:{cid}:{first.isoformat()}",
+                                         {"points": points, "date": first.isoformat()}):
+                        queued["expiry"] += 1
     return queued
 
 
