@@ -170,7 +170,7 @@ class PosApp(Guarded, App):
         the key path: a sale only writes a row) and run the time-based triggers now and then."""
         self.message_sender = self.runtime.messages     # built in bootstrap
         self.message_result = None
-        self._triggers_at = 0.0
+        self._triggers_at: float | None = None     # never yet: the first pass looks
         self._recovered = False
         if not self.message_sender.ready_channels():
             return
@@ -188,7 +188,8 @@ class PosApp(Guarded, App):
         if not self._recovered:
             sender.recover()
             self._recovered = True
-        if time.monotonic() - self._triggers_at > self.TRIGGERS_EVERY:
+        if sender.settings.triggers == "register" and (self._triggers_at is None or
+                                                       time.monotonic() - self._triggers_at > self.TRIGGERS_EVERY):
             self._triggers_at = time.monotonic()
             with worker_connection():
                 messaging.run_triggers(sender.settings)

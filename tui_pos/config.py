@@ -379,6 +379,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "expiry": (True, _bool),
         "expiry_days": (30, _int_range(1, 365)),
         "templates": ("", _str),
+        "triggers": ("register", _choice("register", "timer")),   # who looks for birthdays and expiring points
     },
     "email": {
         "host": ("", _str),

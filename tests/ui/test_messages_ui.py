@@ -101,3 +101,23 @@ async def test_customer_history_lists_the_messages(make_app):
         shown = text(app, "#detail-messages")
         assert "SMS no, email no, marketing opted out, invitation declined" in shown     # STOP withdrew SMS
         assert "withdrew SMS messages (stop)" in shown and "tier" in shown and "queued" in shown
+
+
+async def test_with_triggers_on_a_timer_no_register_looks_for_birthdays(make_app, monkeypatch):
+    """Issue 23 item 4: the triggers "can run from `tui-pos messages triggers` on a timer ... instead of in
+    every register" (`[messages] triggers = "timer"`); by default a register still runs them."""
+    looked: list[str] = []
+    monkeypatch.setattr(messaging, "run_triggers", lambda settings, now=None: looked.append(settings.triggers) or {})
+    gateway = SmsGateway().start()
+    try:
+        for mode, expected in (("timer", []), ("register", ["register"])):
+            looked.clear()
+            app = make_app(demo_users=False, config={"sms": {"kind": "http", "url": gateway.url, "timeout": 1},
+                                                     "messages": {"triggers": mode}})
+            async with app.run_test(size=(80, 24)) as pilot:
+                app.message_result = None
+                app.send_messages()
+                await until(pilot, lambda a=app: a.message_result is not None)
+            assert looked == expected
+    finally:
+        gateway.stop()

@@ -69,6 +69,7 @@ class Settings:
     expiry_days: int = 30
     templates: str = ""
     portal_url: str = ""     # [portal] public_url: the invitation links to {portal_url}/a/{token} without profile_url
+    triggers: str = "register"   # "timer": `tui-pos messages triggers` on a timer does it, no register does
 
     @classmethod
     def from_config(cls, cfg: Config) -> Settings:
@@ -79,7 +80,7 @@ class Settings:
                    stop_text=m.stop_text, per_minute=m.per_minute,
                    max_attempts=m.max_attempts, invite=m.invite, birthday=m.birthday,
                    birthday_hour=m.birthday_hour, tier=m.tier, expiry=m.expiry, expiry_days=m.expiry_days,
-                   templates=m.templates, portal_url=cfg.portal.public_url)
+                   templates=m.templates, portal_url=cfg.portal.public_url, triggers=m.triggers)
 
     def template(self, name: str) -> tuple[str, str]:
         """(subject, text): the file in `[messages] templates` when there is one, else the built-in."""
