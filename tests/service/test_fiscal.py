@@ -375,3 +375,14 @@ def test_the_command_line_lists_shows_and_retries(served, hka, tmp_path):
     assert shown.returncode == 0 and "<rFE" in shown.stdout and "dgi-fep.mef.gob.pa" in shown.stdout
     missing = subprocess.run([*tui, "fiscal", "show", "R9-000001"], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "No electronic document" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_return_of_a_sale_made_before_electronic_invoices_is_said_not_left_waiting(demo, away, manager_id):
+    before = SaleService("R1")                                   # mode "none" then
+    paid = sell(before, "CAPP")
+    shop = SaleService("R1", fiscal=away)
+    found = returns.find(paid.receipt_no)
+    refund_no = returns.refund(shop, paid.receipt_no, {found.lines[0].line_id: 1}, "cash", approver_id=manager_id)
+    credit = doc_of(refund_no)
+    assert fiscal.send_one(credit.id, away, away.provider()) == "rejected"
+    assert "no electronic invoice" in doc_of(refund_no).message

@@ -206,8 +206,14 @@ def send_one(doc_id: int, settings: Settings, provider: pac.Provider, now: _dt.d
     if row.state in ("authorized", "rejected"):
         return str(row.state)
     if row.kind == "credit_note":
-        original = FiscalDoc.get_or_none(FiscalDoc.note == Note.get_by_id(row.note_id).return_of_id)
-        if original is None or original.state != "authorized":
+        returned = Note.get_by_id(row.note_id).return_of_id
+        original = FiscalDoc.get_or_none(FiscalDoc.note == returned) if returned else None
+        if original is None:        # sold before `mode = "fe"`: no invoice to refer to
+            FiscalDoc.update(state="rejected", code="local", message=(
+                "the sale it returns has no electronic invoice (sold before [fiscal] mode = \"fe\"): a credit "
+                "note must refer to one; issue it from the provider's portal")).where(FiscalDoc.id == doc_id).execute()
+            return "rejected"
+        if original.state != "authorized":
             # its invoice is not authorized yet: the credit note refers to a CUFE the DGI must know first
             FiscalDoc.update(next_try_at=now + _dt.timedelta(seconds=backoff(row.attempts)),
                              attempts=row.attempts + 1,
