@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import functools
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -24,6 +26,7 @@ from tui_pos.domain.errors import InputError, PosError
 from tui_pos.domain.loyalty import MAX_POINTS
 from tui_pos.domain.text import control_at, csv_cell, from_csv_cell, search_key
 from tui_pos.models import (
+    ConsentEvent,
     Customer,
     CustomerGroup,
     CustomerGroupMember,
@@ -34,6 +37,8 @@ from tui_pos.models import (
     db,
     utcnow,
 )
+from tui_pos.models.db import is_sqlite
+from tui_pos.progress import Progress
 from tui_pos.services import audit, consent, users
 from tui_pos.services.store.customers import CustomerView, view, view_for_pricing, views  # noqa: F401 - re-exported
 
@@ -84,7 +89,7 @@ def clean(data: dict, region: str) -> dict:
         if name not in data:
             return
         value = data[name]
-        at = control_at(value) if isinstance(value, str) else None
+        at = control_at(value) if isinstance(value, str) and _may_have_control(value) else None
         if at is not None:    # ESC p is a cash drawer's pulse; ESC [ 2 J clears a screen: never stored
             errors[name] = (f"has a control character (code {ord(value[at - 1])}) at character {at}: "
                             "retype it as plain text")
@@ -512,7 +517,9 @@ def detail(customer_id: int, recent: int = 10) -> Detail:
 
 def import_customers(path: str | Path, *, region: str, user_id: int | None = None,
                      opening_points: Callable[[int, int, int], object] | None = None,
-                     update: bool = False) -> tuple[int, int, int]:
+                     update: bool = False, progress: Progress | None = None,
+                     opening_balances: Callable[[list[tuple[int, int, int]]], object] | None = None,
+                     ) -> tuple[int, int, int]:
     """All-or-nothing; rows matched on code, else on the normalized phone. Returns (created, updated, unchanged),
     counted in customers.
 
@@ -524,8 +531,16 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
     service) for a customer the import creates, for each of its rows; a re-import of a known customer
     brings none (its balance is the ledger's now), nor does a row merged into a customer who was there
     before the import (the audit entry lists those). Cells are checked by domain/imports.py.
+
+    In bulk (issue 23): the whole file is checked first, then the database is read in a few set-based
+    queries, every create and change worked out in memory, group by group in the file's order (each group
+    sees what the ones before it did, as one customer at a time would), and written in one transaction with
+    `executemany` (COPY on PostgreSQL). `opening_balances(rows)` takes every opening balance at once, as
+    (customer_id, points, line) rows (loyalty.opening_balances); it is used instead of `opening_points`.
+    `progress(done, total, what)` is told how far the reading and the writing are.
     """
     from tui_pos.services.catalog import ImportError_, encoding_error
+    report = progress or _no_progress
     path = str(path)
     try:
         handle = open(path, newline="", encoding="utf-8-sig")
@@ -533,6 +548,7 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
         raise ImportError_(path, 0, None, "", f"cannot open the file ({exc.strerror or exc})") from None
     # consent in the file was given when the file was written: its date is the consent's
     file_date = _dt.datetime.fromtimestamp(os.fstat(handle.fileno()).st_mtime, _dt.UTC).replace(tzinfo=None)
+    size = os.fstat(handle.fileno()).st_size
     with handle, db.atomic():
         reader = csv.DictReader(handle, strict=True)
         try:
@@ -545,20 +561,36 @@ def import_customers(path: str | Path, *, region: str, user_id: int | None = Non
                 column = {"groups": "group", "cards": "card"}.get(name, name)
                 return ImportError_(path, line, header.index(column) + 1 if column in header else None, column,
                                     message)
-            rows = _read_customer_rows(reader, header, region, fail)
+            rows = _read_customer_rows(reader, header, region, fail,
+                                       lambda: report(os.lseek(handle.fileno(), 0, os.SEEK_CUR), size,
+                                                      "checking the file"))
         except csv.Error as exc:
             raise ImportError_(path, reader.line_num, None, "", f"malformed CSV ({exc})") from None
         except UnicodeDecodeError:
             raise encoding_error(path) from None
         tally = _ImportTally()
-        for group in _group_rows(rows, update, fail):
-            _import_group(group, update=update, user_id=user_id, file_date=file_date,
-                          opening_points=opening_points, fail=fail, tally=tally)
+        groups = _group_rows(rows, update, fail)
+        plan = _ImportPlan(groups, user_id=user_id, file_date=file_date, progress=report)
+        for done, group in enumerate(groups, 1):
+            plan.take(group, update=update, fail=fail, tally=tally)
+            if done % 10_000 == 0:
+                report(done, len(groups), "matching customers")
+        plan.write()
+        if opening_balances is not None and plan.openings:
+            opening_balances(plan.openings)
+        elif opening_points is not None:
+            for cid, points, line in plan.openings:
+                opening_points(cid, points, line)
         audit.record("import.customers", user_id=user_id, file=path, created=tally.created, updated=tally.updated,
                      unchanged=tally.unchanged, updated_codes=cell_rules.listed(tally.updated_codes),
                      merged=cell_rules.listed(tally.merged), points_not_added=cell_rules.listed(tally.points_not_added),
                      update=update)
+        report(len(groups), len(groups), "written")
     return tally.created, tally.updated, tally.unchanged
+
+
+def _no_progress(done: int, total: int, what: str) -> None:
+    """No bar (services never print)."""
 
 
 @dataclass
@@ -583,22 +615,41 @@ class _ImportTally:
     points_not_added: list[str] = field(default_factory=list)
 
 
+@functools.cache
+def _control_pattern() -> re.Pattern[str]:
+    """Every character `control_at` finds (and any beyond the BMP, which the exact check then reads): a row
+    this never matches has no control character, so the per-character check is skipped."""
+    found = "".join(re.escape(chr(c)) for c in range(0x10000) if control_at(chr(c)) is not None)
+    return re.compile(f"[{found}\U00010000-\U0010ffff]")
+
+
+def _may_have_control(text: str) -> bool:
+    return _control_pattern().search(text) is not None
+
+
 def _read_customer_rows(reader: csv.DictReader[str], header: Sequence[str], region: str,
-                        fail: Callable[[int, str, str], PosError]) -> list[_ImportRow]:
+                        fail: Callable[[int, str, str], PosError],
+                        tick: Callable[[], None] | None = None) -> list[_ImportRow]:
     """Every row checked (the cells, the codes), nothing written yet."""
     known = [c for c in header if c in CSV_COLUMNS or c in CONSENT_COLUMNS]
+    limits = {name: cell_rules.MAX_CODE if name in ("code", "card") else cell_rules.MAX_TEXT for name in known}
     rows: list[_ImportRow] = []
     seen_codes: dict[str, int] = {}
-    for row in reader:
+    for count, row in enumerate(reader, 1):
         line = reader.line_num
+        if tick is not None and count % 10_000 == 0:
+            tick()
         if None in row or any(v is None for v in row.values()):
             raise fail(line, "", "the number of fields differs from the header")
         if not any((v or "").strip() for v in row.values()):
             continue
         for name in known:     # plain text, of a length a column holds: before anything reads it
+            cell = row[name]
+            if len(cell) <= limits[name] and not _may_have_control(cell):
+                continue       # the common case, told by one regular expression
             try:
-                cell_rules.check_text(row[name], cell_rules.MAX_CODE if name == "code" else cell_rules.MAX_TEXT)
-                for card in (row[name].replace("|", " ").split() if name == "card" else ()):
+                cell_rules.check_text(cell, cell_rules.MAX_CODE if name == "code" else cell_rules.MAX_TEXT)
+                for card in (cell.replace("|", " ").split() if name == "card" else ()):
                     cell_rules.check_text(card, cell_rules.MAX_CODE)
             except InputError as exc:
                 raise fail(line, name, str(exc)) from None
@@ -651,87 +702,348 @@ def _group_rows(rows: list[_ImportRow], update: bool,
             groups[into] += groups[other]
             groups[other] = []
         groups[into].append(r)
-        groups[into].sort(key=lambda e: e.line)
-        for e in groups[into]:
+        if len(groups[into]) > 1:
+            groups[into].sort(key=lambda e: e.line)
+        for e in groups[into] if len(hits) > 1 else [r]:
             for k in e.keys:
                 owner[k] = into
     return [g for g in groups if g]
 
 
-def _import_group(group: list[_ImportRow], *, update: bool, user_id: int | None, file_date: _dt.datetime,
-                  opening_points: Callable[[int, int, int], object] | None,
-                  fail: Callable[[int, str, str], PosError], tally: _ImportTally) -> None:
-    """Write one customer's rows: create them, or change only what the rows' filled cells say."""
-    first = group[0]
-    codes = [r.code for r in group if r.code]
-    by_code = list(Customer.select().where(Customer.code.in_(codes))) if codes else []
-    if len(by_code) > 1:
-        line = next(r.line for r in group if r.code == by_code[1].code)
-        raise fail(line, "code", f"rows {', '.join(str(r.line) for r in group)} join customers "
-                                 f"{by_code[0].code} and {by_code[1].code}: merge two customers by hand")
-    customer, merged = (by_code[0], len(group) > 1) if by_code else (None, len(group) > 1)
-    if customer is None:
-        for r in group:
-            for what, value in r.keys:
-                holder = (Customer.get_or_none(Customer.phone == value) if what == "phone" else
-                          Customer.select().join(LoyaltyCard).where(LoyaltyCard.code.in_(card_spellings(value))).first())
-                if holder is None or customer is not None:
-                    continue
-                if not codes and what == "phone":
-                    customer = holder    # SPEC: a row is matched on its code, else on the normalized phone
-                elif not update:
-                    raise fail(r.line, what, f"{what} {value} belongs to customer {holder.code} "
-                                             f"({holder.name or 'no name'}); a row of "
-                                             f"{'another code' if r.code else 'no code'} does not change them: "
-                                             f"--update merges it into {holder.code}")
-                else:
-                    customer, merged = holder, True
-    filled: dict = {}
-    line_of: dict[str, int] = {}     # the line a value comes from: a refusal names it
-    for r in group:
-        for k, v in r.filled.items():
-            filled[k] = list(dict.fromkeys([*filled[k], *v])) if k in ("cards", "groups") and k in filled else v
-            line_of[k] = r.line
-    try:
+# the columns an import writes, as `_apply` does (its `simple` fields)
+_FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "fiscal_name", "ruc", "dv", "ruc_type",
+           "nt_person", "payment_status", "status", "sms_consent", "email_consent", "marketing_opt_out",
+           "invite_declined", "notes")
+_ROW_COLUMNS = (*_FIELDS, "phone_rev", "mobile_rev", "price_rate")
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _in_batch() -> int:
+    """How many values an IN (...) or a multi-row statement takes: SQLite counts its variables."""
+    return 900 if is_sqlite() else 10_000
+
+
+def _column(model: Any, name: str) -> str:
+    return str(model._meta.fields[name].column_name)
+
+
+def _insert_rows(model: Any, names: Sequence[str], rows: list[tuple]) -> None:
+    """Plain rows into `model`'s table in the caller's transaction: COPY on PostgreSQL, else executemany."""
+    if not rows:
+        return
+    table = model._meta.table_name
+    columns = ", ".join(f'"{_column(model, n)}"' for n in names)
+    conn = db.obj.connection()
+    if is_sqlite():
+        conn.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(names))})', rows)
+        return
+    with conn.cursor() as cursor, cursor.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _execute_many(sql: str, rows: list[tuple]) -> None:
+    """One statement over many rows (`?` placeholders, turned into the driver's)."""
+    if not rows:
+        return
+    conn = db.obj.connection()
+    if is_sqlite():
+        conn.executemany(sql, rows)
+        return
+    with conn.cursor() as cursor:
+        cursor.executemany(sql.replace("?", "%s"), rows)
+
+
+def _delete_where_in(model: Any, column: str, ids: Sequence[int]) -> None:
+    for batch in _batches(list(ids), _in_batch()):
+        model.delete().where(getattr(model, column).in_(list(batch))).execute()
+
+
+class _ImportPlan:
+    """What an import writes, worked out in memory from a few reads (issue 23).
+
+    `take` does for one group of rows what writing them one customer at a time did: the same checks in the
+    same order, the same refusals, against the database as the groups before it left it (an index of the
+    customers the file names, kept up to date as the plan goes). `write` then writes it all at once.
+    """
+
+    def __init__(self, groups: list[list[_ImportRow]], *, user_id: int | None, file_date: _dt.datetime,
+                 progress: Progress) -> None:
+        self.user_id, self.file_date, self.progress = user_id, file_date, progress
+        rows = [r for g in groups for r in g]
+        codes = {r.code for r in rows if r.code}
+        phones = {r.values["phone"] for r in rows if r.values.get("phone")}
+        rucs = {r.values["ruc"] for r in rows if r.values.get("ruc")}
+        cards = {s for r in rows for c in r.values.get("cards") or [] for s in (*card_spellings(c), c.upper().lower())}
+        self.by_code: dict[str, int] = {}
+        self.by_phone: dict[str, int] = {}
+        self.by_ruc: dict[str, int] = {}
+        self.card_owner: dict[str, int] = {}      # a card's exact code -> its customer
+        self.progress(0, 0, "reading the customers the file names")
+        size = _in_batch()
+        for column, wanted, index in ((Customer.code, codes, self.by_code), (Customer.phone, phones, self.by_phone),
+                                      (Customer.ruc, rucs, self.by_ruc)):
+            for batch in _batches(sorted(wanted), size):
+                for value, cid in Customer.select(column, Customer.id).where(column.in_(list(batch))).tuples():
+                    index.setdefault(value, cid)
+        for batch in _batches(sorted(cards), size):
+            for code, cid in (LoyaltyCard.select(LoyaltyCard.code, LoyaltyCard.customer)
+                              .where(LoyaltyCard.code.in_(list(batch))).tuples()):
+                self.card_owner[code] = cid
+        self.known: dict[int, dict] = {}            # the customers the file names, as the plan leaves them
+        ids = sorted({*self.by_code.values(), *self.by_phone.values(), *self.by_ruc.values(),
+                      *self.card_owner.values()})
+        self._load(ids)
+        self.rates = dict(PriceRate.select(PriceRate.code, PriceRate.id).tuples())
+        self.group_ids = dict(CustomerGroup.select(fn.LOWER(CustomerGroup.name), CustomerGroup.id).tuples())
+        self.group_names = dict(CustomerGroup.select(CustomerGroup.id, CustomerGroup.name).tuples())
+        self.created: list[int] = []
+        self.changed: dict[int, set[str]] = {}      # an existing customer -> what `write` rewrites of them
+        self.consents: list[tuple] = []
+        self.openings: list[tuple[int, int, int]] = []
+        self._ids: list[int] = []
+        self._next_id = 0
+
+    def _load(self, ids: list[int]) -> None:
+        columns = [Customer.id, Customer.code, *(Customer._meta.fields[f] for f in _ROW_COLUMNS)]
+        for batch in _batches(ids, _in_batch()):
+            for rec in Customer.select(*columns).where(Customer.id.in_(list(batch))).dicts():
+                rec.update(cards=[], groups=set())
+                self.known[rec["id"]] = rec
+            for code, cid in (LoyaltyCard.select(LoyaltyCard.code, LoyaltyCard.customer)
+                              .where(LoyaltyCard.customer.in_(list(batch))).order_by(LoyaltyCard.id).tuples()):
+                self.known[cid]["cards"].append(code)
+            for cid, gid in (CustomerGroupMember.select(CustomerGroupMember.customer, CustomerGroupMember.group)
+                             .where(CustomerGroupMember.customer.in_(list(batch))).tuples()):
+                self.known[cid]["groups"].add(gid)
+
+    def _new_id(self) -> int:
+        """A new customer's id, taken now so that its code (C000123) is known while planning."""
+        if is_sqlite():
+            if not self._next_id:     # the transaction began IMMEDIATE: no other writer until it ends
+                self._next_id = int(Customer.select(fn.COALESCE(fn.MAX(Customer.id), 0)).scalar()) + 1
+            self._next_id += 1
+            return self._next_id - 1
+        if not self._ids:
+            cursor = db.execute_sql("SELECT nextval(pg_get_serial_sequence('customer', 'id')) "
+                                    "FROM generate_series(1, 1000)")
+            self._ids = sorted((row[0] for row in cursor.fetchall()), reverse=True)
+        return int(self._ids.pop())
+
+    def _card_holder(self, code: str) -> int | None:
+        return next((self.card_owner[s] for s in card_spellings(code) if s in self.card_owner), None)
+
+    def _named(self, cid: int) -> str:
+        rec = self.known[cid]
+        return f"{rec['name'] or rec['code']} ({rec['code']})"
+
+    def _check_unique(self, values: dict, customer_id: int | None) -> None:
+        """`_check_unique` against the plan."""
+        errors = {}
+        for fld, index in (("phone", self.by_phone), ("ruc", self.by_ruc)):
+            other = index.get(values[fld]) if values.get(fld) else None
+            if other is not None and other != customer_id:
+                errors[fld] = f"already belongs to {self._named(other)}"
+        for code in values.get("cards") or []:
+            owner = self._card_holder(code)
+            if owner is not None and owner != customer_id:
+                errors["cards"] = f"card {code} already belongs to {self._named(owner)}"
+        if errors:
+            raise FormError(errors)
+
+    def _apply(self, cid: int, values: dict) -> list[str]:
+        """`_apply` on the plan: the fields that change, the indexes and the consent log kept up to date."""
+        rec = self.known[cid]
+        changed = [f for f in _FIELDS if f in values and rec[f] != values[f]]
+        before = {f: rec[f] for f in ("phone", "ruc")}
+        for f in changed:
+            rec[f] = values[f]
+        if "phone" in changed:
+            rec["phone_rev"] = _national_reversed(rec["phone"]) if rec["phone"] else None
+        if "mobile" in changed:
+            rec["mobile_rev"] = _national_reversed(rec["mobile"]) if rec["mobile"] else None
+        if "rate" in values:
+            rate_id = None
+            if values["rate"]:
+                rate_id = self.rates.get(values["rate"])
+                if rate_id is None:
+                    raise FormError({"rate": f"no price rate {values['rate']}"})
+            if rec["price_rate"] != rate_id:
+                rec["price_rate"] = rate_id
+                changed.append("rate")
+        for f in changed:
+            if f in consent.FIELDS:
+                channel, purpose, granted_when = consent.FIELDS[f]
+                self.consents.append((cid, channel, purpose, values[f] == granted_when, "import", self.user_id, "",
+                                      self.file_date))
+        if "groups" in values:
+            wanted = []
+            for name in values["groups"]:
+                gid = self.group_ids.get(name.strip().lower())
+                if gid is None:
+                    raise FormError({"groups": f"no customer group {name!r}"})
+                wanted.append(gid)
+            if set(wanted) != rec["groups"]:
+                rec["groups"] = set(wanted)
+                changed.append("groups")
+        if "cards" in values and sorted(rec["cards"]) != sorted(set(values["cards"])):
+            for code in rec["cards"]:
+                self.card_owner.pop(code, None)
+            rec["cards"] = list(dict.fromkeys(values["cards"]))
+            for code in rec["cards"]:
+                self.card_owner[code] = cid
+            changed.append("cards")
+        for fld, index in (("phone", self.by_phone), ("ruc", self.by_ruc)):
+            if fld in changed:
+                if before[fld] and index.get(before[fld]) == cid:
+                    del index[before[fld]]
+                if rec[fld]:
+                    index[rec[fld]] = cid
+        if changed and not rec.get("new"):
+            self.changed.setdefault(cid, set()).update(changed)
+        return changed
+
+    def _create(self, code: str | None) -> int:
+        cid = self._new_id()
+        code = code or f"C{cid:06d}"
+        rec = {"id": cid, "code": code, "new": True, "cards": [], "groups": set(), "phone_rev": None,
+               "mobile_rev": None, "price_rate": None}
+        rec.update({f: Customer._meta.fields[f].default for f in _FIELDS})
+        self.known[cid] = rec
+        self.by_code[code] = cid
+        self.created.append(cid)
+        return cid
+
+    def take(self, group: list[_ImportRow], *, update: bool, fail: Callable[[int, str, str], PosError],
+             tally: _ImportTally) -> None:
+        """One customer's rows: create them, or change only what the rows' filled cells say."""
+        first = group[0]
+        codes = [r.code for r in group if r.code]
+        by_code = sorted({self.by_code[c] for c in codes if c in self.by_code})
+        if len(by_code) > 1:
+            a, b = (self.known[i]["code"] for i in by_code[:2])
+            line = next(r.line for r in group if r.code == b)
+            raise fail(line, "code", f"rows {', '.join(str(r.line) for r in group)} join customers "
+                                     f"{a} and {b}: merge two customers by hand")
+        customer, merged = (by_code[0] if by_code else None), len(group) > 1
         if customer is None:
-            values = {**first.values, **filled}
-            _check_unique(values, None)
-            if not (values.get("name") or values.get("phone") or values.get("cards")):
-                raise FormError({"name": "a customer needs a name, a phone or a card"})
-            customer = Customer.create(code=codes[0] if codes else f"TMP-{first.line}")
-            if not codes:
-                customer.code = f"C{customer.id:06d}"
-            _apply(customer, values, source="import", user_id=user_id, consent_at=file_date)
-            tally.created += 1
-            if sum(r.opening for r in group) > MAX_POINTS:
-                raise fail(group[-1].line, "points", f"the opening balances of lines "
-                                                     f"{', '.join(str(r.line) for r in group)} add up to more "
-                                                     f"than {MAX_POINTS:,}, the most points a balance holds")
             for r in group:
-                if r.opening and opening_points:
-                    opening_points(customer.id, r.opening, r.line)
-            own = [r for r in group if r.code == customer.code] or [first]
-        else:
-            values = dict(filled)
-            if merged:           # a merge adds cards and groups; it takes none away
-                have = view(customer.id)
-                for name, held in (("cards", have.cards), ("groups", have.groups)):
-                    if name in values:
-                        values[name] = list(dict.fromkeys([*held, *values[name]]))
-            _check_unique(values, customer.id)
-            if _apply(customer, values, source="import", user_id=user_id, consent_at=file_date):
-                tally.updated += 1
-                tally.updated_codes.append(customer.code)
+                for what, value in r.keys:
+                    holder = self.by_phone.get(value) if what == "phone" else self._card_holder(value)
+                    if holder is None or customer is not None:
+                        continue
+                    if not codes and what == "phone":
+                        customer = holder    # SPEC: a row is matched on its code, else on the normalized phone
+                    elif not update:
+                        rec = self.known[holder]
+                        raise fail(r.line, what, f"{what} {value} belongs to customer {rec['code']} "
+                                                 f"({rec['name'] or 'no name'}); a row of "
+                                                 f"{'another code' if r.code else 'no code'} does not change them: "
+                                                 f"--update merges it into {rec['code']}")
+                    else:
+                        customer, merged = holder, True
+        filled: dict = {}
+        line_of: dict[str, int] = {}     # the line a value comes from: a refusal names it
+        for r in group:
+            for k, v in r.filled.items():
+                filled[k] = list(dict.fromkeys([*filled[k], *v])) if k in ("cards", "groups") and k in filled else v
+                line_of[k] = r.line
+        try:
+            if customer is None:
+                values = {**first.values, **filled}
+                self._check_unique(values, None)
+                if not (values.get("name") or values.get("phone") or values.get("cards")):
+                    raise FormError({"name": "a customer needs a name, a phone or a card"})
+                customer = self._create(codes[0] if codes else None)
+                self._apply(customer, values)
+                tally.created += 1
+                if sum(r.opening for r in group) > MAX_POINTS:
+                    raise fail(group[-1].line, "points", f"the opening balances of lines "
+                                                         f"{', '.join(str(r.line) for r in group)} add up to more "
+                                                         f"than {MAX_POINTS:,}, the most points a balance holds")
+                self.openings += [(customer, r.opening, r.line) for r in group if r.opening]
+                code = self.known[customer]["code"]
+                own = [r for r in group if r.code == code] or [first]
             else:
-                tally.unchanged += 1
-            own = [r for r in group if r.code == customer.code] or ([first] if not codes else [])
-            for r in group:
-                if r.opening and r not in own:
-                    tally.points_not_added.append(f"line {r.line} ({r.code or 'no code'}): {r.opening}")
-    except FormError as exc:
-        name, message = next(iter(exc.errors.items()))
-        raise fail(line_of.get(name, first.line), name, message) from None
-    tally.merged += [f"line {r.line} ({r.code or 'no code'}) into {customer.code}" for r in group if r not in own]
+                values = dict(filled)
+                rec = self.known[customer]
+                if merged:           # a merge adds cards and groups; it takes none away
+                    held = {"cards": rec["cards"], "groups": sorted(self.group_names[g] for g in rec["groups"])}
+                    for name in ("cards", "groups"):
+                        if name in values:
+                            values[name] = list(dict.fromkeys([*held[name], *values[name]]))
+                self._check_unique(values, customer)
+                code = rec["code"]
+                if self._apply(customer, values):
+                    tally.updated += 1
+                    tally.updated_codes.append(code)
+                else:
+                    tally.unchanged += 1
+                own = [r for r in group if r.code == code] or ([first] if not codes else [])
+                for r in group:
+                    if r.opening and r not in own:
+                        tally.points_not_added.append(f"line {r.line} ({r.code or 'no code'}): {r.opening}")
+        except FormError as exc:
+            name, message = next(iter(exc.errors.items()))
+            raise fail(line_of.get(name, first.line), name, message) from None
+        tally.merged += [f"line {r.line} ({r.code or 'no code'}) into {code}" for r in group if r not in own]
+
+    def write(self) -> None:
+        """Everything the plan holds, in the caller's transaction: changed customers, then new ones, then
+        their words, groups, cards and consent events."""
+        now = utcnow()
+        changed = sorted(self.changed)
+        total = len(changed) + len(self.created)
+        self.progress(0, total, "writing customers")
+        # a phone that moves from one customer to another: let go of every changed phone first
+        moved = [(cid,) for cid in changed if "phone" in self.changed[cid]]
+        _execute_many('UPDATE "customer" SET "phone" = NULL WHERE "id" = ?', moved)
+        settings = ", ".join(f'"{_column(Customer, f)}" = ?' for f in _ROW_COLUMNS)
+        rewritten = [cid for cid in changed if self.changed[cid] & {*_FIELDS, "rate"}]
+        for batch in _batches(rewritten, 10_000):
+            _execute_many(f'UPDATE "customer" SET {settings} WHERE "id" = ?',
+                          [(*(self.known[cid][f] for f in _ROW_COLUMNS), cid) for cid in batch])
+        renamed = [cid for cid in changed if "name" in self.changed[cid]]
+        regrouped = [cid for cid in changed if "groups" in self.changed[cid]]
+        recarded = [cid for cid in changed if "cards" in self.changed[cid]]
+        _delete_where_in(CustomerWord, "customer", renamed)
+        _delete_where_in(CustomerGroupMember, "customer", regrouped)
+        _delete_where_in(LoyaltyCard, "customer", recarded)
+        names = ("id", "code", *_ROW_COLUMNS, "created_at", "points_balance", "points_earned", "points_redeemed",
+                 "visits")
+        for done, batch in enumerate(_batches(self.created, 20_000)):
+            _insert_rows(Customer, names, [(cid, self.known[cid]["code"],
+                                            *(self.known[cid][f] for f in _ROW_COLUMNS), now, 0, 0, 0, 0)
+                                           for cid in batch])
+            self.progress(len(changed) + done * 20_000 + len(batch), total, "writing customers")
+        words, members, cards = [], [], []
+        for cid in [*self.created, *renamed]:
+            words += [(w[:60], cid) for w in sorted(set(search_key(self.known[cid]["name"]).split()))]
+        for cid in [*self.created, *regrouped]:
+            members += [(cid, gid) for gid in sorted(self.known[cid]["groups"])]
+        for cid in [*self.created, *recarded]:
+            cards += [(code, cid) for code in self.known[cid]["cards"]]
+        _insert_rows(CustomerWord, ("word", "customer"), words)
+        _insert_rows(CustomerGroupMember, ("customer", "group"), members)
+        _insert_rows(LoyaltyCard, ("code", "customer"), cards)
+        _insert_rows(ConsentEvent, ("customer", "channel", "purpose", "granted", "source", "user", "register", "at"),
+                     self.consents)
+        self.progress(total, total, "writing customers")
+
+
+def _national_reversed(e164: str) -> str:
+    """`rules.national_reversed`, without parsing the number again: the national number is what follows the
+    country code (country codes are prefix-free, 1 to 3 digits), without leading zeros (Italy's)."""
+    import phonenumbers
+    digits = e164[1:]
+    for length in (1, 2, 3):
+        if int(digits[:length]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return str(int(digits[length:]))[::-1]
+    return rules.national_reversed(e164)
 
 
 def forget(code: str, *, user_id: int | None = None) -> int:
@@ -766,20 +1078,46 @@ def forget(code: str, *, user_id: int | None = None) -> int:
         return c.id
 
 
-def export_customers(out: TextIO) -> int:
-    """Write every customer as customers.csv (the import format); returns the count."""
+def export_customers(out: TextIO, *, progress: Progress | None = None) -> int:
+    """Write every customer as customers.csv (the import format); returns the count.
+
+    Streamed by code, a page at a time (issue 23): a page's customers, then their groups and cards in one
+    query each; a million customers are never in memory at once."""
+    report = progress or _no_progress
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    count = 0
-    rows = Customer.select(Customer.id).order_by(Customer.code).tuples()
-    for (cid,) in rows:
-        c = view(cid)
-        writer.writerow([csv_cell(v) for v in (
-            c.code, c.name, c.phone, c.mobile, c.email, c.ruc, c.dv, c.ruc_type, c.fiscal_name,
-            "|".join(c.groups), c.rate, "|".join(c.cards), c.payment_status, c.status,
-            c.birthday.isoformat() if c.birthday else "", c.points_balance)])
-        count += 1
-    return count
+    total = Customer.select().count() if progress else 0
+    group_names = dict(CustomerGroup.select(CustomerGroup.id, CustomerGroup.name).tuples())
+    rates = dict(PriceRate.select(PriceRate.id, PriceRate.code).tuples())
+    columns = (Customer.id, Customer.code, Customer.name, Customer.phone, Customer.mobile, Customer.email,
+               Customer.ruc, Customer.dv, Customer.ruc_type, Customer.fiscal_name, Customer.price_rate,
+               Customer.payment_status, Customer.status, Customer.birthday, Customer.points_balance)
+    count, after, page = 0, None, _in_batch()
+    while True:
+        query = Customer.select(*columns).order_by(Customer.code).limit(page)
+        if after is not None:
+            query = query.where(Customer.code > after)
+        rows = list(query.tuples())
+        if not rows:
+            return count
+        ids = [r[0] for r in rows]
+        groups: dict[int, list[str]] = {}
+        for cid, gid in (CustomerGroupMember.select(CustomerGroupMember.customer, CustomerGroupMember.group)
+                         .where(CustomerGroupMember.customer.in_(ids)).tuples()):
+            groups.setdefault(cid, []).append(group_names[gid])
+        cards: dict[int, list[str]] = {}
+        for cid, code in (LoyaltyCard.select(LoyaltyCard.customer, LoyaltyCard.code)
+                          .where(LoyaltyCard.customer.in_(ids)).order_by(LoyaltyCard.id).tuples()):
+            cards.setdefault(cid, []).append(code)
+        writer.writerows([csv_cell(v) for v in (
+            code, name, phone or "", mobile or "", email or "", ruc or "", dv, ruc_type, fiscal_name,
+            "|".join(sorted(groups.get(cid, ()))), rates.get(rate, "") if rate else "", "|".join(cards.get(cid, ())),
+            payment_status, status, birthday.isoformat() if birthday else "", balance)]
+            for (cid, code, name, phone, mobile, email, ruc, dv, ruc_type, fiscal_name, rate, payment_status, status,
+                 birthday, balance) in rows)
+        count += len(rows)
+        after = rows[-1][1]
+        report(count, total, "customers written")
 
 
 __all__ = ["create", "update", "lookup", "view", "detail", "import_customers", "export_customers"]
