@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -125,9 +126,24 @@ def _check_digit_ok(code: str) -> bool:
     return bool(ean.calc_check_digit(code[:-1]) == code[-1])
 
 
+class _Folded(dict[int, str]):
+    """str.translate's table doing search_key's steps to one character (NFKD, combining marks dropped, case
+    folded): each step works a character at a time, so a text translated by it and single-spaced has the key
+    search_key gives, without a loop of Python code over its characters."""
+
+    def __missing__(self, char: int) -> str:
+        decomposed = unicodedata.normalize("NFKD", chr(char))
+        self[char] = folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        return folded
+
+
+_FOLDED = _Folded()
+
+
 def _search_text(name: str, sku: str) -> str:
+    """search_key(f"{name} {sku}"), faster."""
     text = f"{name} {sku}"
-    return " ".join(text.lower().split()) if text.isascii() else search_key(text)   # the same key for ASCII
+    return " ".join((text.lower() if text.isascii() else text.translate(_FOLDED)).split())
 
 
 def _parse_product_row(values: list[str], line: int, path: str, allow_large: bool = False) -> _ProductRow:
@@ -143,7 +159,7 @@ def _parse_product_row(values: list[str], line: int, path: str, allow_large: boo
             raise fail(col, str(exc)) from None
 
     barcode, sku, name, section, price_text, rate_text, points_text, cost_text = values
-    if _SUSPECT.search("".join(values)) or any(len(v) > limit for v, limit in zip(values, _LIMITS)):
+    if _SUSPECT.search("".join(values)) or max(map(len, values)) > cell_rules.MAX_CODE:   # then check each
         for col, limit in zip(PRODUCT_COLUMNS, _LIMITS):
             cell(col, partial(cell_rules.check_text, limit=limit))
     barcodes: list[str] = []
@@ -164,12 +180,15 @@ def _parse_product_row(values: list[str], line: int, path: str, allow_large: boo
     m = _PRICE.fullmatch(price_text)
     price = _hundredths(m) if m else cell("price", lambda v: cell_rules.price_cents(v, allow_large=allow_large))
     m = _RATE.fullmatch(rate_text)
-    rate = _hundredths(m) if m else cell("tax_rate", lambda v: cell_rules.tax_rate_bp(v) if v else None)
-    ints = {col: int(text) if _COUNT.fullmatch(text) else cell(col, partial(_optional_points, what=col))
-            for col, text in (("points", points_text), ("points_cost", cost_text))}
-    if ints["points_cost"] == 0:
+    rate = (_hundredths(m) if m else None if not rate_text
+            else cell("tax_rate", cell_rules.tax_rate_bp))
+    points = (None if not points_text else int(points_text) if _COUNT.fullmatch(points_text)
+              else cell("points", partial(_optional_points, what="points")))
+    cost = (None if not cost_text else int(cost_text) if _COUNT.fullmatch(cost_text)
+            else cell("points_cost", partial(_optional_points, what="points_cost")))
+    if cost == 0:
         raise fail("points_cost", "points_cost 0 would give the product away; leave it empty or give a cost")
-    return _ProductRow(line, barcodes, sku, name, section, price, rate, ints["points"], ints["points_cost"])
+    return _ProductRow(line, barcodes, sku, name, section, price, rate, points, cost)
 
 
 def encoding_error(path: str) -> ImportError_:
