@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import functools
+import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -643,10 +644,11 @@ def _read_customer_rows(reader: csv.DictReader[str], header: Sequence[str], regi
             raise fail(line, "", "the number of fields differs from the header")
         if not any((v or "").strip() for v in row.values()):
             continue
+        plain = not _may_have_control("".join(row.values()))   # the common case, told by one regular expression
         for name in known:     # plain text, of a length a column holds: before anything reads it
             cell = row[name]
-            if len(cell) <= limits[name] and not _may_have_control(cell):
-                continue       # the common case, told by one regular expression
+            if plain and len(cell) <= limits[name]:
+                continue
             try:
                 cell_rules.check_text(cell, cell_rules.MAX_CODE if name == "code" else cell_rules.MAX_TEXT)
                 for card in (cell.replace("|", " ").split() if name == "card" else ()):
@@ -715,6 +717,7 @@ _FIELDS = ("name", "phone", "mobile", "email", "contact", "birthday", "fiscal_na
            "nt_person", "payment_status", "status", "sms_consent", "email_consent", "marketing_opt_out",
            "invite_declined", "notes")
 _ROW_COLUMNS = (*_FIELDS, "phone_rev", "mobile_rev", "price_rate")
+_CARDS, _MEMBERS = LoyaltyCard._meta.table_name, CustomerGroupMember._meta.table_name
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -758,6 +761,16 @@ def _execute_many(sql: str, rows: list[tuple]) -> None:
         cursor.executemany(sql.replace("?", "%s"), rows)
 
 
+def _rows_in(sql: str, values: Collection[Any]) -> list[tuple]:
+    """`sql` run with `{}` standing for "IN every one of `values`", in one statement: a JSON array that
+    SQLite reads with json_each, an array parameter on PostgreSQL (no IN list of a million markers)."""
+    if not values:
+        return []
+    if is_sqlite():
+        return list(db.execute_sql(sql.format("IN (SELECT value FROM json_each(?))"), (json.dumps(list(values)),)))
+    return list(db.execute_sql(sql.format("= ANY(%s)"), (list(values),)))
+
+
 def _delete_where_in(model: Any, column: str, ids: Sequence[int]) -> None:
     for batch in _batches(list(ids), _in_batch()):
         model.delete().where(getattr(model, column).in_(list(batch))).execute()
@@ -783,17 +796,11 @@ class _ImportPlan:
         self.by_phone: dict[str, int] = {}
         self.by_ruc: dict[str, int] = {}
         self.card_owner: dict[str, int] = {}      # a card's exact code -> its customer
-        self.progress(0, 0, "reading the customers the file names")
-        size = _in_batch()
-        for column, wanted, index in ((Customer.code, codes, self.by_code), (Customer.phone, phones, self.by_phone),
-                                      (Customer.ruc, rucs, self.by_ruc)):
-            for batch in _batches(sorted(wanted), size):
-                for value, cid in Customer.select(column, Customer.id).where(column.in_(list(batch))).tuples():
-                    index.setdefault(value, cid)
-        for batch in _batches(sorted(cards), size):
-            for code, cid in (LoyaltyCard.select(LoyaltyCard.code, LoyaltyCard.customer)
-                              .where(LoyaltyCard.code.in_(list(batch))).tuples()):
-                self.card_owner[code] = cid
+        for column, wanted, index in (("code", codes, self.by_code), ("phone", phones, self.by_phone),
+                                      ("ruc", rucs, self.by_ruc)):
+            for value, cid in _rows_in(f'SELECT "{column}", "id" FROM "customer" WHERE "{column}" {{}}', wanted):
+                index.setdefault(value, cid)
+        self.card_owner.update(_rows_in(f'SELECT "code", "customer_id" FROM "{_CARDS}" WHERE "code" {{}}', cards))
         self.known: dict[int, dict] = {}            # the customers the file names, as the plan leaves them
         ids = sorted({*self.by_code.values(), *self.by_phone.values(), *self.by_ruc.values(),
                       *self.card_owner.values()})
@@ -809,17 +816,21 @@ class _ImportPlan:
         self._next_id = 0
 
     def _load(self, ids: list[int]) -> None:
-        columns = [Customer.id, Customer.code, *(Customer._meta.fields[f] for f in _ROW_COLUMNS)]
-        for batch in _batches(ids, _in_batch()):
-            for rec in Customer.select(*columns).where(Customer.id.in_(list(batch))).dicts():
-                rec.update(cards=[], groups=set())
-                self.known[rec["id"]] = rec
-            for code, cid in (LoyaltyCard.select(LoyaltyCard.code, LoyaltyCard.customer)
-                              .where(LoyaltyCard.customer.in_(list(batch))).order_by(LoyaltyCard.id).tuples()):
-                self.known[cid]["cards"].append(code)
-            for cid, gid in (CustomerGroupMember.select(CustomerGroupMember.customer, CustomerGroupMember.group)
-                             .where(CustomerGroupMember.customer.in_(list(batch))).tuples()):
-                self.known[cid]["groups"].add(gid)
+        columns = ", ".join(f'"{_column(Customer, f)}"' for f in ("id", "code", *_ROW_COLUMNS))
+        for row in _rows_in(f'SELECT {columns} FROM "customer" WHERE "id" {{}}', ids):
+            rec = dict(zip(("id", "code", *_ROW_COLUMNS), row, strict=True))
+            for f in ("sms_consent", "email_consent", "marketing_opt_out", "invite_declined"):
+                rec[f] = bool(rec[f])              # SQLite gives 0 and 1
+            if isinstance(rec["birthday"], str):   # SQLite gives text
+                rec["birthday"] = _dt.date.fromisoformat(rec["birthday"])
+            rec.update(cards=[], groups=set())
+            self.known[rec["id"]] = rec
+        for code, cid in _rows_in(f'SELECT "code", "customer_id" FROM "{_CARDS}" WHERE "customer_id" {{}} '
+                                  'ORDER BY "id"', ids):
+            self.known[cid]["cards"].append(code)
+        for cid, gid in _rows_in(f'SELECT "customer_id", "group_id" FROM "{_MEMBERS}" '
+                                 'WHERE "customer_id" {}', ids):
+            self.known[cid]["groups"].add(gid)
 
     def _new_id(self) -> int:
         """A new customer's id, taken now so that its code (C000123) is known while planning."""
@@ -912,7 +923,7 @@ class _ImportPlan:
         code = code or f"C{cid:06d}"
         rec = {"id": cid, "code": code, "new": True, "cards": [], "groups": set(), "phone_rev": None,
                "mobile_rev": None, "price_rate": None}
-        rec.update({f: Customer._meta.fields[f].default for f in _FIELDS})
+        rec.update(_new_customer())
         self.known[cid] = rec
         self.by_code[code] = cid
         self.created.append(cid)
@@ -1033,6 +1044,16 @@ class _ImportPlan:
         _insert_rows(ConsentEvent, ("customer", "channel", "purpose", "granted", "source", "user", "register", "at"),
                      self.consents)
         self.progress(total, total, "writing customers")
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return {f: Customer._meta.fields[f].default for f in _FIELDS}
+
+
+def _new_customer() -> dict[str, Any]:
+    """A new customer's fields, as the model's defaults make them."""
+    return dict(_defaults())
 
 
 def _national_reversed(e164: str) -> str:

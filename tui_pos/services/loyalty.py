@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -19,6 +20,7 @@ from tui_pos.domain import loyalty as rules
 from tui_pos.domain import pricing
 from tui_pos.domain.errors import BalanceChanged
 from tui_pos.models import Customer, LoyaltyMovement, LoyaltyProgram, Note, NoteLine, Product, Section, db, utcnow
+from tui_pos.models.db import is_sqlite
 from tui_pos.models.prepared import prepared
 from tui_pos.services import audit
 from tui_pos.services.store import ledger
@@ -113,6 +115,55 @@ def opening_balance(customer_id: int, points: int, *, user_id: int | None = None
     """An imported balance: an adjustment that also counts as earned, so tiers carry over."""
     return move(customer_id, points, "adjust", counts_as_earned=points > 0, user_id=user_id,
                 reason="opening balance (import)", allow_negative=True)
+
+
+def opening_balances(rows: Sequence[tuple[int, int, int]], *, user_id: int | None = None) -> int:
+    """Many imported balances at once (an import's, issue 23): for each (customer_id, points, line) row what
+    `opening_balance` writes, in the caller's transaction and in a few statements: the balances and lifetime
+    totals moved together, one ledger row per row (in order, each with its balance before and after) and the
+    month's total. Every balance stays the sum of its ledger. Returns the ledger rows written."""
+    if not rows:
+        return 0
+    with db.atomic() if not db.in_transaction() else contextlib.nullcontext():
+        moved: dict[int, list[int]] = {}     # customer -> [points, earned]
+        for cid, points, _line in rows:
+            total = moved.setdefault(cid, [0, 0])
+            total[0] += points
+            total[1] += points if points > 0 else 0
+        ids = sorted(moved)
+        balance: dict[int, int] = {}
+        size = 900 if is_sqlite() else 10_000
+        for start in range(0, len(ids), size):
+            balance.update(Customer.select(Customer.id, Customer.points_balance)
+                           .where(Customer.id.in_(ids[start:start + size])).tuples())
+        if is_sqlite():
+            db.obj.connection().executemany(
+                "UPDATE customer SET points_balance = points_balance + ?, points_earned = points_earned + ? "
+                "WHERE id = ?", [(p, e, cid) for cid, (p, e) in moved.items()])
+        else:
+            db.execute_sql("UPDATE customer SET points_balance = points_balance + v.p, "
+                           "points_earned = points_earned + v.e FROM (SELECT unnest(%s::bigint[]) AS id, "
+                           "unnest(%s::bigint[]) AS p, unnest(%s::bigint[]) AS e) AS v WHERE customer.id = v.id",
+                           (ids, [moved[i][0] for i in ids], [moved[i][1] for i in ids]))
+        at = utcnow()
+        ledger_rows: list[tuple[int, int, int, int, bool]] = []   # customer, points, before, after, earned
+        for cid, points, _line in rows:
+            before = balance[cid]
+            balance[cid] = before + points
+            ledger_rows.append((cid, points, before, before + points, points > 0))
+        reason = "opening balance (import)"
+        columns = ('INSERT INTO "loyalty_movement" ("at", "customer_id", "kind", "points", "balance_before", '
+                   '"balance_after", "counts_as_earned", "register", "user_id", "reason") ')
+        if is_sqlite():
+            db.obj.connection().executemany(columns + "VALUES (?, ?, 'adjust', ?, ?, ?, ?, '', ?, ?)",
+                                            [(at, *row, user_id, reason) for row in ledger_rows])
+        else:     # one statement: the columns as arrays
+            arrays = [list(c) for c in zip(*ledger_rows, strict=True)]
+            db.execute_sql(columns + "SELECT %s, unnest(%s::bigint[]), 'adjust', unnest(%s::bigint[]), "
+                           "unnest(%s::bigint[]), unnest(%s::bigint[]), unnest(%s::bool[]), '', %s, %s",
+                           (at, *arrays, user_id, reason))
+        ledger.add_to_months(1, [at.strftime("%Y-%m"), "adjust", sum(r[1] for r in rows), len(rows), ""])
+    return len(rows)
 
 
 def ledger_mismatches() -> list[tuple[str, int, int]]:
