@@ -182,15 +182,19 @@ def fiscal_receipt(settings: Any, receipt_no: str, rows: list[Any], columns: int
     extra = [Row("")]
     if block.receiver_note:
         extra += [Row(t) for t in textwrap.wrap(block.receiver_note, columns)]
+    kind = "NOTA DE CREDITO" if block.kind == "credit_note" else "FACTURA"
+    extra.append(Row(f"{kind} ELECTRONICA {block.number}", align="center", bold=True))
     if block.state == "contingency":
         extra.append(Row("EMITIDA EN CONTINGENCIA", align="center", bold=True))
-    elif block.state == "rejected":
-        extra.append(Row("FACTURA ELECTRONICA PENDIENTE", align="center", bold=True))
+    elif block.state != "authorized":
+        extra.append(Row("PENDIENTE DE AUTORIZACION", align="center", bold=True))
     if block.cufe:
         extra.append(Row("CUFE:", bold=True))
         extra += [Row(block.cufe[i:i + columns]) for i in range(0, len(block.cufe), columns)]
+        extra += [Row(t, align="center") for t in textwrap.wrap("Consulte en la DGI con el QR o el CUFE", columns)]
+    else:
         extra += [Row(t, align="center") for t in textwrap.wrap(
-            "Consulte en https://dgi-fep.mef.gob.pa/Consultas usando el CUFE o el QR", columns)]
+            "El CUFE y el QR van en la copia una vez autorizada", columns)]
     return body + extra + cut, block.qr or qr
 
 

@@ -45,8 +45,9 @@ async def test_the_provider_away_the_sale_completes_and_the_receipt_prints_in_co
     row = FiscalDoc.get(FiscalDoc.note == Note.get(Note.receipt_no == receipt_no).id)
     assert (row.state, row.emission) == ("contingency", "contingency") and rules.cufe_is_valid(row.cufe)
     paper = printer_file.read_bytes()
-    assert paper.count(b"EMITIDA EN CONTINGENCIA") == 1 and row.cufe[:40].encode() in paper
-    assert b"\x1d(k" in paper                                  # the QR, native ESC/POS (GS ( k)
+    assert paper.count(b"EMITIDA EN CONTINGENCIA") == 1 and b"FACTURA ELECTRONICA 003-0000000001" in paper
+    assert row.cufe[:40].encode() not in paper and b"CUFE:" not in paper   # not one the DGI will never have
+    assert b"El CUFE y el QR van en la copia" in paper
 
 
 async def test_authorized_in_time_the_receipt_carries_the_providers_cufe(make_app, printer_file):
@@ -60,6 +61,7 @@ async def test_authorized_in_time_the_receipt_carries_the_providers_cufe(make_ap
         assert row.state == "authorized" and hka.sent(1) == 1
         paper = printer_file.read_bytes()
         assert row.cufe[:40].encode() in paper and b"CONTINGENCIA" not in paper
+        assert b"\x1d(k" in paper                              # the provider's QR, native ESC/POS (GS ( k)
 
 
 async def test_a_customer_whose_ruc_cannot_go_on_the_invoice_is_said_at_once(make_app):

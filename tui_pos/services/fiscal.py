@@ -346,12 +346,15 @@ def counts() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class ReceiptBlock:
-    """What the printed receipt (the CAFE) carries for its document."""
+    """What the printed receipt (the CAFE) carries for its document. The CUFE and the QR only once the
+    provider has authorized it: the CUFE the provider gives is its own (HKA draws the security code), so one
+    printed before could never be found at the DGI; a copy printed later carries them."""
 
     state: str
+    kind: str                   # invoice | credit_note
+    number: str                 # point-number, "001-0000000003"
     cufe: str
     qr: str
-    consult: str
     receiver_note: str
 
 
@@ -360,8 +363,11 @@ def receipt_block(receipt_no: str, environment: int) -> ReceiptBlock | None:
     row = FiscalDoc.get_or_none(FiscalDoc.note == note.id) if note is not None else None
     if row is None:
         return None
-    consult = rules.consultation_url(row.cufe, environment) if row.cufe else ""
-    return ReceiptBlock(row.state, row.cufe, row.qr or consult, consult, row.receiver_note)
+    number = f"{row.point:03d}-{row.number:010d}"
+    if row.state != "authorized":
+        return ReceiptBlock(row.state, row.kind, number, "", "", row.receiver_note)
+    return ReceiptBlock(row.state, row.kind, number, row.cufe, row.qr or rules.consultation_url(row.cufe, environment),
+                        row.receiver_note)
 
 
 def settled_or_due(receipt_no: str, settings: Settings, now: _dt.datetime | None = None) -> float:

@@ -134,14 +134,16 @@ class HkaProvider:
         """The authorization HKA already holds for this document's number, or None.
 
         Only an authorized document whose CUFE names this very document (type, RUC, DV, branch, date,
-        number, point, emission type and environment: everything but HKA's security code and the check
-        digit) counts; anything else leaves the rejection as HKA gave it.
+        number, point and environment: everything but the emission type, HKA's security code and the check
+        digit) counts; anything else leaves the rejection as HKA gave it. The emission type may differ: a
+        first send whose answer was lost (authorized as normal, 01) and a retry made after the receipt went
+        to contingency (02) are one document, the number's, which the DGI already holds.
         """
         envelope = estado_envelope(doc, issuer, self.token_company, self.token_password)
         result = self._call("EstadoDocumento", envelope)
         found = result.get("cufe", "")
         if (result.get("codigo") != SUCCESS or AUTHORIZED_STATUS not in result.get("estatusdocumento", "").lower()
-                or not found or found[:-10] != cufe(doc, issuer)[:-10]):
+                or not found or not same_document(found, cufe(doc, issuer))):
             return None
         return Answer(authorized=True, cufe=found, qr=result.get("qr", ""),
                       protocol=result.get("nroprotocoloautorizacion", ""),
@@ -162,6 +164,12 @@ class HkaProvider:
         except (OSError, http.client.HTTPException) as e:   # timeouts (TimeoutError), resets, bad status lines
             raise Unavailable(f"HKA {operation}: {type(e).__name__}: {e}") from None
         return parse_result(body, operation)
+
+
+def same_document(found: str, ours: str) -> bool:
+    """Two CUFEs of one document: equal but for the emission type (iTpEmis, 2 characters), the security
+    code (dSeg, 9) and the check digit; the environment (iAmb, the 1 between them) must agree."""
+    return len(found) == len(ours) == 66 and found[:-13] == ours[:-13] and found[-11] == ours[-11]
 
 
 def parse_result(body: bytes, operation: str) -> dict[str, str]:
