@@ -219,7 +219,9 @@ class PosApp(Guarded, App):
         from tui_pos.services import fiscal
         try:
             with worker_connection():
-                return fiscal.send_due(self.runtime.sales.fiscal, self._fiscal_provider)
+                return fiscal.send_due(self.runtime.sales.fiscal, self._fiscal_provider,
+                                       register=self.runtime.sales.register_code)   # its own, not the others'
+
         except Exception:        # the database away, a bug: logged; the rows wait for the next pass
             log.exception("the fiscal outbox could not be sent")
             return {}

@@ -404,3 +404,23 @@ def test_an_answer_lost_then_the_receipts_contingency_still_ends_authorized_once
     assert fiscal.send_due(shop.fiscal, provider) == {"authorized": 1}
     [first] = hka.authorized.values()
     assert doc_of(paid.receipt_no).cufe == first["cufe"]
+
+
+def test_each_register_sends_its_own_documents(demo, hka):
+    """Two registers on one database: each register's worker sends only its own sales' documents."""
+    settings = settings_for(hka.url)
+    r1, r2 = SaleService("R1", fiscal=settings), SaleService("R2", fiscal=settings)
+    one, two = sell(r1, "CAPP"), sell(r2, "ESP")
+    assert fiscal.send_due(settings, settings.provider(), register="R1") == {"authorized": 1}
+    assert (doc_of(one.receipt_no).state, doc_of(two.receipt_no).state) == ("authorized", "pending")
+    assert fiscal.send_due(settings, settings.provider()) == {"authorized": 1}       # the store's process: all
+
+
+def test_two_branches_with_the_same_point_number_each_without_gaps(demo, away):
+    """The review: two branches (stores) on one database, both with point 1: each its own series."""
+    main_store = SaleService("R1", fiscal=settings_for(away.url, branch="0000", point=1))
+    other = SaleService("R2", fiscal=settings_for(away.url, branch="0001", point=1))
+    numbers = [(doc_of(sell(shop, "ESP").receipt_no).branch, doc_of(sell(shop, "ESP").receipt_no).number)
+               for shop in (main_store, other, main_store)]
+    assert sorted(n for b, n in numbers if b == "0000") == [2, 4] and [n for b, n in numbers if b == "0001"] == [2]
+    assert sorted(r.number for r in FiscalDoc.select().where(FiscalDoc.branch == "0000")) == [1, 2, 3, 4]

@@ -441,10 +441,11 @@ class AuditLog(BaseModel):
 class FiscalDoc(BaseModel):
     """The fiscal outbox (issue 22, docs/fiscal.md): one DGI document per completed sale or return, written in
     the sale's transaction, sent by a worker. `number` is the billing point's consecutive dNroDF, gap-free
-    (unique with `point`); `security_code` (dSeg) is drawn once so a retry builds the same document."""
+    (unique with `branch` and `point`); `security_code` (dSeg) is drawn once so a retry builds the same document."""
 
     note = ForeignKeyField(Note, unique=True, backref="fiscal", on_delete="CASCADE")
     kind = CharField()                         # invoice | credit_note
+    branch = CharField(default="0000")         # dSucEm: each branch and point numbers on its own
     point = IntegerField()                     # dPtoFacDF
     number = IntegerField()                    # dNroDF
     security_code = CharField()                # dSeg, 9 digits
@@ -466,7 +467,7 @@ class FiscalDoc(BaseModel):
 
     class Meta:
         table_name = "fiscal_document"
-        indexes = ((("point", "number"), True),)
+        indexes = ((("branch", "point", "number"), True),)
 
 
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,

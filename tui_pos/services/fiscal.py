@@ -32,7 +32,7 @@ from tui_pos.domain import fiscal as rules
 from tui_pos.domain import pricing
 from tui_pos.domain import ruc as ruc_rules
 from tui_pos.domain.errors import InputError
-from tui_pos.models import Customer, FiscalDoc, Note, NoteLine, Payment, db, utcnow
+from tui_pos.models import Customer, FiscalDoc, Note, NoteLine, Payment, Register, db, utcnow
 from tui_pos.models.db import SQLITE_RETURNING
 from tui_pos.models.prepared import Prepared, prepared
 from tui_pos.services import pac
@@ -78,8 +78,9 @@ def _aware(moment: _dt.datetime) -> _dt.datetime:
 
 # ====================================================================== in the sale's transaction
 
-_ROW = ("note", "kind", "point", "number", "security_code", "issued_at", "state", "emission", "contingency_reason",
-        "receiver_note", "cufe", "qr", "protocol", "code", "message", "attempts", "next_try_at", "xml")
+_ROW = ("note", "kind", "branch", "point", "number", "security_code", "issued_at", "state", "emission",
+        "contingency_reason", "receiver_note", "cufe", "qr", "protocol", "code", "message", "attempts",
+        "next_try_at", "xml")
 
 
 @prepared(len(_ROW))
@@ -89,7 +90,8 @@ def _q_insert(*args: Any) -> Any:
     return query.returning(FiscalDoc.id) if SQLITE_RETURNING or not is_sqlite() else query
 
 
-_q_last = Prepared(lambda point: FiscalDoc.select(fn.MAX(FiscalDoc.number)).where(FiscalDoc.point == point), 1)
+_q_last = Prepared(lambda branch, point: FiscalDoc.select(fn.MAX(FiscalDoc.number)).where(
+    FiscalDoc.branch == branch, FiscalDoc.point == point), 2)
 
 
 def enqueue(note_id: int, settings: Settings, now: _dt.datetime | None = None, *, kind: str = "sale") -> int:
@@ -98,12 +100,12 @@ def enqueue(note_id: int, settings: Settings, now: _dt.datetime | None = None, *
     Two statements compiled once (the sale's own path: bench/fiscal.py); the note's unique index holds
     "one document per sale" (a second call for the same note is an IntegrityError, never a second number).
     The receiver (the customer's RUC, or a final consumer and why) is read when the document is built."""
-    point = settings.issuer.point
+    branch, point = settings.issuer.branch, settings.issuer.point
     if not is_sqlite():      # registers sharing a billing point on one server take its numbers in turn
-        db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", (7022, point))
-    number = (_q_last.scalar(point) or 0) + 1
+        db.execute_sql("SELECT pg_advisory_xact_lock(7022, hashtext(%s))", (f"{branch}-{point}",))
+    number = (_q_last.scalar(branch, point) or 0) + 1
     at = now or utcnow()
-    return _q_insert.insert(note_id, "credit_note" if kind == "return" else "invoice", point, number,
+    return _q_insert.insert(note_id, "credit_note" if kind == "return" else "invoice", branch, point, number,
                             f"{secrets.randbelow(10**9):09d}", at, "pending", "normal", "", "", "", "", "", "", "",
                             0, at, "")
 
@@ -279,12 +281,16 @@ def to_contingency(doc_id: int, settings: Settings, why: str) -> bool:
 
 
 def send_due(settings: Settings, provider: pac.Provider, now: _dt.datetime | None = None,
-             limit: int = 20) -> dict[str, int]:
-    """One pass of the worker: every pending or contingency document whose time has come, oldest first."""
+             limit: int = 20, *, register: str | None = None) -> dict[str, int]:
+    """One pass of the worker: every pending or contingency document whose time has come, oldest first.
+    `register`: only that register's documents (each register sends its own; `tui-pos fiscal send`, the
+    store's one process, sends them all)."""
     now = now or utcnow()
-    due = [r.id for r in FiscalDoc.select(FiscalDoc.id).where(
-        FiscalDoc.state.in_(["pending", "contingency"]), FiscalDoc.next_try_at <= now)
-        .order_by(FiscalDoc.id).limit(limit)]
+    query = FiscalDoc.select(FiscalDoc.id).where(FiscalDoc.state.in_(["pending", "contingency"]),
+                                                 FiscalDoc.next_try_at <= now)
+    if register is not None:
+        query = query.join(Note).join(Register).where(Register.code == register)
+    due = [r.id for r in query.order_by(FiscalDoc.id).limit(limit)]
     counts: dict[str, int] = {}
     for doc_id in due:
         state = send_one(doc_id, settings, provider, now)
