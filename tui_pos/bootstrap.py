@@ -163,6 +163,21 @@ def sale_service(config: Config) -> SaleService:
         rate_and_special=config.pricing.rate_and_special, fiscal=fiscal_settings(config))
 
 
+def fiscal_taxes(settings: Any, receipt: Any) -> Any:
+    """The receipt with the tax rows of its electronic document, once that is settled (it waits as the
+    CAFE's block does: the printer's worker, never the key path)."""
+    import dataclasses
+    import time
+
+    from tui_pos.services import fiscal
+    while (left := fiscal.settled_or_due(receipt.receipt_no, settings)) > 0:
+        time.sleep(min(left, 0.2))
+    taxes = fiscal.receipt_taxes(receipt.receipt_no)
+    if taxes is None:
+        return receipt
+    return dataclasses.replace(receipt, totals=dataclasses.replace(receipt.totals, taxes=taxes))
+
+
 def fiscal_receipt(settings: Any, receipt_no: str, rows: list[Any], columns: int, qr: str) -> tuple[list[Any], str]:
     """The receipt as the DGI's CAFE (docs/fiscal.md): it waits up to `[fiscal] wait_seconds` for the
     authorization (in the printer's worker, never on the key path), then prints once, with the CUFE, the
@@ -268,6 +283,8 @@ def receipt_builder(config: Config, sales: SaleService, printer: Printer,
             from tui_pos.services.dayclose import rows_of
             return render(rows_of(job.body or "[]"), profile=config.printer.profile)
         receipt = sales.receipt(job.receipt_no, reprint=job.reprint)
+        if sales.fiscal is not None:     # the CAFE says the tax the DGI's document says (docs/fiscal.md)
+            receipt = fiscal_taxes(sales.fiscal, receipt)
         rows = layout(receipt, config.printer.columns, money.plain)
         qr = config.receipt.qr.format(receipt=receipt.receipt_no) if config.receipt.qr else ""
         if sales.fiscal is not None:

@@ -424,3 +424,22 @@ def test_two_branches_with_the_same_point_number_each_without_gaps(demo, away):
                for shop in (main_store, other, main_store)]
     assert sorted(n for b, n in numbers if b == "0000") == [2, 4] and [n for b, n in numbers if b == "0001"] == [2]
     assert sorted(r.number for r in FiscalDoc.select().where(FiscalDoc.branch == "0000")) == [1, 2, 3, 4]
+
+
+def test_the_printed_tax_is_the_documents(served, hka):
+    """The review: three items of 0.10 at 7 % included: the receipt's own rule says 0.02 of tax on 0.28, the
+    DGI's items carry 0.01 each (0.03 on 0.27). The CAFE prints the document's figures."""
+    from tui_pos.bootstrap import fiscal_taxes
+    from tui_pos.domain.receipt import as_text, layout
+    from tui_pos.models import Product
+    Product.update(price_cents=10, tax_rate_bp=700).where(Product.sku.in_(["CAPP", "ESP", "LATT"])).execute()
+    paid = sell(served, "CAPP", "ESP", "LATT")
+    fiscal.send_due(served.fiscal, served.fiscal.provider())
+    own = served.receipt(paid.receipt_no)
+    assert [(t.base_cents, t.tax_cents) for t in own.totals.taxes] == [(28, 2)]      # the receipt's rule
+    printed = fiscal_taxes(served.fiscal, own)
+    assert [(t.rate_bp, t.base_cents, t.tax_cents, t.total_cents) for t in printed.totals.taxes] == [(700, 27, 3, 30)]
+    assert printed.totals.total_cents == own.totals.total_cents == 30
+    sent = hka.enviar[-1]["documento"]["totalesSubTotales"]
+    assert (sent["totalPrecioNeto"], sent["totalITBMS"]) == ("0.27", "0.03")
+    assert "Tax 7% on 0.27" in as_text(layout(printed, 42, lambda c: f"{c / 100:.2f}"))

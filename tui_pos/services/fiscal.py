@@ -376,6 +376,30 @@ def receipt_block(receipt_no: str, environment: int) -> ReceiptBlock | None:
                         row.receiver_note)
 
 
+def receipt_taxes(receipt_no: str) -> tuple[pricing.TaxRow, ...] | None:
+    """The tax per rate as the document carries it (each item's ITBMS, summed per rate), for the printed
+    receipt: the CAFE must not say another tax than the authorized document (the receipt's own rule splits
+    the tax once per rate; the DGI's items carry theirs, which can differ by half a cent per line). None
+    when the receipt has no document, or one that cannot be built (the receipt keeps its own figures)."""
+    note = Note.get_or_none(Note.receipt_no == receipt_no)
+    row = FiscalDoc.get_or_none(FiscalDoc.note == note.id) if note is not None else None
+    if row is None:
+        return None
+    try:
+        totals = rules.document_totals(document_for(row))
+    except InputError:
+        return None
+    sign = -1 if row.kind == "credit_note" else 1
+    by_rate: dict[int, list[int]] = {}
+    for item in totals.items:
+        acc = by_rate.setdefault(item.line.tax_rate_bp, [0, 0, 0])
+        acc[0] += item.net_cents
+        acc[1] += item.tax_cents
+        acc[2] += item.total_cents
+    return tuple(pricing.TaxRow(rate, sign * base, sign * tax, sign * total)
+                 for rate, (base, tax, total) in sorted(by_rate.items()))
+
+
 def settled_or_due(receipt_no: str, settings: Settings, now: _dt.datetime | None = None) -> float:
     """For the printer: seconds still to wait for this receipt's authorization (0: print now). Past the
     wait, a still pending document is issued in contingency here, so the receipt prints once, marked."""
@@ -400,5 +424,5 @@ def overdue(settings: Settings, now: _dt.datetime | None = None) -> tuple[int, i
 
 
 __all__ = ["DocRow", "ReceiptBlock", "STATES", "Settings", "counts", "document_for", "enqueue", "listing",
-           "overdue", "receipt_block", "receiver_problem", "retry", "send_due", "send_one", "settled_or_due",
-           "to_contingency", "xml_of"]
+           "overdue", "receipt_block", "receipt_taxes", "receiver_problem", "retry", "send_due", "send_one",
+           "settled_or_due", "to_contingency", "xml_of"]
