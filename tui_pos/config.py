@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlsplit
 
 from platformdirs import user_config_dir, user_data_dir
 
@@ -270,7 +271,9 @@ def _public_url(v: Any) -> str:
 def _pac_url(v: Any) -> str:
     expected = ('the provider\'s web service address, such as '
                 '"https://demoemision.thefactoryhka.com.pa/ws/obj/v1.0/Service.svc" (or "")')
-    if not isinstance(v, str) or (v and not v.startswith(("http://", "https://"))) or any(c.isspace() for c in v):
+    if not isinstance(v, str) or any(c.isspace() for c in v) or not v.isprintable():
+        raise ValueError(expected)
+    if v and (not v.startswith(("http://", "https://")) or not urlsplit(v).hostname):
         raise ValueError(expected)
     return v
 
@@ -512,20 +515,29 @@ def _check_fiscal(fiscal: SimpleNamespace, source: str) -> None:
     fiscal.token_password = fiscal.token_password or os.environ.get("TUI_POS_FISCAL_TOKEN_PASSWORD", "")
     if fiscal.mode != "fe":
         return
-    from tui_pos.domain import ruc as ruc_rules
     from tui_pos.domain.errors import InputError
     for key in ("ruc", "dv", "name", "address", "url", "token_company", "token_password"):
         if not getattr(fiscal, key).strip():
             hint = (f" (or set $TUI_POS_FISCAL_{key.upper()})" if key.startswith("token") else "")
             raise ConfigError(f"{source}: fiscal.{key} is empty: mode = \"fe\" needs it{hint}")
-    try:
-        ruc_rules.check(fiscal.ruc, fiscal.dv, "natural" if fiscal.ruc_type == 1 else "juridical")
+    for key in ("name", "address"):
+        if not getattr(fiscal, key).isprintable():
+            raise ConfigError(f"{source}: fiscal.{key} = {_shown(getattr(fiscal, key))}: expected printable text "
+                              "(no control characters)")
+    from tui_pos.domain import fiscal as fiscal_rules
+    try:      # the DGI's own rules for the issuer, in one place (domain/fiscal.py)
+        fiscal_rules.check_issuer(fiscal_rules.Issuer(
+            ruc=fiscal.ruc, dv=fiscal.dv, ruc_type=fiscal.ruc_type, name=fiscal.name, branch=fiscal.branch,
+            point=fiscal.point, address=fiscal.address, environment=fiscal.environment))
     except InputError as exc:
-        raise ConfigError(f"{source}: fiscal.ruc = {_shown(fiscal.ruc)}, fiscal.dv = {_shown(fiscal.dv)}: "
-                          f"{exc}") from None
-    if not re.fullmatch(r"[0-9A-Za-z]{1,4}", fiscal.branch):
-        raise ConfigError(f"{source}: fiscal.branch = {_shown(fiscal.branch)}: expected up to 4 letters or "
-                          "digits, such as \"0000\"")
+        said = str(exc).removeprefix("Electronic invoice: issuer ")
+        for words, key in (("RUC/DV", "ruc and fiscal.dv"), ("RUC", "ruc"), ("ruc_type", "ruc_type"),
+                           ("name", "name"), ("address", "address"), ("branch", "branch"), ("point", "point"),
+                           ("environment", "environment")):
+            if said.startswith(words):
+                said = f"fiscal.{key}{said[len(words):]}"
+                break
+        raise ConfigError(f"{source}: {said}") from None
 
 
 def _keymap(table: dict[str, Any], source: str, prefix: str = "") -> dict[str, str]:

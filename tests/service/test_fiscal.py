@@ -185,6 +185,10 @@ def test_fiscal_mode_none_writes_nothing(demo):
     ({**ISSUER, "url": "ftp://pac"}, "fiscal.url"),
     ({**ISSUER, "url": "https://pac.example/ws", "branch": "00000"}, "fiscal.branch"),
     ({"wait_seconds": 1e30}, "fiscal.wait_seconds"),
+    ({**ISSUER, "url": "https://pac.example/ws", "name": "A"}, "fiscal.name must have 2 to 200"),
+    ({**ISSUER, "url": "https://pac.example/ws", "name": "x" * 300}, "fiscal.name must have 2 to 200"),
+    ({**ISSUER, "url": "https://pac.example/ws", "address": "\x00"}, "fiscal.address"),
+    ({**ISSUER, "url": "http://"}, "fiscal.url"),
 ])
 def test_a_bad_fiscal_config_names_its_key(keys, said, monkeypatch):
     from tui_pos.config import ConfigError

@@ -220,6 +220,11 @@ def _check_issuer(issuer: Issuer) -> str:
     return dv
 
 
+def check_issuer(issuer: Issuer) -> str:
+    """The issuer as the DGI needs it (the config checks `[fiscal]` with this at start-up); its DV."""
+    return _check_issuer(issuer)
+
+
 def _nt_person(ruc_type: int) -> str:
     return "natural" if ruc_type == 1 else "juridical"
 
