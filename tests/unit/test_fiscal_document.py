@@ -475,3 +475,12 @@ def test_totals_reconcile_with_the_receipt(lines, data):
         assert 0 <= desc <= unit
         # dPrItem = qty x (dPrUnit - dPrUnitDesc), to within qty half-millionths
         assert abs(qty * (unit - desc) - pr_item * 10_000) * 2 <= qty
+
+
+def test_a_name_of_control_characters_only_is_no_description():
+    """The e-invoice review: a product named "\\x01\\x02" went out with an empty dDescProd."""
+    doc = FiscalDocument(kind="invoice", number=1, issued_at=datetime(2026, 12, 7, 10, tzinfo=UTC),
+                         security_code="000000001", lines=(FiscalLine("\x01\x02", "X", 1, 100, tax_rate_bp=700),),
+                         payments=(FiscalPayment("cash", 100),))
+    with pytest.raises(InputError, match="no description"):
+        build_xml(doc, ISSUER)

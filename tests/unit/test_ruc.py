@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tui_pos.domain.errors import InputError
-from tui_pos.domain.ruc import check, compute_dv
+from tui_pos.domain.ruc import check, compute_dv, parse
 
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "panama-ruc" / "dv_vectors.csv"
 LOCAL = Path(__file__).resolve().parent / "dv_vectors.csv"
@@ -47,3 +47,11 @@ def test_wrong_dv_says_so():
     with pytest.raises(InputError, match="does not match"):
         check("8-274-125", "90")
     assert check("155587169-2-2014", "9") == "09"  # a printed 'DV 9' is '09'
+
+
+def test_digits_of_other_scripts_are_not_a_ruc():
+    """A full-width "８" passed str.isdigit and went to the DGI as it was (the e-invoice review)."""
+    with pytest.raises(InputError, match="0-9"):
+        parse("８-274-125")
+    with pytest.raises(InputError, match="one or two digits"):
+        check("8-274-125", "９１")

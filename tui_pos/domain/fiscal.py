@@ -322,8 +322,8 @@ def _oriented(doc: FiscalDocument) -> list[FiscalLine]:
 def _check_line(index: int, line: FiscalLine) -> str:
     """Validate one (positive) line; return its dTasaITBMS code."""
     name = _line_name(index, line)
-    if not line.description.strip():
-        raise _fail(name, "has no description.")
+    if not _text(line.description, 500):     # what is written: control characters dropped
+        raise _fail(name, "has no description (nothing printable in the product's name).")
     if line.tax_rate_bp not in ITBMS_RATE_CODES:
         raise _fail(name, f"has tax rate {line.tax_rate_bp / 100:.2f} %: the DGI has codes for 0, 7, 10 and 15 % only.")
     if line.unit_price_cents < 0:

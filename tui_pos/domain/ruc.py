@@ -46,6 +46,8 @@ def normalize(text: str) -> str:
 def parse(text: str, nt_person: str | None = None) -> Ruc:
     """Lay a RUC out as the DGI does; raise InputError when it cannot be a RUC."""
     ruc = normalize(text)
+    if not ruc.isascii():   # "８-274-125": str.isdigit takes full-width and other scripts' digits
+        raise InputError(f"RUC {text!r} has characters other than the letters A-Z, the digits 0-9 and '-'.")
     parts = ruc.split("-")
     if any(not p for p in parts):
         raise InputError(f"RUC {text!r} has an empty part: write it like 8-274-125 or 155596713-2-2015.")
@@ -117,7 +119,7 @@ def compute_dv(text: str, nt_person: str | None = None) -> str:
 def check(text: str, dv: str, nt_person: str | None = None) -> str:
     """Validate a RUC and its DV; return the DV as two digits or raise InputError."""
     given = dv.strip()
-    if not given.isdigit() or len(given) > 2:
+    if not (given.isascii() and given.isdigit()) or len(given) > 2:
         raise InputError(f"DV {dv!r} must be one or two digits.")
     expected = compute_dv(text, nt_person)
     if given.zfill(2) != expected:
