@@ -229,6 +229,10 @@ def test_the_x_report_counts_documents_by_state_and_doctor_warns_about_old_conti
     assert dict(z.fiscal) == {"contingency": 1, "rejected": 1}
     assert dayclose.z_report("R1", z.number).fiscal == z.fiscal                  # kept with the Z
     assert health.fiscal_checks(from_dict({})) == []
+    from tui_pos.models import Product
+    Product.update(tax_rate_bp=1200).where(Product.sku == "MUG").execute()
+    said = {c.name: c.detail for c in health.fiscal_checks(cfg)}
+    assert "MUG 12 %" in said["tax rates"] and "1 product has" in said["tax rates"]
 
 
 # ====================================================================== with the loopback HKA (tests/pac_server.py)

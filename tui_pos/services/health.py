@@ -226,6 +226,17 @@ def fiscal_checks(cfg: Config) -> list[Check]:
                          f"{late} issued in contingency more than {cfg.fiscal.contingency_hours * 3 // 4} hours ago "
                          f"(the DGI's limit: {cfg.fiscal.contingency_hours} h): check the provider, then "
                          "`tui-pos fiscal retry`"))
+    from tui_pos.domain.fiscal import ITBMS_RATE_CODES
+    from tui_pos.models import Product
+    odd = list(Product.select(Product.sku, Product.tax_rate_bp).where(
+        Product.active == True, Product.tax_rate_bp.not_in(list(ITBMS_RATE_CODES))).limit(3).tuples())  # noqa: E712
+    if odd:
+        n = Product.select().where(Product.active == True,  # noqa: E712
+                                   Product.tax_rate_bp.not_in(list(ITBMS_RATE_CODES))).count()
+        which = ", ".join(f"{sku} {bp / 100:g} %" for sku, bp in odd)
+        out.append(Check(WARN, "tax rates", f"{n} product{'s have' if n != 1 else ' has'} a tax rate the DGI has "
+                                            f"no code for (0, 7, 10, 15 %), e.g. {which}: their sales cannot be "
+                                            "invoiced; correct them (tui-pos import products)"))
     if rejected:
         out.append(Check(WARN, "rejected documents", f"{rejected} rejected: `tui-pos fiscal list --state rejected` "
                                                      "says why; fix it, then `tui-pos fiscal retry RECEIPT`"))
