@@ -341,7 +341,13 @@ def xml_of(receipt_no: str) -> str:
     row = FiscalDoc.get_or_none(FiscalDoc.note == note.id) if note is not None else None
     if row is None:
         raise InputError(f"No electronic document for receipt {receipt_no!r}.")
-    return str(row.xml or "")
+    if not row.xml:
+        return ""
+    import xml.etree.ElementTree as ET
+    ET.register_namespace("", "http://dgi-fep.mef.gob.pa")
+    tree = ET.fromstring(row.xml.encode())
+    ET.indent(tree)                  # one element a line: read on a screen of 80 columns, or diffed
+    return ET.tostring(tree, encoding="unicode")
 
 
 def counts() -> dict[str, int]:
