@@ -430,6 +430,48 @@ def m021_fiscal_outbox(database: Database, migrator: SchemaMigrator) -> None:
     database.create_tables([FiscalDoc], safe=True)
 
 
+def m022_product_search(database: Database, migrator: SchemaMigrator) -> None:
+    """Search as you type by index in a catalog of 300,000 products (issue 23): a word starting with what was
+    typed is a substring by trigrams. SQLite: an FTS5 trigram table kept by triggers, of search_text with two
+    spaces before each word (a word's first letter is the trigram "  x"); PostgreSQL:
+    pg_trgm GIN indexes (products and barcodes; skipped when the server lacks pg_trgm: search stays
+    right, only slower). Products by name, for the first page of a search in name order."""
+    if not any(ix.columns == ["name"] for ix in database.get_indexes("product")):
+        run_ops(migrator.add_index("product", ("name",), False))
+    if isinstance(database, SqliteDatabase):
+        for sql in (
+            "CREATE VIRTUAL TABLE IF NOT EXISTS product_search USING fts5(words, tokenize = 'trigram')",
+            "DELETE FROM product_search",
+            "INSERT INTO product_search (rowid, words) SELECT id, '  ' || replace(search_text, ' ', '  ') FROM product",
+            "CREATE TRIGGER IF NOT EXISTS product_search_insert AFTER INSERT ON product BEGIN "
+            "INSERT INTO product_search (rowid, words) "
+            "VALUES (new.id, '  ' || replace(new.search_text, ' ', '  ')); END",
+            "CREATE TRIGGER IF NOT EXISTS product_search_update AFTER UPDATE OF search_text ON product BEGIN "
+            "UPDATE product_search SET words = '  ' || replace(new.search_text, ' ', '  ') WHERE rowid = old.id; END",
+            "CREATE TRIGGER IF NOT EXISTS product_search_delete AFTER DELETE ON product BEGIN "
+            "DELETE FROM product_search WHERE rowid = old.id; END",
+            "CREATE INDEX IF NOT EXISTS barcode_code_nocase ON barcode (code COLLATE NOCASE)",
+        ):
+            database.execute_sql(sql)
+        return
+    for create in ("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+                   "CREATE EXTENSION IF NOT EXISTS pg_trgm"):
+        try:
+            with database.atomic():     # a savepoint: a refusal leaves the migration's transaction usable
+                database.execute_sql(create)
+            break
+        except Exception:  # noqa: BLE001 - no public schema, or no pg_trgm on this server
+            continue
+    # an extension is the database's, in one schema (maybe not on this search_path): its operator class by name
+    found = database.execute_sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                                 "WHERE e.extname = 'pg_trgm'").fetchone()
+    if found is None:
+        return          # without pg_trgm the LIKE searches scan, as before
+    ops = f'"{found[0]}".gin_trgm_ops'
+    database.execute_sql(f"CREATE INDEX IF NOT EXISTS product_search_trgm ON product USING gin (search_text {ops})")
+    database.execute_sql(f"CREATE INDEX IF NOT EXISTS barcode_code_trgm ON barcode USING gin (code {ops})")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -452,6 +494,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (19, "pin_failures_expire", m019_pin_failures_expire),
     (20, "web_order_ready", m020_web_order_ready),
     (21, "fiscal_outbox", m021_fiscal_outbox),
+    (22, "product_search", m022_product_search),
 ]
 
 LATEST = MIGRATIONS[-1][0]

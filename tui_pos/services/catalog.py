@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from peewee import JOIN
+from peewee import JOIN, SQL
 from stdnum import ean
 
 from tui_pos.domain import imports as cell_rules
@@ -54,17 +54,35 @@ def find_by_code(code: str, note_id: int | None = None) -> FoundProduct | None:
     return store.find_by_code(code, note_id)
 
 
+SEARCH_DENSE = 1000   # a word in more products than this: their first page is found walking the names in order
+
+
 def search(text: str, limit: int = 50) -> list[ProductView]:
-    """Products whose name words, SKU or barcode start with what was typed."""
+    """Products whose name words, SKU or barcode start with what was typed.
+
+    By index whatever the catalog's size (migration 22, issue 23): on SQLite the product_search trigram
+    table (search_text with two spaces before each word) gives the products holding the typed words, which
+    the query then checks as before; words so common that more than SEARCH_DENSE products hold them are
+    answered walking the products in name order, where the first page comes after a few rows. On
+    PostgreSQL pg_trgm's indexes serve the LIKEs.
+    """
     key = search_key(text)
     if not key:
         return []
     query = (Product.select(Product, Section.name.alias("section_name"))
              .join(Section, JOIN.LEFT_OUTER, on=(Product.section == Section.id))
              .where(Product.active == True))  # noqa: E712
-    for word in key.split():
+    words = key.split()
+    for word in words:
         query = query.where((Product.search_text.startswith(word))
                             | (Product.search_text.contains(" " + word)))
+    if is_sqlite() and not any("_" in word or "%" in word for word in words):   # wildcards typed: no index
+        pattern = f"%  {max(reversed(words), key=len)}%"     # the longest word: the fewest products
+        found = db.execute_sql("SELECT count(*) FROM (SELECT 1 FROM product_search WHERE words LIKE ? LIMIT ?)",
+                               [pattern, SEARCH_DENSE + 1]).fetchone()[0]
+        if found <= SEARCH_DENSE:
+            query = query.where(Product.id.in_(SQL("(SELECT rowid FROM product_search WHERE words LIKE ?)",
+                                                   [pattern])))
     by_name = list(query.order_by(Product.name).limit(limit))
     results = [_view(p, getattr(p, "section_name", "") or "") for p in by_name]
     if len(results) < limit and key.replace(" ", "").isalnum():
