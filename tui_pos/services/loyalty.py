@@ -131,11 +131,10 @@ def opening_balances(rows: Sequence[tuple[int, int, int]], *, user_id: int | Non
             total[0] += points
             total[1] += points if points > 0 else 0
         ids = sorted(moved)
-        balance: dict[int, int] = {}
-        size = 900 if is_sqlite() else 10_000
-        for start in range(0, len(ids), size):
-            balance.update(Customer.select(Customer.id, Customer.points_balance)
-                           .where(Customer.id.in_(ids[start:start + size])).tuples())
+        read = ("SELECT id, points_balance FROM customer WHERE id IN (SELECT value FROM json_each(?))"
+                if is_sqlite() else "SELECT id, points_balance FROM customer WHERE id = ANY(%s)")
+        # every id in one parameter: a JSON array (SQLite), an array (PostgreSQL)
+        balance: dict[int, int] = dict(db.execute_sql(read, (json.dumps(ids) if is_sqlite() else ids,)).fetchall())
         if is_sqlite():
             db.obj.connection().executemany(
                 "UPDATE customer SET points_balance = points_balance + ?, points_earned = points_earned + ? "
