@@ -32,6 +32,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/portal.py
 	$(BIN)/python bench/dayclose.py
 	$(BIN)/python bench/fiscal.py
+	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/imports.py
 
 clean:
