@@ -54,7 +54,8 @@ def find_by_code(code: str, note_id: int | None = None) -> FoundProduct | None:
     return store.find_by_code(code, note_id)
 
 
-SEARCH_DENSE = 1000   # a word in more products than this: their first page is found walking the names in order
+SEARCH_DENSE = 2000   # a word in more products than this: the first SEARCH_WINDOW holding every word, by name
+SEARCH_WINDOW = 1000
 
 
 def search(text: str, limit: int = 50) -> list[ProductView]:
@@ -77,12 +78,23 @@ def search(text: str, limit: int = 50) -> list[ProductView]:
         query = query.where((Product.search_text.startswith(word))
                             | (Product.search_text.contains(" " + word)))
     if is_sqlite() and not any("_" in word or "%" in word for word in words):   # wildcards typed: no index
-        pattern = f"%  {max(reversed(words), key=len)}%"     # the longest word: the fewest products
-        found = db.execute_sql("SELECT count(*) FROM (SELECT 1 FROM product_search WHERE words LIKE ? LIMIT ?)",
-                               [pattern, SEARCH_DENSE + 1]).fetchone()[0]
-        if found <= SEARCH_DENSE:
+        patterns = [f"%  {word}%" for word in words]
+        counted: dict[str, int] = {}
+        for pattern in sorted(set(patterns), key=len, reverse=True):   # the longer, the rarer: stop at a rare one
+            counted[pattern] = db.execute_sql("SELECT count(*) FROM (SELECT 1 FROM product_search WHERE words "
+                                              "LIKE ? LIMIT ?)", [pattern, SEARCH_DENSE + 1]).fetchone()[0]
+            if counted[pattern] <= SEARCH_DENSE:
+                break
+        rarest = min(counted, key=lambda p: counted[p])     # the word fewest products hold
+        if counted[rarest] <= SEARCH_DENSE:
             query = query.where(Product.id.in_(SQL("(SELECT rowid FROM product_search WHERE words LIKE ?)",
-                                                   [pattern])))
+                                                   [rarest])))
+        else:
+            # every word is in thousands of products ("item", "sku06"): the first SEARCH_WINDOW holding them all,
+            # in the index's order, sorted by name; typing on narrows it to the exact first page
+            every = " AND ".join("words LIKE ?" for _ in patterns)
+            query = query.where(Product.id.in_(SQL(f"(SELECT rowid FROM product_search WHERE {every} LIMIT ?)",
+                                                   [*patterns, SEARCH_WINDOW])))
     by_name = list(query.order_by(Product.name).limit(limit))
     results = [_view(p, getattr(p, "section_name", "") or "") for p in by_name]
     if len(results) < limit and key.replace(" ", "").isalnum():
