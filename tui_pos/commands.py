@@ -90,11 +90,14 @@ def cmd_init(cfg: Config, args: Namespace) -> int:
 
 def cmd_import(cfg: Config, args: Namespace) -> int:
     from tui_pos.domain.errors import PosError
+    from tui_pos.progress import bar
     from tui_pos.services import catalog, customers, loyalty
     _open(cfg, args)
     try:
         if args.what == "products":
-            r = catalog.import_products(args.file, update=args.update, allow_large=args.allow_large)
+            with bar(f"Importing {args.file}") as progress:    # on a terminal, after a second's work
+                r = catalog.import_products(args.file, update=args.update, allow_large=args.allow_large,
+                                            progress=progress)
             created, updated, unchanged = r.created, r.updated, r.unchanged
         elif args.what == "loyalty":
             prog = loyalty.import_program(args.file, sales_modes=cfg.sale.sales_modes, convert=args.convert)
@@ -102,9 +105,10 @@ def cmd_import(cfg: Config, args: Namespace) -> int:
                   f"rates and {len(prog.presets)} presets, shared by every register")
             return 0
         else:
-            created, updated, unchanged = customers.import_customers(
-                args.file, region=cfg.store.phone_region, update=args.update,
-                opening_points=lambda cid, points, line: loyalty.opening_balance(cid, points))
+            with bar(f"Importing {args.file}") as progress:
+                created, updated, unchanged = customers.import_customers(
+                    args.file, region=cfg.store.phone_region, update=args.update, progress=progress,
+                    opening_balances=loyalty.opening_balances)    # every opening balance at once
     except PosError as exc:
         return _fail(f"import {args.what}: {exc}; nothing was written")
     except Exception as exc:  # a file no rule foresaw is still one line, and logged for a fix
@@ -219,12 +223,14 @@ def cmd_export(cfg: Config, args: Namespace) -> int:
             return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
         print(f"loyalty program written to {args.file}", file=sys.stderr)
         return 0
+    from tui_pos.progress import bar
     if args.file == "-":
-        count = customers.export_customers(sys.stdout)
+        count = customers.export_customers(sys.stdout)     # standard output is the data: no bar
     else:
         try:
-            with open(args.file, "w", newline="", encoding="utf-8") as out:
-                count = customers.export_customers(out)
+            with open(args.file, "w", newline="", encoding="utf-8") as out, \
+                    bar(f"Exporting to {args.file}") as progress:
+                count = customers.export_customers(out, progress=progress)
         except OSError as exc:
             return _fail(f"cannot write {args.file}: {exc.strerror or exc}")
     print(f"{count} customers exported", file=sys.stderr)
