@@ -7,7 +7,8 @@ is imported into a fresh database with `import_customers` and the loyalty servic
 (as `tui-pos import customers` does), then imported again with `--update` (nothing changes), then exported.
 Beside it, floors measured in the same run: raw `sqlite3` `executemany` of the same rows into a bare table
 (what writing alone costs), and phonenumbers alone on the file's phones (parse, is_valid, format: what the
-phone check alone costs). The target is 50,000 rows/s. Each figure comes with the machine's load.
+phone check alone costs); and the import's own reading and checking of the file, without a database. The
+target is 50,000 rows/s. Each figure comes with the machine's load (os.getloadavg()).
 """
 
 from __future__ import annotations
@@ -76,6 +77,17 @@ def floor_phones(rows: list[list[str]]) -> float:
     return N / (time.perf_counter() - t0)
 
 
+def checks_alone(path: Path) -> float:
+    """The import's reading and checking of every row (phones, emails, dates, RUC...), no database: rows/s."""
+    from tui_pos.services import customers
+    t0 = time.perf_counter()
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = customers._read_customer_rows(reader, reader.fieldnames or [], "PA", lambda *a: ValueError(a))
+    assert len(rows) == N
+    return N / (time.perf_counter() - t0)
+
+
 def run(url: str, path: Path, label: str) -> None:
     from tui_pos.models import Customer, LoyaltyMovement, db
     from tui_pos.models.db import bind
@@ -119,6 +131,8 @@ def main() -> None:
         print(f"{'floor':>10} {'raw sqlite3 executemany':<34} {'':9} {floor_sqlite(root, rows):9,.0f} rows/s   "
               f"({load()})")
         print(f"{'floor':>10} {'phonenumbers alone':<34} {'':9} {floor_phones(rows):9,.0f} rows/s   ({load()})")
+        print(f"{'checks':>10} {'reading + checking, no database':<34} {'':9} {checks_alone(path):9,.0f} rows/s   "
+              f"({load()})")
         run(f"sqlite:///{root / 'pos.db'}", path, "SQLite")
         try:
             import psycopg
