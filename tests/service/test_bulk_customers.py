@@ -182,3 +182,15 @@ def test_progress_is_told_while_importing_and_exporting(vip, tmp_path):
                                    "+5491123456789", "+8613800138000", "+35312345678"])
 def test_the_reversed_national_digits_are_the_rules(phone):
     assert customers._national_reversed(phone) == rules.national_reversed(phone)
+
+
+def test_a_ruc_two_customers_already_share_is_refused_naming_the_other(vip, tmp_path):
+    """A RUC is not unique in the database (an older import, a migration): a row of one of them giving it is
+    refused naming the other, as a customer at a time did."""
+    a = customers.create({"code": "A1", "name": "Ana", "ruc": "8-274-125", "dv": "91"}, region=R)
+    b = customers.create({"code": "B1", "name": "Bob"}, region=R)
+    Customer.update(ruc="8-274-125", dv="91").where(Customer.id == b.id).execute()
+    path = write(tmp_path, ["A1,Ana María,,,,8-274-125,91,,,,,,,,,,\n"])
+    with pytest.raises(ImportError_, match=r":2:6 \(ruc\): already belongs to Bob \(B1\)"):
+        bulk_import(path)
+    assert customers.view(a.id).name == "Ana"

@@ -794,15 +794,15 @@ class _ImportPlan:
         cards = {s for r in rows for c in r.values.get("cards") or [] for s in (*card_spellings(c), c.upper().lower())}
         self.by_code: dict[str, int] = {}
         self.by_phone: dict[str, int] = {}
-        self.by_ruc: dict[str, int] = {}
+        self.by_ruc: dict[str, set[int]] = {}     # a RUC is not unique in the database: everyone holding it
         self.card_owner: dict[str, int] = {}      # a card's exact code -> its customer
-        for column, wanted, index in (("code", codes, self.by_code), ("phone", phones, self.by_phone),
-                                      ("ruc", rucs, self.by_ruc)):
-            for value, cid in _rows_in(f'SELECT "{column}", "id" FROM "customer" WHERE "{column}" {{}}', wanted):
-                index.setdefault(value, cid)
+        for column, wanted, index in (("code", codes, self.by_code), ("phone", phones, self.by_phone)):
+            index.update(_rows_in(f'SELECT "{column}", "id" FROM "customer" WHERE "{column}" {{}}', wanted))
+        for ruc, cid in _rows_in('SELECT "ruc", "id" FROM "customer" WHERE "ruc" {}', rucs):
+            self.by_ruc.setdefault(ruc, set()).add(cid)
         self.card_owner.update(_rows_in(f'SELECT "code", "customer_id" FROM "{_CARDS}" WHERE "code" {{}}', cards))
         self.known: dict[int, dict] = {}            # the customers the file names, as the plan leaves them
-        ids = sorted({*self.by_code.values(), *self.by_phone.values(), *self.by_ruc.values(),
+        ids = sorted({*self.by_code.values(), *self.by_phone.values(), *(i for s in self.by_ruc.values() for i in s),
                       *self.card_owner.values()})
         self._load(ids)
         self.rates = dict(PriceRate.select(PriceRate.code, PriceRate.id).tuples())
@@ -813,6 +813,7 @@ class _ImportPlan:
         self.consents: list[tuple] = []
         self.openings: list[tuple[int, int, int]] = []
         self._ids: list[int] = []
+        self._left = len(groups)                    # groups not planned yet
         self._next_id = 0
 
     def _load(self, ids: list[int]) -> None:
@@ -839,9 +840,9 @@ class _ImportPlan:
                 self._next_id = int(Customer.select(fn.COALESCE(fn.MAX(Customer.id), 0)).scalar()) + 1
             self._next_id += 1
             return self._next_id - 1
-        if not self._ids:
+        if not self._ids:     # in blocks, no bigger than the groups left to plan: few numbers go unused
             cursor = db.execute_sql("SELECT nextval(pg_get_serial_sequence('customer', 'id')) "
-                                    "FROM generate_series(1, 1000)")
+                                    "FROM generate_series(1, %s)", (max(1, min(1000, self._left)),))
             self._ids = sorted((row[0] for row in cursor.fetchall()), reverse=True)
         return int(self._ids.pop())
 
@@ -855,10 +856,12 @@ class _ImportPlan:
     def _check_unique(self, values: dict, customer_id: int | None) -> None:
         """`_check_unique` against the plan."""
         errors = {}
-        for fld, index in (("phone", self.by_phone), ("ruc", self.by_ruc)):
-            other = index.get(values[fld]) if values.get(fld) else None
-            if other is not None and other != customer_id:
-                errors[fld] = f"already belongs to {self._named(other)}"
+        holder = self.by_phone.get(values["phone"]) if values.get("phone") else None
+        if holder is not None and holder != customer_id:
+            errors["phone"] = f"already belongs to {self._named(holder)}"
+        others = sorted(self.by_ruc.get(values["ruc"], set()) - {customer_id}) if values.get("ruc") else []
+        if others:
+            errors["ruc"] = f"already belongs to {self._named(others[0])}"
         for code in values.get("cards") or []:
             owner = self._card_holder(code)
             if owner is not None and owner != customer_id:
@@ -908,12 +911,15 @@ class _ImportPlan:
             for code in rec["cards"]:
                 self.card_owner[code] = cid
             changed.append("cards")
-        for fld, index in (("phone", self.by_phone), ("ruc", self.by_ruc)):
-            if fld in changed:
-                if before[fld] and index.get(before[fld]) == cid:
-                    del index[before[fld]]
-                if rec[fld]:
-                    index[rec[fld]] = cid
+        if "phone" in changed:
+            if before["phone"] and self.by_phone.get(before["phone"]) == cid:
+                del self.by_phone[before["phone"]]
+            if rec["phone"]:
+                self.by_phone[rec["phone"]] = cid
+        if "ruc" in changed:
+            self.by_ruc.get(before["ruc"], set()).discard(cid)
+            if rec["ruc"]:
+                self.by_ruc.setdefault(rec["ruc"], set()).add(cid)
         if changed and not rec.get("new"):
             self.changed.setdefault(cid, set()).update(changed)
         return changed
@@ -933,6 +939,7 @@ class _ImportPlan:
              tally: _ImportTally) -> None:
         """One customer's rows: create them, or change only what the rows' filled cells say."""
         first = group[0]
+        self._left -= 1
         codes = [r.code for r in group if r.code]
         by_code = sorted({self.by_code[c] for c in codes if c in self.by_code})
         if len(by_code) > 1:
