@@ -217,5 +217,9 @@ def test_backup_of_a_postgresql_database_is_a_pg_dump(pg_schema_url, tmp_path):
     assert out.returncode == 0, out.stderr
     listing = subprocess.run(["pg_restore", "--list", str(tmp_path / "store.dump")], capture_output=True, text=True)
     assert listing.returncode == 0 and "TABLE DATA" in listing.stdout and " note " in listing.stdout
+    schema = pg_schema_url.split("search_path%3D")[-1].split("&")[0] if "search_path%3D" in pg_schema_url else ""
+    if schema:     # only the register's schema: not the other schemas of the database (created and dropped meanwhile)
+        schemas = {line.split()[-3] for line in listing.stdout.splitlines() if " TABLE DATA " in line}
+        assert schemas == {schema}, schemas
     out = run(["restore", str(tmp_path / "store.dump")], tmp_path, config=cfg)
     assert out.returncode == 1 and "pg_restore" in out.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -96,7 +97,9 @@ def backup(url: str, target: str) -> str:
         raise BackupError("pg_dump is not installed on this machine: install postgresql-client "
                           "(the same major version as the server)")
     tmp = dest.with_name(f".{dest.name}.partial")
-    done = subprocess.run(["pg_dump", "--format=custom", "--file", str(tmp), _libpq_url(url)],
+    schema = _schema_of(url)
+    done = subprocess.run(["pg_dump", "--format=custom", "--file", str(tmp),
+                           *([f"--schema={schema}"] if schema else []), _libpq_url(url)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         if tmp.exists():
@@ -104,6 +107,17 @@ def backup(url: str, target: str) -> str:
         raise BackupError("pg_dump failed: " + " ".join(done.stderr.split())[:300])
     os.replace(tmp, dest)
     return str(dest)
+
+
+def _schema_of(url: str) -> str | None:
+    """The schema a URL puts tui-pos in (`?options=-c search_path=NAME`): only it is dumped, not the other
+    schemas of the database (another application's, or ones created and dropped while the dump runs)."""
+    from urllib.parse import parse_qs, urlsplit
+    for options in parse_qs(urlsplit(url).query).get("options", []):
+        found = re.search(r"search_path\s*=\s*([A-Za-z_][A-Za-z0-9_]*)", options)
+        if found:
+            return found.group(1)
+    return None
 
 
 def _libpq_url(url: str) -> str:
