@@ -30,6 +30,7 @@ from tui_pos.widgets.devices import (
     DeviceStatus,
     Scanned,
     ScanTooLong,
+    WentOffline,
 )
 from tui_pos.widgets.safety import Guarded, report_bug
 
@@ -128,6 +129,9 @@ class PosApp(Guarded, App):
         self._drain_again = False
         self._printer_retry: Timer | None = None
         self.db_down = False          # a lost database connection, being retried
+        self.offline = runtime.sales.offline   # the replica and journal (issue 24; None on SQLite)
+        self.selling_offline = False  # selling on the replica while the server is away
+        self.switching = False        # a note is being carried between the server and the replica
         self._app_db_calls: dict[Worker, Callable[[Any], object] | None] = {}   # run_db's workers and their `done`
         self._wedge_timer = False     # a wedge tick is pending
         cfg = runtime.config.scanner
@@ -140,6 +144,10 @@ class PosApp(Guarded, App):
         self._drain_printer()  # receipts left waiting by the last run print now
         self._start_messages()
         self._start_fiscal()
+        if self.offline is not None:
+            self.set_interval(self.offline.settings.refresh_every, self._replica_cycle)
+            self.set_interval(1.0, self._offline_tick)
+            self._replica_cycle()      # builds the replica on the first start
         if users.users_exist():
             self.push_screen(LoginScreen(cfg.store.name, cfg.store.register))
         else:
@@ -449,8 +457,21 @@ class PosApp(Guarded, App):
     #                      a second of the server answering again (issue 28)
 
     def database_lost(self) -> None:
-        """A service call found the database unreachable: say so, keep everything, retry every PROBE_EVERY s."""
-        if self.db_down:
+        """A service call found the database unreachable: say so, keep everything, retry every PROBE_EVERY s.
+        A register with a replica goes on selling on it (docs/offline.md)."""
+        if self.db_down or self.selling_offline:
+            return
+        if self.offline is not None and self.offline.go_offline():
+            self.selling_offline = self.switching = True
+            database_lost_everywhere()
+            log.warning("server unreachable: %s; selling offline",
+                        safe_url(self.runtime.config.db_url(self.runtime.demo)))
+            self.notify("The server cannot be reached: selling OFFLINE. Sales are kept on this register and "
+                        "sent when it is back.", severity="warning", timeout=8)
+            self._show_devices()
+            for screen in self.screen_stack:
+                screen.post_message(WentOffline())
+            self._probe_database()
             return
         self.db_down = True
         database_lost_everywhere()   # every worker thread drops its connection before its next call
@@ -466,12 +487,62 @@ class PosApp(Guarded, App):
         worker = get_current_worker()
         while not worker.is_cancelled:
             try:
+                if self.selling_offline and self.offline is not None:
+                    with db.routed(self.offline.server):   # the server, not the replica the register sells on
+                        db.execute_sql("SELECT 1")
+                    return True
                 with worker_connection():
                     db.execute_sql("SELECT 1")
                 return True
             except Exception:  # noqa: BLE001 - still down: try again shortly
                 time.sleep(self.PROBE_EVERY)
         return False
+
+    # ------------------------------------------------------------ selling offline (issue 24)
+
+    offline_pending = 0      # sales in the journal, for the header
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="sync-back", name="sync-back")
+    def _sync_back(self) -> object:
+        """The server answers again: the journal goes first, while the register still sells offline."""
+        assert self.offline is not None
+        return self.offline.sync()
+
+    def _back_online(self, report: object) -> None:
+        assert self.offline is not None
+        if self.offline.pending_sales():        # sold more while the sync ran: send those too
+            self._sync_back()
+            return
+        self.offline.go_online()
+        self.selling_offline = False
+        self.switching = True
+        database_lost_everywhere()
+        sent = getattr(report, "sales", 0) + getattr(report, "returns", 0)
+        problems = getattr(report, "discrepancies", 0)
+        log.warning("server reachable again; %s offline sales sent", sent)
+        self.notify(f"The server is back: {sent} offline sales sent"
+                    + (f", {problems} discrepancies for the manager (tui-pos sync --problems)." if problems else ".")
+                    , timeout=6)
+        self.offline_pending = 0
+        self._show_devices()
+        for screen in self.screen_stack:
+            screen.post_message(DatabaseBack())
+        self._drain_printer()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="replica", name="replica")
+    def _replica_cycle(self) -> object:
+        if self.offline is None or self.selling_offline:
+            return None
+        return self.offline.cycle()
+
+    def _offline_tick(self) -> None:
+        if self.selling_offline:
+            self._count_pending()
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="offline-tick", name="offline-tick")
+    def _count_pending(self) -> int:
+        assert self.offline is not None
+        return self.offline.pending_sales()
 
     def database_back(self) -> None:
         self.db_down = False
@@ -507,7 +578,8 @@ class PosApp(Guarded, App):
             else:
                 bad = next(s for s in states if not s.ok)
                 scanner, scanner_bad = SCANNER_WORDS.get(bad.state, f"Scanner {bad.state.upper()}"), True
-        return DeviceLine(printer, printer_bad, scanner, scanner_bad, self.db_down)
+        return DeviceLine(printer, printer_bad, scanner, scanner_bad, self.db_down,
+                          self.offline_pending if self.selling_offline else None)
 
     def _show_devices(self) -> None:
         line = self.device_line()
@@ -538,7 +610,23 @@ class PosApp(Guarded, App):
         elif group == "printer" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self._drained(event)
         elif group == "db-probe" and event.state == WorkerState.SUCCESS and event.worker.result:
-            self.database_back()
+            if self.selling_offline:
+                self._sync_back()
+            else:
+                self.database_back()
+        elif group == "sync-back" and event.state == WorkerState.SUCCESS:
+            self._back_online(event.worker.result)
+        elif group == "sync-back" and event.state == WorkerState.ERROR:
+            log.warning("sync after the server came back failed: %s", event.worker.error)
+            self._probe_database()     # still selling offline; tried again when the server answers
+        elif group == "replica" and event.state == WorkerState.ERROR:
+            if not is_connection_error(event.worker.error):
+                log.error("replica refresh failed: %s", event.worker.error, exc_info=event.worker.error)
+        elif group == "offline-tick" and event.state == WorkerState.SUCCESS:
+            pending = cast(int, event.worker.result)
+            if pending != self.offline_pending:
+                self.offline_pending = pending
+                self._show_devices()
         elif group == "drawer" and event.state == WorkerState.ERROR and is_connection_error(event.worker.error):
             self.database_lost()      # the opening could not be recorded: the drawer stays shut
         elif group == "drawer" and event.state == WorkerState.ERROR:

@@ -213,6 +213,18 @@ def fiscal_receipt(settings: Any, receipt_no: str, rows: list[Any], columns: int
     return body + extra + cut, block.qr or qr
 
 
+def offline_service(config: Config, database: Database, sales: SaleService) -> Any:
+    """The register's replica and journal (docs/offline.md): on PostgreSQL with `[offline] enabled`; None on
+    SQLite (the register's own file is never away)."""
+    from peewee import SqliteDatabase
+    if not config.offline.enabled or isinstance(database, SqliteDatabase):
+        return None
+    from tui_pos.services.offline import Offline, Settings
+    path = config.offline.replica or str(data_dir() / f"replica-{config.store.register}.sqlite")
+    return Offline(Settings(True, path, config.offline.redeem_cap, float(config.offline.refresh_every)),
+                   config.store.register, database, fiscal=sales.fiscal)
+
+
 def fiscal_settings(config: Config) -> Any:
     """`[fiscal]` as services.fiscal reads it; None unless `mode = "fe"` (nothing fiscal is imported then)."""
     if config.fiscal.mode != "fe":
@@ -304,8 +316,9 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
     os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(data_dir() / "escpos-cache"))   # beside the data
     from tui_pos.hardware.printer import PrinterError, make_printer
 
-    open_database(config, demo)
+    database = open_database(config, demo)
     sales = sale_service(config)
+    sales.offline = offline_service(config, database, sales)
     from tui_pos.domain.permissions import Permissions
     from tui_pos.services import users
     users.configure_lockout(config.store.register, config.security.pin_attempts)   # every PIN prompt here

@@ -427,6 +427,12 @@ SCHEMA: dict[str, dict[str, tuple[Any, Callable[[Any], Any]]]] = {
         "wait_seconds": (3, _int_range(0, 60)),  # how long the receipt waits for the authorization
         "contingency_hours": (72, _int_range(1, 720)),  # doctor warns as a contingency document nears it
     },
+    "offline": {   # selling while the PostgreSQL server is away (docs/offline.md)
+        "enabled": (True, _bool),
+        "replica": ("", _str),                  # "": replica-<register>.sqlite in the data dir
+        "redeem_cap": (500, _int_range(0, 10_000_000)),   # points per customer per register between syncs
+        "refresh_every": (20, _int_range(1, 3600)),       # seconds between refreshes of the replica
+    },
 }
 
 
@@ -453,6 +459,7 @@ class Config:
     sms: SimpleNamespace
     portal: SimpleNamespace
     fiscal: SimpleNamespace
+    offline: SimpleNamespace
     source: str = "defaults"
     keys: dict[str, str] = field(default_factory=dict)   # [keys]: binding id -> key(s); userkeys.check knows the ids
 

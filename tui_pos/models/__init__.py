@@ -309,6 +309,10 @@ class Note(BaseModel):
     day_close = ForeignKeyField(DayClose, null=True, backref="notes")   # the Z that closed it (None: today)
     taken_at = DateTimeField(null=True)           # a web order first resumed by the store: being prepared
     ready_at = DateTimeField(null=True)           # a web order parked again by the store: ready for pick-up
+    uid = CharField(null=True, unique=True)       # the register's own id of a sale made offline (issue 24): a
+    #                                               replayed journal finds it and never writes the sale twice
+    carried_from = IntegerField(null=True)        # the server's note this one went on from when the server went
+    #                                               away (its lines carried over): that one is cancelled on sync
 
 
 class NoteLine(BaseModel):
@@ -470,9 +474,38 @@ class FiscalDoc(BaseModel):
         indexes = ((("branch", "point", "number"), True),)
 
 
+class SyncDiscrepancy(BaseModel):
+    """What an offline register's sync could not apply as the register did (docs/offline.md): points spent
+    twice on two offline registers (`overrun`), a receipt number already taken (`receipt_clash`), a customer
+    made offline who was already on the server (`customer_merged`), a card already someone else's. For the
+    manager to see (`tui-pos sync --problems`, the doctor); never a balance silently written below zero."""
+
+    at = DateTimeField(default=utcnow, index=True)
+    register = CharField()
+    kind = CharField()
+    receipt_no = CharField(default="")
+    customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    points_asked = IntegerField(default=0)
+    points_taken = IntegerField(default=0)
+    detail = TextField(default="")
+    key = CharField(unique=True)               # the journal entry and what happened: written once on a replay
+
+
+class SyncApplied(BaseModel):
+    """Each offline journal entry the server has applied, by the id its register made (issue 24): a replay
+    after a lost answer, a crash or kill -9 finds it here, in the same transaction, and applies nothing."""
+
+    uid = CharField(unique=True)
+    register = CharField()
+    kind = CharField()                         # sale | return | customer | audit
+    server_id = IntegerField(null=True)        # the row it became on the server
+    at = DateTimeField(default=utcnow)
+
+
 ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate, PriceRateLine,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
               LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine,
-              Payment, PrintJob, Campaign, Message, ConsentEvent, PinLock, AuditLog, FiscalDoc]
+              Payment, PrintJob, Campaign, Message, ConsentEvent, PinLock, AuditLog, FiscalDoc,
+              SyncDiscrepancy, SyncApplied]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

@@ -3,12 +3,69 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from peewee import Database, DatabaseProxy, Field, Model, SqliteDatabase
 from playhouse.db_url import connect as url_connect
 
-db = DatabaseProxy()
+
+class RoutedProxy(DatabaseProxy):
+    """peewee's DatabaseProxy, whose database a thread may route elsewhere for a while (`routed`).
+
+    The register sells on one database at a time: the server, or its local replica while the server is
+    away (docs/offline.md). The threads that talk to the server while the register sells on the replica
+    (the probe, the sync, the replica's refresh) route themselves to it; every other thread follows
+    `initialize`.
+    """
+
+    __slots__ = ("default", "local")
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "local", threading.local())
+        object.__setattr__(self, "default", None)
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def obj(self) -> Any:
+        return getattr(self.local, "database", None) or self.default
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        # peewee's Proxy checks the name against the class's own __slots__, which here are ours
+        object.__setattr__(self, "default" if attr == "obj" else attr, value)
+
+    @contextmanager
+    def routed(self, database: Database, *, fresh: bool = False) -> Iterator[Database]:
+        """This thread uses `database` until the block ends (its own connection, closed at the end).
+        `fresh`: a connection this thread already had to it may have died with the server: a new one."""
+        before = getattr(self.local, "database", None)
+        self.local.database = database
+        if fresh and not database.is_closed():
+            try:
+                database.close()
+            except Exception:  # noqa: BLE001 - a dead connection: forget it
+                pass
+        opened = database.is_closed()
+        try:
+            yield database
+        finally:
+            if opened and not database.is_closed():
+                try:
+                    database.close()
+                except Exception:  # noqa: BLE001 - a connection that broke: forget it
+                    pass
+            self.local.database = before
+
+
+db = RoutedProxy()
+
+# A register must notice a server gone within a second (issue 24): a cut network answers nothing, so
+# libpq is told to give up on a connect after 2 s and on data the server has not acknowledged after
+# 1.5 s (tcp_user_timeout), and to probe an idle connection. The URL's own values win.
+PG_TIMEOUTS = {"connect_timeout": 2, "tcp_user_timeout": 1500, "keepalives": 1, "keepalives_idle": 5,
+               "keepalives_interval": 1, "keepalives_count": 3}
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -41,7 +98,9 @@ def open_database(url: str) -> Database:
         # per thread in peewee, so check_same_thread is off.
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=5, lock_type="IMMEDIATE",
                               check_same_thread=False)
-    return url_connect(url)
+    from urllib.parse import parse_qs, urlsplit
+    given = parse_qs(urlsplit(url).query)
+    return url_connect(url, **{k: v for k, v in PG_TIMEOUTS.items() if k not in given})
 
 
 def bind(url: str) -> Database:

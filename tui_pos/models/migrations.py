@@ -472,6 +472,39 @@ def m022_product_search(database: Database, migrator: SchemaMigrator) -> None:
     database.execute_sql(f"CREATE INDEX IF NOT EXISTS barcode_code_trgm ON barcode USING gin (code {ops})")
 
 
+# What an offline register's replica holds (issue 24, docs/offline.md), in an order that keeps foreign keys.
+REPLICATED = ("point_of_sale", "register", "user", "section", "product", "barcode", "price_rate",
+              "price_rate_line", "specific_price", "customer_group", "customer", "customer_group_member",
+              "loyalty_card", "customer_word", "loyalty_program", "stamp_card")
+
+
+def m023_offline_registers(database: Database, migrator: SchemaMigrator) -> None:
+    """Registers that sell while the server is away (issue 24): a sale's own id (`note.uid`, unique), each
+    journal entry applied (`sync_applied`, by its register's id), the sync's discrepancies, and on PostgreSQL
+    the change log the replicas refresh from: statement triggers
+    write each changed row's table, id and transaction (xid8) into `replica_change`, one row per row."""
+    from tui_pos.models import SyncApplied, SyncDiscrepancy
+    _add_column_if_missing(database, migrator, "note", "uid", CharField(null=True))
+    _unique_index(database, migrator, "note", "uid")
+    _add_column_if_missing(database, migrator, "note", "carried_from", IntegerField(null=True))
+    database.create_tables([SyncDiscrepancy, SyncApplied], safe=True)
+    if isinstance(database, SqliteDatabase):
+        return
+    database.execute_sql("CREATE TABLE IF NOT EXISTS replica_change (tbl varchar(40) NOT NULL, "
+                         "row_id bigint NOT NULL, xid xid8 NOT NULL, PRIMARY KEY (tbl, row_id))")
+    database.execute_sql("CREATE INDEX IF NOT EXISTS replica_change_xid ON replica_change (xid)")
+    database.execute_sql(
+        "CREATE OR REPLACE FUNCTION replica_note_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO replica_change (tbl, row_id, xid) SELECT DISTINCT TG_TABLE_NAME, id, pg_current_xact_id() "
+        "FROM changed_rows ON CONFLICT (tbl, row_id) DO UPDATE SET xid = EXCLUDED.xid; RETURN NULL; END $$")
+    for table in REPLICATED:
+        for event, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
+            name = f"replica_{event.lower()}"
+            database.execute_sql(f'DROP TRIGGER IF EXISTS {name} ON "{table}"')
+            database.execute_sql(f'CREATE TRIGGER {name} AFTER {event} ON "{table}" REFERENCING {rows} TABLE AS '
+                                 "changed_rows FOR EACH STATEMENT EXECUTE FUNCTION replica_note_change()")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "tax_exclusive_and_search", m002_tax_exclusive_and_search),
@@ -495,6 +528,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (20, "web_order_ready", m020_web_order_ready),
     (21, "fiscal_outbox", m021_fiscal_outbox),
     (22, "product_search", m022_product_search),
+    (23, "offline_registers", m023_offline_registers),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -16,7 +16,7 @@ from tui_pos.domain.money import parse_money
 from tui_pos.services.connection import is_connection_error
 from tui_pos.services.sales import PayResult, SaleService, Summary
 from tui_pos.widgets.calls import DatabaseCalls
-from tui_pos.widgets.devices import DatabaseBack
+from tui_pos.widgets.devices import DatabaseBack, WentOffline
 from tui_pos.widgets.keybar import HelpLine
 from tui_pos.widgets.safety import Guarded
 
@@ -97,6 +97,15 @@ class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):
         if self.db_asked("pay"):    # the payment asked is on its way: Enter again takes nothing more
             return
         self.take(event.value.strip())
+
+    def on_went_offline(self, event: WentOffline) -> None:
+        """The register now sells on its replica; the note goes on there (the sale screen carries it), and
+        is paid there. A payment whose answer never came is checked when the journal reaches the server."""
+        self.pending = None
+        self.dismiss(None)
+        self.app.notify("The server went away while paying: the note goes on offline. Take the payment again "
+                        "if the customer has not paid; the manager sees it if the first one went through.",
+                        severity="warning", timeout=10)
 
     def on_database_back(self, event: DatabaseBack) -> None:
         """Ask again with the same request id: a payment the database took is answered as it was (the

@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
@@ -29,6 +30,7 @@ from tui_pos.screens.payment import PaymentScreen
 from tui_pos.screens.returns import ReturnScreen
 from tui_pos.screens.search import ProductSearch
 from tui_pos.services import customers, users
+from tui_pos.services.connection import is_connection_error
 from tui_pos.services.customers import CustomerView
 from tui_pos.services.dayclose import DayPlan
 from tui_pos.services.loyalty import NoteLoyalty as LoyaltyState
@@ -42,7 +44,7 @@ from tui_pos.services.sales import (
     Summary,
 )
 from tui_pos.widgets.calls import DatabaseCalls
-from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned
+from tui_pos.widgets.devices import DatabaseBack, DeviceStatus, Scanned, WentOffline
 from tui_pos.widgets.keybar import KeyBar, key_label
 from tui_pos.widgets.lines import NoteLines
 from tui_pos.widgets.safety import Guarded
@@ -161,6 +163,11 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         self.next_note_id: int | None = None
         self.back_unseen = False    # the database came back while another screen was on top
         self.paying = False         # the payment screen is open: its outcome decides what is shown next
+        # the note as last shown, to carry it to the replica when the server goes (issue 24)
+        self.shown: dict[int, LineView] = {}
+        self.shown_customer: int | None = None
+        self.left_on_server: int | None = None   # the server's note this screen went on from offline
+        self.on_replica = False                 # the note on screen is on the replica
 
     # ------------------------------------------------------------ layout
 
@@ -201,6 +208,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
         def paint(read: tuple[NoteView, LoyaltyState | None]) -> None:
             view, state = read
+            self.shown = {line.id: line for line in view.lines}
             self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
             self._show_customer(view.customer)
             self._show_summary(view.summary, state)
@@ -228,6 +236,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
     def _put_line(self, line: LineView) -> None:
         """Add or update one row; only that row and the cursor are repainted."""
+        self.shown[line.id] = line
         self.query_one("#lines", NoteLines).upsert(str(line.id), self._cells(line))
 
     def _show_loyalty(self, state: LoyaltyState | None) -> None:
@@ -283,6 +292,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
     def _show_customer(self, customer: CustomerView | None) -> None:
         self.customer_text = ""
+        self.shown_customer = customer.id if customer is not None else None
         panel = self.query_one("#customer", Static)
         panel.set_class(False, "pending")
         panel.set_class(False, "defaulter")
@@ -362,12 +372,12 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         register refuses (a misread) is said, and a typed one goes back into the empty field to be fixed
         (a scanned one gives back the `3*` typed before it: `refused_back`).
         """
-        if self.app.db_down:
+        if self.app.db_down or self.app.switching:
             return self._keep(text)
         note_id = self.note_id
 
         def scan() -> tuple[ScanResult, LoyaltyState | None] | None:
-            if self.app.db_down:       # lost while this one waited its turn: kept with the others
+            if self.app.db_down or self.app.switching:   # lost while this one waited: kept with the others
                 return None
             result = self.sales.scan(self.note_id if self.note_id is not None else note_id, text)
             return result, (self.sales.loyalty(self.note_id) if self.customer_text and result.customer is None
@@ -391,7 +401,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
                 added()
 
         def refused(error: BaseException) -> None:
-            if self.app.db_down:
+            if self.app.db_down or self.app.switching or is_connection_error(error):
                 self._keep(text)
                 return
             back = text if typed else refused_back   # a typed code the register refused: back to fix
@@ -409,13 +419,55 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
     def on_screen_resume(self) -> None:
         if self.back_unseen and not self.app.db_down and not self.paying:
-            self.on_database_back()
+            self._database_back()
 
     def _after_outcome(self, text: str) -> str:
         """`text` after the last sale's outcome while it is the latest news: what happened stays said."""
         return f"{self.outcome} {text}" if self.outcome else text
 
+    # ------------------------------------------------------------ the server away and back (issue 24)
+
+    def on_went_offline(self, event: WentOffline) -> None:
+        """The register now sells on its replica: the note goes on there, as the cashier last saw it."""
+        self.left_on_server, self.on_replica = self.note_id, True
+        self._carry(carried_from=self.note_id, cancel_note=None, where="OFFLINE: the note goes on on this "
+                    "register")
+
+    def _carry(self, *, carried_from: int | None, cancel_note: int | None, where: str) -> None:
+        lines = list(self.shown.values())
+        customer = self.shown_customer
+        offline = self.sales.offline
+        if not self.on_replica and customer is not None and offline is not None:
+            customer = offline.customer_map.get(customer, customer)    # made offline: its server id now
+        uid = self.user.id if self.user else None
+
+        def carried(result: Any) -> None:
+            self.note_id = result.note_id
+            self.app.switching = False
+            kept, self.kept_codes = self.kept_codes, []
+            left = f" ({', '.join(result.dropped)} not known here: scan again)" if result.dropped else ""
+            self.say(self._after_outcome(f"{where}: {result.lines} lines{left}."))
+
+            def again() -> None:
+                for code in kept:
+                    self.add_code(code)
+            self.load_note(again)
+
+        def not_carried(_: BaseException) -> None:
+            self.app.switching = False
+        self.run_db(lambda: self.sales.carry(lines, customer, cashier_id=uid, carried_from=carried_from,
+                                             cancel_note=cancel_note), carried, failed=not_carried, name="carry")
+
     def on_database_back(self, event: DatabaseBack | None = None) -> None:
+        if self.on_replica:
+            # back on the server: the note not yet paid goes back there, the one left behind is cancelled
+            self.on_replica = False
+            left, self.left_on_server = self.left_on_server, None
+            self._carry(carried_from=None, cancel_note=left, where="The server is back: the note goes on there")
+            return
+        self._database_back()
+
+    def _database_back(self) -> None:
         """Repaint the note from the database (or open the one after a sale), then add the codes kept
         meanwhile, in order. Under another screen (the payment, whose outcome may not be known yet) it
         waits until that one closes: it says nothing about a note it cannot see the end of."""
@@ -586,6 +638,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
         def removed(result: tuple[Summary, LoyaltyState | None]) -> None:
             self.query_one("#lines", NoteLines).remove(str(line_id))
+            self.shown.pop(line_id, None)
             self._show_summary(*result)
             self.say("Line deleted.")
         self.with_manager(lambda approver: self.with_loyalty(self.sales.delete_line(

@@ -96,6 +96,15 @@ def refund(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: s
     as it was (its receipt number) and nothing is written again; the id is held unique by the database
     (`payment.request_id`), so two tries racing each other refund once.
     """
+    number = _refund_once(sales, receipt_no, picks, tender, user_id=user_id, approver_id=approver_id,
+                          request_id=request_id)
+    if sales.offline is not None and not sales.offline.active:
+        sales.offline.seen_receipt(number)     # the replica's counter past it (issue 24)
+    return number
+
+
+def _refund_once(sales: SaleService, receipt_no: str, picks: dict[int, int], tender: str, *,
+                 user_id: int | None, approver_id: int | None, request_id: str | None) -> str:
     if request_id is None:
         return _refund(sales, receipt_no, picks, tender, user_id=user_id, approver_id=approver_id)
     earlier = refund_of_request(request_id)

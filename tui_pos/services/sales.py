@@ -10,6 +10,7 @@ import.
 
 from __future__ import annotations
 
+from tui_pos.services.sale.carry import Carrying
 from tui_pos.services.sale.editing import NoteEditing
 from tui_pos.services.sale.payment import Payments
 from tui_pos.services.sale.points import NotePoints
@@ -26,7 +27,7 @@ from tui_pos.services.sale.views import (
 )
 
 
-class SaleService(NoteEditing, NotePoints, Payments, Receipts):
+class SaleService(NoteEditing, NotePoints, Payments, Receipts, Carrying):
     """The register's note workflow, bound to one register (see the parts for each method)."""
 
 

@@ -37,6 +37,10 @@ class DatabaseBack(Message):
     """The database answers again after a lost connection: screens retry what they kept."""
 
 
+class WentOffline(Message):
+    """The server is away and the register now sells on its replica: screens carry on there."""
+
+
 @dataclass(frozen=True)
 class DeviceLine:
     """What the status line says of the printer and the scanners."""
@@ -46,9 +50,13 @@ class DeviceLine:
     scanner: str = ""         # "" when no evdev scanner is configured
     scanner_bad: bool = False
     database_down: bool = False
+    offline_pending: int | None = None   # selling offline: the sales waiting to be sent (None: online)
 
     def markup(self) -> str:
         parts = ["[b $error]DATABASE UNREACHABLE[/]"] if self.database_down else []
+        if self.offline_pending is not None:
+            n = self.offline_pending
+            parts.append(f"[b $warning]OFFLINE: {n} sale{'' if n == 1 else 's'} to send[/]")
         if self.printer:
             parts.append(f"[b $error]{self.printer}[/]" if self.printer_bad else self.printer)
         if self.scanner:

@@ -24,7 +24,7 @@ class SaleBase:
                  loyalty_block: str = "used", weighed_prefixes: list[str] | None = None,
                  weighed_layout: str = "PPIIIIIVVVVVC", weighed_value: str = "price",
                  print_queue: bool = False, messaging: Any = None, rate_and_special: str = "best",
-                 fiscal: Any = None) -> None:
+                 fiscal: Any = None, offline: Any = None) -> None:
         self.register_code = register_code
         self.rate_and_special = rate_and_special
         self.point_of_sale = point_of_sale
@@ -44,6 +44,7 @@ class SaleBase:
         self.print_queue = print_queue   # completing a note queues its receipt in the same transaction
         self.messaging = messaging       # services.messaging.Settings: triggers write outbox rows in the sale
         self.fiscal = fiscal             # services.fiscal.Settings: each completion writes its DGI document row
+        self.offline = offline           # services.offline.Offline on a PostgreSQL register (None: no replica)
         self._register_id: int | None = None
 
     @property
@@ -63,6 +64,11 @@ class SaleBase:
                     reg = Register.get(Register.code == self.register_code)
                 self._register_id = int(reg.id)
         return self._register_id
+
+    @property
+    def selling_offline(self) -> bool:
+        """Selling on the register's replica now (the server is away)."""
+        return self.offline is not None and self.offline.active
 
     def _note(self, note_id: int, *, editable: bool = True) -> NoteRecord:
         return self._checked(notes.note(note_id), editable=editable)

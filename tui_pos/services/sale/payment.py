@@ -74,6 +74,8 @@ class Payments(SaleBase):
             # screen would open one now anyway), and a crash after the commit finds it open
             next_note = notes.open_sale(self.register_id, self.default_mode, note.cashier_id, utcnow()) \
                 if note.kind == "sale" else None
+        if self.offline is not None and not self.offline.active:
+            self.offline.seen_receipt(receipt_no)    # the replica's counter past it, for a sale made offline
         return PayResult(summary, completed=True, change_cents=settlement.change_cents, receipt_no=receipt_no,
                          cash_taken=cash, next_note_id=next_note)
 
@@ -144,7 +146,8 @@ class Payments(SaleBase):
         elif note.customer_id:
             Customer.update(last_visit_at=now).where(Customer.id == note.customer_id).execute()
         notes.close(note.id, seq, receipt_no, now, total_cents, note.cashier_id, block)
-        if self.fiscal is not None:      # the DGI document's row, with the sale: sent by a worker, never here
+        # the DGI document's row, with the sale: sent by a worker, never here (offline: made by the sync)
+        if self.fiscal is not None and not self.selling_offline:
             from tui_pos.services import fiscal
             fiscal.enqueue(note.id, self.fiscal, now, kind=note.kind)
         if self.print_queue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from tui_pos.domain import pricing
@@ -33,6 +34,9 @@ class NotePoints(SaleBase):
         state = loyalty.note_loyalty(note, self.point_of_sale, earn=earn, balance=balance)
         if state is None:
             raise InputError("No loyalty program yet: import one with `tui-pos import loyalty FILE.toml`.")
+        if self.selling_offline:
+            # offline, a customer spends at most [offline] redeem_cap here until the next sync (issue 24)
+            return replace(state, balance=self.offline.spendable(note.customer_id, state.balance))
         return state
 
     def redeem(self, note_id: int, points: int | None = None, *, preset: int | None = None) -> Summary:

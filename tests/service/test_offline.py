@@ -1,0 +1,202 @@
+"""Registers that keep selling while the server is away (issue 24, docs/offline.md): the replica, the journal,
+exactly-once sync, the offline redeem cap and its discrepancies, on the real PostgreSQL through a TCP relay
+the tests cut."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_pos.domain.errors import InputError
+from tui_pos.models import Customer, LoyaltyMovement, Note, Payment, Product, SyncDiscrepancy, db
+from tui_pos.services.offline import Offline, Settings, replica
+from tui_pos.services.sales import SaleService
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def server(pg_proxy_url):
+    """The demo store (with its loyalty program and customers) on PostgreSQL, reached through the relay."""
+    from tui_pos.models.db import bind
+    from tui_pos.models.migrations import migrate
+    from tui_pos.services.demo import seed_demo
+    url, proxy = pg_proxy_url
+    database = bind(url)
+    migrate(database)
+    seed_demo(with_loyalty=True)
+    yield database, proxy
+    db.initialize(database)
+    if not database.is_closed():
+        database.close()
+
+
+def register(server_db, tmp_path, code="R1", cap=500) -> tuple[SaleService, Offline]:
+    sales = SaleService(code, tenders=["cash", "card"])
+    _ = sales.register_id
+    sales.offline = Offline(Settings(True, str(tmp_path / f"replica-{code}.sqlite"), cap, 20), code, server_db)
+    return sales, sales.offline
+
+
+def ledger_matches() -> None:
+    """Every balance equals the sum of its ledger (what `tui-pos doctor` checks)."""
+    from tui_pos.services import loyalty
+    assert loyalty.ledger_mismatches() == []
+
+
+def sell(sales: SaleService, skus: list[str], customer: int | None = None, redeem: int | None = None) -> str:
+    note = sales.open_note(None)
+    for sku in skus:
+        sales.scan(note, sku)
+    if customer is not None:
+        sales.attach_customer(note, customer)
+    if redeem:
+        sales.redeem(note, redeem)
+    result = sales.pay(note)
+    assert result.completed
+    return result.receipt_no
+
+
+def ana() -> int:
+    return Customer.get(Customer.code == "C-ANA").id
+
+
+def test_a_sale_made_offline_reaches_the_server_once_even_replayed(server, tmp_path):
+    """Issue 24 item 3: "replaying a journal after a lost acknowledgement, a crash or kill -9 never doubles a
+    sale or a point"."""
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    built = offline.build()
+    assert built.rows["product"] == Product.select().count() and built.rows["customer"] == 3
+    customer = ana()
+    before = Customer.get_by_id(customer).points_balance
+    online = sell(sales, ["ESP"])                          # R1-000001 on the server
+    proxy.cut()
+    assert offline.go_offline()
+    receipt = sell(sales, ["ESP", "CAPP"], customer)      # on the replica
+    assert receipt != online and receipt == "R1-000002"    # the register's own sequence, past the online one
+    assert offline.state().pending_sales == 1
+    proxy.start()
+    report = offline.sync()
+    assert (report.sales, report.sent) == (1, 1)
+    with db.routed(server_db):
+        note = Note.get(Note.receipt_no == receipt)
+        assert note.uid and note.customer_id == customer and note.status == "paid"
+        earned = Customer.get_by_id(customer).points_balance - before
+        assert earned > 0
+        # the acknowledgement is lost: the replica still says pending; the replay applies nothing
+    conn = replica.connect(offline.path)
+    conn.execute("UPDATE journal SET state = 'pending'")
+    conn.close()
+    again = offline.sync()
+    assert (again.sent, again.already) == (0, 1)
+    with db.routed(server_db):
+        assert Note.select().where(Note.receipt_no == receipt).count() == 1
+        assert Payment.select().where(Payment.note == note.id).count() == 1
+        assert Customer.get_by_id(customer).points_balance - before == earned
+        assert LoyaltyMovement.select().where(LoyaltyMovement.receipt_no == receipt).count() >= 1
+        ledger_matches()
+    offline.go_online()
+    offline.cycle()        # tidied and refreshed: the replica's balance is the server's again
+    conn = replica.connect(offline.path)
+    assert conn.execute("SELECT points_balance FROM customer WHERE id = ?", (customer,)).fetchone()[0] == \
+        before + earned
+    assert conn.execute("SELECT count(*) FROM note").fetchone()[0] == 0
+    conn.close()
+    assert sell(sales, ["ESP"]) == "R1-000003"              # online again, the sequence goes on
+
+
+def test_points_spent_on_two_offline_registers_are_a_discrepancy_never_a_negative_balance(server, tmp_path):
+    """Issue 24 item 2: "an overrun (the same customer spending on two offline registers) is recorded as a
+    discrepancy for the manager to see, never as a negative balance silently written"."""
+    server_db, proxy = server
+    customer = ana()
+    from tui_pos.services import loyalty
+    loyalty.move(customer, -520, "adjust", reason="test")
+    assert Customer.get_by_id(customer).points_balance == 300
+    r1, off1 = register(server_db, tmp_path, "R1", cap=250)
+    r2, off2 = register(server_db, tmp_path, "R2", cap=250)
+    off1.build()
+    off2.build()
+    proxy.cut()
+    # two registers, each offline on its own replica (the proxy is process-wide: each switches in turn)
+    off1.go_offline()
+    first = sell(r1, ["BEAN1"], customer, redeem=200)
+    with pytest.raises(InputError):
+        r1.redeem(r1.open_note(None), 100)                 # past the cap on this register: 250 - 200 left 50
+    off2.go_offline()
+    second = sell(r2, ["BEAN1"], customer, redeem=200)
+    proxy.start()
+    off1.sync()
+    off2.sync()
+    db.initialize(server_db)
+    with db.routed(server_db):
+        balance = Customer.get_by_id(customer).points_balance
+        assert balance >= 0
+        gap = SyncDiscrepancy.get(SyncDiscrepancy.kind == "overrun")
+        earned_first = Note.get(Note.receipt_no == first).loyalty_earned
+        # what was left when the second sale arrived: 300, less 200 spent on R1, plus what R1's sale earned
+        assert (gap.points_asked, gap.points_taken) == (200, 300 - 200 + earned_first) and gap.receipt_no == second
+        assert balance == Note.get(Note.receipt_no == second).loyalty_earned   # all spent, then its own earning
+        assert gap.customer_id == customer and first != second
+        ledger_matches()
+
+
+def test_the_offline_cap_limits_what_a_customer_spends_until_the_next_sync(server, tmp_path):
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path, cap=150)
+    offline.build()
+    proxy.cut()
+    offline.go_offline()
+    note = sales.open_note(None)
+    sales.scan(note, "BEAN1")
+    sales.attach_customer(note, ana())
+    with pytest.raises(InputError):
+        sales.redeem(note, 200)                 # 820 on the server, but 150 here until the next sync
+    sales.redeem(note, 100)
+    assert sales.pay(note).completed
+    note = sales.open_note(None)
+    sales.scan(note, "BEAN1")
+    sales.attach_customer(note, ana())
+    with pytest.raises(InputError):
+        sales.redeem(note, 100)                 # 50 left of the cap
+    proxy.start()
+    offline.sync()
+    offline.go_online()
+
+
+def test_the_replica_refreshes_only_what_changed(server, tmp_path):
+    server_db, _ = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    Product.update(price_cents=999).where(Product.sku == "ESP").execute()
+    gone = Product.create(sku="GONE", name="Gone soon", price_cents=100)
+    Product.delete().where(Product.id == gone.id).execute()
+    refreshed = offline.cycle()
+    assert refreshed is not None and refreshed.changed >= 1 and refreshed.removed >= 1
+    conn = replica.connect(offline.path)
+    assert conn.execute("SELECT price_cents FROM product WHERE sku = 'ESP'").fetchone()[0] == 999
+    assert conn.execute("SELECT count(*) FROM product WHERE sku = 'GONE'").fetchone()[0] == 0
+    conn.close()
+    assert offline.cycle().changed == 0        # nothing new: nothing read
+
+
+def test_a_customer_made_offline_is_made_on_the_server_with_their_card_and_sales(server, tmp_path):
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    proxy.cut()
+    offline.go_offline()
+    from tui_pos.services import customers
+    made = customers.create({"name": "Nuevo Cliente", "phone": "6999-1234", "cards": ["LOY-9999"]}, region="PA")
+    receipt = sell(sales, ["CAPP"], made.id)
+    proxy.start()
+    report = offline.sync()
+    assert report.customers == 1 and report.sales == 1
+    with db.routed(server_db):
+        server_customer = Customer.get(Customer.phone == "+50769991234")
+        assert server_customer.code == f"C{server_customer.id:06d}"
+        assert Note.get(Note.receipt_no == receipt).customer_id == server_customer.id
+        assert server_customer.points_balance > 0 and server_customer.visits == 1
+        assert [c.code for c in server_customer.cards] == ["LOY-9999"]
+        ledger_matches()
+    assert offline.customer_map[made.id] == server_customer.id

@@ -1,0 +1,285 @@
+"""The register's local replica (issue 24, docs/offline.md): a SQLite file with the whole schema, holding what
+selling needs, copied from the server and refreshed from its change log; and the journal of what was done on it
+while the server was away.
+
+The replica is written through its own `sqlite3` connection (`connect`), never through the app's database
+proxy: the register may be selling on it meanwhile. Server rows are read with plain SQL on the `server`
+database given (this thread's connection to it).
+
+The journal is kept by triggers of the replica itself, in the transaction of what they record: a note that
+becomes paid (a sale or a return), a customer made, an audit entry written. A refresh marks its own writes
+(`replica_meta.applying`, inside its transaction) so that server rows copied in are never journalled.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from peewee import Database
+
+from tui_pos.models.db import db, open_database
+from tui_pos.models.migrations import REPLICATED, migrate
+
+PAGE = 20_000        # rows per server read while building (keyset pages by id)
+
+_REPLICA_SQL = (
+    "CREATE TABLE IF NOT EXISTS replica_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE, "
+    "kind TEXT NOT NULL, ref INTEGER NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'pending', "
+    "sent_at TEXT, server_id INTEGER, result TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX IF NOT EXISTS journal_state ON journal (state, id)",
+    # a sale or a return completed on the replica: its uid goes to the server with it
+    "CREATE TRIGGER IF NOT EXISTS journal_note AFTER UPDATE OF status ON note "
+    "WHEN new.status = 'paid' AND old.status <> 'paid' "
+    "AND NOT EXISTS (SELECT 1 FROM replica_meta WHERE key = 'applying') BEGIN "
+    "INSERT INTO journal (uid, kind, ref, at) VALUES (lower(hex(randomblob(16))), new.kind, new.id, "
+    "strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+    "CREATE TRIGGER IF NOT EXISTS journal_customer AFTER INSERT ON customer "
+    "WHEN NOT EXISTS (SELECT 1 FROM replica_meta WHERE key = 'applying') BEGIN "
+    "INSERT INTO journal (uid, kind, ref, at) VALUES (lower(hex(randomblob(16))), 'customer', new.id, "
+    "strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+    "CREATE TRIGGER IF NOT EXISTS journal_audit AFTER INSERT ON audit_log "
+    "WHEN NOT EXISTS (SELECT 1 FROM replica_meta WHERE key = 'applying') BEGIN "
+    "INSERT INTO journal (uid, kind, ref, at) VALUES (lower(hex(randomblob(16))), 'audit', new.id, "
+    "strftime('%Y-%m-%d %H:%M:%f', 'now')); END",
+)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection of our own to the replica: WAL, synchronous=FULL (a journal entry is on disk when the
+    cashier sees the sale), foreign keys off (server rows arrive in any order; the server checked them)."""
+    conn = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode = wal")
+    conn.execute("PRAGMA synchronous = full")
+    conn.execute("PRAGMA foreign_keys = off")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    return conn
+
+
+def meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM replica_meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row["value"])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT INTO replica_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                 "SET value = excluded.value", (key, value))
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
+
+
+def _value(value: Any) -> Any:
+    """A server value as the replica (peewee on SQLite) stores it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, _dt.datetime | _dt.date):
+        return str(value)
+    return value
+
+
+def _watermark(server: Database) -> str:
+    """Every transaction older than this one has ended: its changes are in the log for good."""
+    return str(server.execute_sql("SELECT pg_snapshot_xmin(pg_current_snapshot())").fetchone()[0])
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r["name"] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+
+def _put(conn: sqlite3.Connection, table: str, names: list[str], rows: Iterable[Sequence[Any]]) -> int:
+    """INSERT OR REPLACE server rows (a row whose unique value moved to this one gives way; its own change
+    comes with a later refresh)."""
+    marks = ", ".join("?" * len(names))
+    cols = ", ".join(f'"{n}"' for n in names)
+    batch = [tuple(_value(v) for v in row) for row in rows]
+    if batch:
+        conn.executemany(f'INSERT OR REPLACE INTO "{table}" ({cols}) VALUES ({marks})', batch)
+    return len(batch)
+
+
+def _server_names(cursor: Any) -> list[str]:
+    return [d[0] for d in cursor.description]
+
+
+@dataclass(frozen=True)
+class Built:
+    rows: dict[str, int]
+    seconds: float
+
+
+def build(path: str | Path, server: Database,
+          progress: Callable[[str, int], None] | None = None) -> Built:
+    """Make the replica at `path` from the server: the schema by the migrations, then each table of
+    REPLICATED copied in pages; written to `path.building` and renamed over `path` when whole."""
+    started = time.perf_counter()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".building")
+    for stale in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        stale.unlink(missing_ok=True)
+    schema = open_database(f"sqlite:///{tmp}")
+    with db.routed(schema):
+        migrate(schema)
+    schema.close()
+    conn = connect(tmp)
+    conn.execute("PRAGMA synchronous = off")       # a build that fails is thrown away whole
+    for sql in _REPLICA_SQL:
+        conn.execute(sql)
+    watermark = _watermark(server)
+    counts: dict[str, int] = {}
+    conn.execute("BEGIN")
+    set_meta(conn, "applying", "1")
+    for table in REPLICATED:
+        local = set(_columns(conn, table))
+        last, total = 0, 0
+        while True:
+            cursor = server.execute_sql(f'SELECT * FROM "{table}" WHERE id > %s ORDER BY id LIMIT {PAGE}', (last,))
+            names = _server_names(cursor)
+            keep = [i for i, n in enumerate(names) if n in local]
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            total += _put(conn, table, [names[i] for i in keep], ([row[i] for i in keep] for row in rows))
+            last = rows[-1][names.index("id")]
+            if progress is not None:
+                progress(table, total)
+            if len(rows) < PAGE:
+                break
+        counts[table] = total
+    conn.execute("DELETE FROM replica_meta WHERE key = 'applying'")
+    set_meta(conn, "watermark", watermark)
+    set_meta(conn, "built_at", _now())
+    set_meta(conn, "refreshed_at", _now())
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA synchronous = full")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    for old in (Path(f"{target}-wal"), Path(f"{target}-shm")):
+        old.unlink(missing_ok=True)
+    os.replace(tmp, target)
+    os.chmod(target, 0o600)        # it holds the users' PIN hashes
+    return Built(counts, time.perf_counter() - started)
+
+
+def ensure_journal(conn: sqlite3.Connection) -> None:
+    for sql in _REPLICA_SQL:
+        conn.execute(sql)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    changed: int
+    removed: int
+    seconds: float
+
+
+class JournalPending(Exception):
+    """The replica still holds offline work: it is sent before the replica takes server rows again."""
+
+
+def refresh(conn: sqlite3.Connection, server: Database) -> Refreshed:
+    """Bring the replica up to date: the rows the server's change log names since the last watermark."""
+    started = time.perf_counter()
+    if pending(conn):
+        raise JournalPending("the journal has entries to send first")
+    since = meta(conn, "watermark") or "0"
+    watermark = _watermark(server)
+    by_table: dict[str, list[int]] = {}
+    for tbl, row_id in server.execute_sql("SELECT tbl, row_id FROM replica_change WHERE xid >= %s::xid8",
+                                          (since,)).fetchall():
+        by_table.setdefault(tbl, []).append(int(row_id))
+    changed = removed = 0
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        set_meta(conn, "applying", "1")
+        for table in REPLICATED:
+            ids = by_table.get(table)
+            if not ids:
+                continue
+            local = set(_columns(conn, table))
+            cursor = server.execute_sql(f'SELECT * FROM "{table}" WHERE id = ANY(%s)', (ids,))
+            names = _server_names(cursor)
+            keep = [i for i, n in enumerate(names) if n in local]
+            rows = cursor.fetchall()
+            found = {row[names.index("id")] for row in rows}
+            gone = [i for i in ids if i not in found]
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk:chunk + 500]
+                conn.execute(f'DELETE FROM "{table}" WHERE id IN ({", ".join("?" * len(part))})', part)
+            removed += len(gone)
+            changed += _put(conn, table, [names[i] for i in keep], ([row[i] for i in keep] for row in rows))
+        conn.execute("DELETE FROM replica_meta WHERE key = 'applying'")
+        set_meta(conn, "watermark", watermark)
+        set_meta(conn, "refreshed_at", _now())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return Refreshed(changed, removed, time.perf_counter() - started)
+
+
+def pending(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM journal WHERE state = 'pending'").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class JournalState:
+    built: bool
+    built_at: str | None
+    refreshed_at: str | None
+    synced_at: str | None
+    pending: int
+    pending_sales: int
+    oldest: str | None
+
+
+def state(path: str | Path) -> JournalState:
+    if not Path(path).exists():
+        return JournalState(False, None, None, None, 0, 0, None)
+    conn = connect(path)
+    try:
+        ensure_journal(conn)
+        row = conn.execute("SELECT count(*) AS n, sum(kind IN ('sale', 'return')) AS sales, min(at) AS oldest "
+                           "FROM journal WHERE state = 'pending'").fetchone()
+        return JournalState(meta(conn, "built_at") is not None, meta(conn, "built_at"), meta(conn, "refreshed_at"),
+                            meta(conn, "synced_at"), int(row["n"]), int(row["sales"] or 0), row["oldest"])
+    finally:
+        conn.close()
+
+
+def purge(conn: sqlite3.Connection) -> int:
+    """After a whole journal is on the server: drop the offline work from the replica (notes, their lines,
+    payments, ledger rows and print jobs; the customers made offline). The next refresh brings the server's
+    rows of the same customers. Returns the notes dropped."""
+    if pending(conn):
+        raise JournalPending("the journal has entries to send first")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        notes = int(conn.execute("SELECT count(*) FROM note").fetchone()[0])
+        made = [r["ref"] for r in conn.execute("SELECT ref FROM journal WHERE kind = 'customer'")]
+        for table in ("note_line", "payment", "loyalty_movement", "loyalty_month", "stamp_event", "print_job",
+                      "fiscal_document", "message", "note", "audit_log", "day_close"):
+            conn.execute(f'DELETE FROM "{table}"')
+        for start in range(0, len(made), 500):
+            part = made[start:start + 500]
+            marks = ", ".join("?" * len(part))
+            for table in ("loyalty_card", "customer_word", "consent_event", "customer_group_member", "stamp_card"):
+                conn.execute(f'DELETE FROM "{table}" WHERE customer_id IN ({marks})', part)
+            conn.execute(f"DELETE FROM customer WHERE id IN ({marks})", part)
+        conn.execute("DELETE FROM journal")
+        set_meta(conn, "synced_at", _now())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return notes
