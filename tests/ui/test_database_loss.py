@@ -30,7 +30,9 @@ def pg_app(pg_proxy_url, tmp_path):
     finally:
         demo.DEMO_USERS = saved
     database.close()
-    cfg = from_dict({"database": {"url": url}, "printer": {"kind": "file", "path": str(tmp_path / "lp0")}})
+    # without a replica (offline selling is tests/ui/test_offline.py): the register keeps what is typed
+    cfg = from_dict({"database": {"url": url}, "printer": {"kind": "file", "path": str(tmp_path / "lp0")},
+                     "offline": {"enabled": False}})
     app = PosApp(build(cfg, allow_no_users=True))
     yield app, proxy
     if not db.is_closed():
