@@ -281,7 +281,8 @@ def day_plan(config: Config, sales: SaleService, demo: bool, *, printing: bool) 
     return DayPlan(register=sales.register_code,
                    opening_float_cents=parse_money(config.sale.opening_float, "opening float"),
                    columns=config.printer.columns, printing=printing,
-                   backup=DailyBackup(config.db_url(demo), config.backup.dir, config.backup.keep))
+                   backup=DailyBackup(config.db_url(demo), config.backup.dir, config.backup.keep),
+                   offline=sales.offline)
 
 
 def receipt_builder(config: Config, sales: SaleService, printer: Printer,

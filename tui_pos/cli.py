@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="loyalty: per customer; x: the register's day so far; z: close the day")
     report.add_argument("--counted", metavar="AMOUNT", help="z: the cash counted in the drawer, e.g. 152.40")
     report.add_argument("--number", type=int, metavar="N", help="z: show Z report N again instead of closing")
+    report.add_argument("--force", action="store_true",
+                        help="z: close even with offline sales not yet on the server (audited)")
     report.add_argument("--print", dest="print_it", action="store_true",
                         help="x/z: also queue it on this register's printer")
     report.add_argument("--csv", action="store_true", help="CSV (UTF-8, header row) instead of a table")
@@ -115,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     scanner = sub.add_parser("scanner", parents=[common], help="scanner checks")
     scanner.add_argument("action", choices=["list"])
     sub.add_parser("doctor", parents=[common], help="health checks for support")
+    syn = sub.add_parser("sync", parents=[common],
+                         help="the offline replica and journal of this register (docs/offline.md)")
+    syn.add_argument("--now", action="store_true", help="send the journal now, then refresh the replica")
+    syn.add_argument("--rebuild", action="store_true", help="build the replica again from the server")
+    syn.add_argument("--problems", action="store_true", help="list the sync's discrepancies (all registers)")
     sub.add_parser("keys", parents=[common],
                    help="every binding id and its key under [keys] (what config.toml can rebind)")
     mig = sub.add_parser("migrate-to", parents=[common],

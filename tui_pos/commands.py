@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from argparse import Namespace
+from typing import Any
 
 from tui_pos.config import Config
 
@@ -188,7 +189,10 @@ def _day_report(cfg: Config, args: Namespace) -> int:
             report = dayclose.z_report(register, args.number)
         else:
             counted = parse_money(args.counted, "cash counted") if args.counted is not None else None
-            report = dayclose.close_day(register, counted, opening_float_cents=float_cents)
+            offline = _offline(cfg)
+            unsynced = offline.pending_sales() if offline is not None else 0
+            report = dayclose.close_day(register, counted, opening_float_cents=float_cents, unsynced=unsynced,
+                                        force=args.force)
     except PosError as exc:
         return _fail(f"report {args.what}: {exc}", 2)
     print(dayreport.as_text(dayreport.layout(report, cfg.printer.columns, money.plain)))
@@ -416,6 +420,8 @@ def cmd_doctor(cfg: Config, args: Namespace) -> int:
         checks += database_checks(cfg, url)
         from tui_pos.services.health import audit_chain_checks
         checks += audit_chain_checks()
+        from tui_pos.services.health import offline_checks
+        checks += offline_checks(_offline(cfg))
     except NoDatabase as exc:
         checks.append(Check(FAIL, "database", str(exc)))
     except SchemaOutOfDate as exc:
@@ -429,6 +435,55 @@ def cmd_doctor(cfg: Config, args: Namespace) -> int:
     failed = sum(c.level == FAIL for c in checks)
     print(f"{len(checks)} checks: {failed} failed, {sum(c.level == 'WARN' for c in checks)} warnings")
     return 1 if failed else 0
+
+
+def _offline(cfg: Config) -> Any:
+    """This register's replica and journal, on PostgreSQL with `[offline] enabled` (None otherwise)."""
+    from tui_pos.bootstrap import offline_service, sale_service
+    from tui_pos.models import db
+    return offline_service(cfg, db.obj, sale_service(cfg))
+
+
+def cmd_sync(cfg: Config, args: Namespace) -> int:
+    """`tui-pos sync`: the journal and replica of this register (docs/offline.md)."""
+    from tui_pos.models import SyncDiscrepancy
+    from tui_pos.services.offline.replica import JournalPending
+    _open(cfg, args)
+    if args.problems:
+        rows = list(SyncDiscrepancy.select().order_by(SyncDiscrepancy.id))
+        for r in rows:
+            points = f" points asked {r.points_asked}, taken {r.points_taken}" if r.kind == "overrun" else ""
+            print(f"{r.at:%Y-%m-%d %H:%M}  {r.register:<6} {r.kind:<16} {r.receipt_no:<12}{points}  {r.detail}")
+        print(f"{len(rows)} discrepancies" if rows else "no discrepancies")
+        return 0
+    offline = _offline(cfg)
+    if offline is None:
+        return _fail("no replica here: offline selling is for a register on PostgreSQL with [offline] enabled", 2)
+    try:
+        if args.rebuild:
+            if offline.state().pending:
+                return _fail("the journal has entries not on the server: `tui-pos sync --now` first", 2)
+            built = offline.build(progress=None)
+            print(f"replica built in {built.seconds:.1f} s: "
+                  + ", ".join(f"{n} {t}" for t, n in built.rows.items() if n))
+        if args.now:
+            report = offline.sync()
+            print(f"sent {report.sent} entries ({report.sales} sales, {report.returns} returns, {report.customers} "
+                  f"customers); {report.already} were already on the server; {report.discrepancies} discrepancies; "
+                  f"{report.seconds:.2f} s")
+            refreshed = offline.cycle()
+            if refreshed is not None:
+                print(f"replica refreshed: {refreshed.changed} rows changed, {refreshed.removed} removed, "
+                      f"{refreshed.seconds:.2f} s")
+    except JournalPending as exc:
+        return _fail(f"sync: {exc}", 1)
+    state = offline.state()
+    print(f"replica {offline.path}: " + (f"built {state.built_at} UTC, refreshed {state.refreshed_at} UTC"
+                                         if state.built else "not built yet (`tui-pos sync --rebuild`)"))
+    print(f"journal: {state.pending} pending ({state.pending_sales} sales/returns)"
+          + (f", oldest {state.oldest} UTC" if state.oldest else "")
+          + f"; last sync {state.synced_at or 'never'} UTC")
+    return 1 if state.pending else 0
 
 
 def cmd_migrate_to(cfg: Config, args: Namespace) -> int:

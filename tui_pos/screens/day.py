@@ -19,10 +19,11 @@ from textual.worker import Worker, WorkerState
 from tui_pos.domain import dayreport
 from tui_pos.domain.errors import PosError
 from tui_pos.domain.money import parse_money
-from tui_pos.screens.dialogs import PromptDialog
+from tui_pos.screens.dialogs import ChoiceDialog, PromptDialog
 from tui_pos.screens.gate import ask_approval
 from tui_pos.services import dayclose, users
 from tui_pos.services.connection import worker_connection
+from tui_pos.services.dayclose import UnsyncedSales
 from tui_pos.widgets.calls import DatabaseCalls
 from tui_pos.widgets.keybar import HelpLine
 from tui_pos.widgets.safety import Guarded
@@ -73,9 +74,9 @@ class DayScreen(Guarded, DatabaseCalls, ModalScreen[None]):
             return self.plan.x_report()
 
     @work(thread=True, exit_on_error=False, group="day", name="z-report")
-    def _close(self, counted: int, user_id: int | None) -> tuple[dayreport.DayReport, str]:
+    def _close(self, counted: int, user_id: int | None, force: bool = False) -> tuple[dayreport.DayReport, str]:
         with worker_connection():
-            return self.plan.close(counted, user_id)    # the Z, then its daily backup: one service call
+            return self.plan.close(counted, user_id, force=force)   # the Z, then its backup: one service call
 
     @on(Worker.StateChanged)
     def _worker_done(self, event: Worker.StateChanged) -> None:
@@ -84,6 +85,9 @@ class DayScreen(Guarded, DatabaseCalls, ModalScreen[None]):
         self.busy = False
         if event.state == WorkerState.ERROR:
             error = event.worker.error
+            if isinstance(error, UnsyncedSales) and self._z_asked is not None:
+                self._force_close(error)
+                return
             if isinstance(error, PosError):
                 self._say(str(error), error=True)
             else:
@@ -155,9 +159,29 @@ class DayScreen(Guarded, DatabaseCalls, ModalScreen[None]):
         self.app.push_screen(PromptDialog("Close the day (Z)", "Count the cash in the drawer and type it.",
                                           placeholder="cash counted, e.g. 152.40"), counted)
 
+    _z_asked: tuple[int, int | None] | None = None    # (counted, manager) of the Z being closed
+
+    def _force_close(self, error: UnsyncedSales) -> None:
+        """Offline sales not on the server yet: said, and the manager who approved the Z may close anyway."""
+        counted, manager_id = self._z_asked or (0, None)
+        self._z_asked = None
+        self._say(str(error), error=True)
+
+        def chosen(choice: str | None) -> None:
+            if choice != "force":
+                self._say("The day is still open: the offline sales are sent when the server is back.")
+                return
+            self.busy = True
+            self._say("Closing the day without the unsent sales...")
+            self._close(counted, manager_id, True)
+        self.app.push_screen(ChoiceDialog(
+            f"Z: {error.count} offline sales not on the server yet",
+            [("wait", "Wait for the server (the day stays open)"), ("force", "Close anyway (audited)")]), chosen)
+
     def _approve(self, counted: int) -> None:
         def go(manager_id: int | None) -> None:
             self.busy = True
+            self._z_asked = (counted, manager_id)
             self._say("Closing the day...")
             self._close(counted, manager_id)
         ask_approval(self, "close_day", lambda manager: go(manager.id if manager else None),

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from peewee import JOIN, fn
 
@@ -111,11 +112,27 @@ def x_report(register: str, *, opening_float_cents: int = 0) -> dayreport.DayRep
         return _gather(register, "X", day_close_id=None, opening_float_cents=opening_float_cents)
 
 
+class UnsyncedSales(InputError):
+    """Sales this register made offline are not on the server yet: the Z would close a day without them."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} sale{'' if count == 1 else 's'} made offline on this register "
+                         f"{'is' if count == 1 else 'are'} not on the server yet: the day cannot close without "
+                         f"{'it' if count == 1 else 'them'}. Wait for the server (`tui-pos sync --now`), or a "
+                         "manager closes anyway (F10 again; the CLI's --force): audited.")
+        self.count = count
+
+
 def close_day(register: str, counted_cents: int | None, *, opening_float_cents: int = 0,
-              user_id: int | None = None) -> dayreport.DayReport:
-    """The Z report: closes the register's day in one transaction and records it (audited)."""
+              user_id: int | None = None, unsynced: int = 0, force: bool = False) -> dayreport.DayReport:
+    """The Z report: closes the register's day in one transaction and records it (audited).
+
+    `unsynced`: this register's offline sales still in its journal (docs/offline.md): the Z refuses
+    (UnsyncedSales) unless `force`d, and a forced close is audited with the count."""
     if counted_cents is not None and counted_cents < 0:
         raise InputError("The cash counted cannot be negative: count the drawer again.")
+    if unsynced and not force:
+        raise UnsyncedSales(unsynced)
     user = User.get_or_none(User.id == user_id) if user_id else None
     with db.atomic():
         reg_id = _register_id(register)
@@ -131,6 +148,8 @@ def close_day(register: str, counted_cents: int | None, *, opening_float_cents: 
                                             Note.day_close.is_null()).execute()
         report = _gather(register, "Z", day_close_id=row.id, opening_float_cents=opening_float_cents,
                          counted_cents=counted_cents, user=user.name if user else "", number=number)
+        if unsynced:
+            audit.record("day.close_unsynced", user_id=user_id, register=register, z=number, unsynced=unsynced)
         audit.record("day.close", user_id=user_id, register=register, z=number, net=report.net_cents,
                      expected=report.cash_expected_cents, counted=counted_cents,
                      difference=report.difference_cents)
@@ -177,16 +196,25 @@ class DayPlan:
     """A printer is configured: reports are queued for it."""
     backup: DailyBackup
     """The daily copy after each Z."""
+    offline: Any = None
+    """The register's replica and journal (services.offline.Offline; None: no replica)."""
 
     def x_report(self) -> dayreport.DayReport:
         """The day so far (changes nothing)."""
         return x_report(self.register, opening_float_cents=self.opening_float_cents)
 
-    def close(self, counted_cents: int | None, user_id: int | None) -> tuple[dayreport.DayReport, str]:
+    def close(self, counted_cents: int | None, user_id: int | None, *,
+              force: bool = False) -> tuple[dayreport.DayReport, str]:
         """The Z, then the daily backup: the closed day's report and one line saying what became of its copy
-        (the day is closed whatever becomes of the backup)."""
+        (the day is closed whatever becomes of the backup). Refused while selling offline (the day is the
+        server's), and with offline sales not yet sent unless `force`d (UnsyncedSales)."""
+        unsynced = 0
+        if self.offline is not None:
+            if self.offline.active:
+                raise InputError("The register is selling offline: the day closes on the server, when it is back.")
+            unsynced = self.offline.pending_sales()
         report = close_day(self.register, counted_cents, opening_float_cents=self.opening_float_cents,
-                           user_id=user_id)
+                           user_id=user_id, unsynced=unsynced, force=force)
         return report, self.backup.after_close(self.register, report.number)
 
     def queue_print(self, report: dayreport.DayReport, money: Callable[[int], str], *, blind: bool = False) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from tui_pos.config import Config
 
@@ -309,3 +310,36 @@ def _repeated_ledger_rows() -> list[Check]:
     return [Check(WARN, "repeated ledger rows", f"{n_moves} loyalty movements and {n_stamps} stamp events repeat "
                   f"an earlier one of the same document{example}: check those customers' ledgers (F2, the "
                   "customer, Ctrl+L) and correct them with an adjustment")]
+
+
+def offline_checks(offline: Any) -> list[Check]:
+    """The register's replica and journal (docs/offline.md): what waits to be sent, since when, the last sync,
+    and how old the replica is; and the sync's discrepancies (all registers) for the manager."""
+    if offline is None:
+        return []
+    import datetime as _dt
+
+    from tui_pos.models import SyncDiscrepancy
+    state = offline.state()
+    out: list[Check] = []
+    if not state.built:
+        out.append(Check(WARN, "offline replica", f"not built yet at {offline.path}: the register builds it when it "
+                         "starts (or `tui-pos sync --rebuild`); until then it cannot sell while the server is away"))
+    else:
+        refreshed = _dt.datetime.fromisoformat(state.refreshed_at or state.built_at or "1970-01-01")
+        age = _dt.datetime.now(_dt.UTC).replace(tzinfo=None) - refreshed
+        minutes = int(age.total_seconds() // 60)
+        level = OK if age < _dt.timedelta(hours=1) else WARN
+        out.append(Check(level, "offline replica", f"{offline.path}, refreshed {minutes} min ago"
+                         + ("" if level == OK else ": is the register running? (`tui-pos sync --now` refreshes it)")))
+    if state.pending:
+        out.append(Check(WARN, "offline journal", f"{state.pending} entries not on the server ({state.pending_sales} "
+                         f"sales/returns), oldest {state.oldest} UTC; last sync {state.synced_at or 'never'}: "
+                         "`tui-pos sync --now` sends them"))
+    else:
+        out.append(Check(OK, "offline journal", f"nothing waiting; last sync {state.synced_at or 'never'}"))
+    problems = SyncDiscrepancy.select().count()
+    if problems:
+        out.append(Check(WARN, "sync discrepancies",
+                         f"{problems} for the manager to look at: `tui-pos sync --problems`"))
+    return out
