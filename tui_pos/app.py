@@ -145,6 +145,11 @@ class PosApp(Guarded, App):
         self._start_messages()
         self._start_fiscal()
         if self.offline is not None:
+            if self.offline.active:      # started while the server was away (bootstrap): probe for it
+                self.selling_offline = True
+                self.notify("The server cannot be reached: selling OFFLINE on this register's copy. Sales are "
+                            "sent when it is back.", severity="warning", timeout=8)
+                self._probe_database()
             self.set_interval(self.offline.settings.refresh_every, self._replica_cycle)
             self.set_interval(1.0, self._offline_tick)
             self._replica_cycle()      # builds the replica on the first start

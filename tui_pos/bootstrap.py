@@ -213,6 +213,24 @@ def fiscal_receipt(settings: Any, receipt_no: str, rows: list[Any], columns: int
     return body + extra + cut, block.qr or qr
 
 
+def _start_offline(config: Config, error: Exception) -> Database:
+    """A register started while its server cannot be reached sells on its replica (docs/offline.md); any other
+    failure, or no replica yet, is raised as it was. Returns the server's database (not connected)."""
+    from pathlib import Path
+
+    from tui_pos.models.db import is_connection_error
+    server = db_proxy.obj
+    replica = config.offline.replica or str(data_dir() / f"replica-{config.store.register}.sqlite")
+    if server is None or not config.offline.enabled or not is_connection_error(error) or not Path(replica).exists():
+        raise error
+    log.warning("the server cannot be reached at start (%s): starting offline on %s", error, replica)
+    from tui_pos.models.db import open_database as open_url
+    from tui_pos.models.db import reset_connection
+    reset_connection()
+    db_proxy.initialize(open_url(f"sqlite:///{replica}"))
+    return server
+
+
 def offline_service(config: Config, database: Database, sales: SaleService) -> Any:
     """The register's replica and journal (docs/offline.md): on PostgreSQL with `[offline] enabled`; None on
     SQLite (the register's own file is never away)."""
@@ -317,9 +335,14 @@ def build(config: Config, demo: bool = False, *, allow_no_users: bool = False) -
     os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", str(data_dir() / "escpos-cache"))   # beside the data
     from tui_pos.hardware.printer import PrinterError, make_printer
 
-    database = open_database(config, demo)
+    try:
+        database = open_database(config, demo)
+    except Exception as exc:  # noqa: BLE001 - raised again by _start_offline unless the server is away
+        database = _start_offline(config, exc)   # the server away at start: the replica, if there is one
     sales = sale_service(config)
     sales.offline = offline_service(config, database, sales)
+    if sales.offline is not None and database is not db_proxy.obj:
+        sales.offline.go_offline()
     from tui_pos.domain.permissions import Permissions
     from tui_pos.services import users
     users.configure_lockout(config.store.register, config.security.pin_attempts)   # every PIN prompt here

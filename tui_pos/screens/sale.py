@@ -187,6 +187,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        self.on_replica = self.sales.selling_offline     # started offline: the note is on the replica
         self.query_one("#code", Input).focus()
         self.new_note()
 
