@@ -190,7 +190,8 @@ def _lost_connection(exc: BaseException) -> bool:
     if not isinstance(exc, OperationalError) and not driver:
         return False
     text = str(exc).lower()
-    return not isinstance(db.obj, SqliteDatabase) and any(w in text for w in (
+    # a driver's own error is the server's whatever this thread sells on now (the replica, offline: issue 24)
+    return (driver or not isinstance(db.obj, SqliteDatabase)) and any(w in text for w in (
         "connection", "server closed", "terminating", "could not receive", "could not send", "eof detected",
         "consuming input failed", "the connection is lost", "no connection", "timeout", "ssl",
         "pipeline mode while busy"))

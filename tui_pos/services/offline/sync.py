@@ -215,9 +215,10 @@ def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, cus
             customer_id = None
     return_of = None
     if local["return_of_id"] is not None:
-        original = _row(conn, "note", local["return_of_id"])
-        if original is not None:
-            return_of = Note.select(Note.id).where(Note.receipt_no == original["receipt_no"]).scalar()
+        # the sale it returns was sent before it (journal order): the row it became there (renumbered or not)
+        sent = conn.execute("SELECT server_id FROM journal WHERE kind = 'sale' AND ref = ? AND state = 'sent'",
+                            (local["return_of_id"],)).fetchone()
+        return_of = sent["server_id"] if sent is not None else None
     closed_at = _dt_of(local["closed_at"])
     note_id = Note.insert(
         register=reg.id, kind=local["kind"], status="paid", sales_mode=local["sales_mode"],
