@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="expire: write off points past [program] expire_months; stats: the statistics")
 
     report = sub.add_parser("report", parents=[common], help="reports")
-    report.add_argument("what", choices=["loyalty", "x", "z"],
-                        help="loyalty: per customer; x: the register's day so far; z: close the day")
+    report.add_argument("what", choices=["loyalty", "x", "z", "stores"],
+                        help="loyalty: per customer; x: the register's day so far; z: close the day; "
+                             "stores: each store's sales and the chain's")
     report.add_argument("--counted", metavar="AMOUNT", help="z: the cash counted in the drawer, e.g. 152.40")
     report.add_argument("--number", type=int, metavar="N", help="z: show Z report N again instead of closing")
     report.add_argument("--force", action="store_true",
@@ -87,6 +88,13 @@ def _parser() -> argparse.ArgumentParser:
     special.add_argument("price")
     special.add_argument("--start")
     special.add_argument("--end")
+
+    sprice = sub.add_parser("store-price", parents=[common],
+                            help="a product's price in one store of the chain (docs/offline.md); no SKU: list")
+    sprice.add_argument("sku", nargs="?", default="")
+    sprice.add_argument("price", nargs="?", help="the store's price, e.g. 1.75 (omit with --remove)")
+    sprice.add_argument("--store", default="", help="the store's code ([store] point_of_sale of its registers)")
+    sprice.add_argument("--remove", action="store_true", help="the store sells it at retail again")
 
     group = sub.add_parser("group", parents=[common], help="customer groups and their automatic discount")
     group_sub = group.add_subparsers(dest="group_command", required=True)

@@ -144,6 +144,8 @@ def cmd_loyalty(cfg: Config, args: Namespace) -> int:
 def cmd_report(cfg: Config, args: Namespace) -> int:
     if args.what in ("x", "z"):
         return _day_report(cfg, args)
+    if args.what == "stores":
+        return _store_report(cfg, args)
     import csv
 
     from tui_pos.domain.errors import PosError
@@ -169,6 +171,26 @@ def cmd_report(cfg: Config, args: Namespace) -> int:
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     for row in table:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def _store_report(cfg: Config, args: Namespace) -> int:
+    """`report stores`: each store's sales and the chain's (issue 24), money as the store writes it."""
+    from tui_pos.domain.errors import PosError
+    from tui_pos.domain.money import MoneyFormat
+    from tui_pos.services import chain
+    _open(cfg, args)
+    money = MoneyFormat(cfg.store.currency, cfg.store.locale)
+    try:
+        rows = chain.store_sales(args.date_from, args.date_to)
+    except PosError as exc:
+        return _fail(f"report stores: {exc}", 2)
+    table = [["store", "registers", "sales", "returns", "net", "customers", "points earned", "points used"]]
+    table += [[r.store if r.store != "*" else "CHAIN", str(r.registers), str(r.sales), str(r.returns),
+               money.plain(r.net_cents), str(r.customers), str(r.points_earned), str(r.points_used)] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip())
     return 0
 
 
@@ -276,6 +298,29 @@ def cmd_special(cfg: Config, args: Namespace) -> int:
     _open(cfg, args)
     try:
         print(prices.add_specific_price(args.sku, args.price, start=args.start, end=args.end))
+    except PosError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_store_price(cfg: Config, args: Namespace) -> int:
+    """`tui-pos store-price SKU PRICE --store CODE` (or --remove); no SKU: the store prices."""
+    from tui_pos.domain.errors import PosError
+    from tui_pos.services import prices
+    _open(cfg, args)
+    try:
+        if not args.sku:
+            rows = prices.store_prices(args.store or None)
+            for r in rows:
+                print(f"{r.store:<10} {r.sku:<14} {r.price_cents / 100:>9.2f}  (retail {r.retail_cents / 100:.2f})  "
+                      f"{r.name}")
+            print(f"{len(rows)} store prices" if rows else "no store prices: every store sells at retail")
+            return 0
+        if not args.store:
+            return _fail("store-price needs --store CODE", 2)
+        if args.remove == (args.price is not None):
+            return _fail("store-price: give a price, or --remove", 2)
+        print(prices.set_store_price(args.sku, args.store, None if args.remove else args.price))
     except PosError as exc:
         return _fail(str(exc))
     return 0

@@ -112,6 +112,18 @@ class PriceRateLine(BaseModel):
         indexes = ((("rate", "product"), True),)
 
 
+class StorePrice(BaseModel):
+    """A product's retail price in one store of the chain (issue 24): the catalog is shared, its prices may
+    differ by store; the register's store price stands in for `price_cents` (rates and promotions apply on it)."""
+
+    point_of_sale = ForeignKeyField(PointOfSale, on_delete="CASCADE")
+    product = ForeignKeyField(Product, on_delete="CASCADE")
+    price_cents = IntegerField()
+
+    class Meta:
+        indexes = ((("product", "point_of_sale"), True),)
+
+
 class SpecificPrice(BaseModel):
     """A time-limited price for everyone (a promotion)."""
 
@@ -506,6 +518,6 @@ ALL_MODELS = [PointOfSale, Register, User, Section, Product, Barcode, PriceRate,
               SpecificPrice, CustomerGroup, Customer, CustomerGroupMember, LoyaltyCard, CustomerWord,
               LoyaltyMovement, LoyaltyMonth, LoyaltyProgram, StampCard, StampEvent, DgiCheck, DayClose, Note, NoteLine,
               Payment, PrintJob, Campaign, Message, ConsentEvent, PinLock, AuditLog, FiscalDoc,
-              SyncDiscrepancy, SyncApplied]
+              SyncDiscrepancy, SyncApplied, StorePrice]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "db", "local_time", "utcnow"]

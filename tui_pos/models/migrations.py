@@ -473,21 +473,22 @@ def m022_product_search(database: Database, migrator: SchemaMigrator) -> None:
 
 
 # What an offline register's replica holds (issue 24, docs/offline.md), in an order that keeps foreign keys.
-REPLICATED = ("point_of_sale", "register", "user", "section", "product", "barcode", "price_rate",
+REPLICATED = ("point_of_sale", "register", "user", "section", "product", "barcode", "store_price", "price_rate",
               "price_rate_line", "specific_price", "customer_group", "customer", "customer_group_member",
               "loyalty_card", "customer_word", "loyalty_program", "stamp_card")
 
 
 def m023_offline_registers(database: Database, migrator: SchemaMigrator) -> None:
-    """Registers that sell while the server is away (issue 24): a sale's own id (`note.uid`, unique), each
+    """Registers that sell while the server is away, and a chain of stores (issue 24): per-store prices
+    (`store_price`), a sale's own id (`note.uid`, unique), each
     journal entry applied (`sync_applied`, by its register's id), the sync's discrepancies, and on PostgreSQL
     the change log the replicas refresh from: statement triggers
     write each changed row's table, id and transaction (xid8) into `replica_change`, one row per row."""
-    from tui_pos.models import SyncApplied, SyncDiscrepancy
+    from tui_pos.models import StorePrice, SyncApplied, SyncDiscrepancy
     _add_column_if_missing(database, migrator, "note", "uid", CharField(null=True))
     _unique_index(database, migrator, "note", "uid")
     _add_column_if_missing(database, migrator, "note", "carried_from", IntegerField(null=True))
-    database.create_tables([SyncDiscrepancy, SyncApplied], safe=True)
+    database.create_tables([SyncDiscrepancy, SyncApplied, StorePrice], safe=True)
     if isinstance(database, SqliteDatabase):
         return
     database.execute_sql("CREATE TABLE IF NOT EXISTS replica_change (tbl varchar(40) NOT NULL, "

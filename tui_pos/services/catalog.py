@@ -49,9 +49,10 @@ def _view(p: Product, section: str = "", barcode: str = "") -> ProductView:
                        section, barcode)
 
 
-def find_by_code(code: str, note_id: int | None = None) -> FoundProduct | None:
-    """An active product by barcode, else by SKU (the catalogue store's `find_by_code`)."""
-    return store.find_by_code(code, note_id)
+def find_by_code(code: str, note_id: int | None = None, store_id: int = 0) -> FoundProduct | None:
+    """An active product by barcode, else by SKU (the catalogue store's `find_by_code`), priced for the
+    store `store_id` (its `store_price`, else retail)."""
+    return store.find_by_code(code, note_id, store_id)
 
 
 SEARCH_DENSE = 2000   # a word in more products than this: the first SEARCH_WINDOW holding every word, by name

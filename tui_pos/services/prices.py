@@ -11,7 +11,7 @@ from peewee import ModelSelect, fn
 from tui_pos.domain.customer import parse_date
 from tui_pos.domain.errors import InputError
 from tui_pos.domain.money import parse_money, parse_percent_bp
-from tui_pos.models import PriceRate, PriceRateLine, Product, SpecificPrice, db
+from tui_pos.models import PointOfSale, PriceRate, PriceRateLine, Product, SpecificPrice, StorePrice, db
 from tui_pos.services import audit
 
 
@@ -79,6 +79,44 @@ def add_specific_price(sku: str, price: str, *, start: str | None = None, end: s
         SpecificPrice.create(product=product.id, price_cents=cents, start_date=s, end_date=e)
         audit.record("price.specific", user_id=user_id, sku=product.sku, price_cents=cents, start=str(s), end=str(e))
     return f"{product.sku} at {cents / 100:.2f} from {s or 'now'} to {e or 'further notice'}"
+
+
+def set_store_price(sku: str, store: str, price: str | None, *, user_id: int | None = None) -> str:
+    """A product's price in one store of the chain (None: the store sells it at retail again); audited."""
+    product = Product.get_or_none(Product.sku == sku.strip().upper())
+    if product is None:
+        raise InputError(f"No product with SKU {sku.strip().upper()}.")
+    pos = PointOfSale.get_or_none(PointOfSale.code == store.strip())
+    if pos is None:
+        known = ", ".join(p.code for p in PointOfSale.select().order_by(PointOfSale.code)) or "none yet"
+        raise InputError(f"No store {store.strip()!r} (stores: {known}): a store is made by its first register.")
+    cents = parse_money(price, "price") if price is not None else None
+    with db.atomic():
+        StorePrice.delete().where(StorePrice.product == product.id, StorePrice.point_of_sale == pos.id).execute()
+        if cents is not None:
+            StorePrice.create(product=product.id, point_of_sale=pos.id, price_cents=cents)
+        audit.record("price.store", user_id=user_id, sku=product.sku, store=pos.code, price_cents=cents)
+    if cents is None:
+        return f"{product.sku} in store {pos.code}: at retail ({product.price_cents / 100:.2f}) again"
+    return f"{product.sku} in store {pos.code} at {cents / 100:.2f} (retail {product.price_cents / 100:.2f})"
+
+
+@dataclass(frozen=True)
+class StorePriceRow:
+    store: str
+    sku: str
+    name: str
+    price_cents: int
+    retail_cents: int
+
+
+def store_prices(store: str | None = None) -> list[StorePriceRow]:
+    query = (StorePrice.select(PointOfSale.code, Product.sku, Product.name, StorePrice.price_cents,
+                               Product.price_cents).join(Product).switch(StorePrice).join(PointOfSale)
+             .order_by(PointOfSale.code, Product.sku))
+    if store:
+        query = query.where(PointOfSale.code == store)
+    return [StorePriceRow(*row) for row in query.tuples()]
 
 
 def remove_rate_line(code: str, sku: str, *, user_id: int | None = None) -> str:

@@ -84,7 +84,7 @@ class Offline:
 
     def build(self, progress: Any = None) -> replica.Built:
         with self._lock, db.routed(self.server, fresh=True):
-            return replica.build(self.path, self.server, progress)
+            return replica.build(self.path, self.server, progress, register=self.register)
 
     def state(self) -> JournalState:
         return replica.state(self.path)
@@ -123,7 +123,7 @@ class Offline:
                     return None
                 if conn.execute("SELECT 1 FROM journal UNION ALL SELECT 1 FROM note LIMIT 1").fetchone():
                     replica.purge(conn)
-                return replica.refresh(conn, self.server)
+                return replica.refresh(conn, self.server, register=self.register)
             finally:
                 conn.close()
 

@@ -111,14 +111,23 @@ def _server_names(cursor: Any) -> list[str]:
     return [d[0] for d in cursor.description]
 
 
+# rows of a table that are another store's: a replica holds its own store's prices (and the chain's customers)
+_STORE_ONLY = {"store_price": "point_of_sale_id = (SELECT point_of_sale_id FROM register WHERE code = %s)"}
+
+
+def _only(table: str, register: str) -> tuple[str, tuple[Any, ...]]:
+    where = _STORE_ONLY.get(table)
+    return (f" AND {where}", (register,)) if where else ("", ())
+
+
 @dataclass(frozen=True)
 class Built:
     rows: dict[str, int]
     seconds: float
 
 
-def build(path: str | Path, server: Database,
-          progress: Callable[[str, int], None] | None = None) -> Built:
+def build(path: str | Path, server: Database, progress: Callable[[str, int], None] | None = None, *,
+          register: str = "") -> Built:
     """Make the replica at `path` from the server: the schema by the migrations, then each table of
     REPLICATED copied in pages; written to `path.building` and renamed over `path` when whole."""
     started = time.perf_counter()
@@ -142,8 +151,10 @@ def build(path: str | Path, server: Database,
     for table in REPLICATED:
         local = set(_columns(conn, table))
         last, total = 0, 0
+        only, params = _only(table, register)
         while True:
-            cursor = server.execute_sql(f'SELECT * FROM "{table}" WHERE id > %s ORDER BY id LIMIT {PAGE}', (last,))
+            cursor = server.execute_sql(f'SELECT * FROM "{table}" WHERE id > %s{only} ORDER BY id LIMIT {PAGE}',
+                                        (last, *params))
             names = _server_names(cursor)
             keep = [i for i, n in enumerate(names) if n in local]
             rows = cursor.fetchall()
@@ -187,7 +198,7 @@ class JournalPending(Exception):
     """The replica still holds offline work: it is sent before the replica takes server rows again."""
 
 
-def refresh(conn: sqlite3.Connection, server: Database) -> Refreshed:
+def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "") -> Refreshed:
     """Bring the replica up to date: the rows the server's change log names since the last watermark."""
     started = time.perf_counter()
     if pending(conn):
@@ -207,7 +218,8 @@ def refresh(conn: sqlite3.Connection, server: Database) -> Refreshed:
             if not ids:
                 continue
             local = set(_columns(conn, table))
-            cursor = server.execute_sql(f'SELECT * FROM "{table}" WHERE id = ANY(%s)', (ids,))
+            only, params = _only(table, register)
+            cursor = server.execute_sql(f'SELECT * FROM "{table}" WHERE id = ANY(%s){only}', (ids, *params))
             names = _server_names(cursor)
             keep = [i for i, n in enumerate(names) if n in local]
             rows = cursor.fetchall()

@@ -46,6 +46,7 @@ class SaleBase:
         self.fiscal = fiscal             # services.fiscal.Settings: each completion writes its DGI document row
         self.offline = offline           # services.offline.Offline on a PostgreSQL register (None: no replica)
         self._register_id: int | None = None
+        self._store_id: int | None = None
 
     @property
     def register_id(self) -> int:
@@ -63,7 +64,17 @@ class SaleBase:
                     Register.insert(code=self.register_code, point_of_sale=pos.id).on_conflict_ignore().execute()
                     reg = Register.get(Register.code == self.register_code)
                 self._register_id = int(reg.id)
+                self._store_id = int(reg.point_of_sale_id)
         return self._register_id
+
+    @property
+    def store_id(self) -> int:
+        """This register's store (its point of sale's row): whose prices it sells at."""
+        if self._store_id is None:
+            _ = self.register_id
+            if self._store_id is None:
+                self._store_id = int(Register.get_by_id(self._register_id).point_of_sale_id)
+        return self._store_id
 
     @property
     def selling_offline(self) -> bool:

@@ -56,14 +56,15 @@ class NoteEditing(CustomerPricing):
         entry = parse_entry(text)
         with db.atomic():
             note = self._note(note_id)
-            product = catalog.find_by_code(entry.code, note_id)
+            product = catalog.find_by_code(entry.code, note_id, self.store_id)
             weighed = None
             if product is None:
                 weighed = parse_weighed(entry.code, self.weighed_prefixes, self.weighed_layout, self.weighed_value)
                 if weighed is not None:
                     if bad_check_digit(entry.code):
                         raise InputError(f"{entry.code} was misread (wrong check digit): scan it again.")
-                    product = catalog.find_by_code(weighed.plu) or catalog.find_by_code(weighed.plu.lstrip("0"))
+                    product = (catalog.find_by_code(weighed.plu, store_id=self.store_id)
+                               or catalog.find_by_code(weighed.plu.lstrip("0"), store_id=self.store_id))
                     if product is None:
                         raise InputError(f"Unknown weighed item {weighed.plu} in {entry.code}: no product has "
                                          "this PLU as a barcode or SKU. Check the scale's labels.")

@@ -9,7 +9,7 @@ from typing import Any
 from peewee import SQL, fn
 
 from tui_pos.domain.codes import scanned_forms
-from tui_pos.models import Barcode, NoteLine, Product
+from tui_pos.models import Barcode, NoteLine, Product, StorePrice
 from tui_pos.models.prepared import prepared
 from tui_pos.services.prices import specific_price_of
 
@@ -32,19 +32,20 @@ class FoundProduct:
     same_line: tuple[int, int] | None   # (line id, qty) a scan of it raises, or None
 
 
-def find_by_code(code: str, note_id: int | None = None) -> FoundProduct | None:
+def find_by_code(code: str, note_id: int | None = None, store_id: int = 0) -> FoundProduct | None:
     """An active product by barcode, else by SKU (case-insensitive).
 
     A UPC-A scanned as 12 digits is the same item as its EAN-13 with a leading
     0, and a UPC-E is found by its expanded UPC-A (`scanned_forms`). The
     product comes with today's specific price (`specific_cents`) and, given a
-    note, the line of that note a scan of it adds to (`same_line`: (id, qty) or None).
+    note, the line of that note a scan of it adds to (`same_line`: (id, qty) or None). `store_id`: the
+    register's store, whose own price of the product (`store_price`) is its retail price there.
     """
     code = code.strip()
     forms = scanned_forms(code)
     forms = (forms + [forms[-1]] * 3)[:3]   # the statement takes three forms (scanned_forms gives one to three)
     # one query: the exact barcode wins, then the SKU, then the other forms of the code
-    rows = _q_find.rows(*forms, code.upper(), _dt.date.today(), note_id or 0)
+    rows = _q_find.rows(*forms, code.upper(), _dt.date.today(), note_id or 0, store_id)
     best, rank = None, 4
     for row in rows:
         values = dict(zip(_PRODUCT_COLUMNS, row))
@@ -71,13 +72,16 @@ def _same_line(note: Any, product_column: Any, column: str) -> Any:
     return alias.select(getattr(alias, column)).where(alias.id == newest)
 
 
-@prepared(6)
-def _q_find(form1: Any, form2: Any, form3: Any, sku: Any, today: Any, note: Any) -> Any:
+@prepared(7)
+def _q_find(form1: Any, form2: Any, form3: Any, sku: Any, today: Any, note: Any, store: Any) -> Any:
     """Products by barcode (any of three forms) and by SKU: two index lookups in one statement, whatever
     the size of the catalogue (one join with an OR across both tables read every product)."""
 
     def columns(hit_code: Any) -> tuple[Any, ...]:
-        return (Product.id, Product.sku, Product.name, Product.section, Product.price_cents, Product.tax_rate_bp,
+        in_store = StorePrice.select(StorePrice.price_cents).where(StorePrice.product == Product.id,
+                                                                   StorePrice.point_of_sale == store)
+        return (Product.id, Product.sku, Product.name, Product.section, fn.COALESCE(in_store, Product.price_cents),
+                Product.tax_rate_bp,
                 Product.tax_included, Product.points, Product.points_cost, Product.active, hit_code,
                 specific_price_of(Product.id, today), _same_line(note, Product.id, "id"),
                 _same_line(note, Product.id, "qty"))
