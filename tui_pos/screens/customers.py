@@ -386,6 +386,13 @@ class CustomerForm(Guarded, DatabaseCalls, ModalScreen[CustomerView | None]):
         data = self._data()
         uid = self.user.id if self.user else None
         customer = self.customer
+        if customer is not None and getattr(self.app, "selling_offline", False):
+            # offline, a new customer goes to the server with the journal; a change to one would not
+            message = self.query_one("#form-message", Static)
+            message.update("The register is offline: customers are changed when the server is back (a new "
+                           "customer can be made now). Nothing was saved.")
+            message.set_class(True, "error")
+            return
 
         def save(by: int | None) -> CustomerView:
             approver = by if by is not None else approver_id

@@ -833,9 +833,19 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
                                               value=last or "", placeholder="R1-000042"), answered)
         self.run_db(self.sales.last_receipt_no, ask, name="last-receipt")
 
+    def _server_only(self, what: str) -> bool:
+        """While the register sells offline, what lives on the server waits for it (docs/offline.md)."""
+        if getattr(self.app, "selling_offline", False):
+            self.say(f"The register is offline: {what} open when the server is back. Selling goes on.",
+                     error=True)
+            return True
+        return False
+
     def action_loyalty(self) -> None:
         """Seed 000's "Go to Loyalty": statistics, report and program settings, for managers."""
         from tui_pos.screens.loyalty_admin import LoyaltyAdmin
+        if self._server_only("the loyalty settings and figures"):
+            return
 
         def open_as(person: users.Person | None) -> None:
             self.app.push_screen(LoyaltyAdmin(self.money, person, self.sales.register_code,
@@ -845,6 +855,8 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
     def action_messages(self) -> None:
         """Ctrl+G: the outbox and campaigns, for managers (seeds 001, 004)."""
         from tui_pos.screens.messages import MessagesScreen
+        if self._server_only("the messages"):
+            return
         settings = self.sales.messaging or self.messaging
 
         def open_as(person: users.Person | None) -> None:
@@ -866,11 +878,15 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
     def action_fiscal(self) -> None:
         """Ctrl+B: the electronic invoices (docs/fiscal.md), for managers."""
         from tui_pos.screens.fiscal import FiscalScreen
+        if self._server_only("the electronic invoices"):
+            return
         self.gate("fiscal", "Electronic invoices", lambda person: self.app.push_screen(FiscalScreen()))
 
     def action_day(self) -> None:
         """Ctrl+E: the X report, and the Z that closes the day (a manager's)."""
         from tui_pos.screens.day import DayScreen
+        if self._server_only("the day's reports (X and Z)"):
+            return
         if self.day is None:
             self.say("The close of day is not set up on this screen.", error=True)
             return

@@ -88,8 +88,18 @@ def _value(value: Any) -> Any:
 
 
 def _watermark(server: Database) -> str:
-    """Every transaction older than this one has ended: its changes are in the log for good."""
-    return str(server.execute_sql("SELECT pg_snapshot_xmin(pg_current_snapshot())").fetchone()[0])
+    """Where the next refresh starts: "xmax:xip,xip" of a snapshot taken before the changes are read. Every
+    transaction below xmax and not in progress then (xip) had ended, so its changes are read now; the next
+    refresh reads those from xmax on and those that were in progress. (The snapshot's xmin would do too, but
+    any long transaction on the server, a backup say, would make each refresh read again all since.)"""
+    xmax, xip = server.execute_sql("SELECT pg_snapshot_xmax(s)::text, COALESCE(ARRAY(SELECT x::text FROM "
+                                   "pg_snapshot_xip(s) AS x), '{}') FROM pg_current_snapshot() AS s").fetchone()
+    return f"{xmax}:{','.join(xip or [])}"
+
+
+def _since(watermark: str) -> tuple[str, list[str]]:
+    xmax, _, xip = watermark.partition(":")
+    return xmax or "0", [x for x in xip.split(",") if x]
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
@@ -203,11 +213,11 @@ def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "") -
     started = time.perf_counter()
     if pending(conn):
         raise JournalPending("the journal has entries to send first")
-    since = meta(conn, "watermark") or "0"
+    since, running = _since(meta(conn, "watermark") or "0")
     watermark = _watermark(server)
     by_table: dict[str, list[int]] = {}
-    for tbl, row_id in server.execute_sql("SELECT tbl, row_id FROM replica_change WHERE xid >= %s::xid8",
-                                          (since,)).fetchall():
+    for tbl, row_id in server.execute_sql("SELECT tbl, row_id FROM replica_change WHERE xid >= %s::xid8 "
+                                          "OR xid = ANY(%s::xid8[])", (since, running)).fetchall():
         by_table.setdefault(tbl, []).append(int(row_id))
     changed = removed = 0
     conn.execute("BEGIN IMMEDIATE")

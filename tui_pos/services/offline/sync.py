@@ -38,7 +38,7 @@ from tui_pos.models import (
     db,
     utcnow,
 )
-from tui_pos.services import audit
+from tui_pos.services import audit, printing
 from tui_pos.services.store import ledger
 
 _AUTO_CODE = re.compile(r"^(C\d+|TMP-.*)$")
@@ -57,6 +57,7 @@ class Report:
     discrepancies: int = 0
     seconds: float = 0.0
     receipts: list[str] = field(default_factory=list)
+    moved: list[int] = field(default_factory=list)     # replica print jobs now queued on the server instead
 
 
 def _dt_of(text: Any) -> _dt.datetime | None:
@@ -93,6 +94,9 @@ def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: 
                 SyncApplied.create(uid=entry["uid"], register=register, kind=entry["kind"], server_id=server_id)
                 fresh = True
         # the server has it for good: now the replica says so (a crash here replays into `done` above)
+        for job in report.moved:
+            conn.execute("UPDATE print_job SET state = 'moved' WHERE id = ? AND state = 'waiting'", (job,))
+        report.moved.clear()
         conn.execute("UPDATE journal SET state = 'sent', sent_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), "
                      "server_id = ? WHERE id = ?", (server_id, entry["id"]))
         if entry["kind"] == "customer" and server_id is not None:
@@ -239,6 +243,13 @@ def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, cus
         if local["kind"] == "sale":
             Customer.update(visits=Customer.visits + 1, last_visit_at=closed_at).where(
                 Customer.id == customer_id).execute()
+    # a receipt the printer had not printed yet (out of paper while offline): queued on the server, whose
+    # queue the register prints from once it is back
+    waiting = conn.execute("SELECT id, kick_drawer FROM print_job WHERE receipt_no = ? AND state = 'waiting' "
+                           "AND started_at IS NULL AND reprint = 0", (local["receipt_no"],)).fetchone()
+    if waiting is not None:
+        printing.enqueue(register, receipt_no, kick_drawer=bool(waiting["kick_drawer"]))
+        report.moved.append(int(waiting["id"]))
     if fiscal is not None:
         from tui_pos.services import fiscal as fiscal_outbox
         fiscal_outbox.enqueue(int(note_id), fiscal, closed_at, kind=local["kind"])

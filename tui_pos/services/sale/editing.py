@@ -11,6 +11,8 @@ from tui_pos.services.sale.customer import CustomerPricing
 from tui_pos.services.sale.views import LineView, ParkedNote, ScanResult, Summary, UnknownCode, line_view
 from tui_pos.services.store import notes
 
+# a note parked on the replica would stay there: parking waits for the server (docs/offline.md)
+OFFLINE_PARK = "The register is offline: notes are parked when the server is back. Pay this one, or go on with it."
 
 class NoteEditing(CustomerPricing):
     """The note being rung up: its lines, and parking it."""
@@ -193,6 +195,8 @@ class NoteEditing(CustomerPricing):
 
     def park_refusal(self, note_id: int) -> str | None:
         """Why this note cannot be parked, or None: F11 asks before it asks for a name."""
+        if self.selling_offline:
+            return OFFLINE_PARK
         if not NoteLine.select().where(NoteLine.note == note_id).exists():
             return "This note is empty: there is nothing to park."
         if self._paid(note_id):
@@ -206,6 +210,8 @@ class NoteEditing(CustomerPricing):
         (`ready_at`, the state the customer's account shows) and the customer is told once, when there is a
         way to reach them. One parked only because another note was resumed (`ready=False`) is not.
         Returns "" for a plain park, "ready" when the order became ready, "ready-told" when a message went."""
+        if self.selling_offline:
+            raise InputError(OFFLINE_PARK)
         with db.atomic():
             note = self._note(note_id)
             refusal = self.park_refusal(note_id)
