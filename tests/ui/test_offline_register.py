@@ -108,3 +108,37 @@ async def test_the_register_sells_offline_mid_note_and_the_sale_reaches_the_serv
         sale.query_one("#code").value = "ESP"         # and the register goes on, online
         await pilot.press("enter")
         await until(pilot, lambda: sale.query_one("#lines").row_count == 2)
+
+
+async def test_a_cut_mid_pay_goes_on_offline_and_the_sale_is_made_once(offline_app, monkeypatch):
+    """Issue 24's tests: "cut mid-note, mid-pay and mid-sync". The payment never reached the server: the
+    payment screen closes, the note goes on offline and is paid there; the note left on the server is
+    cancelled when the journal reaches it."""
+    app, proxy, server = offline_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        sale = app.screen
+        await until(pilot, lambda: app.offline.ready(), timeout=20)
+        sale.query_one("#code").value = "CAPP"
+        await pilot.press("enter")
+        await until(pilot, lambda: sale.query_one("#lines").row_count == 1)
+        server_note = sale.note_id
+        await pilot.press("f10")
+        await until(pilot, lambda: isinstance(app.screen, PaymentScreen)
+                    and "TOTAL" in str(app.screen.query_one("#pay-figures").render()))
+        proxy.cut()
+        await pilot.press("enter")                    # the payment's call finds the server gone
+        await until(pilot, lambda: not isinstance(app.screen, PaymentScreen) and not app.switching, timeout=5)
+        assert "OFFLINE" in header(app) and sale.on_replica and sale.left_on_server == server_note
+        await until(pilot, lambda: sale.query_one("#lines").row_count == 1)
+        await pilot.press("f10")
+        await until(pilot, lambda: isinstance(app.screen, PaymentScreen)
+                    and "TOTAL" in str(app.screen.query_one("#pay-figures").render()))
+        await pilot.press("enter")
+        await until(pilot, lambda: "Paid: receipt R1-000001" in message(app))
+        proxy.start()
+        await until(pilot, lambda: not app.selling_offline and not app.switching, timeout=10)
+        with db.routed(server, fresh=True):
+            paid = list(Note.select().where(Note.status == "paid"))
+            assert [n.receipt_no for n in paid] == ["R1-000001"] and paid[0].carried_from == server_note
+            assert Note.get_by_id(server_note).status == "cancelled"
+            assert Payment.select().count() == 1

@@ -231,7 +231,7 @@ def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, cus
         tier_name=local["tier_name"], tier_multiplier=local["tier_multiplier"], redeem_points=local["redeem_points"],
         redeem_cents=local["redeem_cents"], loyalty_before=local["loyalty_before"],
         loyalty_used=local["loyalty_used"], loyalty_earned=local["loyalty_earned"],
-        loyalty_after=local["loyalty_after"], uid=uid).execute()
+        loyalty_after=local["loyalty_after"], uid=uid, carried_from=local["carried_from"]).execute()
     _copy_lines(conn, local, int(note_id), return_of)
     if local["carried_from"] is not None:
         _settle_carried(int(local["carried_from"]), reg.id, receipt_no, register, uid, report)
