@@ -515,7 +515,7 @@ class PosApp(Guarded, App):
 
     def _back_online(self, report: object) -> None:
         assert self.offline is not None
-        if self.offline.pending_sales():        # sold more while the sync ran: send those too
+        if self.offline.state().pending:        # sold (or made a customer) while the sync ran: those too
             self._sync_back()
             return
         self.offline.go_online()

@@ -517,6 +517,8 @@ def cmd_sync(cfg: Config, args: Namespace) -> int:
                   f"customers); {report.already} were already on the server; {report.discrepancies} discrepancies; "
                   f"{report.seconds:.2f} s")
             refreshed = offline.cycle()
+            if refreshed is None and offline.state().selling:
+                print("the register is selling offline on this replica: it tidies and refreshes it itself")
             if refreshed is not None:
                 print(f"replica refreshed: {refreshed.changed} rows changed, {refreshed.removed} removed, "
                       f"{refreshed.seconds:.2f} s")

@@ -200,3 +200,145 @@ def test_a_customer_made_offline_is_made_on_the_server_with_their_card_and_sales
         assert [c.code for c in server_customer.cards] == ["LOY-9999"]
         ledger_matches()
     assert offline.customer_map[made.id] == server_customer.id
+
+
+def test_one_receipt_clash_renumbers_that_receipt_only(server, tmp_path):
+    """An online sale whose answer never reached the register (so the replica's counter never moved past it),
+    then three offline sales: the first offline receipt clashes and is renumbered past the journal; the two
+    after it keep the numbers printed on them."""
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    seen = offline.seen_receipt
+    offline.seen_receipt = lambda receipt_no: None         # the answer was lost
+    online = sell(sales, ["ESP"])
+    offline.seen_receipt = seen
+    proxy.cut()
+    offline.go_offline()
+    printed = [sell(sales, ["CAPP"]) for _ in range(3)]
+    assert printed[0] == online == "R1-000001"
+    proxy.start()
+    offline.sync()
+    offline.go_online()
+    with db.routed(server_db, fresh=True):
+        stored = [n.receipt_no for n in Note.select().where(Note.uid.is_null(False)).order_by(Note.id)]
+        assert stored == ["R1-000004", "R1-000002", "R1-000003"]
+        gap = SyncDiscrepancy.get(SyncDiscrepancy.kind == "receipt_clash")
+        assert "R1-000001" in gap.detail and gap.receipt_no == "R1-000004"
+        assert SyncDiscrepancy.select().count() == 1
+
+
+def test_an_offline_return_takes_its_earning_back_from_the_lifetime_points_too(server, tmp_path):
+    from tui_pos.services import returns
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    customer = ana()
+    earned_before = Customer.get_by_id(customer).points_earned
+    proxy.cut()
+    offline.go_offline()
+    receipt = sell(sales, ["BEAN1"], customer)
+    found = returns.find(receipt)
+    from tui_pos.services import users
+    returns.refund(sales, receipt, {found.lines[0].line_id: 1}, approver_id=users.manager_for("2222").id)
+    proxy.start()
+    offline.sync()
+    offline.go_online()
+    with db.routed(server_db, fresh=True):
+        assert Customer.get_by_id(customer).points_earned == earned_before
+        ledger_matches()
+
+
+def test_a_customer_made_offline_is_never_taken_for_a_server_customer_of_the_same_id(server, tmp_path):
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    other = Customer.create(code="C-OTHER", name="Somebody Else", phone="+50760001111")   # after the refresh
+    proxy.cut()
+    offline.go_offline()
+    from tui_pos.services import customers
+    made = customers.create({"name": "Nueva Persona", "phone": "6999-5555"}, region="PA")
+    assert made.id == other.id                   # the same id, on two databases
+    proxy.start()
+    assert offline.server_customer(made.id) == made.id          # not known as made offline until a sync
+    offline.sync()
+    assert offline.server_customer(made.id) not in (None, other.id)
+    offline.go_online()
+
+
+def test_a_sync_from_another_process_never_tidies_a_replica_the_register_sells_on(server, tmp_path):
+    """`tui-pos sync --now` while the register sells offline: it may send the journal, never drop the replica's
+    notes under the register."""
+    import os
+
+    from tui_pos.services.offline.replica import SellingOffline
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    (tmp_path / "replica-R1.sqlite.selling").write_text(str(os.getppid()))   # a live process sells on it
+    conn = replica.connect(offline.path)
+    conn.execute("INSERT INTO note (register_id, kind, status, sales_mode, label, opened_at, total_cents, "
+                 "tier_name, tier_multiplier, redeem_points, redeem_cents) "
+                 "VALUES (1, 'sale', 'open', 'counter', '', '2026-12-07', 0, '', '1', 0, 0)")
+    with pytest.raises(SellingOffline):
+        replica.purge(conn)
+    assert offline.cycle() is None
+    assert conn.execute("SELECT count(*) FROM note").fetchone()[0] == 1
+    conn.close()
+
+
+def test_a_customer_made_offline_and_merged_keeps_their_card_and_consent(server, tmp_path):
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    Customer.create(code="C-ELSEWHERE", name="Made at another register", phone="+50769997777")   # after the build
+    proxy.cut()
+    offline.go_offline()
+    from tui_pos.services import customers
+    made = customers.create({"name": "The same person", "phone": "6999-7777", "cards": ["LOY-4242"],
+                             "sms_consent": True}, region="PA")
+    proxy.start()
+    offline.sync()
+    offline.go_online()
+    with db.routed(server_db, fresh=True):
+        merged = Customer.get(Customer.code == "C-ELSEWHERE")
+        assert offline.customer_map[made.id] == merged.id
+        assert "LOY-4242" in [c.code for c in merged.cards] and merged.sms_consent
+
+
+def test_a_call_in_flight_ends_on_the_database_it_began_on(tmp_path):
+    """docs/offline.md: a worker's call keeps its database when the register switches (never half on each)."""
+    import threading
+
+    from tui_pos.models.db import open_database, worker_connection
+    first = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    second = open_database(f"sqlite:///{tmp_path / 'b.db'}")
+    db.initialize(first)
+    inside, switched, seen = threading.Event(), threading.Event(), []
+
+    def call() -> None:
+        with worker_connection():
+            inside.set()
+            switched.wait(5)
+            seen.append(db.obj)
+        seen.append(db.obj)
+
+    worker = threading.Thread(target=call)
+    worker.start()
+    inside.wait(5)
+    db.initialize(second)
+    switched.set()
+    worker.join()
+    assert seen == [first, second]
+
+
+def test_a_failed_connect_leaves_the_thread_free_to_follow_the_switch(tmp_path):
+    from tui_pos.models.db import open_database, worker_connection
+    dead = open_database("postgresql://postgres@127.0.0.1:1/none")
+    db.initialize(dead)
+    from peewee import OperationalError
+    with pytest.raises(OperationalError), worker_connection():
+        pass
+    replica_db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
+    db.initialize(replica_db)
+    assert db.obj is replica_db

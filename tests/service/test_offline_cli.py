@@ -58,7 +58,7 @@ def sold_offline(database, replica: str, count: int) -> list[str]:
         note = sales.open_note(None)
         sales.scan(note, "ESP" if i % 2 else "CAPP")
         receipts.append(sales.pay(note).receipt_no)
-    db.initialize(database)
+    offline.go_online()
     return receipts
 
 

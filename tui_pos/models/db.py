@@ -37,6 +37,20 @@ class RoutedProxy(DatabaseProxy):
         object.__setattr__(self, "default" if attr == "obj" else attr, value)
 
     @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """This thread keeps the database it has now until the block ends, whatever `initialize` does
+        meanwhile: a call in flight when the register switches between the server and its replica ends on
+        the database it began on (never half on each). Nested blocks keep the outer one's."""
+        if getattr(self.local, "database", None) is not None:
+            yield
+            return
+        self.local.database = self.default
+        try:
+            yield
+        finally:
+            self.local.database = None
+
+    @contextmanager
     def routed(self, database: Database, *, fresh: bool = False) -> Iterator[Database]:
         """This thread uses `database` until the block ends (its own connection, closed at the end).
         `fresh`: a connection this thread already had to it may have died with the server: a new one."""
@@ -143,13 +157,24 @@ class worker_connection:  # noqa: N801 - used as a function is, `with worker_con
     """
 
     def __enter__(self) -> None:
-        self.opened = db.is_closed()
-        if self.opened:
-            db.connect()
+        self.pin = db.pinned()      # the database this call began on, to its end (docs/offline.md)
+        self.pin.__enter__()
+        try:
+            self.opened = db.is_closed()
+            if self.opened:
+                db.connect()
+        except BaseException:
+            # no __exit__ follows a failed __enter__: the thread must not stay on this database (a pool
+            # thread kept pinned to a server that went away would never reach the replica)
+            self.pin.__exit__(None, None, None)
+            raise
 
     def __exit__(self, *exc) -> None:
-        if self.opened and not db.is_closed():
-            db.close()
+        try:
+            if self.opened and not db.is_closed():
+                db.close()
+        finally:
+            self.pin.__exit__(None, None, None)
 
 
 def safe_url(url: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -32,13 +33,16 @@ class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):
         Binding("up", "tender(-1)", "Previous tender", show=False, id="pay.prev"),
     ]
 
-    def __init__(self, sales: SaleService, note_id: int, money, user_id: int | None = None) -> None:
+    def __init__(self, sales: SaleService, note_id: int, money, user_id: int | None = None,
+                 taken: Callable[[str, int], None] | None = None) -> None:
         super().__init__()
+        self.taken = taken         # told of each part payment (the sale screen carries them if the server goes)
         self.sales = sales
         self.note_id = note_id
         self.money = money
         self.user_id = user_id     # the cashier signed in: the sale is theirs
         self.pending: tuple | None = None   # (text, tender, approver, request id) waiting for the database
+        self.on_replica = sales.selling_offline   # opened while the register sold offline (docs/offline.md)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="payment"):
@@ -108,6 +112,19 @@ class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):
                         severity="warning", timeout=10)
 
     def on_database_back(self, event: DatabaseBack) -> None:
+        if self.on_replica:
+            if self.db_asked("pay"):
+                return        # a payment on the replica is on its way: its answer closes this window
+            self._left_replica()
+            return
+        self._asked_again()
+
+    def _left_replica(self) -> None:
+        """Back on the server: the sale screen carries the note there, with a new id; it is paid there."""
+        self.dismiss(None)
+        self.app.notify("The server is back: the note goes on there. Pay the rest there.", timeout=6)
+
+    def _asked_again(self) -> None:
         """Ask again with the same request id: a payment the database took is answered as it was (the
         receipt), one it did not is taken now; either way once, and said as soon as it is known."""
         if self.pending is not None:
@@ -140,6 +157,11 @@ class PaymentScreen(Guarded, DatabaseCalls, ModalScreen[PayResult | None]):
             self.query_one("#amount", Input).value = ""
             if result.completed:
                 self.dismiss(result)
+                return
+            if self.taken is not None:
+                self.taken(tender, result.summary.paid_cents)
+            if self.on_replica and not self.sales.selling_offline:
+                self._left_replica()       # part paid on the replica as the server came back
                 return
             self._show(result.summary)
             self._say(f"{tender.capitalize()} taken. Due {self.money(result.summary.due_cents)}.", error=False)

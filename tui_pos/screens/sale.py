@@ -166,6 +166,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         # the note as last shown, to carry it to the replica when the server goes (issue 24)
         self.shown: dict[int, LineView] = {}
         self.shown_customer: int | None = None
+        self.shown_payments: tuple[tuple[str, int], ...] = ()
         self.left_on_server: int | None = None   # the server's note this screen went on from offline
         self.on_replica = False                 # the note on screen is on the replica
 
@@ -210,6 +211,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         def paint(read: tuple[NoteView, LoyaltyState | None]) -> None:
             view, state = read
             self.shown = {line.id: line for line in view.lines}
+            self.shown_payments = view.payments
             self.query_one("#lines", NoteLines).set_rows([(str(line.id), self._cells(line)) for line in view.lines])
             self._show_customer(view.customer)
             self._show_summary(view.summary, state)
@@ -430,16 +432,22 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
     def on_went_offline(self, event: WentOffline) -> None:
         """The register now sells on its replica: the note goes on there, as the cashier last saw it."""
+        if self.on_replica:
+            # the note never left the replica (the server went again before it could go back): go on with it
+            self.app.switching = False
+            return
         self.left_on_server, self.on_replica = self.note_id, True
         self._carry(carried_from=self.note_id, cancel_note=None, where="OFFLINE: the note goes on on this "
                     "register")
 
-    def _carry(self, *, carried_from: int | None, cancel_note: int | None, where: str) -> None:
+    def _carry(self, *, carried_from: int | None, cancel_note: int | None, where: str,
+               undo: Callable[[], None] | None = None) -> None:
         lines = list(self.shown.values())
         customer = self.shown_customer
+        payments = self.shown_payments
         offline = self.sales.offline
         if not self.on_replica and customer is not None and offline is not None:
-            customer = offline.customer_map.get(customer, customer)    # made offline: its server id now
+            customer = offline.server_customer(customer)    # made offline: its server id now (None: not there)
         uid = self.user.id if self.user else None
 
         def carried(result: Any) -> None:
@@ -456,15 +464,22 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
 
         def not_carried(_: BaseException) -> None:
             self.app.switching = False
+            if undo is not None:
+                undo()
         self.run_db(lambda: self.sales.carry(lines, customer, cashier_id=uid, carried_from=carried_from,
-                                             cancel_note=cancel_note), carried, failed=not_carried, name="carry")
+                                             cancel_note=cancel_note, payments=payments),
+                    carried, failed=not_carried, name="carry")
 
     def on_database_back(self, event: DatabaseBack | None = None) -> None:
         if self.on_replica:
             # back on the server: the note not yet paid goes back there, the one left behind is cancelled
             self.on_replica = False
             left, self.left_on_server = self.left_on_server, None
-            self._carry(carried_from=None, cancel_note=left, where="The server is back: the note goes on there")
+
+            def still_on_replica() -> None:   # the server went again first: the note stays where it is
+                self.on_replica, self.left_on_server = True, left
+            self._carry(carried_from=None, cancel_note=left, where="The server is back: the note goes on there",
+                        undo=still_on_replica)
             return
         self._database_back()
 
@@ -775,8 +790,13 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             self.back_unseen = False     # the next note is read afresh now
             self.go_on(result.next_note_id)
         self.paying = True
+        def taken(tender: str, paid_cents: int) -> None:
+            # a part payment: carried with the note if the server goes (never asked of the customer twice)
+            amount = paid_cents - sum(cents for _, cents in self.shown_payments)
+            if amount:
+                self.shown_payments = (*self.shown_payments, (tender, amount))
         self.app.push_screen(PaymentScreen(self.sales, self.note_id, self.money,
-                                           self.user.id if self.user else None), finished)
+                                           self.user.id if self.user else None, taken=taken), finished)
 
     def action_return(self) -> None:
         def finished(receipt_no: str | None) -> None:

@@ -7,13 +7,13 @@ with per-store prices (services/prices.py `set_store_price`); each register belo
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
 from peewee import Case, fn
 
 from tui_pos.domain.customer import parse_date
 from tui_pos.models import Note, PointOfSale, Register
+from tui_pos.services import audit
 
 
 @dataclass(frozen=True)
@@ -41,20 +41,20 @@ def store_sales(date_from: str | None = None, date_to: str | None = None) -> lis
              .join(Register).join(PointOfSale)
              .where(Note.status == "paid")
              .group_by(PointOfSale.code, PointOfSale.name).order_by(PointOfSale.code))
-    start = parse_date(date_from) if date_from else None
-    end = parse_date(date_to) if date_to else None
+    start = audit.local_day_bounds(parse_date(date_from))[0] if date_from else None
+    end = audit.local_day_bounds(parse_date(date_to))[1] if date_to else None
     if start is not None:
-        query = query.where(Note.closed_at >= _dt.datetime.combine(start, _dt.time()))
+        query = query.where(Note.closed_at >= start)
     if end is not None:
-        query = query.where(Note.closed_at < _dt.datetime.combine(end + _dt.timedelta(days=1), _dt.time()))
+        query = query.where(Note.closed_at < end)
     rows = [StoreSales(code, name, int(regs), int(sales or 0), int(rets or 0), int(net), int(custs), int(earned),
                        int(used))
             for code, name, regs, sales, rets, net, custs, earned, used in query.tuples()]
     chain = Note.select(fn.COUNT(Note.customer.distinct())).where(Note.status == "paid")
     if start is not None:
-        chain = chain.where(Note.closed_at >= _dt.datetime.combine(start, _dt.time()))
+        chain = chain.where(Note.closed_at >= start)
     if end is not None:
-        chain = chain.where(Note.closed_at < _dt.datetime.combine(end + _dt.timedelta(days=1), _dt.time()))
+        chain = chain.where(Note.closed_at < end)
     rows.append(StoreSales("*", "the chain", sum(r.registers for r in rows), sum(r.sales for r in rows),
                            sum(r.returns for r in rows), sum(r.net_cents for r in rows), int(chain.scalar() or 0),
                            sum(r.points_earned for r in rows), sum(r.points_used for r in rows)))

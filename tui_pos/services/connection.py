@@ -6,6 +6,13 @@ Screens and widgets never import `tui_pos.models` (an import contract in
 
 from __future__ import annotations
 
-from tui_pos.models.db import explain, is_connection_error, is_sqlite, reset_connection, worker_connection
+from contextlib import AbstractContextManager
 
-__all__ = ["explain", "is_connection_error", "is_sqlite", "reset_connection", "worker_connection"]
+from tui_pos.models.db import db, explain, is_connection_error, is_sqlite, reset_connection, worker_connection
+
+__all__ = ["explain", "is_connection_error", "is_sqlite", "pinned", "reset_connection", "worker_connection"]
+
+
+def pinned() -> AbstractContextManager[None]:
+    """The calling thread keeps its database (the server or the replica) until the block ends."""
+    return db.pinned()

@@ -24,7 +24,7 @@ from typing import Any
 from textual.worker import Worker, WorkerState
 
 from tui_pos.domain.errors import NeedsManager, PosError
-from tui_pos.services.connection import is_connection_error, is_sqlite, reset_connection, worker_connection
+from tui_pos.services.connection import is_connection_error, is_sqlite, pinned, reset_connection, worker_connection
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,13 @@ def in_worker(call: Callable[[], Any]) -> Any:
     if getattr(_local, "epoch", _epoch[0]) != _epoch[0]:
         reset_connection()       # opened before the database was lost: the next query opens a fresh one
     _local.epoch = _epoch[0]
-    try:
-        return call()
-    except Exception as exc:
-        if is_connection_error(exc):
-            reset_connection()
-        raise
+    with pinned():               # a call ends on the database it began on, if the register switches meanwhile
+        try:
+            return call()
+        except Exception as exc:
+            if is_connection_error(exc):
+                reset_connection()
+            raise
 
 
 @dataclass

@@ -48,6 +48,7 @@ class Offline:
         self.fiscal = fiscal
         self.active = False
         self.customer_map: dict[int, int] = {}    # customers made offline: replica id -> server id
+        self.made_offline: set[int] = set()       # replica ids of customers made offline (sent or not)
         self._replica_db: Database | None = None
         self._lock = threading.Lock()             # one writer of the replica's bookkeeping at a time
         self._counter: Any = None                 # the connection `seen_receipt` keeps (one per register)
@@ -74,12 +75,14 @@ class Offline:
             return False
         db.initialize(self.replica_database())
         self.active = True
+        replica.mark_selling(self.path, True)     # `tui-pos sync` in another process leaves it alone
         log.warning("offline: selling on the replica %s", self.path)
         return True
 
     def go_online(self) -> None:
         db.initialize(self.server)
         self.active = False
+        replica.mark_selling(self.path, False)
         log.warning("online again: selling on the server")
 
     # ------------------------------------------------------------ the replica's life
@@ -108,7 +111,9 @@ class Offline:
             try:
                 replica.ensure_journal(conn)
                 report = sync.send(conn, self.register, fiscal=self.fiscal, limit=limit)
+                sync.settle_left_notes(conn, self.register)
                 self.customer_map.update(sync.customer_map(conn))
+                self.made_offline |= sync.made_offline(conn)
                 return report
             finally:
                 conn.close()
@@ -126,7 +131,7 @@ class Offline:
             conn = replica.connect(self.path)
             try:
                 replica.ensure_journal(conn)
-                if replica.pending(conn):
+                if replica.pending(conn) or replica.selling_elsewhere(conn) is not None:
                     return None
                 if conn.execute("SELECT 1 FROM journal UNION ALL SELECT 1 FROM note LIMIT 1").fetchone():
                     replica.purge(conn)
@@ -155,6 +160,12 @@ class Offline:
                 self._counter.close()      # a replica rebuilt under it: the next sale opens the new file
                 self._counter = None
                 raise
+
+    def server_customer(self, replica_id: int) -> int | None:
+        """The server's row of a customer the replica has (None: made offline and not on the server yet)."""
+        if replica_id in self.customer_map:
+            return self.customer_map[replica_id]
+        return None if replica_id in self.made_offline else replica_id
 
     # ------------------------------------------------------------ points offline
 

@@ -208,11 +208,60 @@ class JournalPending(Exception):
     """The replica still holds offline work: it is sent before the replica takes server rows again."""
 
 
+class SellingOffline(JournalPending):
+    """Another process (the register) sells on this replica now: it is neither tidied nor refreshed under it."""
+
+
+def _selling_file(path: str | Path) -> Path:
+    """`REPLICA.selling`: the pid of the process selling on the replica now. A file beside it, not a row in
+    it: saying so never waits for a write lock the replica's own sales may hold."""
+    return Path(f"{path}.selling")
+
+
+def selling_elsewhere(conn: sqlite3.Connection) -> int | None:
+    """The process that sells on this replica now, if it is not this one and still runs."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    try:
+        text = _selling_file(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not text.isdigit() or int(text) == os.getpid():
+        return None
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return None           # killed (kill -9, a crash) while offline: nobody sells on it now
+    except PermissionError:
+        pass
+    return int(text)
+
+
+def _check_free(conn: sqlite3.Connection) -> None:
+    """Inside the caller's write transaction: nothing waits to be sent, and no register sells on the replica."""
+    other = selling_elsewhere(conn)
+    if other is not None:
+        raise SellingOffline(f"the register (process {other}) is selling offline on this replica: it sends its "
+                             "journal itself when the server answers")
+    if pending(conn):
+        raise JournalPending("the journal has entries to send first")
+
+
+def mark_selling(path: str | Path, selling: bool) -> None:
+    """Say beside the replica that this process sells on it (or no longer does)."""
+    marker = _selling_file(path)
+    if selling:
+        marker.write_text(str(os.getpid()), encoding="ascii")
+        return
+    try:
+        if marker.read_text(encoding="ascii").strip() == str(os.getpid()):
+            marker.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "") -> Refreshed:
     """Bring the replica up to date: the rows the server's change log names since the last watermark."""
     started = time.perf_counter()
-    if pending(conn):
-        raise JournalPending("the journal has entries to send first")
     since, running = _since(meta(conn, "watermark") or "0")
     watermark = _watermark(server)
     by_table: dict[str, list[int]] = {}
@@ -222,6 +271,7 @@ def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "") -
     changed = removed = 0
     conn.execute("BEGIN IMMEDIATE")
     try:
+        _check_free(conn)          # under the write lock: no sale can complete between the check and the writes
         set_meta(conn, "applying", "1")
         for table in REPLICATED:
             ids = by_table.get(table)
@@ -263,6 +313,7 @@ class JournalState:
     pending: int
     pending_sales: int
     oldest: str | None
+    selling: int | None = None     # another process selling on the replica now
 
 
 def state(path: str | Path) -> JournalState:
@@ -274,7 +325,8 @@ def state(path: str | Path) -> JournalState:
         row = conn.execute("SELECT count(*) AS n, sum(kind IN ('sale', 'return')) AS sales, min(at) AS oldest "
                            "FROM journal WHERE state = 'pending'").fetchone()
         return JournalState(meta(conn, "built_at") is not None, meta(conn, "built_at"), meta(conn, "refreshed_at"),
-                            meta(conn, "synced_at"), int(row["n"]), int(row["sales"] or 0), row["oldest"])
+                            meta(conn, "synced_at"), int(row["n"]), int(row["sales"] or 0), row["oldest"],
+                            selling_elsewhere(conn))
     finally:
         conn.close()
 
@@ -283,10 +335,9 @@ def purge(conn: sqlite3.Connection) -> int:
     """After a whole journal is on the server: drop the offline work from the replica (notes, their lines,
     payments, ledger rows and print jobs; the customers made offline). The next refresh brings the server's
     rows of the same customers. Returns the notes dropped."""
-    if pending(conn):
-        raise JournalPending("the journal has entries to send first")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        _check_free(conn)
         notes = int(conn.execute("SELECT count(*) FROM note").fetchone()[0])
         made = [r["ref"] for r in conn.execute("SELECT ref FROM journal WHERE kind = 'customer'")]
         for table in ("note_line", "payment", "loyalty_movement", "loyalty_month", "stamp_event", "print_job",

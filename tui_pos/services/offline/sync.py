@@ -38,6 +38,7 @@ from tui_pos.models import (
     db,
     utcnow,
 )
+from tui_pos.models.db import is_sqlite
 from tui_pos.services import audit, printing
 from tui_pos.services.store import ledger
 
@@ -86,6 +87,10 @@ def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: 
         if entry is None:
             break
         with db.atomic():
+            if not is_sqlite():
+                # one sync of this register at a time (the register's own worker and `tui-pos sync --now`):
+                # the second waits here, then finds the entry applied
+                db.execute_sql("SELECT pg_advisory_xact_lock(24, hashtext(%s))", (register,))
             done = SyncApplied.get_or_none(SyncApplied.uid == entry["uid"])
             if done is not None:
                 server_id, fresh = done.server_id, False
@@ -109,6 +114,11 @@ def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: 
             on_entry(report.sent + report.already)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def made_offline(conn: sqlite3.Connection) -> set[int]:
+    """Replica ids of the customers made offline (sent or not)."""
+    return {int(r["ref"]) for r in conn.execute("SELECT ref FROM journal WHERE kind = 'customer'")}
 
 
 def customer_map(conn: sqlite3.Connection) -> dict[int, int]:
@@ -163,7 +173,8 @@ def _apply_customer(conn: sqlite3.Connection, entry: sqlite3.Row, register: str,
             if same is not None:
                 _discrepancy(register, "customer_merged", f"{entry['uid']}:merged", report, customer=same.id,
                              detail=f"customer {local['code']} made offline has the {column} of {same.code}: "
-                                    f"their sales went to {same.code}")
+                                    f"their sales, cards and consents went to {same.code}")
+                _copy_cards_and_consents(conn, local, int(same.id), register, entry["uid"], report)
                 return int(same.id)
     code = str(local["code"])
     auto = bool(_AUTO_CODE.match(code))
@@ -174,23 +185,36 @@ def _apply_customer(conn: sqlite3.Connection, entry: sqlite3.Row, register: str,
     customer = Customer.create(code=f"TMP-{entry['uid']}" if auto else code, **values)
     if auto:
         Customer.update(code=f"C{customer.id:06d}").where(Customer.id == customer.id).execute()
-    for card in conn.execute("SELECT code FROM loyalty_card WHERE customer_id = ?", (local["id"],)):
-        owner = LoyaltyCard.get_or_none(LoyaltyCard.code == card["code"])
-        if owner is None:
-            LoyaltyCard.create(code=card["code"], customer=customer.id)
-        elif owner.customer_id != customer.id:
-            _discrepancy(register, "card_taken", f"{entry['uid']}:card:{card['code']}", report, customer=customer.id,
-                         detail=f"card {card['code']} given offline is already another customer's")
     words = [r["word"] for r in conn.execute("SELECT word FROM customer_word WHERE customer_id = ?", (local["id"],))]
     if words:
         CustomerWord.insert_many([{"word": w, "customer": customer.id} for w in words]).execute()
     for group in conn.execute("SELECT group_id FROM customer_group_member WHERE customer_id = ?", (local["id"],)):
         CustomerGroupMember.insert(customer=customer.id, group=group["group_id"]).on_conflict_ignore().execute()
-    for c in conn.execute("SELECT * FROM consent_event WHERE customer_id = ? ORDER BY id", (local["id"],)):
-        ConsentEvent.create(customer=customer.id, channel=c["channel"], purpose=c["purpose"],
+    _copy_cards_and_consents(conn, local, int(customer.id), register, entry["uid"], report)
+    return int(customer.id)
+
+
+def _copy_cards_and_consents(conn: sqlite3.Connection, local: sqlite3.Row, customer_id: int, register: str,
+                             uid: str, report: Report) -> None:
+    """The cards given and the consents said at the counter offline, onto the server's customer."""
+    for card in conn.execute("SELECT code FROM loyalty_card WHERE customer_id = ?", (local["id"],)):
+        owner = LoyaltyCard.get_or_none(LoyaltyCard.code == card["code"])
+        if owner is None:
+            LoyaltyCard.create(code=card["code"], customer=customer_id)
+        elif owner.customer_id != customer_id:
+            _discrepancy(register, "card_taken", f"{uid}:card:{card['code']}", report, customer=customer_id,
+                         detail=f"card {card['code']} given offline is already another customer's")
+    events = list(conn.execute("SELECT * FROM consent_event WHERE customer_id = ? ORDER BY id", (local["id"],)))
+    for c in events:
+        ConsentEvent.create(customer=customer_id, channel=c["channel"], purpose=c["purpose"],
                             granted=bool(c["granted"]), source=c["source"], user=c["user_id"],
                             register=c["register"], at=_dt_of(c["at"]))
-    return int(customer.id)
+    # the newest word on each channel's marketing consent is the customer's now (said at the counter)
+    latest = {c["channel"]: bool(c["granted"]) for c in events if c["purpose"] == "marketing"}
+    changes = {getattr(Customer, f"{channel}_consent"): granted for channel, granted in latest.items()
+               if channel in ("sms", "email")}
+    if changes:
+        Customer.update(changes).where(Customer.id == customer_id).execute()
 
 
 def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, customers: dict[int, int],
@@ -202,9 +226,12 @@ def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, cus
     reg = Register.get(Register.code == register)
     receipt_no, seq = local["receipt_no"], local["seq"]
     if Note.select().where(Note.receipt_no == receipt_no).exists():
-        # an online sale took this number (the replica had not seen it): the sale keeps its content, with the
-        # register's next number, and the manager hears of it
-        seq = int(Register.select(Register.next_seq).where(Register.id == reg.id).scalar())
+        # an online sale took this number (the replica had not seen it): the sale keeps its content, with a
+        # number past the server's and past every offline receipt of this journal (which keep theirs), and
+        # the manager hears of it
+        highest = conn.execute("SELECT max(n.seq) FROM journal j JOIN note n ON n.id = j.ref "
+                               "WHERE j.kind IN ('sale', 'return')").fetchone()[0] or 0
+        seq = max(int(Register.select(Register.next_seq).where(Register.id == reg.id).scalar()), int(highest) + 1)
         Register.update(next_seq=seq + 1).where(Register.id == reg.id).execute()
         new_no = f"{register}-{seq:06d}"
         _discrepancy(register, "receipt_clash", f"{uid}:receipt", report, receipt_no=new_no,
@@ -214,8 +241,11 @@ def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, cus
         Register.update(next_seq=seq + 1).where((Register.id == reg.id) & (Register.next_seq <= seq)).execute()
     customer_id = local["customer_id"]
     if customer_id is not None:
-        customer_id = customers.get(int(customer_id), int(customer_id))
-        if not Customer.select().where(Customer.id == customer_id).exists():
+        made_here = conn.execute("SELECT 1 FROM journal WHERE kind = 'customer' AND ref = ?",
+                                 (customer_id,)).fetchone() is not None
+        # a customer made offline is on the server under the id their entry got; never under the replica's
+        customer_id = customers.get(int(customer_id)) if made_here else int(customer_id)
+        if customer_id is not None and not Customer.select().where(Customer.id == customer_id).exists():
             customer_id = None
     return_of = None
     if local["return_of_id"] is not None:
@@ -259,6 +289,27 @@ def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, cus
         report.sales += 1
     report.receipts.append(receipt_no)
     return int(note_id)
+
+
+def settle_left_notes(conn: sqlite3.Connection, register: str) -> int:
+    """Notes this register left open on the server when it went offline, and went on with on the replica
+    without paying them there (say it was restarted meanwhile): cancelled now, if still open and unpaid."""
+    reg = Register.get_or_none(Register.code == register)
+    if reg is None:
+        return 0
+    left = [int(r[0]) for r in conn.execute(
+        "SELECT DISTINCT carried_from FROM note WHERE carried_from IS NOT NULL AND status <> 'paid'")]
+    done = 0
+    for note_id in left:
+        with db.atomic():
+            was = Note.get_or_none((Note.id == note_id) & (Note.register == reg.id) & (Note.status == "open"))
+            if was is None or Payment.select().where(Payment.note == note_id).exists():
+                continue
+            Note.update(status="cancelled", closed_at=utcnow(), label="went on offline").where(
+                Note.id == note_id).execute()
+            audit.record("note.went_offline", register=register, note=note_id)
+            done += 1
+    return done
 
 
 def _settle_carried(server_note: int, register_id: int, receipt_no: str, register: str, uid: str,
@@ -308,8 +359,11 @@ def _apply_points(conn: sqlite3.Connection, local: sqlite3.Row, receipt_no: str,
     for m in conn.execute("SELECT * FROM loyalty_movement WHERE receipt_no = ? ORDER BY id", (local["receipt_no"],)):
         points, kind = int(m["points"]), m["kind"]
         spent = kind in _SPENT
+        # lifetime points (the tier) move with an earned row either way: a return takes its earning back
+        earned = points if m["counts_as_earned"] else 0
         if points < 0:
-            after = ledger.update_balance(customer_id, points, redeemed=-points if spent else 0, need=-points)
+            after = ledger.update_balance(customer_id, points, earned=earned, redeemed=-points if spent else 0,
+                                          need=-points)
             if after is None:
                 have = int(Customer.select(Customer.points_balance).where(Customer.id == customer_id).scalar() or 0)
                 taken = max(0, min(have, -points))
@@ -318,9 +372,10 @@ def _apply_points(conn: sqlite3.Connection, local: sqlite3.Row, receipt_no: str,
                              detail=f"{kind} of {-points} points offline on {register}; the balance held {have} "
                                     f"when the sale reached the server (spent elsewhere meanwhile)")
                 points = -taken
-                after = ledger.update_balance(customer_id, points, redeemed=taken if spent else 0, need=taken)
+                after = ledger.update_balance(customer_id, points, earned=points if m["counts_as_earned"] else 0,
+                                              redeemed=taken if spent else 0, need=taken)
         else:
-            after = ledger.update_balance(customer_id, points, earned=points if m["counts_as_earned"] else 0)
+            after = ledger.update_balance(customer_id, points, earned=earned)
         if after is None:      # the customer is gone
             continue
         key = m["key"]

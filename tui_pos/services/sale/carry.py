@@ -29,8 +29,10 @@ class Carrying(SaleBase):
     """Opening a note here with the lines of a note the cashier was ringing up elsewhere."""
 
     def carry(self, lines: list[LineView], customer_id: int | None, *, cashier_id: int | None,
-              carried_from: int | None = None, cancel_note: int | None = None) -> Carried:
-        """A new open note with `lines` and the customer; `carried_from`: the server's note it goes on from
+              carried_from: int | None = None, cancel_note: int | None = None,
+              payments: tuple[tuple[str, int], ...] = ()) -> Carried:
+        """A new open note with `lines`, the customer and the `payments` already taken on it (tender, cents:
+        money in the drawer or on a card is not asked twice); `carried_from`: the server's note it goes on from
         (the sync cancels that one, or reports it paid twice); `cancel_note`: a note of this database left
         behind when it went offline, cancelled here now if it is still open and unpaid."""
         now = utcnow()
@@ -61,6 +63,9 @@ class Carrying(SaleBase):
                     points_cost=product.points_cost, discount_source=ln.discount_source, created_at=now)
                 if fixed:
                     notes.reprice(added.id, ln.unit_price_cents, ln.price_source, 0, fixed, ln.discount_source)
+            for tender, cents in payments:
+                if cents:
+                    notes.add_payment(note_id, tender, cents, now, None)
             customer_gone = False
             if customer_id is not None:
                 earned = Customer.select(Customer.points_earned).where(

@@ -34,7 +34,10 @@ class Payments(SaleBase):
         with db.atomic():
             taken = notes.payment_by_request(request_id) if request_id is not None else None
             if taken is not None:
-                return self._taken(Payment.get_by_id(taken))
+                result = self._taken(Payment.get_by_id(taken))
+                if result.completed and self.offline is not None and not self.offline.active:
+                    self.offline.seen_receipt(result.receipt_no)
+                return result
             # the program's version comes with the note: the next note, opened below, sees it afresh
             note = self._checked(notes.note_and_program(note_id))
             earn: tuple[Any, Any] | None = loyalty.earn_lines(note_id)   # the totals, and what loyalty reads
