@@ -167,6 +167,11 @@ class TcpProxy:
             except OSError:
                 pass
 
+    @property
+    def up(self) -> bool:
+        """The relay takes connections (not cut)."""
+        return self._server is not None
+
     def cut(self) -> None:
         """The network goes: the port refuses, and open connections die."""
         server, self._server = self._server, None
@@ -184,6 +189,22 @@ class TcpProxy:
             except OSError:
                 pass
             s.close()
+
+
+@pytest.fixture
+def pg_relays(pg_schema_url):
+    """Make relays to the PostgreSQL server (each cut and restored on its own): `make()` -> (url, relay)."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(PG_URL)
+    made: list[TcpProxy] = []
+
+    def make() -> tuple[str, TcpProxy]:
+        relay = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
+        made.append(relay)
+        return pg_schema_url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{relay.port}", 1), relay
+    yield make
+    for relay in made:
+        relay.cut()
 
 
 @pytest.fixture

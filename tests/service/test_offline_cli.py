@@ -17,7 +17,7 @@ from tui_pos.services.sales import SaleService
 
 pytestmark = pytest.mark.postgres
 
-SALES = 150
+SALES = 600     # six batches: the kill lands after the first commits, long before the last
 
 
 @pytest.fixture
@@ -66,12 +66,12 @@ def test_sync_killed_mid_journal_resumes_and_never_doubles(store):
     """Issue 24: "kill -9 of the register ... while syncing": the replay applies each sale once."""
     database, cfg, replica = store
     receipts = sold_offline(database, replica, SALES)
-    assert "journal: 150 pending" in tui_pos(cfg, "sync").stdout
+    assert "journal: 600 pending" in tui_pos(cfg, "sync").stdout
     refused = tui_pos(cfg, "report", "z")
-    assert refused.returncode == 2 and "150 sales made offline on this register are not on the server" in refused.stderr
+    assert refused.returncode == 2 and "600 sales made offline on this register are not on the server" in refused.stderr
     child = tui_pos(cfg, "sync", "--now", wait=False)
     deadline = time.monotonic() + 60
-    while SyncApplied.select().count() < 20 and time.monotonic() < deadline:
+    while SyncApplied.select().count() < 100 and time.monotonic() < deadline:
         time.sleep(0.01)
     child.send_signal(signal.SIGKILL)                      # kill -9 in the middle of the journal
     child.wait()

@@ -15,10 +15,8 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from conftest import PG_URL, TcpProxy
 from peewee import fn
 
 from tui_pos.models import Customer, LoyaltyMovement, Note, Payment, SyncDiscrepancy, db
@@ -49,14 +47,13 @@ def chain(pg_schema_url):
         database.close()
 
 
-def test_eight_registers_two_cut_at_random_lose_and_double_nothing(chain, tmp_path):
+def test_eight_registers_two_cut_at_random_lose_and_double_nothing(chain, pg_relays, tmp_path):
     database, url = chain
-    parts = urlsplit(PG_URL)
-    relays = [TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start() for _ in range(REGISTERS)]
+    made = [pg_relays() for _ in range(REGISTERS)]
+    relays = [relay for _, relay in made]
     per = ACTIONS // REGISTERS
     procs = []
-    for i, relay in enumerate(relays):
-        through = url.replace(f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{relay.port}", 1)
+    for i, (through, _) in enumerate(made):
         procs.append(subprocess.Popen(
             [sys.executable, str(DRIVER), through, f"S{i + 1}", str(tmp_path / f"replica-{i}.sqlite"), str(per),
              str(i), str(tmp_path / f"done-{i}.jsonl")],
@@ -83,7 +80,8 @@ def test_eight_registers_two_cut_at_random_lose_and_double_nothing(chain, tmp_pa
         stop.set()
         thread.join()
         for relay in relays[:CUT]:
-            relay.start() if relay._server is None else None
+            if not relay.up:
+                relay.start()
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-3000:]

@@ -39,6 +39,7 @@ from tui_pos.models import (
     utcnow,
 )
 from tui_pos.models.db import is_sqlite
+from tui_pos.models.prepared import Prepared, prepared
 from tui_pos.services import audit, printing
 from tui_pos.services.store import ledger
 
@@ -73,43 +74,102 @@ def _row(conn: sqlite3.Connection, table: str, row_id: int) -> sqlite3.Row | Non
     return conn.execute(f'SELECT * FROM "{table}" WHERE id = ?', (row_id,)).fetchone()
 
 
+BATCH = 100    # entries per server transaction: a commit per sale was a fifth of a 5,000-sale journal's time
+
+
+@dataclass
+class _Context:
+    """What the entries of one sync share: the register's row, and the rows earlier entries became."""
+
+    register: str
+    register_id: int
+    customers: dict[int, int]                  # customers made offline: replica id -> server id
+    notes: dict[int, int] = field(default_factory=dict)   # sales sent in this batch: replica id -> server id
+    top_seq: int = 0                           # the highest receipt sequence written
+    taken: set[str] = field(default_factory=set)          # receipt numbers of this batch the server has
+    products: set[int] = field(default_factory=set)       # products of this batch's lines the server has
+    customers_there: set[int] = field(default_factory=set)   # customers of this batch the server has
+
+    def look_ahead(self, conn: sqlite3.Connection, entries: list[sqlite3.Row]) -> None:
+        """Three reads for a whole batch, instead of three per sale: which of its receipt numbers, products
+        and customers the server has."""
+        refs = [int(e["ref"]) for e in entries if e["kind"] in ("sale", "return")]
+        self.taken, self.products, self.customers_there = set(), set(), set()
+        if not refs:
+            return
+        marks = ", ".join("?" * len(refs))
+        receipts = [r[0] for r in conn.execute(f"SELECT receipt_no FROM note WHERE id IN ({marks})", refs)]
+        self.taken = {r for (r,) in Note.select(Note.receipt_no).where(Note.receipt_no.in_(receipts)).tuples()}
+        products = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT product_id FROM note_line WHERE note_id IN ({marks}) AND product_id IS NOT NULL", refs)]
+        if products:
+            self.products = {int(p) for (p,) in Product.select(Product.id).where(Product.id.in_(products)).tuples()}
+        people = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT customer_id FROM note WHERE id IN ({marks}) AND customer_id IS NOT NULL", refs)]
+        wanted = {self.customers.get(int(c), int(c)) for c in people}
+        if wanted:
+            self.customers_there = {int(c) for (c,) in Customer.select(Customer.id).where(
+                Customer.id.in_(list(wanted))).tuples()}
+
+
 def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: int | None = None,
          on_entry: Callable[[int], None] | None = None) -> Report:
     """Apply the replica's pending journal entries on the server, in order; returns what was done.
 
-    A connection error stops it where it is (the entry in flight is either committed with its uid, or not at
-    all): the next call resumes at the first entry still pending."""
+    Entries go BATCH at a time, each batch one server transaction: a connection error or a crash leaves a
+    batch either committed with every uid, or not at all; the next call resumes at the first entry still
+    pending, and one found in `sync_applied` (a lost answer) is marked sent without being applied again."""
     started = time.perf_counter()
     report = Report()
-    customers = customer_map(conn)
+    reg = Register.get_or_none(Register.code == register)
+    if reg is None:
+        report.seconds = time.perf_counter() - started
+        return report
+    ctx = _Context(register, int(reg.id), customer_map(conn))
     while limit is None or report.sent + report.already < limit:
-        entry = conn.execute("SELECT * FROM journal WHERE state = 'pending' ORDER BY id LIMIT 1").fetchone()
-        if entry is None:
+        size = BATCH if limit is None else min(BATCH, limit - report.sent - report.already)
+        entries = conn.execute("SELECT * FROM journal WHERE state = 'pending' ORDER BY id LIMIT ?",
+                               (size,)).fetchall()
+        if not entries:
             break
+        done: list[tuple[sqlite3.Row, int | None, bool]] = []
+        ctx.notes.clear()
+        ctx.top_seq = 0
         with db.atomic():
+            ctx.look_ahead(conn, entries)
             if not is_sqlite():
                 # one sync of this register at a time (the register's own worker and `tui-pos sync --now`):
-                # the second waits here, then finds the entry applied
+                # the second waits here, then finds the entries applied
                 db.execute_sql("SELECT pg_advisory_xact_lock(24, hashtext(%s))", (register,))
-            done = SyncApplied.get_or_none(SyncApplied.uid == entry["uid"])
-            if done is not None:
-                server_id, fresh = done.server_id, False
-            else:
-                server_id = _apply(conn, entry, register, customers, fiscal, report)
-                SyncApplied.create(uid=entry["uid"], register=register, kind=entry["kind"], server_id=server_id)
-                fresh = True
-        # the server has it for good: now the replica says so (a crash here replays into `done` above)
+            applied = dict(SyncApplied.select(SyncApplied.uid, SyncApplied.server_id)
+                           .where(SyncApplied.uid.in_([e["uid"] for e in entries])).tuples())
+            for entry in entries:
+                if entry["uid"] in applied:
+                    server_id, fresh = applied[entry["uid"]], False
+                else:
+                    server_id, fresh = _apply(conn, entry, ctx, fiscal, report), True
+                if entry["kind"] == "customer" and server_id is not None:
+                    ctx.customers[int(entry["ref"])] = int(server_id)
+                elif entry["kind"] in ("sale", "return") and server_id is not None:
+                    ctx.notes[int(entry["ref"])] = int(server_id)
+                done.append((entry, server_id, fresh))
+            fresh_rows = [{"uid": e["uid"], "register": register, "kind": e["kind"], "server_id": sid}
+                          for e, sid, fresh in done if fresh]
+            if fresh_rows:
+                SyncApplied.insert_many(fresh_rows).execute()
+            if ctx.top_seq:
+                Register.update(next_seq=ctx.top_seq + 1).where(
+                    (Register.id == ctx.register_id) & (Register.next_seq <= ctx.top_seq)).execute()
+        # the server has them for good: now the replica says so (a crash here replays into `applied` above)
+        conn.execute("BEGIN IMMEDIATE")
         for job in report.moved:
             conn.execute("UPDATE print_job SET state = 'moved' WHERE id = ? AND state = 'waiting'", (job,))
+        conn.executemany("UPDATE journal SET state = 'sent', sent_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), "
+                         "server_id = ? WHERE id = ?", [(sid, e["id"]) for e, sid, _ in done])
+        conn.execute("COMMIT")
         report.moved.clear()
-        conn.execute("UPDATE journal SET state = 'sent', sent_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), "
-                     "server_id = ? WHERE id = ?", (server_id, entry["id"]))
-        if entry["kind"] == "customer" and server_id is not None:
-            customers[int(entry["ref"])] = int(server_id)
-        if fresh:
-            report.sent += 1
-        else:
-            report.already += 1
+        report.sent += sum(fresh for _, _, fresh in done)
+        report.already += sum(not fresh for _, _, fresh in done)
         if on_entry is not None:
             on_entry(report.sent + report.already)
     report.seconds = time.perf_counter() - started
@@ -127,8 +187,8 @@ def customer_map(conn: sqlite3.Connection) -> dict[int, int]:
         "SELECT ref, server_id FROM journal WHERE kind = 'customer' AND state = 'sent' AND server_id IS NOT NULL")}
 
 
-def _apply(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, customers: dict[int, int],
-           fiscal: Any, report: Report) -> int | None:
+def _apply(conn: sqlite3.Connection, entry: sqlite3.Row, ctx: _Context, fiscal: Any, report: Report) -> int | None:
+    register = ctx.register
     kind = entry["kind"]
     if kind == "customer":
         report.customers += 1
@@ -147,7 +207,7 @@ def _apply(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, customer
         audit.record(row["action"], user_id=row["user_id"], approved_by=row["approved_by_id"],
                      register=row["register"] or register, offline_at=row["at"], **detail)
         return None
-    return _apply_note(conn, entry, register, customers, fiscal, report)
+    return _apply_note(conn, entry, ctx, fiscal, report)
 
 
 def _discrepancy(register: str, kind: str, key: str, report: Report, **values: Any) -> None:
@@ -217,62 +277,63 @@ def _copy_cards_and_consents(conn: sqlite3.Connection, local: sqlite3.Row, custo
         Customer.update(changes).where(Customer.id == customer_id).execute()
 
 
-def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, register: str, customers: dict[int, int],
-                fiscal: Any, report: Report) -> int | None:
+def _apply_note(conn: sqlite3.Connection, entry: sqlite3.Row, ctx: _Context, fiscal: Any,
+                report: Report) -> int | None:
     local = _row(conn, "note", entry["ref"])
     if local is None:
         return None
-    uid = entry["uid"]
-    reg = Register.get(Register.code == register)
+    uid, register, register_id = entry["uid"], ctx.register, ctx.register_id
     receipt_no, seq = local["receipt_no"], local["seq"]
-    if Note.select().where(Note.receipt_no == receipt_no).exists():
+    if receipt_no in ctx.taken:
         # an online sale took this number (the replica had not seen it): the sale keeps its content, with a
         # number past the server's and past every offline receipt of this journal (which keep theirs), and
         # the manager hears of it
         highest = conn.execute("SELECT max(n.seq) FROM journal j JOIN note n ON n.id = j.ref "
                                "WHERE j.kind IN ('sale', 'return')").fetchone()[0] or 0
-        seq = max(int(Register.select(Register.next_seq).where(Register.id == reg.id).scalar()), int(highest) + 1)
-        Register.update(next_seq=seq + 1).where(Register.id == reg.id).execute()
+        seq = max(int(Register.select(Register.next_seq).where(Register.id == register_id).scalar()),
+                  int(highest) + 1, ctx.top_seq + 1)
+        Register.update(next_seq=seq + 1).where(Register.id == register_id).execute()
         new_no = f"{register}-{seq:06d}"
         _discrepancy(register, "receipt_clash", f"{uid}:receipt", report, receipt_no=new_no,
                      detail=f"offline receipt {receipt_no} had a number already used online: stored as {new_no}")
         receipt_no = new_no
-    else:
-        Register.update(next_seq=seq + 1).where((Register.id == reg.id) & (Register.next_seq <= seq)).execute()
+    ctx.taken.add(receipt_no)
+    ctx.top_seq = max(ctx.top_seq, int(seq))     # the register's counter goes past it when the batch ends
     customer_id = local["customer_id"]
     if customer_id is not None:
         made_here = conn.execute("SELECT 1 FROM journal WHERE kind = 'customer' AND ref = ?",
                                  (customer_id,)).fetchone() is not None
         # a customer made offline is on the server under the id their entry got; never under the replica's
-        customer_id = customers.get(int(customer_id)) if made_here else int(customer_id)
-        if customer_id is not None and not Customer.select().where(Customer.id == customer_id).exists():
-            customer_id = None
+        customer_id = ctx.customers.get(int(customer_id)) if made_here else int(customer_id)
+        if customer_id is not None and customer_id not in ctx.customers_there and not made_here:
+            customer_id = None            # gone from the server meanwhile (forgotten): the sale stays, anonymous
     return_of = None
     if local["return_of_id"] is not None:
         # the sale it returns was sent before it (journal order): the row it became there (renumbered or not)
-        sent = conn.execute("SELECT server_id FROM journal WHERE kind = 'sale' AND ref = ? AND state = 'sent'",
-                            (local["return_of_id"],)).fetchone()
-        return_of = sent["server_id"] if sent is not None else None
+        return_of = ctx.notes.get(int(local["return_of_id"]))
+        if return_of is None:
+            sent = conn.execute("SELECT server_id FROM journal WHERE kind = 'sale' AND ref = ? AND state = 'sent'",
+                                (local["return_of_id"],)).fetchone()
+            return_of = sent["server_id"] if sent is not None else None
     closed_at = _dt_of(local["closed_at"])
-    note_id = Note.insert(
-        register=reg.id, kind=local["kind"], status="paid", sales_mode=local["sales_mode"],
-        cashier=local["cashier_id"], label=local["label"], opened_at=_dt_of(local["opened_at"]), closed_at=closed_at,
-        seq=seq, receipt_no=receipt_no, total_cents=local["total_cents"], return_of=return_of, customer=customer_id,
-        tier_name=local["tier_name"], tier_multiplier=local["tier_multiplier"], redeem_points=local["redeem_points"],
-        redeem_cents=local["redeem_cents"], loyalty_before=local["loyalty_before"],
-        loyalty_used=local["loyalty_used"], loyalty_earned=local["loyalty_earned"],
-        loyalty_after=local["loyalty_after"], uid=uid, carried_from=local["carried_from"]).execute()
-    _copy_lines(conn, local, int(note_id), return_of)
+    note_id = _q_note.insert(
+        register_id, local["kind"], "paid", local["sales_mode"], local["cashier_id"], local["label"],
+        _dt_of(local["opened_at"]), closed_at, seq, receipt_no, local["total_cents"], return_of, customer_id,
+        local["tier_name"], local["tier_multiplier"], local["redeem_points"], local["redeem_cents"],
+        local["loyalty_before"], local["loyalty_used"], local["loyalty_earned"], local["loyalty_after"], uid,
+        local["carried_from"])
+    _copy_lines(conn, local, int(note_id), return_of, ctx.products)
     if local["carried_from"] is not None:
-        _settle_carried(int(local["carried_from"]), reg.id, receipt_no, register, uid, report)
-    for n, p in enumerate(conn.execute("SELECT * FROM payment WHERE note_id = ? ORDER BY id", (local["id"],))):
-        Payment.insert(note=note_id, tender=p["tender"], amount_cents=p["amount_cents"],
-                       created_at=_dt_of(p["created_at"]), request_id=p["request_id"] or f"{uid}:{n}").execute()
+        _settle_carried(int(local["carried_from"]), register_id, receipt_no, register, uid, report)
+    paid = [(note_id, p["tender"], p["amount_cents"], _dt_of(p["created_at"]), p["request_id"] or f"{uid}:{n}")
+            for n, p in enumerate(conn.execute("SELECT * FROM payment WHERE note_id = ? ORDER BY id",
+                                               (local["id"],)))]
+    if paid:
+        _rows(Payment, _PAYMENT_FIELDS, len(paid)).execute(*[v for row in paid for v in row])
     if customer_id is not None:
         _apply_points(conn, local, receipt_no, customer_id, register, uid, report)
         if local["kind"] == "sale":
-            Customer.update(visits=Customer.visits + 1, last_visit_at=closed_at).where(
-                Customer.id == customer_id).execute()
+            _q_visit.execute(closed_at, customer_id)
     # a receipt the printer had not printed yet (out of paper while offline): queued on the server, whose
     # queue the register prints from once it is back
     waiting = conn.execute("SELECT id, kick_drawer FROM print_job WHERE receipt_no = ? AND state = 'waiting' "
@@ -329,7 +390,43 @@ def _settle_carried(server_note: int, register_id: int, receipt_no: str, registe
                             f"went on with it offline as {receipt_no}: check the money taken for both")
 
 
-def _copy_lines(conn: sqlite3.Connection, local: sqlite3.Row, note_id: int, return_of: int | None) -> None:
+_NOTE_FIELDS = ("register", "kind", "status", "sales_mode", "cashier", "label", "opened_at", "closed_at", "seq",
+                "receipt_no", "total_cents", "return_of", "customer", "tier_name", "tier_multiplier",
+                "redeem_points", "redeem_cents", "loyalty_before", "loyalty_used", "loyalty_earned",
+                "loyalty_after", "uid", "carried_from")
+_LINE_FIELDS = ("note", "product", "sku", "name", "qty", "unit_price_cents", "list_price_cents", "tax_rate_bp",
+                "tax_included", "discount_percent_bp", "discount_cents", "return_of_line", "price_source",
+                "offered_qty", "reward_qty", "reward_offer", "points_cost", "discount_source", "created_at")
+_PAYMENT_FIELDS = ("note", "tender", "amount_cents", "created_at", "request_id")
+
+
+@prepared(len(_NOTE_FIELDS))
+def _q_note(*args: Any) -> Any:
+    """A sale's row (a statement compiled once: peewee building the SQL was half of a sync's time)."""
+    query = Note.insert({getattr(Note, n): a for n, a in zip(_NOTE_FIELDS, args, strict=True)})
+    return query if is_sqlite() else query.returning(Note.id)
+
+
+_q_visit = Prepared(lambda at, customer: Customer.update(
+    {Customer.visits: Customer.visits + 1, Customer.last_visit_at: at}).where(Customer.id == customer), 2)
+_ROWS: dict[tuple[str, int], Prepared] = {}
+
+
+def _rows(model: Any, fields: tuple[str, ...], n: int) -> Prepared:
+    """An INSERT of n rows of `fields` in one statement, compiled once per model and n."""
+    key = (model.__name__, n)
+    if key not in _ROWS:
+        width = len(fields)
+
+        def build(*args: Any) -> Any:
+            return model.insert_many([args[i * width:(i + 1) * width] for i in range(n)],
+                                     fields=[getattr(model, f) for f in fields]).as_rowcount()
+        _ROWS[key] = Prepared(build, n * width)
+    return _ROWS[key]
+
+
+def _copy_lines(conn: sqlite3.Connection, local: sqlite3.Row, note_id: int, return_of: int | None,
+                products: set[int]) -> None:
     lines = conn.execute("SELECT * FROM note_line WHERE note_id = ? ORDER BY id", (local["id"],)).fetchall()
     originals: dict[int, int] = {}
     if return_of is not None and local["return_of_id"] is not None:
@@ -339,18 +436,14 @@ def _copy_lines(conn: sqlite3.Connection, local: sqlite3.Row, note_id: int, retu
         theirs = [r for (r,) in NoteLine.select(NoteLine.id).where(NoteLine.note == return_of)
                   .order_by(NoteLine.id).tuples()]
         originals = dict(zip(mine, theirs, strict=False))
-    products = {int(pid) for (pid,) in Product.select(Product.id).where(
-        Product.id.in_([ln["product_id"] for ln in lines if ln["product_id"] is not None])).tuples()}
-    for ln in lines:
-        NoteLine.insert(
-            note=note_id, product=ln["product_id"] if ln["product_id"] in products else None, sku=ln["sku"],
-            name=ln["name"], qty=ln["qty"], unit_price_cents=ln["unit_price_cents"],
-            list_price_cents=ln["list_price_cents"], tax_rate_bp=ln["tax_rate_bp"],
-            tax_included=bool(ln["tax_included"]), discount_percent_bp=ln["discount_percent_bp"],
-            discount_cents=ln["discount_cents"], return_of_line=originals.get(ln["return_of_line_id"]),
-            price_source=ln["price_source"], offered_qty=ln["offered_qty"], reward_qty=ln["reward_qty"],
-            reward_offer=ln["reward_offer"], points_cost=ln["points_cost"], discount_source=ln["discount_source"],
-            created_at=_dt_of(ln["created_at"])).execute()
+    values = [v for ln in lines for v in (
+        note_id, ln["product_id"] if ln["product_id"] in products else None, ln["sku"], ln["name"], ln["qty"],
+        ln["unit_price_cents"], ln["list_price_cents"], ln["tax_rate_bp"], bool(ln["tax_included"]),
+        ln["discount_percent_bp"], ln["discount_cents"], originals.get(ln["return_of_line_id"]), ln["price_source"],
+        ln["offered_qty"], ln["reward_qty"], ln["reward_offer"], ln["points_cost"], ln["discount_source"],
+        _dt_of(ln["created_at"]))]
+    if lines:
+        _rows(NoteLine, _LINE_FIELDS, len(lines)).execute(*values)
 
 
 def _apply_points(conn: sqlite3.Connection, local: sqlite3.Row, receipt_no: str, customer_id: int, register: str,
