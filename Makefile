@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/fiscal.py
 	$(BIN)/python bench/catalog.py
 	$(BIN)/python bench/imports.py
+	$(BIN)/python bench/offline.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -65,3 +65,11 @@ def test_the_pin_benchmark_runs_briefly():
     run = _bench("pin.py", BENCH_ROUNDS="1", BENCH_USERS="1", BENCH_FAST_ROUNDS="3")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "while register R2 is locked" in run.stdout and "scrypt taken out" in run.stdout
+
+
+@pytest.mark.postgres
+def test_the_offline_benchmark_runs_at_a_small_size(pg_schema_url):
+    run = _bench("offline.py", BENCH_OFFLINE_SWITCHES="1", BENCH_OFFLINE_SALES="10", BENCH_OFFLINE_ROUNDS="2",
+                 BENCH_OFFLINE_JOURNAL="60", BENCH_OFFLINE_PRODUCTS="500", BENCH_OFFLINE_CUSTOMERS="2000")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "switch to offline" in run.stdout and "journal of 60 sales synced" in run.stdout, run.stdout[-2000:]
