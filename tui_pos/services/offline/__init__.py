@@ -133,9 +133,14 @@ class Offline:
                 replica.ensure_journal(conn)
                 if replica.pending(conn) or replica.selling_elsewhere(conn) is not None:
                     return None
-                if conn.execute("SELECT 1 FROM journal UNION ALL SELECT 1 FROM note LIMIT 1").fetchone():
-                    replica.purge(conn)
-                return replica.refresh(conn, self.server, register=self.register)
+                try:
+                    # checked again under the replica's write lock: the register may go offline meanwhile
+                    if conn.execute("SELECT 1 FROM journal UNION ALL SELECT 1 FROM note LIMIT 1").fetchone():
+                        replica.purge(conn, lambda: self.active)
+                    return replica.refresh(conn, self.server, register=self.register,
+                                           selling_here=lambda: self.active)
+                except replica.JournalPending:     # a sale made offline meanwhile, or selling on it now
+                    return None
             finally:
                 conn.close()
 

@@ -248,8 +248,11 @@ def selling_elsewhere(conn: sqlite3.Connection) -> int | None:
     return int(text)
 
 
-def _check_free(conn: sqlite3.Connection) -> None:
-    """Inside the caller's write transaction: nothing waits to be sent, and no register sells on the replica."""
+def _check_free(conn: sqlite3.Connection, selling_here: Callable[[], bool] | None = None) -> None:
+    """Inside the caller's write transaction: nothing waits to be sent, and no register sells on the replica
+    (`selling_here`: this process's own register, which may have switched since the caller looked)."""
+    if selling_here is not None and selling_here():
+        raise SellingOffline("the register is selling offline on this replica now")
     other = selling_elsewhere(conn)
     if other is not None:
         raise SellingOffline(f"the register (process {other}) is selling offline on this replica: it sends its "
@@ -271,7 +274,8 @@ def mark_selling(path: str | Path, selling: bool) -> None:
         pass
 
 
-def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "") -> Refreshed:
+def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "",
+            selling_here: Callable[[], bool] | None = None) -> Refreshed:
     """Bring the replica up to date: the rows the server's change log names since the last watermark."""
     started = time.perf_counter()
     since, running = _since(meta(conn, "watermark") or "0")
@@ -283,7 +287,7 @@ def refresh(conn: sqlite3.Connection, server: Database, *, register: str = "") -
     changed = removed = 0
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _check_free(conn)          # under the write lock: no sale can complete between the check and the writes
+        _check_free(conn, selling_here)   # under the write lock: no sale completes between the check and the writes
         set_meta(conn, "applying", "1")
         for table in REPLICATED:
             ids = by_table.get(table)
@@ -342,13 +346,13 @@ def state(path: str | Path) -> JournalState:
         conn.close()
 
 
-def purge(conn: sqlite3.Connection) -> int:
+def purge(conn: sqlite3.Connection, selling_here: Callable[[], bool] | None = None) -> int:
     """After a whole journal is on the server: drop the offline work from the replica (notes, their lines,
     payments, ledger rows and print jobs; the customers made offline). The next refresh brings the server's
     rows of the same customers. Returns the notes dropped."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _check_free(conn)
+        _check_free(conn, selling_here)
         notes = int(conn.execute("SELECT count(*) FROM note").fetchone()[0])
         made = [r["ref"] for r in conn.execute("SELECT ref FROM journal WHERE kind = 'customer'")]
         for table in ("note_line", "payment", "loyalty_movement", "loyalty_month", "stamp_event", "print_job",
