@@ -493,7 +493,8 @@ class PosApp(Guarded, App):
         while not worker.is_cancelled:
             try:
                 if self.selling_offline and self.offline is not None:
-                    with db.routed(self.offline.server):   # the server, not the replica the register sells on
+                    # the server, not the replica the register sells on; a new connection each try
+                    with db.routed(self.offline.server, fresh=True):
                         db.execute_sql("SELECT 1")
                     return True
                 with worker_connection():
@@ -625,7 +626,9 @@ class PosApp(Guarded, App):
             log.warning("sync after the server came back failed: %s", event.worker.error)
             self._probe_database()     # still selling offline; tried again when the server answers
         elif group == "replica" and event.state == WorkerState.ERROR:
-            if not is_connection_error(event.worker.error):
+            if is_connection_error(event.worker.error):
+                self.database_lost()     # found while idle: the register goes offline before the next scan
+            else:
                 log.error("replica refresh failed: %s", event.worker.error, exc_info=event.worker.error)
         elif group == "offline-tick" and event.state == WorkerState.SUCCESS:
             pending = cast(int, event.worker.result)

@@ -142,3 +142,22 @@ async def test_a_cut_mid_pay_goes_on_offline_and_the_sale_is_made_once(offline_a
             assert [n.receipt_no for n in paid] == ["R1-000001"] and paid[0].carried_from == server_note
             assert Note.get_by_id(server_note).status == "cancelled"
             assert Payment.select().count() == 1
+
+
+async def test_an_idle_register_goes_offline_by_itself_when_the_server_goes(offline_app):
+    """The replica's refresh (every [offline] refresh_every s) finds the server gone: the header says OFFLINE
+    before the next scan, and the note on screen is already on the replica."""
+    app, proxy, server = offline_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        sale = app.screen
+        await until(pilot, lambda: app.offline.ready(), timeout=20)
+        sale.query_one("#code").value = "ESP"
+        await pilot.press("enter")
+        await until(pilot, lambda: sale.query_one("#lines").row_count == 1)
+        proxy.cut()
+        await until(pilot, lambda: "OFFLINE" in header(app) and sale.on_replica and not app.switching, timeout=10)
+        sale.query_one("#code").value = "CAPP"
+        await pilot.press("enter")
+        await until(pilot, lambda: sale.query_one("#lines").row_count == 2)
+        proxy.start()
+        await until(pilot, lambda: not app.selling_offline and not app.switching, timeout=10)
