@@ -167,6 +167,18 @@ class TcpProxy:
             except OSError:
                 pass
 
+    def server_ports(self) -> list[int]:
+        """The local ports of the relay's connections to the server (pg_stat_activity.client_port)."""
+        with self._lock:
+            ports = []
+            for s in self._conns:
+                try:
+                    if s.getpeername()[1] == self.target[1]:
+                        ports.append(s.getsockname()[1])
+                except OSError:
+                    pass
+            return ports
+
     @property
     def up(self) -> bool:
         """The relay takes connections (not cut)."""

@@ -342,3 +342,42 @@ def test_a_failed_connect_leaves_the_thread_free_to_follow_the_switch(tmp_path):
     replica_db = open_database(f"sqlite:///{tmp_path / 'r.db'}")
     db.initialize(replica_db)
     assert db.obj is replica_db
+
+
+@pytest.mark.parametrize("how", ["network cut", "backend killed"])
+def test_a_sync_cut_in_the_middle_resumes_and_applies_each_sale_once(server, tmp_path, how):
+    """Issue 24's tests: "cut ... mid-sync; PostgreSQL connections killed server-side". The batch in flight is
+    lost whole; the next sync resumes at the first entry still pending."""
+    import psycopg
+    from peewee import InterfaceError, OperationalError
+
+    from tests.conftest import PG_URL
+    from tui_pos.services.offline import sync
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    proxy.cut()
+    offline.go_offline()
+    receipts = [sell(sales, ["ESP"]) for _ in range(250)]
+    proxy.start()
+    offline.go_online()
+
+    def cut_after_the_first_batch(done: int) -> None:
+        if how == "network cut":
+            proxy.cut()
+        else:
+            with psycopg.connect(PG_URL, autocommit=True) as admin:   # the register's connections, from the server
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE client_port = ANY(%s)",
+                              (proxy.server_ports(),))
+    conn = replica.connect(offline.path)
+    with pytest.raises((OperationalError, InterfaceError)), db.routed(server_db, fresh=True):
+        sync.send(conn, "R1", on_entry=cut_after_the_first_batch)
+    assert 0 < replica.pending(conn) < 250
+    conn.close()
+    if not proxy.up:
+        proxy.start()
+    offline.sync()
+    with db.routed(server_db, fresh=True):
+        assert sorted(n.receipt_no for n in Note.select().where(Note.uid.is_null(False))) == sorted(receipts)
+        assert Payment.select().count() == 250
+    assert offline.state().pending == 0
