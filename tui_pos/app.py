@@ -541,6 +541,10 @@ class PosApp(Guarded, App):
             return None
         return self.offline.cycle()
 
+    def sync_soon(self) -> None:
+        """Send the journal now (a sale completed on the replica just as the server came back)."""
+        self._replica_cycle()
+
     def _offline_tick(self) -> None:
         if self.selling_offline:
             self._count_pending()

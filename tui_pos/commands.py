@@ -506,16 +506,19 @@ def cmd_sync(cfg: Config, args: Namespace) -> int:
         return _fail("no replica here: offline selling is for a register on PostgreSQL with [offline] enabled", 2)
     try:
         if args.rebuild:
-            if offline.state().pending:
+            if offline.state().selling:
+                return _fail("the register is selling offline on this replica: stop it first", 2)
+            if offline.state().pending or offline.state().failed:
                 return _fail("the journal has entries not on the server: `tui-pos sync --now` first", 2)
             built = offline.build(progress=None)
             print(f"replica built in {built.seconds:.1f} s: "
                   + ", ".join(f"{n} {t}" for t, n in built.rows.items() if n))
         if args.now:
+            offline.retry_failed()
             report = offline.sync()
             print(f"sent {report.sent} entries ({report.sales} sales, {report.returns} returns, {report.customers} "
                   f"customers); {report.already} were already on the server; {report.discrepancies} discrepancies; "
-                  f"{report.seconds:.2f} s")
+                  f"{report.failed} refused (kept here, see --problems); {report.seconds:.2f} s")
             refreshed = offline.cycle()
             if refreshed is None and offline.state().selling:
                 print("the register is selling offline on this replica: it tidies and refreshes it itself")
@@ -528,9 +531,10 @@ def cmd_sync(cfg: Config, args: Namespace) -> int:
     print(f"replica {offline.path}: " + (f"built {state.built_at} UTC, refreshed {state.refreshed_at} UTC"
                                          if state.built else "not built yet (`tui-pos sync --rebuild`)"))
     print(f"journal: {state.pending} pending ({state.pending_sales} sales/returns)"
+          + (f", {state.failed} refused by the server" if state.failed else "")
           + (f", oldest {state.oldest} UTC" if state.oldest else "")
           + f"; last sync {state.synced_at or 'never'} UTC")
-    return 1 if state.pending else 0
+    return 1 if state.pending or state.failed else 0
 
 
 def cmd_migrate_to(cfg: Config, args: Namespace) -> int:

@@ -381,3 +381,79 @@ def test_a_sync_cut_in_the_middle_resumes_and_applies_each_sale_once(server, tmp
         assert sorted(n.receipt_no for n in Note.select().where(Note.uid.is_null(False))) == sorted(receipts)
         assert Payment.select().count() == 250
     assert offline.state().pending == 0
+
+
+def test_an_entry_the_server_refuses_is_kept_and_reported_and_never_holds_up_the_rest(server, tmp_path,
+                                                                                     monkeypatch):
+    from peewee import IntegrityError
+
+    from tui_pos.services.offline import sync
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    proxy.cut()
+    offline.go_offline()
+    receipts = [sell(sales, ["ESP"]) for _ in range(3)]
+    proxy.start()
+    offline.go_online()
+    apply_note = sync._apply_note
+
+    def refuse_the_second(conn, entry, ctx, fiscal, report):
+        if conn.execute("SELECT receipt_no FROM note WHERE id = ?", (entry["ref"],)).fetchone()[0] == receipts[1]:
+            raise IntegrityError("a constraint the server has and the register could not know")
+        return apply_note(conn, entry, ctx, fiscal, report)
+    monkeypatch.setattr(sync, "_apply_note", refuse_the_second)
+    report = offline.sync()
+    assert (report.sent, report.failed) == (2, 1)
+    assert offline.state().failed == 1 and offline.state().pending == 0
+    assert offline.cycle() is None                     # the replica keeps the refused sale: not tidied
+    with db.routed(server_db, fresh=True):
+        assert sorted(n.receipt_no for n in Note.select().where(Note.uid.is_null(False))) == [receipts[0],
+                                                                                               receipts[2]]
+        assert SyncDiscrepancy.get(SyncDiscrepancy.kind == "sync_failed").detail
+    monkeypatch.setattr(sync, "_apply_note", apply_note)
+    assert offline.retry_failed() == 1
+    assert offline.sync().sent == 1
+    with db.routed(server_db, fresh=True):
+        assert Note.select().where(Note.uid.is_null(False)).count() == 3
+
+
+def test_a_part_paid_note_left_on_the_server_is_cancelled_when_its_payments_go_on_with_it(server, tmp_path):
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    left = sales.open_note(None)
+    view = sales.scan(left, "BEAN1")
+    sales.pay(left, "card", 100)
+    proxy.cut()
+    offline.go_offline()
+    carried = sales.carry([view.line], None, cashier_id=None, carried_from=left, payments=(("card", 100),))
+    assert sales.summary(carried.note_id).paid_cents == 100
+    assert sales.pay(carried.note_id).completed
+    proxy.start()
+    offline.sync()
+    offline.go_online()
+    with db.routed(server_db, fresh=True):
+        assert Note.get_by_id(left).status == "cancelled"
+        paid = Note.get(Note.uid.is_null(False))
+        assert sum(p.amount_cents for p in Payment.select().where(Payment.note == paid)) == paid.total_cents
+
+
+def test_a_new_stay_offline_forgets_the_last_ones_customer_ids(server, tmp_path):
+    server_db, proxy = server
+    sales, offline = register(server_db, tmp_path)
+    offline.build()
+    proxy.cut()
+    offline.go_offline()
+    from tui_pos.services import customers
+    made = customers.create({"name": "Made Offline", "phone": "6999-3333"}, region="PA")
+    proxy.start()
+    offline.sync()
+    offline.go_online()
+    assert offline.server_customer(made.id) is not None and made.id in offline.made_offline
+    offline.cycle()
+    proxy.cut()
+    offline.go_offline()                       # the replica's id `made.id` may be someone else's now
+    assert offline.server_customer(made.id) == made.id and not offline.customer_map
+    proxy.start()
+    offline.go_online()

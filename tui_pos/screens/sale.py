@@ -169,6 +169,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
         self.shown_payments: tuple[tuple[str, int], ...] = ()
         self.left_on_server: int | None = None   # the server's note this screen went on from offline
         self.on_replica = False                 # the note on screen is on the replica
+        self.carry_back_waiting = False         # the server came back while the payment window was open
 
     # ------------------------------------------------------------ layout
 
@@ -471,6 +472,9 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
                     carried, failed=not_carried, name="carry")
 
     def on_database_back(self, event: DatabaseBack | None = None) -> None:
+        if self.on_replica and self.paying:
+            self.carry_back_waiting = True      # what the payment window ends with decides what goes back
+            return
         if self.on_replica:
             # back on the server: the note not yet paid goes back there, the one left behind is cancelled
             self.on_replica = False
@@ -776,6 +780,20 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
     def _open_payment(self) -> None:
         def finished(result: PayResult | None) -> None:
             self.paying = False
+            if self.carry_back_waiting:
+                # the server came back meanwhile: a sale paid on the replica is done (its receipt goes with
+                # the journal); what is left of the note (nothing, after a sale) goes on on the server
+                self.carry_back_waiting = False
+                if result is not None:
+                    change = f" Change {self.money(result.change_cents)}." if result.change_cents else ""
+                    self.outcome = f"Paid: receipt {result.receipt_no}.{change}"
+                    self.say(self.outcome)
+                    self.shown, self.shown_customer, self.shown_payments = {}, None, ()
+                    sync_soon = getattr(self.app, "sync_soon", None)
+                    if sync_soon is not None:
+                        sync_soon()       # the receipt prints from the server's queue once the journal is sent
+                self.on_database_back()
+                return
             if result is None:
                 if self.back_unseen:
                     self.on_database_back()

@@ -332,6 +332,10 @@ def offline_checks(offline: Any) -> list[Check]:
         level = OK if age < _dt.timedelta(hours=1) else WARN
         out.append(Check(level, "offline replica", f"{offline.path}, refreshed {minutes} min ago"
                          + ("" if level == OK else ": is the register running? (`tui-pos sync --now` refreshes it)")))
+    if state.failed:
+        out.append(Check(WARN, "offline journal refused", f"{state.failed} entries the server refused are kept on "
+                         "this register (its replica is not refreshed until they go): `tui-pos sync --problems` "
+                         "says why, `tui-pos sync --now` tries them again"))
     if state.pending:
         out.append(Check(WARN, "offline journal", f"{state.pending} entries not on the server ({state.pending_sales} "
                          f"sales/returns), oldest {state.oldest} UTC; last sync {state.synced_at or 'never'}: "

@@ -48,13 +48,13 @@ def in_worker(call: Callable[[], Any]) -> Any:
     and closes it (`worker_connection`), as every other worker does: the pool's threads never hold one
     that broke while the server was away (the app's probe and the print queue reuse those threads).
     """
-    if not is_sqlite():
-        with worker_connection():
-            return call()
-    if getattr(_local, "epoch", _epoch[0]) != _epoch[0]:
-        reset_connection()       # opened before the database was lost: the next query opens a fresh one
-    _local.epoch = _epoch[0]
     with pinned():               # a call ends on the database it began on, if the register switches meanwhile
+        if not is_sqlite():
+            with worker_connection():
+                return call()
+        if getattr(_local, "epoch", _epoch[0]) != _epoch[0]:
+            reset_connection()   # opened before the database was lost: the next query opens a fresh one
+        _local.epoch = _epoch[0]
         try:
             return call()
         except Exception as exc:

@@ -73,6 +73,10 @@ class Offline:
         """Sell on the replica from now on (False: there is none yet)."""
         if not self.ready():
             return False
+        # a new stay offline: the replica was tidied and refreshed since the last one, so its ids of customers
+        # made then are other people's now (the note carried back after the last stay has gone back already)
+        self.customer_map.clear()
+        self.made_offline.clear()
         db.initialize(self.replica_database())
         self.active = True
         replica.mark_selling(self.path, True)     # `tui-pos sync` in another process leaves it alone
@@ -118,6 +122,15 @@ class Offline:
             finally:
                 conn.close()
 
+    def retry_failed(self) -> int:
+        """The entries the server refused, tried again by the next sync."""
+        conn = replica.connect(self.path)
+        try:
+            replica.ensure_journal(conn)
+            return replica.retry_failed(conn)
+        finally:
+            conn.close()
+
     def cycle(self) -> replica.Refreshed | None:
         """While online: the journal sent, the replica tidied and refreshed (None: nothing done now)."""
         if self.active:
@@ -131,7 +144,7 @@ class Offline:
             conn = replica.connect(self.path)
             try:
                 replica.ensure_journal(conn)
-                if replica.pending(conn) or replica.selling_elsewhere(conn) is not None:
+                if replica.pending(conn) or replica.failed(conn) or replica.selling_elsewhere(conn) is not None:
                     return None
                 try:
                     # checked again under the replica's write lock: the register may go offline meanwhile

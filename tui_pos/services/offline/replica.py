@@ -166,27 +166,31 @@ def build(path: str | Path, server: Database, progress: Callable[[str, int], Non
         REPLICATED)]
     for name, _ in indexes:
         conn.execute(f'DROP INDEX "{name}"')
-    watermark = _watermark(server)
     counts: dict[str, int] = {}
     conn.execute("BEGIN")
     set_meta(conn, "applying", "1")
-    for table in REPLICATED:
-        names = _shared(conn, server, table)
-        at = names.index("id")
-        last, total = 0, 0
-        only, params = _only(table, register)
-        while True:
-            rows = server.execute_sql(f'SELECT {_quoted(names)} FROM "{table}" WHERE id > %s{only} ORDER BY id '
-                                      f"LIMIT {PAGE}", (last, *params)).fetchall()
-            if not rows:
-                break
-            total += _put(conn, table, names, rows)
-            last = rows[-1][at]
-            if progress is not None:
-                progress(table, total)
-            if len(rows) < PAGE:
-                break
-        counts[table] = total
+    # every page read from one snapshot, the watermark's: a unique value moving between two rows while the
+    # build reads (a customer's cards made again, say) can never put both rows in the file
+    with server.atomic():
+        server.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        watermark = _watermark(server)
+        for table in REPLICATED:
+            names = _shared(conn, server, table)
+            at = names.index("id")
+            last, total = 0, 0
+            only, params = _only(table, register)
+            while True:
+                rows = server.execute_sql(f'SELECT {_quoted(names)} FROM "{table}" WHERE id > %s{only} '
+                                          f"ORDER BY id LIMIT {PAGE}", (last, *params)).fetchall()
+                if not rows:
+                    break
+                total += _put(conn, table, names, rows)
+                last = rows[-1][at]
+                if progress is not None:
+                    progress(table, total)
+                if len(rows) < PAGE:
+                    break
+            counts[table] = total
     for _, sql in indexes:
         conn.execute(sql)
     conn.execute("DELETE FROM replica_meta WHERE key = 'applying'")
@@ -259,6 +263,19 @@ def _check_free(conn: sqlite3.Connection, selling_here: Callable[[], bool] | Non
                              "journal itself when the server answers")
     if pending(conn):
         raise JournalPending("the journal has entries to send first")
+    refused = failed(conn)
+    if refused:
+        raise JournalPending(f"{refused} journal entries the server refused are kept on the register: "
+                             "`tui-pos sync --problems` says why, `tui-pos sync --now` tries them again")
+
+
+def failed(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM journal WHERE state = 'failed'").fetchone()[0])
+
+
+def retry_failed(conn: sqlite3.Connection) -> int:
+    """Entries the server refused, made pending again (after the manager fixed what they needed)."""
+    return conn.execute("UPDATE journal SET state = 'pending' WHERE state = 'failed'").rowcount
 
 
 def mark_selling(path: str | Path, selling: bool) -> None:
@@ -329,6 +346,7 @@ class JournalState:
     pending_sales: int
     oldest: str | None
     selling: int | None = None     # another process selling on the replica now
+    failed: int = 0                # entries the server refused, kept on the register
 
 
 def state(path: str | Path) -> JournalState:
@@ -341,7 +359,7 @@ def state(path: str | Path) -> JournalState:
                            "FROM journal WHERE state = 'pending'").fetchone()
         return JournalState(meta(conn, "built_at") is not None, meta(conn, "built_at"), meta(conn, "refreshed_at"),
                             meta(conn, "synced_at"), int(row["n"]), int(row["sales"] or 0), row["oldest"],
-                            selling_elsewhere(conn))
+                            selling_elsewhere(conn), failed(conn))
     finally:
         conn.close()
 

@@ -22,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from peewee import DataError, IntegrityError
+
 from tui_pos.models import (
     ConsentEvent,
     Customer,
+    CustomerGroup,
     CustomerGroupMember,
     CustomerWord,
     LoyaltyCard,
@@ -38,7 +41,7 @@ from tui_pos.models import (
     db,
     utcnow,
 )
-from tui_pos.models.db import is_sqlite
+from tui_pos.models.db import is_connection_error, is_sqlite
 from tui_pos.models.prepared import Prepared, prepared
 from tui_pos.services import audit, printing
 from tui_pos.services.store import ledger
@@ -60,6 +63,7 @@ class Report:
     seconds: float = 0.0
     receipts: list[str] = field(default_factory=list)
     moved: list[int] = field(default_factory=list)     # replica print jobs now queued on the server instead
+    failed: int = 0               # entries the server refused (kept on the register, a discrepancy each)
 
 
 def _dt_of(text: Any) -> _dt.datetime | None:
@@ -133,6 +137,7 @@ def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: 
         if not entries:
             break
         done: list[tuple[sqlite3.Row, int | None, bool]] = []
+        failed: list[tuple[sqlite3.Row, str]] = []
         ctx.notes.clear()
         ctx.top_seq = 0
         with db.atomic():
@@ -147,7 +152,18 @@ def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: 
                 if entry["uid"] in applied:
                     server_id, fresh = applied[entry["uid"]], False
                 else:
-                    server_id, fresh = _apply(conn, entry, ctx, fiscal, report), True
+                    try:
+                        with db.atomic():     # a savepoint: an entry the server refuses never holds up the rest
+                            server_id, fresh = _apply(conn, entry, ctx, fiscal, report), True
+                    except (IntegrityError, DataError) as exc:
+                        if is_connection_error(exc):
+                            raise
+                        failed.append((entry, " ".join(str(exc).split())[:500]))
+                        _discrepancy(register, "sync_failed", f"{entry['uid']}:failed", report,
+                                     detail=f"journal entry {entry['id']} ({entry['kind']}) could not be applied: "
+                                            f"{failed[-1][1]}; it stays on the register (`tui-pos sync --now` "
+                                            "tries it again)")
+                        continue
                 if entry["kind"] == "customer" and server_id is not None:
                     ctx.customers[int(entry["ref"])] = int(server_id)
                 elif entry["kind"] in ("sale", "return") and server_id is not None:
@@ -166,10 +182,13 @@ def send(conn: sqlite3.Connection, register: str, *, fiscal: Any = None, limit: 
             conn.execute("UPDATE print_job SET state = 'moved' WHERE id = ? AND state = 'waiting'", (job,))
         conn.executemany("UPDATE journal SET state = 'sent', sent_at = strftime('%Y-%m-%d %H:%M:%f', 'now'), "
                          "server_id = ? WHERE id = ?", [(sid, e["id"]) for e, sid, _ in done])
+        conn.executemany("UPDATE journal SET state = 'failed', result = ? WHERE id = ?",
+                         [(why, e["id"]) for e, why in failed])
         conn.execute("COMMIT")
         report.moved.clear()
         report.sent += sum(fresh for _, _, fresh in done)
         report.already += sum(not fresh for _, _, fresh in done)
+        report.failed += len(failed)
         if on_entry is not None:
             on_entry(report.sent + report.already)
     report.seconds = time.perf_counter() - started
@@ -248,8 +267,11 @@ def _apply_customer(conn: sqlite3.Connection, entry: sqlite3.Row, register: str,
     words = [r["word"] for r in conn.execute("SELECT word FROM customer_word WHERE customer_id = ?", (local["id"],))]
     if words:
         CustomerWord.insert_many([{"word": w, "customer": customer.id} for w in words]).execute()
-    for group in conn.execute("SELECT group_id FROM customer_group_member WHERE customer_id = ?", (local["id"],)):
-        CustomerGroupMember.insert(customer=customer.id, group=group["group_id"]).on_conflict_ignore().execute()
+    groups = [int(g["group_id"]) for g in conn.execute(
+        "SELECT group_id FROM customer_group_member WHERE customer_id = ?", (local["id"],))]
+    for (group,) in CustomerGroup.select(CustomerGroup.id).where(CustomerGroup.id.in_(groups)).tuples():
+        CustomerGroupMember.insert(customer=customer.id, group=group).on_conflict_ignore().execute()
+    # a group deleted on the server meanwhile: the customer is simply not in it
     _copy_cards_and_consents(conn, local, int(customer.id), register, entry["uid"], report)
     return int(customer.id)
 
@@ -364,7 +386,7 @@ def settle_left_notes(conn: sqlite3.Connection, register: str) -> int:
     for note_id in left:
         with db.atomic():
             was = Note.get_or_none((Note.id == note_id) & (Note.register == reg.id) & (Note.status == "open"))
-            if was is None or Payment.select().where(Payment.note == note_id).exists():
+            if was is None:      # its part payments, if any, went on with the note carried from it
                 continue
             Note.update(status="cancelled", closed_at=utcnow(), label="went on offline").where(
                 Note.id == note_id).execute()

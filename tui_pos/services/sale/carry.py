@@ -40,11 +40,12 @@ class Carrying(SaleBase):
         with db.atomic():
             if cancel_note is not None:
                 left = notes.note(cancel_note)
-                if left is not None and left.register_id == self.register_id and left.status == "open" \
-                        and not left.paid_now:
+                # its part payments, if any, went with it (`payments`): they count on the note that goes on
+                if left is not None and left.register_id == self.register_id and left.status == "open":
                     Note.update(status="cancelled", closed_at=now, label="went on offline").where(
                         Note.id == cancel_note).execute()
-                    audit.record("note.went_offline", register=self.register_code, note=cancel_note)
+                    audit.record("note.went_offline", register=self.register_code, note=cancel_note,
+                                 payments_carried=bool(left.paid_now))
             note_id = notes.open_sale(self.register_id, self.default_mode, cashier_id, now)
             if carried_from is not None:
                 Note.update(carried_from=carried_from).where(Note.id == note_id).execute()
