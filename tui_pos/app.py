@@ -526,7 +526,7 @@ class PosApp(Guarded, App):
         sent = getattr(report, "sales", 0) + getattr(report, "returns", 0)
         problems = getattr(report, "discrepancies", 0)
         log.warning("server reachable again; %s offline sales sent", sent)
-        self.notify(f"The server is back: {sent} offline sales sent"
+        self.notify(f"The server is back: {sent} offline sale{'' if sent == 1 else 's'} sent"
                     + (f", {problems} discrepancies for the manager (tui-pos sync --problems)." if problems else ".")
                     , timeout=6)
         self.offline_pending = 0

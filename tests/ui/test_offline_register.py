@@ -78,7 +78,7 @@ async def test_the_register_sells_offline_mid_note_and_the_sale_reaches_the_serv
         print(f"offline {switched * 1000:.0f} ms after the cut")
         assert switched < 1.0
         assert "OFFLINE: 0 sales to send" in header(app)
-        assert "OFFLINE: the note goes on on this register: 1 lines." in said   # then the kept CAPP
+        assert "OFFLINE: the note goes on on this register: 1 line." in said   # then the kept CAPP
         app.deliver_scan("LOY-0001", "test")          # attach by card, from the replica
         await until(pilot, lambda: "Ana" in str(sale.query_one("#customer").render()))
         await pilot.press("f10")                      # Ana can afford an offered product: the Offer tab first
@@ -97,7 +97,7 @@ async def test_the_register_sells_offline_mid_note_and_the_sale_reaches_the_serv
         proxy.start()                                 # the server is back
         await until(pilot, lambda: not app.selling_offline and not app.switching, timeout=10)
         await until(pilot, lambda: "OFFLINE" not in header(app))
-        assert "The server is back: the note goes on there: 1 lines." in said
+        assert "The server is back: the note goes on there: 1 line." in said
         with db.routed(server, fresh=True):
             note = Note.get(Note.receipt_no == "R1-000001")
             assert note.uid and [ln.sku for ln in NoteLine.select().where(NoteLine.note == note)

@@ -439,9 +439,9 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             return
         self.left_on_server, self.on_replica = self.note_id, True
         self._carry(carried_from=self.note_id, cancel_note=None, where="OFFLINE: the note goes on on this "
-                    "register")
+                    "register", empty="OFFLINE: selling on this register until the server is back.")
 
-    def _carry(self, *, carried_from: int | None, cancel_note: int | None, where: str,
+    def _carry(self, *, carried_from: int | None, cancel_note: int | None, where: str, empty: str,
                undo: Callable[[], None] | None = None) -> None:
         lines = list(self.shown.values())
         customer = self.shown_customer
@@ -456,7 +456,9 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             self.app.switching = False
             kept, self.kept_codes = self.kept_codes, []
             left = f" ({', '.join(result.dropped)} not known here: scan again)" if result.dropped else ""
-            self.say(self._after_outcome(f"{where}: {result.lines} lines{left}."))
+            n = result.lines
+            said = f"{where}: {n} line{'' if n == 1 else 's'}{left}." if n or left else empty
+            self.say(self._after_outcome(said))
 
             def again() -> None:
                 for code in kept:
@@ -483,7 +485,7 @@ class SaleScreen(Guarded, DatabaseCalls, Screen):
             def still_on_replica() -> None:   # the server went again first: the note stays where it is
                 self.on_replica, self.left_on_server = True, left
             self._carry(carried_from=None, cancel_note=left, where="The server is back: the note goes on there",
-                        undo=still_on_replica)
+                        empty="The server is back.", undo=still_on_replica)
             return
         self._database_back()
 
