@@ -203,15 +203,20 @@ def program() -> rules.Program | None:
 def take_program_row(row: tuple | None) -> rules.Program | None:
     """The program, given its version as (id, updated_at) (re-read if it changed; None or NULLs: none)."""
     global _cached, _checked_at, _checked_on
-    _checked_at, _checked_on = time.monotonic(), db.obj
+    checked_at, checked_on = time.monotonic(), db.obj
     if row is None or row[0] is None:
-        _cached = (None, None)
-        return None
-    key = (row[0], str(row[1]))   # the stored time, as text on both databases
-    if _cached[0] != key:
-        document = LoyaltyProgram.get_by_id(row[0]).document
-        _cached = (key, rules.Program.from_stored(json.loads(document)))
-    return _cached[1]
+        cached: tuple[Any, rules.Program | None] = (None, None)
+    else:
+        key = (row[0], str(row[1]))   # the stored time, as text on both databases
+        cached = _cached
+        if cached[0] != key:
+            document = LoyaltyProgram.get_by_id(row[0]).document
+            cached = (key, rules.Program.from_stored(json.loads(document)))
+    # the program first, then when and where it was checked: another thread that finds the check fresh must
+    # find this program, never the one before it (the statistics once showed no tiers that way)
+    _cached = cached
+    _checked_at, _checked_on = checked_at, checked_on
+    return cached[1]
 
 
 def forget_program() -> None:
