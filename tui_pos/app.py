@@ -509,14 +509,16 @@ class PosApp(Guarded, App):
     offline_pending = 0      # sales in the journal, for the header
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="sync-back", name="sync-back")
-    def _sync_back(self) -> object:
-        """The server answers again: the journal goes first, while the register still sells offline."""
+    def _sync_back(self) -> tuple[object, int]:
+        """The server answers again: the journal goes first, while the register still sells offline. With the
+        report, what is still pending (read here, in the worker: the replica is a file, not the UI loop's)."""
         assert self.offline is not None
-        return self.offline.sync()
+        return self.offline.sync(), self.offline.state().pending
 
-    def _back_online(self, report: object) -> None:
+    def _back_online(self, result: object) -> None:
         assert self.offline is not None
-        if self.offline.state().pending:        # sold (or made a customer) while the sync ran: those too
+        report, pending = cast("tuple[object, int]", result)
+        if pending:        # sold (or made a customer) while the sync ran: those too
             self._sync_back()
             return
         self.offline.go_online()
